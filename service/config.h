@@ -1,0 +1,136 @@
+/*
+ * config.h: the pipeline configuration.
+ *
+ * Every option is one row of a static table in config.c (name, type,
+ * default, bounds, help). Sources are layered: the JSON file, then
+ * TIDEMARK_* environment variables, then command-line overrides; the later
+ * source wins. Unknown keys are rejected, and every error names the key.
+ *
+ * A loaded tm_config is immutable and is passed down as const tm_config *;
+ * there is no global configuration.
+ */
+#ifndef TM_CONFIG_H
+#define TM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    TM_TIME_EPOCH_MS,
+    TM_TIME_EPOCH_S,
+    TM_TIME_RFC3339,
+    TM_TIME_AUTO
+} tm_time_format;
+
+typedef enum {
+    TM_GROUP_GLOBAL,     /* no group_by: one key, "" */
+    TM_GROUP_POINTER,    /* one JSON pointer */
+    TM_GROUP_LIST,       /* a list of pointers -> compact JSON array text */
+    TM_GROUP_RECORD_KEY  /* "$record_key" */
+} tm_group_mode;
+
+typedef enum { TM_WINDOW_TUMBLING, TM_WINDOW_HOPPING, TM_WINDOW_SESSION } tm_window_type;
+
+typedef enum { TM_AGG_COUNT, TM_AGG_SUM, TM_AGG_MIN, TM_AGG_MAX, TM_AGG_AVG } tm_agg_op;
+
+typedef enum { TM_DEDUP_ID, TM_DEDUP_ID_EVENT_TIME } tm_dedup_key;
+
+typedef enum { TM_SKEW_CLAMP, TM_SKEW_DLQ } tm_skew_action;
+
+typedef enum { TM_LATE_EMIT, TM_LATE_DROP } tm_late_action;
+
+typedef struct tm_agg_spec {
+    char *name;
+    tm_agg_op op;
+    char *pointer; /* NULL for count */
+} tm_agg_spec;
+
+/* A librdkafka property passed through from a "kafka.*" key. */
+typedef struct tm_kv {
+    char *key;
+    char *value;
+} tm_kv;
+
+typedef struct tm_config {
+    char *application_id;
+
+    /* input.* */
+    char **input_topics;
+    size_t n_input_topics;
+    char *event_time_pointer;
+    tm_time_format event_time_format;
+    tm_group_mode group_mode;
+    char **group_pointers; /* 1 for TM_GROUP_POINTER, n for TM_GROUP_LIST */
+    size_t n_group_pointers;
+    char *event_id_pointer; /* NULL when not configured */
+
+    /* watermark.* */
+    int64_t max_out_of_orderness_ms;
+    int64_t idle_timeout_ms; /* 0 disables idleness */
+
+    /* window.* */
+    tm_window_type window_type;
+    int64_t window_size_ms;    /* tumbling, hopping */
+    int64_t window_advance_ms; /* hopping */
+    int64_t window_offset_ms;  /* tumbling, hopping */
+    int64_t window_gap_ms;     /* session */
+
+    int64_t allowed_lateness_ms;
+
+    tm_agg_spec *aggs;
+    size_t n_aggs;
+
+    /* dedup.* */
+    bool dedup_enabled;
+    tm_dedup_key dedup_key;
+    int64_t dedup_ttl_ms; /* resolved: the default is 2 x (D + L) */
+
+    /* clock_skew.* */
+    bool clock_skew_enabled; /* max_ahead_ms was set */
+    int64_t clock_skew_max_ahead_ms;
+    tm_skew_action clock_skew_action;
+
+    /* late.* */
+    tm_late_action late_action;
+
+    /* output.* */
+    char *output_topic;
+    char *late_topic;
+    char *dlq_topic;
+
+    /* Live service (tidemark run); unused by replay. */
+    char *state_dir;
+    int64_t commit_interval_ms;
+    int64_t metrics_port;
+    char *log_level;
+    tm_kv *kafka; /* kafka.* passthrough, in file order */
+    size_t n_kafka;
+} tm_config;
+
+/*
+ * Loads a configuration: the JSON file at path (may be NULL for none), then
+ * the environment (envp, NULL-terminated "NAME=value" strings; may be NULL),
+ * then overrides ("key=value" strings with dotted keys, e.g.
+ * "watermark.idle_timeout_ms=5000").
+ *
+ * On success writes a new config to *out (the caller owns it; release with
+ * tm_config_free) and returns 0. On failure returns TM_ECONFIG (or TM_EIO for
+ * an unreadable file) and writes a message naming the offending key into
+ * errstr; *out is untouched.
+ */
+int tm_config_load(tm_config **out, const char *path, char *const *envp,
+                   const char *const *overrides, size_t n_overrides, char *errstr,
+                   size_t errlen);
+
+/* Frees a config; NULL is a no-op. */
+void tm_config_free(tm_config *cfg);
+
+/* Writes the option reference (name, type, default, help) to f, for
+ * tidemark --help and the README. */
+void tm_config_print_help(void *file);
+
+/* Index of topic in cfg->input_topics, or -1. */
+int tm_config_topic_index(const tm_config *cfg, const char *topic);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * engine.c: see engine.h. The per-record order is SEMANTICS 7's:
+ * decode -> clock skew -> dedup -> windows (with W as it was before the
+ * record) -> max_t, W, fire, expire.
+ */
+#include "engine.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common.h"
+#include "dedup.h"
+#include "watermark.h"
+
+struct tm_engine {
+    const tm_config *cfg;
+    int32_t partition;
+    tm_decoder *decoder;
+    tm_dedup dedup;
+    tm_windows *windows;
+    tm_watermark wm;
+    tm_engine_stats stats;
+};
+
+/* Carries the sink into the window module's emit callback. */
+typedef struct emit_ctx {
+    tm_engine *e;
+    const tm_engine_sink *sink;
+} emit_ctx;
+
+static void emit_window(void *ctx, const tm_window_result *r)
+{
+    emit_ctx *c = ctx;
+    if (r->tombstone)
+        c->e->stats.tombstones++;
+    else
+        c->e->stats.emissions[r->trigger]++;
+    c->sink->result(c->sink->ctx, c->e->partition, r);
+}
+
+int tm_engine_open(tm_engine **out, const tm_config *cfg, int32_t partition, int64_t start_time,
+                   char *errstr, size_t errlen)
+{
+    tm_decoder *decoder = NULL;
+    int rc = tm_decoder_open(&decoder, cfg, errstr, errlen);
+    if (rc < 0)
+        return rc;
+    tm_engine *e = tm_xcalloc(1, sizeof *e);
+    e->cfg = cfg;
+    e->partition = partition;
+    e->decoder = decoder;
+    tm_dedup_init(&e->dedup);
+    e->windows = tm_windows_new(cfg);
+    tm_watermark_init(&e->wm, cfg->n_input_topics, cfg->max_out_of_orderness_ms,
+                      cfg->idle_timeout_ms, start_time);
+    *out = e;
+    return TM_OK;
+}
+
+void tm_engine_close(tm_engine *e)
+{
+    if (!e)
+        return;
+    tm_decoder_close(e->decoder);
+    tm_dedup_destroy(&e->dedup);
+    tm_windows_free(e->windows);
+    tm_watermark_destroy(&e->wm);
+    free(e);
+}
+
+static void dead_letter(tm_engine *e, const tm_record *rec, tm_dlq_reason reason,
+                        const char *detail, const tm_engine_sink *sink)
+{
+    e->stats.dead_letters[reason]++;
+    sink->dead_letter(sink->ctx, rec, reason, detail);
+}
+
+/* SEMANTICS 3: returns false when the record went to the dead letters. */
+static bool apply_clock_skew(tm_engine *e, const tm_record *rec, int64_t *t,
+                             const tm_engine_sink *sink)
+{
+    const tm_config *cfg = e->cfg;
+    if (!cfg->clock_skew_enabled || *t <= tm_sat_add(rec->ts, cfg->clock_skew_max_ahead_ms))
+        return true;
+    if (cfg->clock_skew_action == TM_SKEW_CLAMP) {
+        *t = rec->ts;
+        e->stats.clamped++;
+        return true;
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "event time %lld is more than %lld ms ahead of the receipt time %lld",
+             (long long)*t, (long long)cfg->clock_skew_max_ahead_ms, (long long)rec->ts);
+    dead_letter(e, rec, TM_DLQ_CLOCK_SKEW, detail, sink);
+    return false;
+}
+
+/* SEMANTICS 4: returns false when the record is a duplicate, and holds its
+ * key otherwise. ev->t is the event time as decoded (part of the key), t the
+ * time after clamping (which sets the expiry). */
+static bool admit_dedup(tm_engine *e, const tm_event *ev, int64_t t)
+{
+    const tm_config *cfg = e->cfg;
+    if (!cfg->dedup_enabled)
+        return true;
+    tm_dedup_hash h = tm_dedup_hash_of(ev->id, ev->id_len,
+                                       cfg->dedup_key == TM_DEDUP_ID_EVENT_TIME, ev->t);
+    if (tm_dedup_holds(&e->dedup, h)) {
+        e->stats.duplicates++;
+        return false;
+    }
+    int64_t expiry = tm_sat_add(t, cfg->dedup_ttl_ms);
+    /* An entry that would already be expired is not worth holding. */
+    if (expiry > e->wm.w)
+        tm_dedup_hold(&e->dedup, h, expiry);
+    return true;
+}
+
+void tm_engine_tick(tm_engine *e, int64_t now, const tm_engine_sink *sink)
+{
+    int64_t w = tm_watermark_advance(&e->wm, now);
+    emit_ctx c = {e, sink};
+    e->stats.windows_expired += tm_windows_advance(e->windows, w, emit_window, &c);
+    e->stats.dedup_released += tm_dedup_expire(&e->dedup, w);
+}
+
+void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now,
+                       const tm_engine_sink *sink)
+{
+    assert(rec->topic_index < e->cfg->n_input_topics);
+    e->stats.records++;
+    tm_watermark_touch(&e->wm, rec->topic_index, now);
+
+    tm_event ev;
+    char detail[256];
+    tm_dlq_reason reason = tm_decode(e->decoder, rec->key, rec->key_len, rec->value,
+                                     rec->value_len, &ev, detail, sizeof detail);
+    if (reason != TM_DLQ_NONE) {
+        dead_letter(e, rec, reason, detail, sink);
+        return;
+    }
+    int64_t t = ev.t;
+    if (!apply_clock_skew(e, rec, &t, sink))
+        return;
+    if (!admit_dedup(e, &ev, t))
+        return;
+
+    int64_t w_before = e->wm.w;
+    emit_ctx c = {e, sink};
+    tm_add_result added =
+        tm_windows_add(e->windows, ev.key, ev.key_len, t, ev.values, w_before, emit_window, &c);
+    if (added == TM_ADD_TOO_LATE) {
+        e->stats.too_late++;
+        if (e->cfg->late_action == TM_LATE_DROP)
+            e->stats.late_dropped++;
+        else
+            sink->late(sink->ctx, rec, w_before);
+    } else {
+        e->stats.accepted++;
+        if (added == TM_ADD_LATE)
+            e->stats.late_accepted++;
+    }
+    tm_watermark_observe(&e->wm, rec->topic_index, t);
+    tm_engine_tick(e, now, sink);
+}
+
+int32_t tm_engine_partition(const tm_engine *e)
+{
+    return e->partition;
+}
+
+int64_t tm_engine_watermark(const tm_engine *e)
+{
+    return e->wm.w;
+}
+
+const tm_engine_stats *tm_engine_stats_of(const tm_engine *e)
+{
+    return &e->stats;
+}
+
+size_t tm_engine_open_windows(const tm_engine *e)
+{
+    return tm_windows_open(e->windows);
+}
+
+size_t tm_engine_dedup_entries(const tm_engine *e)
+{
+    return tm_dedup_size(&e->dedup);
+}

@@ -1,0 +1,57 @@
+/*
+ * output.c: see output.h.
+ */
+#include "output.h"
+
+#include <assert.h>
+#include <string.h>
+
+void tm_output_key(tm_buf *b, const tm_window_result *r)
+{
+    tm_buf_append(b, r->key, r->key_len);
+    tm_buf_putc(b, '@');
+    tm_buf_put_i64(b, r->start);
+}
+
+static void put_aggregate(tm_buf *b, const tm_agg_spec *spec, double acc, int64_t count)
+{
+    switch (spec->op) {
+    case TM_AGG_COUNT:
+        tm_buf_put_i64(b, count);
+        break;
+    case TM_AGG_AVG:
+        tm_buf_put_double(b, acc / (double)count);
+        break;
+    case TM_AGG_SUM:
+    case TM_AGG_MIN:
+    case TM_AGG_MAX:
+        tm_buf_put_double(b, acc);
+        break;
+    }
+}
+
+void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r)
+{
+    assert(!r->tombstone && r->count > 0);
+    tm_buf_puts(b, "{\"key\":");
+    tm_buf_put_json_string(b, r->key, r->key_len);
+    tm_buf_puts(b, ",\"window_start\":");
+    tm_buf_put_i64(b, r->start);
+    tm_buf_puts(b, ",\"window_end\":");
+    tm_buf_put_i64(b, r->end);
+    tm_buf_puts(b, ",\"revision\":");
+    tm_buf_put_i64(b, r->revision);
+    tm_buf_puts(b, ",\"trigger\":\"");
+    tm_buf_puts(b, tm_trigger_name(r->trigger));
+    tm_buf_puts(b, "\",\"count\":");
+    tm_buf_put_i64(b, r->count);
+    tm_buf_puts(b, ",\"aggregates\":{");
+    for (size_t i = 0; i < cfg->n_aggs; i++) {
+        if (i)
+            tm_buf_putc(b, ',');
+        tm_buf_put_json_string(b, cfg->aggs[i].name, strlen(cfg->aggs[i].name));
+        tm_buf_putc(b, ':');
+        put_aggregate(b, &cfg->aggs[i], r->acc[i], r->count);
+    }
+    tm_buf_puts(b, "}}");
+}

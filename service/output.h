@@ -1,0 +1,21 @@
+/*
+ * output.h: the main output record of a window result (SEMANTICS 8), shared
+ * by replay and the live service so that both write the same bytes.
+ */
+#ifndef TM_OUTPUT_H
+#define TM_OUTPUT_H
+
+#include "common.h"
+#include "config.h"
+#include "window.h"
+
+/* Appends the record key "<group key>@<window start>" to b. */
+void tm_output_key(tm_buf *b, const tm_window_result *r);
+
+/* Appends the JSON value of a (non-tombstone) result to b:
+ * {"key","window_start","window_end","revision","trigger","count",
+ *  "aggregates":{name: value...}}; count aggregations are integers, avg is
+ * the field's sum over the window's count. */
+void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * replay.c: see replay.h.
+ */
+#include "replay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "engine.h"
+#include "envelope.h"
+#include "output.h"
+
+/* One task, and the offset the next record of each of its topics gets when
+ * its line has none (the count of earlier records: kcat always writes
+ * offsets, hand-written inputs often don't). */
+typedef struct replay_task {
+    int32_t partition;
+    tm_engine *engine;
+    int64_t *next_offset; /* one per input topic */
+} replay_task;
+
+typedef struct replay {
+    const tm_config *cfg;
+    replay_task *tasks; /* ascending partition */
+    size_t n_tasks;
+    int64_t start_time;
+    FILE *out[3]; /* output, late, dlq */
+    tm_buf line;  /* the output line being built */
+    tm_buf key;   /* scratch for the output key */
+    tm_buf value; /* scratch for the output value */
+    tm_replay_summary summary;
+    int write_errno; /* first write error, reported at the end */
+} replay;
+
+enum { OUT_RESULTS, OUT_LATE, OUT_DLQ };
+static const char *const out_names[3] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
+
+static void write_line(replay *r, int which)
+{
+    if (fwrite(r->line.data, 1, r->line.len, r->out[which]) != r->line.len && !r->write_errno)
+        r->write_errno = errno ? errno : EIO;
+    tm_buf_reset(&r->line);
+}
+
+static void on_result(void *ctx, int32_t partition, const tm_window_result *res)
+{
+    replay *r = ctx;
+    tm_buf_reset(&r->key);
+    tm_buf_reset(&r->value);
+    tm_output_key(&r->key, res);
+    if (!res->tombstone)
+        tm_output_value(&r->value, r->cfg, res);
+    tm_envelope_write(&r->line, r->cfg->output_topic, partition, r->key.data, r->key.len,
+                      res->tombstone ? NULL : r->value.data, r->value.len, NULL, 0);
+    write_line(r, OUT_RESULTS);
+    r->summary.results++;
+}
+
+static void source_of(char *buf, size_t n, const tm_record *rec)
+{
+    snprintf(buf, n, "%s/%d/%lld", rec->topic, (int)rec->partition, (long long)rec->offset);
+}
+
+static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
+{
+    replay *r = ctx;
+    char source[512], wm[24];
+    source_of(source, sizeof source, rec);
+    snprintf(wm, sizeof wm, "%lld", (long long)watermark);
+    tm_header h[] = {{"tidemark.reason", "too_late"},
+                     {"tidemark.watermark", wm},
+                     {"tidemark.source", source}};
+    tm_envelope_write(&r->line, r->cfg->late_topic, rec->partition, rec->key, rec->key_len,
+                      rec->value, rec->value_len, h, 3);
+    write_line(r, OUT_LATE);
+    r->summary.late++;
+}
+
+static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason,
+                           const char *detail)
+{
+    replay *r = ctx;
+    char source[512];
+    source_of(source, sizeof source, rec);
+    tm_header h[] = {{"tidemark.reason", tm_dlq_reason_name(reason)},
+                     {"tidemark.source", source},
+                     {"tidemark.detail", detail}};
+    tm_envelope_write(&r->line, r->cfg->dlq_topic, rec->partition, rec->key, rec->key_len,
+                      rec->value, rec->value_len, h, 3);
+    write_line(r, OUT_DLQ);
+    r->summary.dead++;
+}
+
+/* The task of a partition, created on its first record. */
+static replay_task *task_for(replay *r, int32_t partition, char *errstr, size_t errlen)
+{
+    size_t i = 0;
+    while (i < r->n_tasks && r->tasks[i].partition < partition)
+        i++;
+    if (i < r->n_tasks && r->tasks[i].partition == partition)
+        return &r->tasks[i];
+    tm_engine *engine = NULL;
+    if (tm_engine_open(&engine, r->cfg, partition, r->start_time, errstr, errlen) < 0)
+        return NULL;
+    r->tasks = tm_xrealloc(r->tasks, (r->n_tasks + 1) * sizeof *r->tasks);
+    memmove(&r->tasks[i + 1], &r->tasks[i], (r->n_tasks - i) * sizeof *r->tasks);
+    r->n_tasks++;
+    r->tasks[i] = (replay_task){partition, engine,
+                                tm_xcalloc(r->cfg->n_input_topics, sizeof(int64_t))};
+    return &r->tasks[i];
+}
+
+static bool is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+/* Turns a parsed line into a record; TM_EPARSE for an unknown topic. */
+static int to_record(replay *r, const tm_envelope *env, replay_task *task, tm_record *rec,
+                     char *errstr, size_t errlen)
+{
+    const char *topic = env->topic ? env->topic : r->cfg->input_topics[0];
+    int idx = tm_config_topic_index(r->cfg, topic);
+    if (idx < 0)
+        return tm_seterr(errstr, errlen, TM_EPARSE,
+                         "topic '%s' is not one of input.topics", topic);
+    int64_t *next = &task->next_offset[idx];
+    *rec = (tm_record){
+        .topic = topic,
+        .topic_index = (size_t)idx,
+        .partition = env->partition,
+        .offset = env->has_offset ? env->offset : *next,
+        .ts = env->ts,
+        .key = env->key,
+        .key_len = env->key_len,
+        .value = env->payload,
+        .value_len = env->payload_len,
+    };
+    *next = rec->offset + 1;
+    return TM_OK;
+}
+
+static int open_outputs(replay *r, const char *dir, char *errstr, size_t errlen)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return tm_seterr(errstr, errlen, TM_EIO, "cannot create output directory %s: %s", dir,
+                         strerror(errno));
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, out_names[i]);
+        r->out[i] = fopen(path, "w");
+        if (!r->out[i])
+            return tm_seterr(errstr, errlen, TM_EIO, "cannot write %s: %s", path,
+                             strerror(errno));
+    }
+    return TM_OK;
+}
+
+/* Runs every line of in through the tasks. */
+static int replay_lines(replay *r, FILE *in, const char *input_path, char *errstr,
+                        size_t errlen)
+{
+    const tm_engine_sink sink = {r, on_result, on_late, on_dead_letter};
+    tm_envelope env = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    uint64_t lineno = 0;
+    int64_t now = 0;
+    int rc = TM_OK;
+    ssize_t n;
+    char why[256];
+    while ((n = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        if (is_blank(line, (size_t)n))
+            continue;
+        rc = tm_envelope_parse(&env, line, (size_t)n, why, sizeof why);
+        if (rc < 0)
+            break;
+        if (r->summary.lines++ == 0) {
+            r->start_time = env.ts;
+            now = env.ts;
+        }
+        if (env.ts > now)
+            now = env.ts;
+        replay_task *task = task_for(r, env.partition, why, sizeof why);
+        tm_record rec;
+        if (!task) {
+            rc = TM_ECONFIG;
+            break;
+        }
+        rc = to_record(r, &env, task, &rec, why, sizeof why);
+        if (rc < 0)
+            break;
+        tm_engine_process(task->engine, &rec, now, &sink);
+        for (size_t i = 0; i < r->n_tasks; i++)
+            tm_engine_tick(r->tasks[i].engine, now, &sink);
+    }
+    if (rc < 0)
+        tm_seterr(errstr, errlen, rc, "%s:%llu: %s", input_path, (unsigned long long)lineno,
+                  why);
+    else if (ferror(in))
+        rc = tm_seterr(errstr, errlen, TM_EIO, "%s: read error: %s", input_path,
+                       strerror(errno));
+    free(line);
+    tm_envelope_clear(&env);
+    return rc;
+}
+
+static int close_outputs(replay *r, const char *dir, char *errstr, size_t errlen)
+{
+    int rc = TM_OK;
+    for (int i = 0; i < 3; i++) {
+        if (r->out[i] && fclose(r->out[i]) != 0 && !r->write_errno)
+            r->write_errno = errno;
+        r->out[i] = NULL;
+    }
+    if (r->write_errno)
+        rc = tm_seterr(errstr, errlen, TM_EIO, "writing to %s: %s", dir,
+                       strerror(r->write_errno));
+    return rc;
+}
+
+int tm_replay_run(const tm_config *cfg, const char *input_path, const char *output_dir,
+                  tm_replay_summary *summary, char *errstr, size_t errlen)
+{
+    replay r = {.cfg = cfg};
+    int rc = TM_OK;
+    FILE *in = fopen(input_path, "r");
+    if (!in) {
+        rc = tm_seterr(errstr, errlen, TM_EIO, "cannot read %s: %s", input_path,
+                       strerror(errno));
+        goto out;
+    }
+    rc = open_outputs(&r, output_dir, errstr, errlen);
+    if (rc < 0)
+        goto out_in;
+    rc = replay_lines(&r, in, input_path, errstr, errlen);
+    int crc = close_outputs(&r, output_dir, rc < 0 ? NULL : errstr, errlen);
+    if (rc == TM_OK)
+        rc = crc;
+    r.summary.tasks = r.n_tasks;
+    if (summary)
+        *summary = r.summary;
+out_in:
+    fclose(in);
+out:
+    for (int i = 0; i < 3; i++)
+        if (r.out[i])
+            fclose(r.out[i]);
+    for (size_t i = 0; i < r.n_tasks; i++) {
+        tm_engine_close(r.tasks[i].engine);
+        free(r.tasks[i].next_offset);
+    }
+    free(r.tasks);
+    tm_buf_free(&r.line);
+    tm_buf_free(&r.key);
+    tm_buf_free(&r.value);
+    return rc;
+}

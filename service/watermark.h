@@ -1,0 +1,57 @@
+/*
+ * watermark.h: per-partition event-time watermarks and the task watermark
+ * (SEMANTICS 5).
+ *
+ * Invariants:
+ * - A partition's max_t only rises; its watermark is max_t - D, or
+ *   TM_WATERMARK_MIN before its first accepted or late record.
+ * - The task watermark W is the minimum over non-idle partitions (the
+ *   maximum over all when every partition is idle) and never goes down.
+ * - Processing time is passed in, never read from a clock here, so replay
+ *   and tests are deterministic.
+ */
+#ifndef TM_WATERMARK_H
+#define TM_WATERMARK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Minus infinity: the watermark before any event. */
+#define TM_WATERMARK_MIN INT64_MIN
+
+typedef struct tm_partition_clock {
+    int64_t max_t;            /* largest accepted/late event time, or MIN */
+    int64_t last_record_time; /* processing time of the last record */
+} tm_partition_clock;
+
+typedef struct tm_watermark {
+    tm_partition_clock *parts; /* one per input topic */
+    size_t n_parts;
+    int64_t max_out_of_orderness_ms;
+    int64_t idle_timeout_ms; /* 0 disables idleness */
+    int64_t w;               /* the task watermark */
+} tm_watermark;
+
+/* Initialises a task's watermark for n_parts partitions (one per input
+ * topic); start_time is the processing time at which the task started. */
+void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orderness_ms,
+                       int64_t idle_timeout_ms, int64_t start_time);
+void tm_watermark_destroy(tm_watermark *wm);
+
+/* A record of any kind arrived on partition part at processing time now. */
+void tm_watermark_touch(tm_watermark *wm, size_t part, int64_t now);
+
+/* An accepted or late event with (clamped) time t arrived on part. */
+void tm_watermark_observe(tm_watermark *wm, size_t part, int64_t t);
+
+/* The watermark of one partition, ignoring idleness. */
+int64_t tm_watermark_partition(const tm_watermark *wm, size_t part);
+
+/* Whether part is idle at processing time now. */
+bool tm_watermark_is_idle(const tm_watermark *wm, size_t part, int64_t now);
+
+/* Recomputes W at processing time now (W never goes down); returns it. */
+int64_t tm_watermark_advance(tm_watermark *wm, int64_t now);
+
+#endif

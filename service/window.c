@@ -1,0 +1,480 @@
+/*
+ * window.c: see window.h for the invariants.
+ *
+ * Each window is one allocation (header, accumulators, key bytes). Windows
+ * are found by (key, start) for tumbling and hopping, and by key (the sorted
+ * list of that key's sessions) for sessions. Two heaps order them: `due`
+ * holds the windows that have not fired yet, by (end, start, key), and
+ * `held` holds every window by end, for expiry.
+ */
+#include "window.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "hash.h"
+#include "heap.h"
+#include "table.h"
+
+typedef struct window {
+    int64_t start;
+    int64_t end;
+    int64_t count;
+    int64_t revision; /* -1 until first emitted */
+    bool fired;
+    size_t due_pos;       /* in ws->due, or TM_HEAP_NONE once fired */
+    size_t held_pos;      /* in ws->held */
+    struct window *next;  /* sessions: the key's next session by start */
+    char *key;            /* points into this allocation, after acc */
+    size_t key_len;
+    double acc[];         /* one per aggregation */
+} window;
+
+/* Table entry: (key, start) -> window, or for sessions key -> first
+ * session of the key. */
+typedef struct window_slot {
+    uint64_t hash;
+    window *win;
+} window_slot;
+
+typedef struct window_lookup {
+    const char *key;
+    size_t key_len;
+    int64_t start;
+} window_lookup;
+
+struct tm_windows {
+    const tm_config *cfg;
+    bool sessions;
+    int64_t size;    /* tumbling: advance == size */
+    int64_t advance;
+    int64_t offset;
+    int64_t gap;
+    int64_t lateness;
+    tm_table index;
+    tm_heap due;
+    tm_heap held;
+    int64_t *starts; /* scratch: the starts of one event's windows */
+    size_t max_starts;
+    double *scratch_acc; /* scratch: a session merge's accumulators */
+};
+
+const char *tm_trigger_name(tm_trigger t)
+{
+    return t == TM_TRIGGER_WATERMARK ? "watermark" : "late_event";
+}
+
+/* ---- ordering ---- */
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+    return (a > b) - (a < b);
+}
+
+static int cmp_key(const window *a, const window *b)
+{
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = n ? memcmp(a->key, b->key, n) : 0;
+    return c ? c : cmp_i64((int64_t)a->key_len, (int64_t)b->key_len);
+}
+
+static int due_cmp(const void *pa, const void *pb)
+{
+    const window *a = *(window *const *)pa, *b = *(window *const *)pb;
+    int c = cmp_i64(a->end, b->end);
+    if (!c)
+        c = cmp_i64(a->start, b->start);
+    return c ? c : cmp_key(a, b);
+}
+
+static void due_moved(void *elem, size_t pos)
+{
+    (*(window **)elem)->due_pos = pos;
+}
+
+static int held_cmp(const void *pa, const void *pb)
+{
+    return cmp_i64((*(window *const *)pa)->end, (*(window *const *)pb)->end);
+}
+
+static void held_moved(void *elem, size_t pos)
+{
+    (*(window **)elem)->held_pos = pos;
+}
+
+/* ---- index ---- */
+
+static uint64_t key_hash(const char *key, size_t key_len)
+{
+    return tm_hash64(key, key_len, 0x77696e646f77ull);
+}
+
+static uint64_t lookup_hash(const tm_windows *ws, const window_lookup *k)
+{
+    uint64_t h = key_hash(k->key, k->key_len);
+    /* Sessions are indexed by key alone. */
+    return ws->sessions ? h : tm_hash_combine(h, (uint64_t)k->start);
+}
+
+static bool slot_eq_key(const void *entry, const void *key)
+{
+    const window *w = ((const window_slot *)entry)->win;
+    const window_lookup *k = key;
+    return w->key_len == k->key_len && memcmp(w->key, k->key, k->key_len) == 0;
+}
+
+static bool slot_eq_key_start(const void *entry, const void *key)
+{
+    return slot_eq_key(entry, key) &&
+           ((const window_slot *)entry)->win->start == ((const window_lookup *)key)->start;
+}
+
+static window_slot *index_find(const tm_windows *ws, const window_lookup *k)
+{
+    return tm_table_find(&ws->index, lookup_hash(ws, k),
+                         ws->sessions ? slot_eq_key : slot_eq_key_start, k);
+}
+
+static window_lookup lookup_of(const window *w)
+{
+    return (window_lookup){w->key, w->key_len, w->start};
+}
+
+/* ---- window life cycle ---- */
+
+static size_t n_aggs(const tm_windows *ws)
+{
+    return ws->cfg->n_aggs;
+}
+
+static window *window_new(tm_windows *ws, const char *key, size_t key_len, int64_t start,
+                          int64_t end)
+{
+    size_t acc_bytes = n_aggs(ws) * sizeof(double);
+    window *w = tm_xcalloc(1, sizeof *w + acc_bytes + key_len);
+    w->start = start;
+    w->end = end;
+    w->revision = -1;
+    w->key = (char *)w->acc + acc_bytes;
+    w->key_len = key_len;
+    if (key_len)
+        memcpy(w->key, key, key_len);
+    w->due_pos = TM_HEAP_NONE;
+    tm_heap_push(&ws->due, &w);
+    tm_heap_push(&ws->held, &w);
+    return w;
+}
+
+/* Takes w out of both heaps and frees it; the caller has unlinked it from
+ * the index. */
+static void window_free(tm_windows *ws, window *w)
+{
+    if (w->due_pos != TM_HEAP_NONE)
+        tm_heap_remove(&ws->due, w->due_pos);
+    tm_heap_remove(&ws->held, w->held_pos);
+    free(w);
+}
+
+/* Folds one event's values into accumulators acc that already hold count
+ * events. */
+static void acc_add(const tm_windows *ws, double *acc, int64_t count, const double *values)
+{
+    for (size_t i = 0; i < n_aggs(ws); i++) {
+        double v = values[i];
+        switch (ws->cfg->aggs[i].op) {
+        case TM_AGG_COUNT:
+            break;
+        case TM_AGG_SUM:
+        case TM_AGG_AVG:
+            acc[i] += v;
+            break;
+        case TM_AGG_MIN:
+            if (count == 0 || v < acc[i])
+                acc[i] = v;
+            break;
+        case TM_AGG_MAX:
+            if (count == 0 || v > acc[i])
+                acc[i] = v;
+            break;
+        }
+    }
+}
+
+/* Folds window src's accumulators into acc, which holds count events. */
+static void acc_merge(const tm_windows *ws, double *acc, int64_t count, const window *src)
+{
+    if (count == 0) {
+        memcpy(acc, src->acc, n_aggs(ws) * sizeof(double));
+        return;
+    }
+    acc_add(ws, acc, count, src->acc);
+}
+
+static void emit_result(const window *w, tm_trigger trigger, tm_emit_fn emit, void *ctx)
+{
+    tm_window_result r = {
+        .key = w->key,
+        .key_len = w->key_len,
+        .start = w->start,
+        .end = w->end,
+        .revision = w->revision,
+        .trigger = trigger,
+        .count = w->count,
+        .acc = w->acc,
+    };
+    emit(ctx, &r);
+}
+
+static void emit_tombstone(const window *w, tm_emit_fn emit, void *ctx)
+{
+    tm_window_result r = {
+        .key = w->key, .key_len = w->key_len, .start = w->start, .end = w->end, .tombstone = true};
+    emit(ctx, &r);
+}
+
+/* Emits w (due by the watermark, or at once for a late event) and marks
+ * it fired. */
+static void fire_now(tm_windows *ws, window *w, tm_trigger trigger, tm_emit_fn emit, void *ctx)
+{
+    if (w->due_pos != TM_HEAP_NONE) {
+        tm_heap_remove(&ws->due, w->due_pos);
+        w->due_pos = TM_HEAP_NONE;
+    }
+    w->fired = true;
+    w->revision++;
+    emit_result(w, trigger, emit, ctx);
+}
+
+/* ---- tumbling and hopping ---- */
+
+/* The starts of the windows that contain t, ascending; returns how many. */
+static size_t hopping_starts(tm_windows *ws, int64_t t)
+{
+    int64_t a = ws->advance;
+    /* (t - offset) mod a without overflowing for any t. */
+    int64_t r = (t % a - ws->offset % a) % a;
+    if (r < 0)
+        r += a;
+    int64_t last = tm_sat_sub(t, r);
+    size_t n = 0;
+    for (int64_t s = last; n < ws->max_starts && s > tm_sat_sub(t, ws->size); s -= a) {
+        ws->starts[n++] = s;
+        if (s < INT64_MIN + a)
+            break;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        int64_t tmp = ws->starts[i];
+        ws->starts[i] = ws->starts[n - 1 - i];
+        ws->starts[n - 1 - i] = tmp;
+    }
+    return n;
+}
+
+static tm_add_result add_fixed(tm_windows *ws, const char *key, size_t key_len, int64_t t,
+                               const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+{
+    size_t n = hopping_starts(ws, t);
+    bool any = false, late = false;
+    for (size_t i = 0; i < n; i++) {
+        int64_t start = ws->starts[i];
+        int64_t end = tm_sat_add(start, ws->size);
+        if (w >= tm_sat_add(end, ws->lateness))
+            continue; /* too late for this window */
+        window_lookup k = {key, key_len, start};
+        window_slot *slot = index_find(ws, &k);
+        window *win;
+        if (slot) {
+            win = slot->win;
+        } else {
+            win = window_new(ws, key, key_len, start, end);
+            window_slot *fresh = tm_table_insert(&ws->index, lookup_hash(ws, &k));
+            fresh->win = win;
+        }
+        acc_add(ws, win->acc, win->count, values);
+        win->count++;
+        any = true;
+        if (w >= end) {
+            late = true;
+            fire_now(ws, win, TM_TRIGGER_LATE_EVENT, emit, ctx);
+        }
+    }
+    if (!any)
+        return TM_ADD_TOO_LATE;
+    return late ? TM_ADD_LATE : TM_ADD_ON_TIME;
+}
+
+/* ---- sessions ---- */
+
+static window_slot *session_slot(tm_windows *ws, const char *key, size_t key_len)
+{
+    window_lookup k = {key, key_len, 0};
+    return index_find(ws, &k);
+}
+
+static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len, int64_t t,
+                                 const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+{
+    int64_t s = t, e = tm_sat_add(t, ws->gap);
+    window_slot *slot = session_slot(ws, key, key_len);
+    window *head = slot ? slot->win : NULL;
+
+    /* The sessions this event touches form one run of the sorted list. */
+    window *before = NULL, *first = head;
+    while (first && first->end < s) {
+        before = first;
+        first = first->next;
+    }
+    window *after = first;
+    int64_t ms = s, me = e;
+    int64_t revision = -1;
+    while (after && after->start <= e) {
+        if (after->start < ms)
+            ms = after->start;
+        if (after->end > me)
+            me = after->end;
+        if (after->revision > revision)
+            revision = after->revision;
+        after = after->next;
+    }
+    if (w >= tm_sat_add(me, ws->lateness))
+        return TM_ADD_TOO_LATE; /* nothing changes */
+
+    /* Combine the run's accumulators in ascending start order, then add the
+     * event. The run's first session survives when it keeps its start (its
+     * output key is unchanged); every other one is merged away. */
+    double *acc = ws->scratch_acc;
+    memset(acc, 0, n_aggs(ws) * sizeof(double));
+    int64_t count = 0;
+    for (window *x = first; x != after; x = x->next) {
+        acc_merge(ws, acc, count, x);
+        count += x->count;
+    }
+    acc_add(ws, acc, count, values);
+    count++;
+
+    window *survivor = (first != after && first->start == ms) ? first : NULL;
+    bool was_fired = survivor && survivor->fired;
+    for (window *x = survivor ? first->next : first; x != after;) {
+        window *next = x->next;
+        if (x->revision >= 0)
+            emit_tombstone(x, emit, ctx);
+        window_free(ws, x);
+        x = next;
+    }
+    window *target = survivor;
+    if (!target) {
+        target = window_new(ws, key, key_len, ms, me);
+    } else {
+        target->end = me;
+        tm_heap_remove(&ws->held, target->held_pos);
+        tm_heap_push(&ws->held, &target);
+    }
+    target->next = after;
+    target->count = count;
+    target->revision = revision;
+    memcpy(target->acc, acc, n_aggs(ws) * sizeof(double));
+    if (before)
+        before->next = target;
+    else if (slot)
+        slot->win = target;
+    else
+        ((window_slot *)tm_table_insert(&ws->index, key_hash(key, key_len)))->win = target;
+
+    if (w >= me) {
+        fire_now(ws, target, TM_TRIGGER_LATE_EVENT, emit, ctx);
+        return TM_ADD_LATE;
+    }
+    /* Not due yet: (re)queue it, its end may have moved. */
+    if (target->due_pos != TM_HEAP_NONE)
+        tm_heap_remove(&ws->due, target->due_pos);
+    target->fired = false;
+    tm_heap_push(&ws->due, &target);
+    return was_fired ? TM_ADD_LATE : TM_ADD_ON_TIME;
+}
+
+/* ---- firing and expiry ---- */
+
+/* Unlinks an expiring window from the index. Sessions expire in end order,
+ * and a key's sessions are disjoint, so an expiring session is always the
+ * first of its key. */
+static void index_unlink(tm_windows *ws, window *w)
+{
+    window_lookup k = lookup_of(w);
+    window_slot *slot = index_find(ws, &k);
+    assert(slot && slot->win == w);
+    if (ws->sessions && w->next)
+        slot->win = w->next;
+    else
+        tm_table_remove(&ws->index, slot);
+}
+
+size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
+{
+    for (window **top = tm_heap_top(&ws->due); top && (*top)->end <= w;
+         top = tm_heap_top(&ws->due)) {
+        fire_now(ws, *top, TM_TRIGGER_WATERMARK, emit, ctx);
+    }
+    size_t expired = 0;
+    for (window **top = tm_heap_top(&ws->held);
+         top && tm_sat_add((*top)->end, ws->lateness) <= w; top = tm_heap_top(&ws->held)) {
+        window *win = *top;
+        assert(win->fired);
+        index_unlink(ws, win);
+        window_free(ws, win);
+        expired++;
+    }
+    return expired;
+}
+
+size_t tm_windows_open(const tm_windows *ws)
+{
+    return ws->held.len;
+}
+
+/* ---- public ---- */
+
+tm_windows *tm_windows_new(const tm_config *cfg)
+{
+    tm_windows *ws = tm_xcalloc(1, sizeof *ws);
+    ws->cfg = cfg;
+    ws->sessions = cfg->window_type == TM_WINDOW_SESSION;
+    ws->size = cfg->window_size_ms;
+    ws->advance = cfg->window_type == TM_WINDOW_HOPPING ? cfg->window_advance_ms : ws->size;
+    ws->offset = cfg->window_offset_ms;
+    ws->gap = cfg->window_gap_ms;
+    ws->lateness = cfg->allowed_lateness_ms;
+    tm_table_init(&ws->index, sizeof(window_slot));
+    tm_heap_init(&ws->due, sizeof(window *), due_cmp, due_moved);
+    tm_heap_init(&ws->held, sizeof(window *), held_cmp, held_moved);
+    if (!ws->sessions) {
+        ws->max_starts = (size_t)((ws->size + ws->advance - 1) / ws->advance);
+        ws->starts = tm_xcalloc(ws->max_starts, sizeof(int64_t));
+    }
+    ws->scratch_acc = tm_xcalloc(cfg->n_aggs, sizeof(double));
+    return ws;
+}
+
+void tm_windows_free(tm_windows *ws)
+{
+    if (!ws)
+        return;
+    window **all = (window **)(void *)ws->held.items;
+    for (size_t i = 0; i < ws->held.len; i++)
+        free(all[i]);
+    tm_table_destroy(&ws->index);
+    tm_heap_destroy(&ws->due);
+    tm_heap_destroy(&ws->held);
+    free(ws->starts);
+    free(ws->scratch_acc);
+    free(ws);
+}
+
+tm_add_result tm_windows_add(tm_windows *ws, const char *key, size_t key_len, int64_t t,
+                             const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+{
+    if (ws->sessions)
+        return add_session(ws, key, key_len, t, values, w, emit, ctx);
+    return add_fixed(ws, key, key_len, t, values, w, emit, ctx);
+}

@@ -1,0 +1,79 @@
+/*
+ * window.h: the open windows of one task: assignment, aggregation, firing,
+ * lateness, revisions and session merging (SEMANTICS 6 and 7).
+ *
+ * Invariants, with W the task watermark passed in and L the allowed
+ * lateness:
+ * - After tm_windows_advance(W), every window with end <= W has fired, and
+ *   no window with end + L <= W is held (it is expired: released, silent).
+ * - A window's revision is -1 until its first emission, then rises by
+ *   exactly 1 per emission; a merged session continues from the largest
+ *   revision of the sessions it swallowed.
+ * - The sessions of one key are disjoint and do not touch: touching
+ *   sessions are merged when the event that joins them arrives.
+ * - Emissions for one W step are ordered by end, then start, then key bytes.
+ */
+#ifndef TM_WINDOW_H
+#define TM_WINDOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef enum { TM_TRIGGER_WATERMARK, TM_TRIGGER_LATE_EVENT } tm_trigger;
+
+/* "watermark" or "late_event". */
+const char *tm_trigger_name(tm_trigger t);
+
+/*
+ * One emission. For a tombstone only key, start and end are meaningful.
+ * acc holds one accumulator per aggregation (count: unused; sum and avg:
+ * the sum; min, max: the extreme). Borrowed: valid during the callback.
+ */
+typedef struct tm_window_result {
+    const char *key;
+    size_t key_len;
+    int64_t start;
+    int64_t end;
+    bool tombstone;
+    int64_t revision;
+    tm_trigger trigger;
+    int64_t count;
+    const double *acc;
+} tm_window_result;
+
+typedef void (*tm_emit_fn)(void *ctx, const tm_window_result *r);
+
+/* What became of an event offered to the windows. */
+typedef enum {
+    TM_ADD_ON_TIME,  /* into windows none of which had fired */
+    TM_ADD_LATE,     /* into at least one window that had already fired */
+    TM_ADD_TOO_LATE  /* into no window: every one of them had expired */
+} tm_add_result;
+
+typedef struct tm_windows tm_windows;
+
+/* Creates the window set of one task. Borrows cfg. */
+tm_windows *tm_windows_new(const tm_config *cfg);
+/* NULL is a no-op. */
+void tm_windows_free(tm_windows *ws);
+
+/*
+ * SEMANTICS 7 step 1 for one event with group key key[0..key_len), event
+ * time t (after clamping) and aggregation inputs values, at watermark w (as
+ * it was before the record). Emissions caused at once (late refires,
+ * tombstones of merged-away sessions) go to emit.
+ */
+tm_add_result tm_windows_add(tm_windows *ws, const char *key, size_t key_len, int64_t t,
+                             const double *values, int64_t w, tm_emit_fn emit, void *ctx);
+
+/* SEMANTICS 7 step 3 after W moved to w: fires what is due, in order, then
+ * expires. Returns the number of windows expired. */
+size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx);
+
+/* Number of windows held (fired or not). */
+size_t tm_windows_open(const tm_windows *ws);
+
+#endif
