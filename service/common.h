@@ -73,8 +73,10 @@ void tm_buf_puts(tm_buf *b, const char *s);
 void tm_buf_putc(tm_buf *b, char c);
 __attribute__((format(printf, 2, 3))) void tm_buf_printf(tm_buf *b, const char *fmt, ...);
 void tm_buf_put_i64(tm_buf *b, int64_t v);
-/* Appends the shortest decimal text that reads back as exactly v (JSON
- * number; non-finite values are written as null). */
+/* Appends a decimal text that reads back as exactly v: integers without a
+ * fraction, other values in the fewest of 15..17 significant digits (the
+ * shortest form for every normal double). Non-finite values are written as
+ * null, since JSON has no other spelling for them. */
 void tm_buf_put_double(tm_buf *b, double v);
 /* Appends s[0..n) as a JSON string literal, quotes included. Invalid UTF-8
  * bytes are copied through unchanged; control characters are escaped. */
