@@ -119,16 +119,22 @@ void tm_buf_putc(tm_buf *b, char c)
 
 void tm_buf_printf(tm_buf *b, const char *fmt, ...)
 {
+    /* Format into the spare capacity first; only a text longer than that
+     * needs a second pass after growing. */
+    tm_buf_reserve(b, 64);
+    size_t room = b->cap - b->len;
     va_list ap;
     va_start(ap, fmt);
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->data + b->len, room, fmt, ap);
     va_end(ap);
     if (n < 0)
         tm_die("tm_buf_printf: bad format '%s'", fmt);
-    tm_buf_reserve(b, (size_t)n);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+    if ((size_t)n >= room) {
+        tm_buf_reserve(b, (size_t)n);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+    }
     va_end(ap2);
     b->len += (size_t)n;
 }
