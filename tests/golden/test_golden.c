@@ -189,7 +189,8 @@ static void compare_side(const char *name, const char *what, const lines *got,
 
 static void run_case(const char *dir, const char *name)
 {
-    char path[4096], out_dir[4096], a[4096], b[4096], err[1024];
+    /* Sized so that the longest folder (run_cases_under's 1024) fits. */
+    char path[2048], out_dir[2048], a[4096], b[4096], err[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
     tm_config *cfg = NULL;
     cr_assert_eq(tm_config_load(&cfg, path, NULL, NULL, 0, err, sizeof err), 0, "%s: %s", name,
@@ -223,7 +224,7 @@ static int run_cases_under(const char *root)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        char dir[4096], cfg[4200];
+        char dir[1024], cfg[1100];
         if (e->d_name[0] == '.')
             continue;
         snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);

@@ -1,0 +1,769 @@
+/*
+ * test_config.c: config.c, the gate every setting passes: the shipped
+ * example configs load; defaults (including the dependent ones) resolve as
+ * documented; the layering file < environment < overrides holds; kafka.*
+ * passes through; and every kind of mistake is refused with a message that
+ * names the key (or variable) at fault.
+ */
+#include "config.h"
+
+#include "common.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The smallest valid file (tumbling); tests append or replace parts. */
+#define BASE                                                                                       \
+    "\"application_id\":\"app\",\"input\":{\"topics\":[\"in\"],"                                   \
+    "\"event_time\":{\"pointer\":\"/t\"}},\"output\":{\"topic\":\"out\"}"
+#define TUMBLING "\"window\":{\"type\":\"tumbling\",\"size_ms\":1000}"
+#define MIN_JSON "{" BASE "," TUMBLING "}"
+
+typedef struct result {
+    int rc;
+    tm_config *cfg; /* NULL unless rc == 0 */
+    char err[512];
+} result;
+
+/* Writes text to a new file under /tmp; the caller unlinks and frees. */
+static char *write_tmp(const char *text)
+{
+    char *path = tm_xstrdup("/tmp/tm_test_config_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0, "mkstemp failed");
+    size_t n = strlen(text);
+    cr_assert_eq(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+/* Loads json (NULL = no file) with env and overrides. */
+static result load(const char *json, char *const *env, const char *const *ov, size_t n_ov)
+{
+    result r = {.rc = 0, .cfg = NULL};
+    char *path = json ? write_tmp(json) : NULL;
+    r.rc = tm_config_load(&r.cfg, path, env, ov, n_ov, r.err, sizeof r.err);
+    if (path) {
+        unlink(path);
+        free(path);
+    }
+    if (r.rc != 0)
+        cr_assert_null(r.cfg, "*out must be untouched on failure");
+    return r;
+}
+
+static tm_config *load_ok(const char *json, char *const *env, const char *const *ov, size_t n_ov)
+{
+    result r = load(json, env, ov, n_ov);
+    cr_assert_eq(r.rc, 0, "expected success, got %d: %s", r.rc, r.err);
+    return r.cfg;
+}
+
+/* Expects TM_ECONFIG with every needle in the message. */
+static void expect_err(const char *json, char *const *env, const char *const *ov, size_t n_ov,
+                       const char *needle1, const char *needle2)
+{
+    result r = load(json, env, ov, n_ov);
+    cr_assert_eq(r.rc, TM_ECONFIG, "expected TM_ECONFIG for %s, got %d (%s)", json ? json : "",
+                 r.rc, r.err);
+    cr_assert(strncmp(r.err, "config", 6) == 0, "message '%s' must start with config", r.err);
+    cr_assert(strstr(r.err, needle1), "message '%s' lacks '%s'", r.err, needle1);
+    if (needle2)
+        cr_assert(strstr(r.err, needle2), "message '%s' lacks '%s'", r.err, needle2);
+}
+
+static void expect_file_err(const char *json, const char *needle1, const char *needle2)
+{
+    expect_err(json, NULL, NULL, 0, needle1, needle2);
+}
+
+static void expect_override_err(const char *ov, const char *needle1, const char *needle2)
+{
+    const char *ovs[] = {ov};
+    expect_err(MIN_JSON, NULL, ovs, 1, needle1, needle2);
+}
+
+/* The repository: $TIDEMARK_SOURCE_DIR (set by ctest), else two levels
+ * above this file (a by-hand build from the repository root). */
+static void source_dir(char *buf, size_t n)
+{
+    const char *env = getenv("TIDEMARK_SOURCE_DIR");
+    if (env && *env) {
+        snprintf(buf, n, "%s", env);
+        return;
+    }
+    snprintf(buf, n, "%s", __FILE__);
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(buf, '/');
+        if (!slash) {
+            snprintf(buf, n, ".");
+            return;
+        }
+        *slash = '\0';
+    }
+    if (!buf[0])
+        snprintf(buf, n, "/");
+}
+
+/* ---- the shipped examples ------------------------------------------------ */
+
+Test(config, every_example_config_loads)
+{
+    char root[1024], dir[1200], path[1500];
+    source_dir(root, sizeof root);
+    snprintf(dir, sizeof dir, "%s/../shared/examples", root);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d,
+                       "examples folder %s is missing (it sits beside the repository; "
+                       "set TIDEMARK_SOURCE_DIR to the repository)",
+                       dir);
+    int loaded = 0;
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s/config.json", dir, e->d_name);
+        if (e->d_name[0] == '.' || stat(path, &st) != 0)
+            continue;
+        tm_config *cfg = NULL;
+        char err[512] = "";
+        int rc = tm_config_load(&cfg, path, NULL, NULL, 0, err, sizeof err);
+        cr_assert_eq(rc, 0, "%s: %s", path, err);
+        tm_config_free(cfg);
+        loaded++;
+    }
+    closedir(d);
+    cr_assert_geq(loaded, 4, "expected the 4 examples in %s, loaded %d", dir, loaded);
+}
+
+Test(config, tiny_example_values)
+{
+    char root[1024], path[1200];
+    source_dir(root, sizeof root);
+    snprintf(path, sizeof path, "%s/../shared/examples/tiny/config.json", root);
+    tm_config *cfg = NULL;
+    char err[512] = "";
+    cr_assert_eq(tm_config_load(&cfg, path, NULL, NULL, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(cfg->application_id, "t");
+    cr_assert_eq(cfg->event_time_format, TM_TIME_EPOCH_MS);
+    cr_assert_eq(cfg->group_mode, TM_GROUP_POINTER);
+    cr_assert_str_eq(cfg->group_pointers[0], "/k");
+    cr_assert_str_eq(cfg->event_id_pointer, "/id");
+    cr_assert_eq(cfg->max_out_of_orderness_ms, 10);
+    cr_assert_eq(cfg->allowed_lateness_ms, 50);
+    cr_assert_eq(cfg->window_size_ms, 100);
+    cr_assert_eq(cfg->n_aggs, 2);
+    cr_assert_str_eq(cfg->aggs[1].name, "amt");
+    cr_assert_eq(cfg->aggs[1].op, TM_AGG_SUM);
+    cr_assert_str_eq(cfg->aggs[1].pointer, "/a");
+    cr_assert_null(cfg->aggs[0].pointer);
+    cr_assert(cfg->dedup_enabled);
+    cr_assert_eq(cfg->dedup_key, TM_DEDUP_ID_EVENT_TIME);
+    cr_assert_eq(cfg->dedup_ttl_ms, 120, "2 x (10 + 50)");
+    cr_assert_str_eq(cfg->late_topic, "late");
+    tm_config_free(cfg);
+}
+
+/* ---- defaults ------------------------------------------------------------ */
+
+Test(config, defaults_resolved)
+{
+    tm_config *cfg = load_ok(MIN_JSON, NULL, NULL, 0);
+    cr_assert_str_eq(cfg->application_id, "app");
+    cr_assert_eq(cfg->n_input_topics, 1);
+    cr_assert_str_eq(cfg->input_topics[0], "in");
+    cr_assert_str_eq(cfg->event_time_pointer, "/t");
+    cr_assert_eq(cfg->event_time_format, TM_TIME_AUTO);
+    cr_assert_eq(cfg->group_mode, TM_GROUP_GLOBAL);
+    cr_assert_eq(cfg->n_group_pointers, 0);
+    cr_assert_null(cfg->event_id_pointer);
+    cr_assert_eq(cfg->max_out_of_orderness_ms, 0);
+    cr_assert_eq(cfg->idle_timeout_ms, 0);
+    cr_assert_eq(cfg->window_type, TM_WINDOW_TUMBLING);
+    cr_assert_eq(cfg->window_offset_ms, 0);
+    cr_assert_eq(cfg->allowed_lateness_ms, 0);
+    cr_assert_eq(cfg->n_aggs, 0);
+    cr_assert_not(cfg->dedup_enabled);
+    cr_assert_eq(cfg->dedup_key, TM_DEDUP_ID_EVENT_TIME);
+    cr_assert_not(cfg->clock_skew_enabled);
+    cr_assert_eq(cfg->clock_skew_action, TM_SKEW_CLAMP);
+    cr_assert_eq(cfg->late_action, TM_LATE_EMIT);
+    cr_assert_str_eq(cfg->output_topic, "out");
+    cr_assert_str_eq(cfg->late_topic, "app-late");
+    cr_assert_str_eq(cfg->dlq_topic, "app-dlq");
+    cr_assert_str_eq(cfg->state_dir, "/var/lib/tidemark");
+    cr_assert_eq(cfg->commit_interval_ms, 100);
+    cr_assert_eq(cfg->metrics_port, 9464);
+    cr_assert_str_eq(cfg->log_level, "info");
+    cr_assert_eq(cfg->n_kafka, 0);
+    tm_config_free(cfg);
+}
+
+Test(config, dedup_ttl_default_is_twice_d_plus_l)
+{
+    tm_config *cfg = load_ok("{" BASE "," TUMBLING ",\"input.event_id\":\"/id\","
+                             "\"watermark\":{\"max_out_of_orderness_ms\":2000},"
+                             "\"allowed_lateness_ms\":5000,\"dedup\":{\"enabled\":true}}",
+                             NULL, NULL, 0);
+    cr_assert_eq(cfg->dedup_ttl_ms, 14000);
+    tm_config_free(cfg);
+
+    const char *ov[] = {"dedup.ttl_ms=77"};
+    cfg = load_ok("{" BASE "," TUMBLING ",\"allowed_lateness_ms\":5000}", NULL, ov, 1);
+    cr_assert_eq(cfg->dedup_ttl_ms, 77, "an explicit ttl wins");
+    tm_config_free(cfg);
+}
+
+Test(config, dedup_ttl_zero_default_needs_explicit_ttl)
+{
+    const char *json = "{" BASE "," TUMBLING ",\"input.event_id\":\"/id\","
+                       "\"dedup\":{\"enabled\":true}}";
+    expect_file_err(json, "dedup.ttl_ms", "required");
+    const char *ov[] = {"dedup.ttl_ms=1000"};
+    tm_config *cfg = load_ok(json, NULL, ov, 1);
+    cr_assert_eq(cfg->dedup_ttl_ms, 1000);
+    tm_config_free(cfg);
+    /* Without dedup the TTL is unused, so D = L = 0 is fine. */
+    cfg = load_ok(MIN_JSON, NULL, NULL, 0);
+    cr_assert_eq(cfg->dedup_ttl_ms, 0);
+    tm_config_free(cfg);
+}
+
+Test(config, dedup_ttl_default_saturates)
+{
+    const char *ov[] = {"watermark.max_out_of_orderness_ms=9223372036854775807"};
+    tm_config *cfg = load_ok(MIN_JSON, NULL, ov, 1);
+    cr_assert_eq(cfg->dedup_ttl_ms, INT64_MAX);
+    tm_config_free(cfg);
+}
+
+Test(config, clock_skew_enabled_when_max_ahead_set)
+{
+    tm_config *cfg =
+        load_ok("{" BASE "," TUMBLING ",\"clock_skew\":{\"max_ahead_ms\":0,\"action\":\"dlq\"}}",
+                NULL, NULL, 0);
+    cr_assert(cfg->clock_skew_enabled);
+    cr_assert_eq(cfg->clock_skew_max_ahead_ms, 0);
+    cr_assert_eq(cfg->clock_skew_action, TM_SKEW_DLQ);
+    tm_config_free(cfg);
+}
+
+Test(config, json_null_means_unset)
+{
+    tm_config *cfg = load_ok("{" BASE "," TUMBLING ",\"clock_skew\":{\"max_ahead_ms\":null},"
+                             "\"input.group_by\":null,\"log\":null}",
+                             NULL, NULL, 0);
+    cr_assert_not(cfg->clock_skew_enabled);
+    cr_assert_eq(cfg->group_mode, TM_GROUP_GLOBAL);
+    tm_config_free(cfg);
+}
+
+Test(config, dotted_keys_in_file_equal_nested)
+{
+    tm_config *cfg = load_ok("{" BASE ",\"window.type\":\"tumbling\",\"window\":{\"size_ms\":5},"
+                             "\"watermark.idle_timeout_ms\":7}",
+                             NULL, NULL, 0);
+    cr_assert_eq(cfg->window_size_ms, 5);
+    cr_assert_eq(cfg->idle_timeout_ms, 7);
+    tm_config_free(cfg);
+}
+
+/* ---- windows --------------------------------------------------------------- */
+
+Test(config, window_types)
+{
+    tm_config *cfg = load_ok("{" BASE ",\"window\":{\"type\":\"hopping\",\"size_ms\":1000,"
+                             "\"advance_ms\":250,\"offset_ms\":-10}}",
+                             NULL, NULL, 0);
+    cr_assert_eq(cfg->window_type, TM_WINDOW_HOPPING);
+    cr_assert_eq(cfg->window_advance_ms, 250);
+    cr_assert_eq(cfg->window_offset_ms, 240, "offset is normalised mod advance");
+    tm_config_free(cfg);
+
+    cfg = load_ok("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":1000,"
+                  "\"offset_ms\":2500}}",
+                  NULL, NULL, 0);
+    cr_assert_eq(cfg->window_offset_ms, 500, "offset is normalised mod size");
+    tm_config_free(cfg);
+
+    cfg = load_ok("{" BASE ",\"window\":{\"type\":\"session\",\"gap_ms\":1500}}", NULL, NULL, 0);
+    cr_assert_eq(cfg->window_type, TM_WINDOW_SESSION);
+    cr_assert_eq(cfg->window_gap_ms, 1500);
+    tm_config_free(cfg);
+}
+
+Test(config, window_key_errors)
+{
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"hopping\",\"size_ms\":1000}}",
+                    "config: window.advance_ms: required", "hopping");
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":1000,"
+                    "\"gap_ms\":5}}",
+                    "config: window.gap_ms: not allowed", "tumbling");
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":1000,"
+                    "\"advance_ms\":5}}",
+                    "window.advance_ms: not allowed", NULL);
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"session\",\"gap_ms\":1,\"size_ms\":5}}",
+                    "window.size_ms: not allowed", "session");
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"session\",\"gap_ms\":1,\"offset_ms\":0}}",
+                    "window.offset_ms: not allowed", NULL);
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"session\"}}", "window.gap_ms: required",
+                    NULL);
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\"}}", "window.size_ms: required",
+                    NULL);
+    expect_file_err("{" BASE ",\"window\":{\"size_ms\":1}}", "config: window.type: required", NULL);
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"hopping\",\"size_ms\":10,"
+                    "\"advance_ms\":20}}",
+                    "window.advance_ms: must be <= window.size_ms", "(got 20)");
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"hopping\",\"size_ms\":1000000,"
+                    "\"advance_ms\":1}}",
+                    "window.advance_ms: too small", NULL);
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"sliding\",\"size_ms\":1}}",
+                    "config: window.type: unknown value 'sliding' (expected tumbling, hopping, "
+                    "session)",
+                    NULL);
+}
+
+/* ---- errors name the key ------------------------------------------------- */
+
+Test(config, unknown_keys)
+{
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"idle_timeout\":0}}",
+                    "config: unknown key 'watermark.idle_timeout'",
+                    "did you mean 'watermark.idle_timeout_ms'");
+    expect_file_err("{" BASE "," TUMBLING ",\"bogus\":{\"x\":1}}", "unknown key 'bogus'", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"input.event_time.zone\":\"UTC\"}",
+                    "unknown key 'input.event_time.zone'", NULL);
+    expect_override_err("window.sizems=5", "unknown key 'window.sizems'", "override");
+    expect_override_err("no_equals_sign", "override 'no_equals_sign': expected key=value", NULL);
+    expect_override_err("=5", "expected key=value", NULL);
+}
+
+Test(config, wrong_json_types)
+{
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":\"1000\"}}",
+                    "config: window.size_ms: expected an integer (got a string)", NULL);
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":1.5}}",
+                    "window.size_ms: expected an integer", NULL);
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":1e300}}",
+                    "window.size_ms: out of range", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"dedup\":{\"enabled\":1}}",
+                    "config: dedup.enabled: expected true or false (got a number)", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":5}",
+                    "config: watermark: expected an object", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"window\":[]}", "window: expected an object", NULL);
+    expect_file_err("{\"application_id\":7,\"input\":{\"topics\":[\"in\"],\"event_time\":"
+                    "{\"pointer\":\"/t\"}},\"output\":{\"topic\":\"out\"}," TUMBLING "}",
+                    "config: application_id: expected a string (got a number)", NULL);
+    expect_file_err("{\"application_id\":\"a\",\"input\":{\"topics\":\"in\",\"event_time\":"
+                    "{\"pointer\":\"/t\"}},\"output\":{\"topic\":\"out\"}," TUMBLING "}",
+                    "config: input.topics: expected a list of strings (got a string)", NULL);
+    expect_file_err("{\"application_id\":\"a\",\"input\":{\"topics\":[\"in\",3],\"event_time\":"
+                    "{\"pointer\":\"/t\"}},\"output\":{\"topic\":\"out\"}," TUMBLING "}",
+                    "config: input.topics[1]: expected a string", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"input.group_by\":{\"a\":1}}",
+                    "input.group_by: expected a JSON pointer", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"aggregations\":{}}", "aggregations: expected a list",
+                    NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"input.event_time.format\":1}",
+                    "input.event_time.format: expected a string", NULL);
+}
+
+Test(config, out_of_bounds)
+{
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":-5}}",
+                    "config: window.size_ms: must be > 0 (got -5)", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"max_out_of_orderness_ms\":-1}}",
+                    "config: watermark.max_out_of_orderness_ms: must be >= 0 (got -1)", NULL);
+    expect_override_err("commit_interval_ms=0",
+                        "commit_interval_ms (from override): must be between 1 and 60000 "
+                        "(got 0)",
+                        NULL);
+    expect_override_err("commit_interval_ms=60001", "between 1 and 60000", NULL);
+    expect_override_err("metrics.port=65536", "metrics.port", "between 0 and 65535");
+    expect_override_err("allowed_lateness_ms=-3", "allowed_lateness_ms", "must be >= 0");
+    expect_override_err("dedup.ttl_ms=0", "dedup.ttl_ms", "must be > 0");
+    expect_override_err("clock_skew.max_ahead_ms=-1", "clock_skew.max_ahead_ms", ">= 0");
+    expect_override_err("window.size_ms=99999999999999999999", "window.size_ms",
+                        "expected an integer");
+}
+
+Test(config, missing_required)
+{
+    expect_file_err("{" TUMBLING ",\"output\":{\"topic\":\"o\"},\"application_id\":\"a\","
+                    "\"input\":{\"event_time\":{\"pointer\":\"/t\"}}}",
+                    "config: input.topics: required", NULL);
+    expect_file_err("{" TUMBLING ",\"output\":{\"topic\":\"o\"},\"application_id\":\"a\","
+                    "\"input\":{\"topics\":[\"in\"]}}",
+                    "config: input.event_time.pointer: required", NULL);
+    expect_file_err("{" TUMBLING ",\"output\":{\"topic\":\"o\"},\"input\":{\"topics\":[\"in\"],"
+                    "\"event_time\":{\"pointer\":\"/t\"}}}",
+                    "config: application_id: required", NULL);
+    expect_file_err("{" TUMBLING ",\"application_id\":\"a\",\"input\":{\"topics\":[\"in\"],"
+                    "\"event_time\":{\"pointer\":\"/t\"}}}",
+                    "config: output.topic: required", NULL);
+    expect_file_err("{" TUMBLING ",\"application_id\":\"a\",\"output\":{\"topic\":\"o\"},"
+                    "\"input\":{\"topics\":[],\"event_time\":{\"pointer\":\"/t\"}}}",
+                    "config: input.topics: must not be empty", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"dedup\":{\"enabled\":true}}",
+                    "config: input.event_id: required when dedup.enabled", NULL);
+    /* No file at all: every required key is missing. */
+    expect_err(NULL, NULL, NULL, 0, "application_id: required", NULL);
+}
+
+Test(config, bad_enums)
+{
+    expect_override_err("input.event_time.format=iso",
+                        "config: input.event_time.format (from override): unknown value 'iso' "
+                        "(expected epoch_ms, epoch_s, rfc3339, auto)",
+                        NULL);
+    expect_override_err("dedup.key=event_time", "dedup.key", "expected id, id+event_time");
+    expect_override_err("clock_skew.action=drop", "clock_skew.action", "expected clamp, dlq");
+    expect_override_err("late.action=dlq", "late.action", "expected emit, drop");
+    expect_override_err("log.level=verbose", "log.level", "expected debug, info, warn, error");
+    expect_override_err("dedup.enabled=yes", "dedup.enabled", "expected true or false");
+}
+
+Test(config, bad_aggregations)
+{
+    const char *head = "{" BASE "," TUMBLING ",\"aggregations\":";
+    char json[1024];
+    struct {
+        const char *aggs, *needle;
+    } cases[] = {
+        {"[{\"name\":\"n\",\"op\":\"count\"},{\"name\":\"m\",\"op\":\"median\",\"pointer\":\"/"
+         "a\"}]",
+         "config: aggregations[1].op: unknown op 'median' (expected count, sum, min, max, avg)"},
+        {"[{\"name\":\"n\",\"op\":\"count\",\"pointer\":\"/a\"}]",
+         "config: aggregations[0].pointer: not allowed for op count"},
+        {"[{\"name\":\"s\",\"op\":\"sum\"}]", "config: aggregations[0].pointer: required"},
+        {"[{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"a\"}]",
+         "config: aggregations[0].pointer: not a JSON pointer"},
+        {"[{\"name\":\"x\",\"op\":\"count\"},{\"name\":\"x\",\"op\":\"max\",\"pointer\":\"/a\"}]",
+         "config: aggregations[1].name: duplicate name 'x'"},
+        {"[{\"name\":\"\",\"op\":\"count\"}]", "config: aggregations[0].name: must not be empty"},
+        {"[{\"op\":\"count\"}]", "config: aggregations[0].name: required"},
+        {"[{\"name\":\"n\"}]", "config: aggregations[0].op: required"},
+        {"[{\"name\":\"n\",\"op\":\"count\",\"field\":\"/a\"}]",
+         "config: unknown key 'aggregations[0].field'"},
+        {"[{\"name\":\"n\",\"op\":\"count\",\"name\":\"m\"}]",
+         "config: duplicate key 'aggregations[0].name'"},
+        {"[\"count\"]", "config: aggregations[0]: expected an object"},
+        {"[{\"name\":5,\"op\":\"count\"}]", "config: aggregations[0].name: expected a string"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(json, sizeof json, "%s%s}", head, cases[i].aggs);
+        expect_file_err(json, cases[i].needle, NULL);
+    }
+}
+
+Test(config, aggregations_parse)
+{
+    tm_config *cfg = load_ok(
+        "{" BASE "," TUMBLING ",\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"},"
+        "{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"/a\"},{\"name\":\"lo\",\"op\":\"min\","
+        "\"pointer\":\"/a\"},{\"name\":\"hi\",\"op\":\"max\",\"pointer\":\"/a~1b\"},"
+        "{\"name\":\"mean\",\"op\":\"avg\",\"pointer\":\"/x/0\"}]}",
+        NULL, NULL, 0);
+    cr_assert_eq(cfg->n_aggs, 5);
+    tm_agg_op ops[] = {TM_AGG_COUNT, TM_AGG_SUM, TM_AGG_MIN, TM_AGG_MAX, TM_AGG_AVG};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(cfg->aggs[i].op, ops[i], "aggs[%zu]", i);
+    cr_assert_str_eq(cfg->aggs[3].pointer, "/a~1b");
+    tm_config_free(cfg);
+    cfg = load_ok("{" BASE "," TUMBLING ",\"aggregations\":[]}", NULL, NULL, 0);
+    cr_assert_eq(cfg->n_aggs, 0, "an empty list is allowed (count only)");
+    tm_config_free(cfg);
+}
+
+Test(config, bad_pointers)
+{
+    expect_override_err("input.event_time.pointer=t",
+                        "config: input.event_time.pointer (from override): not a JSON pointer",
+                        "(got 't')");
+    expect_override_err("input.event_time.pointer=/a~2", "input.event_time.pointer",
+                        "'~' must be followed by '0' or '1'");
+    expect_override_err("input.event_time.pointer=/a~", "input.event_time.pointer", "'~'");
+    expect_override_err("input.event_id=id", "input.event_id", "not a JSON pointer");
+    expect_override_err("input.group_by=m", "input.group_by", "not a JSON pointer");
+    expect_override_err("input.group_by=/a,b", "config: input.group_by[1]", "not a JSON pointer");
+    expect_file_err("{" BASE "," TUMBLING ",\"input\":{\"group_by\":[\"/a\",\"$record_key\"]}}",
+                    "config: input.group_by[1]: not a JSON pointer", NULL);
+    /* "" is the whole document: a valid pointer. */
+    const char *ov[] = {"input.event_time.pointer="};
+    tm_config *cfg = load_ok(MIN_JSON, NULL, ov, 1);
+    cr_assert_str_eq(cfg->event_time_pointer, "");
+    tm_config_free(cfg);
+}
+
+Test(config, names_and_topics)
+{
+    expect_override_err("application_id=my app", "application_id", "A-Z a-z 0-9 . _ -");
+    expect_override_err("application_id=", "application_id", "must not be empty");
+    expect_override_err("output.topic=a/b", "output.topic", "Kafka topic name");
+    expect_override_err("output.topic=..", "output.topic", "not valid");
+    expect_override_err("output.topic=in", "config: output.topic: must not be an input topic",
+                        NULL);
+    expect_override_err("output.late_topic=out", "output.late_topic",
+                        "must differ from output.topic");
+    expect_override_err("output.dlq_topic=in", "output.dlq_topic", "input topic");
+    expect_override_err("input.topics=a,b,a", "config: input.topics[2]: duplicate topic 'a'", NULL);
+    expect_override_err("input.topics=a,,b", "input.topics[1] (from override): must not be empty",
+                        NULL);
+    expect_override_err("input.topics=", "input.topics", "must not be empty");
+    expect_override_err("state.dir=", "state.dir", "must not be empty");
+    char long_id[300];
+    snprintf(long_id, sizeof long_id, "application_id=%0245d", 0);
+    expect_override_err(long_id, "application_id", "too long");
+}
+
+Test(config, duplicate_keys_in_file)
+{
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"idle_timeout_ms\":1},"
+                    "\"watermark.idle_timeout_ms\":2}",
+                    "config: duplicate key 'watermark.idle_timeout_ms'", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"kafka\":{\"acks\":\"all\",\"acks\":\"1\"}}",
+                    "duplicate key 'kafka.acks'", NULL);
+}
+
+Test(config, file_errors)
+{
+    result r = load("{\n \"application_id\": \"a\",\n \"input\": {,\n}\n", NULL, NULL, 0);
+    cr_assert_eq(r.rc, TM_ECONFIG);
+    cr_assert(strstr(r.err, "invalid JSON near line 3"), "%s", r.err);
+    cr_assert(strstr(r.err, "config file /tmp/tm_test_config_"), "%s", r.err);
+
+    expect_file_err("", "invalid JSON near line 1", NULL);
+    expect_file_err(MIN_JSON " trailing", "invalid JSON", NULL);
+    expect_file_err("[1,2]", "expected a JSON object at the top level", NULL);
+
+    tm_config *cfg = NULL;
+    char err[256] = "";
+    int rc = tm_config_load(&cfg, "/nonexistent/tidemark.json", NULL, NULL, 0, err, sizeof err);
+    cr_assert_eq(rc, TM_EIO);
+    cr_assert_null(cfg);
+    cr_assert(strstr(err, "config file /nonexistent/tidemark.json: cannot open"), "%s", err);
+}
+
+/* ---- layering ------------------------------------------------------------- */
+
+Test(config, env_overrides_file)
+{
+    char *env[] = {"PATH=/bin",
+                   "TIDEMARK_WATERMARK_IDLE_TIMEOUT_MS=5000",
+                   "TIDEMARK_INPUT_TOPICS=a, b",
+                   "TIDEMARK_DEDUP_ENABLED=true",
+                   "TIDEMARK_INPUT_EVENT_ID=/id",
+                   "TIDEMARK_DEDUP_KEY=id",
+                   "TIDEMARK_DEDUP_TTL_MS=60000",
+                   "TIDEMARK_AGGREGATIONS=[{\"name\":\"n\",\"op\":\"count\"}]",
+                   "TIDEMARK_INPUT_GROUP_BY=[\"/a\",\"/b\"]",
+                   "TIDEMARK_LOG_LEVEL=debug",
+                   "TIDEMARK_CLOCK_SKEW_MAX_AHEAD_MS=",
+                   NULL};
+    tm_config *cfg =
+        load_ok("{" BASE "," TUMBLING ",\"watermark\":{\"idle_timeout_ms\":0},"
+                "\"aggregations\":[{\"name\":\"x\",\"op\":\"max\",\"pointer\":\"/x\"}]}",
+                env, NULL, 0);
+    cr_assert_eq(cfg->idle_timeout_ms, 5000);
+    cr_assert_eq(cfg->n_input_topics, 2);
+    cr_assert_str_eq(cfg->input_topics[0], "a");
+    cr_assert_str_eq(cfg->input_topics[1], "b");
+    cr_assert(cfg->dedup_enabled);
+    cr_assert_eq(cfg->dedup_key, TM_DEDUP_ID);
+    cr_assert_eq(cfg->dedup_ttl_ms, 60000);
+    cr_assert_eq(cfg->n_aggs, 1);
+    cr_assert_str_eq(cfg->aggs[0].name, "n");
+    cr_assert_eq(cfg->group_mode, TM_GROUP_LIST);
+    cr_assert_eq(cfg->n_group_pointers, 2);
+    cr_assert_str_eq(cfg->group_pointers[1], "/b");
+    cr_assert_str_eq(cfg->log_level, "debug");
+    cr_assert_not(cfg->clock_skew_enabled, "an empty variable counts as unset");
+    tm_config_free(cfg);
+}
+
+Test(config, overrides_beat_env)
+{
+    char *env[] = {"TIDEMARK_WATERMARK_IDLE_TIMEOUT_MS=5000", "TIDEMARK_WINDOW_SIZE_MS=30", NULL};
+    const char *ov[] = {"watermark.idle_timeout_ms=7000", "window.size_ms=40", "window.size_ms=50"};
+    tm_config *cfg = load_ok(MIN_JSON, env, ov, 3);
+    cr_assert_eq(cfg->idle_timeout_ms, 7000);
+    cr_assert_eq(cfg->window_size_ms, 50, "the last override wins");
+    tm_config_free(cfg);
+}
+
+Test(config, everything_from_overrides_without_file)
+{
+    const char *ov[] = {"application_id=x",    "input.topics=t1,t2", "input.event_time.pointer=/t",
+                        "window.type=session", "window.gap_ms=10",   "output.topic=o"};
+    tm_config *cfg = load_ok(NULL, NULL, ov, 6);
+    cr_assert_eq(cfg->window_type, TM_WINDOW_SESSION);
+    cr_assert_eq(tm_config_topic_index(cfg, "t1"), 0);
+    cr_assert_eq(tm_config_topic_index(cfg, "t2"), 1);
+    cr_assert_eq(tm_config_topic_index(cfg, "t3"), -1);
+    tm_config_free(cfg);
+}
+
+Test(config, bad_value_in_lower_layer_is_not_reported_when_overridden)
+{
+    char *env[] = {"TIDEMARK_WINDOW_SIZE_MS=100", NULL};
+    tm_config *cfg =
+        load_ok("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":-1}}", env, NULL, 0);
+    cr_assert_eq(cfg->window_size_ms, 100);
+    tm_config_free(cfg);
+}
+
+Test(config, env_errors_name_the_variable_and_key)
+{
+    char *env[] = {"TIDEMARK_WINDOW_SIZE_MS=-5", NULL};
+    expect_err(MIN_JSON, env, NULL, 0,
+               "config: window.size_ms (from TIDEMARK_WINDOW_SIZE_MS): must be > 0 (got -5)", NULL);
+    char *env2[] = {"TIDEMARK_AGGREGATIONS=n:count", NULL};
+    expect_err(MIN_JSON, env2, NULL, 0, "aggregations (from TIDEMARK_AGGREGATIONS)",
+               "expected JSON text");
+    char *env3[] = {"TIDEMARK_AGGREGATIONS=[{\"name\":", NULL};
+    expect_err(MIN_JSON, env3, NULL, 0, "aggregations", "invalid JSON text");
+    char *env4[] = {"TIDEMARK_WINDOW_GAP_MS=5", NULL};
+    expect_err(MIN_JSON, env4, NULL, 0, "window.gap_ms (from TIDEMARK_WINDOW_GAP_MS)",
+               "not allowed");
+}
+
+Test(config, unknown_tidemark_env_rejected)
+{
+    char *env[] = {"TIDEMARK_WINDOW_SIZE=5", NULL};
+    expect_err(MIN_JSON, env, NULL, 0, "unknown environment variable TIDEMARK_WINDOW_SIZE",
+               "did you mean TIDEMARK_WINDOW_SIZE_MS");
+    char *env2[] = {"TIDEMARK_NOPE=", NULL};
+    expect_err(MIN_JSON, env2, NULL, 0, "TIDEMARK_NOPE", NULL);
+    char *env3[] = {"TIDEMARK_KAFKA_=x", NULL};
+    expect_err(MIN_JSON, env3, NULL, 0, "TIDEMARK_KAFKA_", "empty librdkafka property");
+    /* The allow-listed non-config variables, and other prefixes, pass. */
+    char *ok[] = {"TIDEMARK_SOURCE_DIR=/src",
+                  "TIDEMARK_BINARY=/b",
+                  "TIDEMARK_DEPS_DIR=/d",
+                  "TIDEMARK_FUZZ_SECONDS=5",
+                  "TIDEMARKX=1",
+                  "HOME=/root",
+                  NULL};
+    tm_config_free(load_ok(MIN_JSON, ok, NULL, 0));
+}
+
+Test(config, group_by_forms)
+{
+    struct {
+        const char *file_value, *env_value;
+        tm_group_mode mode;
+        size_t n;
+    } cases[] = {
+        {"\"/m\"", "/m", TM_GROUP_POINTER, 1},
+        {"\"$record_key\"", "$record_key", TM_GROUP_RECORD_KEY, 0},
+        {"[\"/m\",\"/r\"]", "/m, /r", TM_GROUP_LIST, 2},
+        {"[\"/m\"]", "[\"/m\"]", TM_GROUP_LIST, 1},
+        {"\"/a,b\"", "\"/a,b\"", TM_GROUP_POINTER, 1},
+    };
+    char json[512], envv[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(json, sizeof json, "{" BASE "," TUMBLING ",\"input.group_by\":%s}",
+                 cases[i].file_value);
+        tm_config *cfg = load_ok(json, NULL, NULL, 0);
+        cr_assert_eq(cfg->group_mode, cases[i].mode, "file case %zu", i);
+        cr_assert_eq(cfg->n_group_pointers, cases[i].n, "file case %zu", i);
+        tm_config_free(cfg);
+        snprintf(envv, sizeof envv, "TIDEMARK_INPUT_GROUP_BY=%s", cases[i].env_value);
+        char *env[] = {envv, NULL};
+        cfg = load_ok(MIN_JSON, env, NULL, 0);
+        cr_assert_eq(cfg->group_mode, cases[i].mode, "env case %zu", i);
+        cr_assert_eq(cfg->n_group_pointers, cases[i].n, "env case %zu", i);
+        tm_config_free(cfg);
+    }
+    expect_file_err("{" BASE "," TUMBLING ",\"input.group_by\":[]}", "input.group_by",
+                    "must not be an empty list");
+}
+
+/* ---- kafka passthrough ---------------------------------------------------- */
+
+Test(config, kafka_passthrough)
+{
+    char *env[] = {"TIDEMARK_KAFKA_CLIENT_ID=from-env", "TIDEMARK_KAFKA_ACKS=1", NULL};
+    const char *ov[] = {"kafka.linger.ms=9", "kafka.new.prop=x"};
+    tm_config *cfg = load_ok("{" BASE "," TUMBLING
+                             ",\"kafka\":{\"bootstrap.servers\":\"b:9092\",\"acks\":\"all\","
+                             "\"linger\":{\"ms\":5},\"enable.idempotence\":true,"
+                             "\"big\":12345678901,\"frac\":0.5},"
+                             "\"kafka.socket.timeout.ms\":30000}",
+                             env, ov, 2);
+    const char *want[][2] = {
+        {"bootstrap.servers", "b:9092"},
+        {"acks", "1"},
+        {"linger.ms", "9"},
+        {"enable.idempotence", "true"},
+        {"big", "12345678901"},
+        {"frac", "0.5"},
+        {"socket.timeout.ms", "30000"},
+        {"client.id", "from-env"},
+        {"new.prop", "x"},
+    };
+    cr_assert_eq(cfg->n_kafka, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < cfg->n_kafka; i++) {
+        cr_assert_str_eq(cfg->kafka[i].key, want[i][0], "kafka[%zu]", i);
+        cr_assert_str_eq(cfg->kafka[i].value, want[i][1], "kafka[%zu]", i);
+    }
+    tm_config_free(cfg);
+
+    expect_file_err("{" BASE "," TUMBLING ",\"kafka\":{\"x\":[1]}}",
+                    "config: kafka.x: expected a string, number or bool", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"kafka\":\"b:9092\"}",
+                    "config: kafka: expected an object", NULL);
+}
+
+/* ---- help ------------------------------------------------------------------- */
+
+Test(config, help_lists_every_option)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cr_assert_not_null(f);
+    tm_config_print_help(f);
+    fclose(f);
+    const char *names[] = {"application_id",
+                           "input.topics",
+                           "input.event_time.pointer",
+                           "input.event_time.format",
+                           "input.group_by",
+                           "input.event_id",
+                           "watermark.max_out_of_orderness_ms",
+                           "watermark.idle_timeout_ms",
+                           "window.type",
+                           "window.size_ms",
+                           "window.advance_ms",
+                           "window.offset_ms",
+                           "window.gap_ms",
+                           "allowed_lateness_ms",
+                           "aggregations",
+                           "dedup.enabled",
+                           "dedup.key",
+                           "dedup.ttl_ms",
+                           "clock_skew.max_ahead_ms",
+                           "clock_skew.action",
+                           "late.action",
+                           "output.topic",
+                           "output.late_topic",
+                           "output.dlq_topic",
+                           "state.dir",
+                           "commit_interval_ms",
+                           "metrics.port",
+                           "log.level",
+                           "kafka.*"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        cr_assert(strstr(text, names[i]), "help lacks %s", names[i]);
+    cr_assert(strstr(text, "epoch_ms|epoch_s|rfc3339|auto"));
+    free(text);
+}
+
+Test(config, free_null_is_noop)
+{
+    tm_config_free(NULL);
+}
