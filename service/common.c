@@ -15,8 +15,8 @@ const char *tm_strerror(int err)
     switch (err) {
     case TM_OK:
         return "success";
-#define TM_ERR_CASE(name, msg)                                                 \
-    case TM_E##name:                                                           \
+#define TM_ERR_CASE(name, msg)                                                                     \
+    case TM_E##name:                                                                               \
         return msg;
         TM_ERRNO_MAP(TM_ERR_CASE)
 #undef TM_ERR_CASE
@@ -235,7 +235,8 @@ void tm_buf_free(tm_buf *b)
 
 int tm_parse_i64(const char *s, int64_t *out)
 {
-    if (!s || !*s)
+    /* strtoll would skip leading white space; a config value must not. */
+    if (!s || !(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9')))
         return TM_EINVAL;
     char *end = NULL;
     errno = 0;

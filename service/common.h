@@ -17,21 +17,21 @@
 
 #define TM_VERSION "0.1.0"
 
-#define TM_ERRNO_MAP(X)                                                        \
-    X(INVAL, "invalid argument")                                               \
-    X(CONFIG, "invalid configuration")                                         \
-    X(IO, "input/output error")                                                \
-    X(PARSE, "malformed input")                                                \
-    X(NOTFOUND, "not found")                                                   \
-    X(STORE, "state store error")                                              \
-    X(KAFKA, "kafka error")                                                    \
+#define TM_ERRNO_MAP(X)                                                                            \
+    X(INVAL, "invalid argument")                                                                   \
+    X(CONFIG, "invalid configuration")                                                             \
+    X(IO, "input/output error")                                                                    \
+    X(PARSE, "malformed input")                                                                    \
+    X(NOTFOUND, "not found")                                                                       \
+    X(STORE, "state store error")                                                                  \
+    X(KAFKA, "kafka error")                                                                        \
     X(FATAL, "fatal error")
 
 typedef enum {
     TM_OK = 0,
 #define TM_ERR_ENUM(name, msg) TM_E##name,
     TM_ERR_FIRST_ = -100,
-    TM_ERRNO_MAP(TM_ERR_ENUM)
+    TM_ERRNO_MAP(TM_ERR_ENUM) /* TM_EINVAL, ... TM_EFATAL */
 #undef TM_ERR_ENUM
     TM_ERR_LAST_
 } tm_err;
@@ -53,8 +53,8 @@ __attribute__((noreturn, format(printf, 1, 2))) void tm_die(const char *fmt, ...
 
 /* Writes a formatted message into errstr (if non-NULL) and returns err:
  * the one way error text reaches a caller's errstr/errlen pair. */
-__attribute__((format(printf, 4, 5))) int
-tm_seterr(char *errstr, size_t errlen, int err, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) int tm_seterr(char *errstr, size_t errlen, int err,
+                                                    const char *fmt, ...);
 
 /*
  * tm_buf: a growable byte buffer for building text (JSON output, /metrics).

@@ -22,6 +22,7 @@
  *   environment variable, or the file) it is about.
  */
 #include "config.h"
+#include "jsonptr.h"
 
 #include "common.h"
 
@@ -146,17 +147,16 @@ static bool all_name_chars(const char *s)
     return true;
 }
 
-/* RFC 6901: "" (the whole document) or "/"-prefixed tokens in which '~' is
- * only ever the start of "~0" or "~1". Checked here so that a typo fails at
- * startup instead of sending every record to the dead-letter topic. */
+/* RFC 6901, by the same compiler the decoder uses, so that a typo fails at
+ * startup instead of sending every record to the dead-letter topic. The
+ * message lives in thread-local storage until the next call. */
 static const char *check_pointer(const char *s)
 {
-    if (s[0] != '\0' && s[0] != '/')
-        return "not a JSON pointer (RFC 6901): must be empty or start with '/'";
-    for (const char *p = strchr(s, '~'); p; p = strchr(p + 1, '~'))
-        if (p[1] != '0' && p[1] != '1')
-            return "not a JSON pointer (RFC 6901): '~' must be followed by '0' or '1'";
-    return NULL;
+    static _Thread_local char why[192];
+    tm_jsonptr p;
+    int rc = tm_jsonptr_compile(&p, s, why, sizeof why);
+    tm_jsonptr_free(&p);
+    return rc < 0 ? why : NULL;
 }
 
 /* Kafka's own topic name rules, checked early so that replay (which never

@@ -123,13 +123,14 @@ static void feed(harness *h, size_t topic, int64_t ts, const char *value)
     tm_engine_process(h->e, &rec, ts, &h->sink);
 }
 
-static const char *BASE_CONFIG =
-    "{\"application_id\":\"t\",\"input\":{\"topics\":[\"in\"],"
-    "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"},\"group_by\":\"/k\","
-    "\"event_id\":\"/id\"},\"watermark\":{\"max_out_of_orderness_ms\":10},"
-    "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},\"allowed_lateness_ms\":50,"
-    "\"aggregations\":[{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"/a\"}],"
-    "%s\"output\":{\"topic\":\"out\"}}";
+/* A macro, not a variable, so that snprintf's format stays a literal. */
+#define BASE_CONFIG \
+    "{\"application_id\":\"t\",\"input\":{\"topics\":[\"in\"]," \
+    "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"},\"group_by\":\"/k\"," \
+    "\"event_id\":\"/id\"},\"watermark\":{\"max_out_of_orderness_ms\":10}," \
+    "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},\"allowed_lateness_ms\":50," \
+    "\"aggregations\":[{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"/a\"}]," \
+    "%s\"output\":{\"topic\":\"out\"}}"
 
 #define DEDUP_ON "\"dedup\":{\"enabled\":true},"
 

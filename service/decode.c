@@ -1,0 +1,1220 @@
+/*
+ * decode.c: record value -> event, or dead-letter reason (SEMANTICS 2).
+ *
+ * Pipeline per record, each stage one check of the reason table in order,
+ * the first failure wins:
+ *
+ *   empty_value -> strict JSON check (invalid_json) -> cJSON parse into the
+ *   decoder's arena -> event time -> group key -> event id -> aggregations
+ *
+ * Invariants:
+ * - Never reads outside value[0..value_len) and needs no NUL terminator.
+ *   Deep nesting cannot exhaust the stack: the strict check below runs
+ *   first, iteratively, and cJSON only ever sees input it accepted, so its
+ *   recursion is bounded by TM_JSON_MAX_DEPTH levels.
+ * - "Valid JSON" means RFC 8259, checked here rather than by cJSON, which is
+ *   lenient (it takes any byte <= 0x20 as whitespace, leading zeros, raw
+ *   control characters in strings, invalid UTF-8). Two documented limits on
+ *   top of RFC 8259 come from cJSON: strings may not contain \u0000 (cJSON
+ *   strings are NUL-terminated, so "a\u0000b" would silently become "a"),
+ *   and a number may not be longer than 63 characters (cJSON's buffer).
+ *   Both are invalid_json with a detail that says so. A leading UTF-8 BOM
+ *   is skipped (RFC 8259 section 8.1 allows it; cJSON and Jackson do too).
+ * - Pointers are compiled once, at open (jsonptr.h). An object with a
+ *   duplicate member name resolves to the last one, as in Jackson (Flink),
+ *   JavaScript and Python.
+ * - No allocation in steady state: cJSON nodes come from a per-decoder bump
+ *   arena (below), key and id text go into reused tm_bufs, and string keys
+ *   and ids point straight into the arena. Everything tm_event points to
+ *   lives until the next tm_decode (which resets the arena) or close.
+ * - Numbers that overflow a double (1e400 parses as infinity) are never
+ *   used: such an event time is invalid_event_time, a key invalid_key, an
+ *   id missing_event_id and an aggregation value invalid_field_type.
+ *
+ * Memory for cJSON. cJSON allocates every node and string through global
+ * hooks (cJSON_InitHooks), which tm_decoder_open installs once per process.
+ * The hooks consult a thread-local "current arena", set only while
+ * tm_decode runs cJSON_ParseWithLength on this thread:
+ *   malloc_fn: from the current arena if one is set, else malloc();
+ *   free_fn:   ignores pointers inside the current arena's blocks (the arena
+ *              is reset wholesale at the next tm_decode), else free().
+ * With no arena set the hooks are plain malloc/free, so other cJSON users
+ * (config.c), on any thread, before or after a decoder opens, are
+ * unaffected. Trees parsed in the arena are never passed to cJSON_Delete
+ * after the arena is unset. cJSON's realloc hook is dropped when custom
+ * hooks are installed; cJSON then prints by malloc+copy, which is only
+ * slower. Caveats for the rest of the service: never call cJSON_InitHooks
+ * elsewhere, and keep LC_NUMERIC "C" (cJSON parses numbers with the
+ * locale's decimal point).
+ */
+#include "decode.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "jsonptr.h"
+#include "rfc3339.h"
+
+/* cJSON refuses deeper nesting; checking the same limit first keeps every
+ * deep input on the iterative path and its message precise. It is also
+ * Jackson's default (StreamReadConstraints, 1000). */
+#define TM_JSON_MAX_DEPTH CJSON_NESTING_LIMIT
+_Static_assert(TM_JSON_MAX_DEPTH == 1000, "update the nesting message in jc_push");
+/* cJSON copies a number into a 64-byte buffer before strtod. */
+#define TM_JSON_MAX_NUMBER_LEN 63
+/* How much of a bad event time string a detail quotes. */
+#define TM_DETAIL_SNIPPET 64
+
+/* ------------------------------------------------------------------------ */
+/* Reason names                                                              */
+
+/* Names from the X-macro table, so that enum and text cannot drift. */
+const char *tm_dlq_reason_name(tm_dlq_reason r)
+{
+    static const char *const names[] = {
+#define TM_DLQ_NAME(name, text) text,
+        TM_DLQ_REASON_MAP(TM_DLQ_NAME)
+#undef TM_DLQ_NAME
+    };
+    if ((unsigned)r >= (unsigned)TM_DLQ_COUNT_)
+        return "unknown";
+    return names[r];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arena for cJSON                                                           */
+
+/* Bump allocation granule: cJSON nodes hold doubles and pointers. */
+#define ARENA_ALIGN 16
+/* First size of the retained block: a few typical records' worth. */
+#define ARENA_INITIAL 8192
+/* The retained block grows to fit the largest record seen, up to this; a
+ * single larger record borrows overflow chunks that are freed right after,
+ * so one huge value does not pin its memory for the process lifetime. */
+#define ARENA_MAX_KEEP ((size_t)1 << 20)
+/* Smallest overflow chunk, so that overflow is not one malloc per node. */
+#define ARENA_MIN_CHUNK ((size_t)64 << 10)
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap;
+    size_t used;
+    _Alignas(ARENA_ALIGN) unsigned char data[];
+} arena_chunk;
+
+typedef struct tm_arena {
+    unsigned char *base; /* the retained block */
+    size_t cap;
+    size_t used;
+    arena_chunk *chunks; /* overflow of the current record, newest first */
+    size_t chunk_used;   /* bytes used in chunks, to size the next block */
+} tm_arena;
+
+static _Thread_local tm_arena *tl_arena;
+
+static bool in_range(const void *p, const void *base, size_t cap)
+{
+    uintptr_t u = (uintptr_t)p, b = (uintptr_t)base;
+    return u >= b && u - b < cap;
+}
+
+static bool arena_owns(const tm_arena *a, const void *p)
+{
+    if (in_range(p, a->base, a->cap))
+        return true;
+    for (const arena_chunk *c = a->chunks; c; c = c->next) {
+        if (in_range(p, c->data, c->cap))
+            return true;
+    }
+    return false;
+}
+
+/* The slow path: the retained block is full for this record. */
+static void *arena_alloc_chunk(tm_arena *a, size_t n)
+{
+    arena_chunk *c = a->chunks;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = c ? c->cap * 2 : ARENA_MIN_CHUNK;
+        if (cap < n)
+            cap = n;
+        c = tm_xmalloc(sizeof *c + cap);
+        c->cap = cap;
+        c->used = 0;
+        c->next = a->chunks;
+        a->chunks = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    a->chunk_used += n;
+    return p;
+}
+
+/* cJSON's requests are bounded by the input length, so the NULL below is
+ * unreachable in practice; cJSON would turn it into a parse failure. */
+static void *arena_alloc(tm_arena *a, size_t n)
+{
+    if (n > SIZE_MAX / 4)
+        return NULL;
+    n = n ? (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1) : ARENA_ALIGN;
+    if (a->cap - a->used >= n) {
+        void *p = a->base + a->used;
+        a->used += n;
+        return p;
+    }
+    return arena_alloc_chunk(a, n);
+}
+
+/* Starts a new record: frees overflow chunks, and grows the retained block
+ * if the last record needed more (up to ARENA_MAX_KEEP). */
+static void arena_reset(tm_arena *a)
+{
+    size_t need = a->used + a->chunk_used;
+    while (a->chunks) {
+        arena_chunk *next = a->chunks->next;
+        free(a->chunks);
+        a->chunks = next;
+    }
+    if (need > a->cap && a->cap < ARENA_MAX_KEEP) {
+        size_t cap = a->cap;
+        while (cap < need && cap < ARENA_MAX_KEEP)
+            cap *= 2;
+        free(a->base);
+        a->base = tm_xmalloc(cap);
+        a->cap = cap;
+    }
+    a->used = 0;
+    a->chunk_used = 0;
+}
+
+static void arena_init(tm_arena *a)
+{
+    memset(a, 0, sizeof *a);
+    a->base = tm_xmalloc(ARENA_INITIAL);
+    a->cap = ARENA_INITIAL;
+}
+
+/* Releases everything, at decoder close. */
+static void arena_free(tm_arena *a)
+{
+    arena_reset(a);
+    free(a->base);
+    memset(a, 0, sizeof *a);
+}
+
+/* cJSON's malloc: the arena while tm_decode parses on this thread, the
+ * system allocator for everyone else. */
+static void *hook_malloc(size_t n)
+{
+    tm_arena *a = tl_arena;
+    return a ? arena_alloc(a, n) : malloc(n);
+}
+
+/* cJSON's free: only a failed parse frees inside the arena (cJSON
+ * deletes its partial tree), and that memory goes with the next reset. */
+static void hook_free(void *p)
+{
+    tm_arena *a = tl_arena;
+    if (a && arena_owns(a, p))
+        return; /* released by the next arena_reset */
+    free(p);
+}
+
+/* The hooks are process-wide and cJSON_InitHooks is not thread-safe, so
+ * they are installed exactly once. The first tm_decoder_open must not race
+ * with another thread's use of cJSON (config loading runs before decoders
+ * are opened, so it does not). */
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void install_hooks(void)
+{
+    cJSON_Hooks hooks = {.malloc_fn = hook_malloc, .free_fn = hook_free};
+    cJSON_InitHooks(&hooks);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Strict RFC 8259 check                                                     */
+
+/* A top-level member of the record as the check saw it: its name's raw
+ * bytes between the quotes and its value's JSON text, both inside the
+ * record value. */
+typedef struct top_member {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} top_member;
+
+/* Reused across records, so that recording members allocates nothing in
+ * steady state. */
+typedef struct member_vec {
+    top_member *v;
+    size_t n, cap;
+} member_vec;
+
+/* An iterative checker: the container kinds of the open levels are a bit
+ * stack, so nesting costs no C stack. Fails with a static message and the
+ * byte offset of the problem. */
+typedef struct json_check {
+    const unsigned char *p, *begin, *end;
+    const char *err;
+    size_t depth;
+    uint64_t is_object[(TM_JSON_MAX_DEPTH + 63) / 64];
+    member_vec *members; /* the top-level members, recorded on the way */
+    bool escaped_name;   /* some top-level name holds a backslash escape */
+} json_check;
+
+/* Records why the check failed; jc->p stays at the offending byte. */
+static bool jc_fail(json_check *jc, const char *msg)
+{
+    jc->err = msg;
+    return false;
+}
+
+/* RFC 8259 whitespace only (cJSON would take any byte <= 0x20). */
+static bool is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Called between all tokens; compact JSON has no whitespace at all, so the
+ * common case is the first test. */
+static inline void jc_skip_ws(json_check *jc)
+{
+    const unsigned char *p = jc->p, *end = jc->end;
+    if (p < end && *p > ' ')
+        return;
+    while (p < end && is_ws(*p))
+        p++;
+    jc->p = p;
+}
+
+/* A hex digit's value, or -1. */
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Reads "\uXXXX" at p (bounds already checked); -1 if the digits are bad. */
+static long read_u_escape(const unsigned char *p)
+{
+    long v = 0;
+    for (int i = 2; i < 6; i++) {
+        int h = hex_value(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* One "\u" escape, or a surrogate pair of them (cJSON rejects unpaired
+ * surrogates; saying so here gives a better message). */
+static bool jc_u_escape(json_check *jc)
+{
+    if (jc->end - jc->p < 6)
+        return jc_fail(jc, "truncated \\u escape");
+    long v = read_u_escape(jc->p);
+    if (v < 0)
+        return jc_fail(jc, "bad hex digit in \\u escape");
+    if (v == 0)
+        return jc_fail(jc, "\\u0000 in a string is not supported");
+    if (v >= 0xDC00 && v <= 0xDFFF)
+        return jc_fail(jc, "unpaired UTF-16 surrogate escape");
+    jc->p += 6;
+    if (v < 0xD800 || v > 0xDBFF)
+        return true;
+    if (jc->end - jc->p < 6 || jc->p[0] != '\\' || jc->p[1] != 'u')
+        return jc_fail(jc, "unpaired UTF-16 surrogate escape");
+    long lo = read_u_escape(jc->p);
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return jc_fail(jc, "unpaired UTF-16 surrogate escape");
+    jc->p += 6;
+    return true;
+}
+
+/* A backslash escape inside a string (RFC 8259 section 7). */
+static bool jc_escape(json_check *jc)
+{
+    if (jc->end - jc->p < 2)
+        return jc_fail(jc, "unterminated string");
+    switch (jc->p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        jc->p += 2;
+        return true;
+    case 'u':
+        return jc_u_escape(jc);
+    default:
+        return jc_fail(jc, "invalid escape in string");
+    }
+}
+
+/* A UTF-8 continuation byte, 10xxxxxx. */
+static bool is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/* One multi-byte UTF-8 sequence (RFC 3629 table 4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+static bool jc_utf8(json_check *jc)
+{
+    const unsigned char *p = jc->p;
+    size_t left = (size_t)(jc->end - p);
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return jc_fail(jc, "invalid UTF-8");
+    }
+    if (left < n || p[1] < lo || p[1] > hi)
+        return jc_fail(jc, "invalid UTF-8");
+    for (size_t i = 2; i < n; i++) {
+        if (!is_cont(p[i]))
+            return jc_fail(jc, "invalid UTF-8");
+    }
+    jc->p += n;
+    return true;
+}
+
+/* Bytes that a string may hold as they are: printable ASCII except '"' and
+ * '\\'. A table makes the hot loop one load and test per byte. */
+static const unsigned char plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xA0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xB0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xC0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xD0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xE0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xF0 */
+};
+
+/* A string starting at the opening quote. Plain ASCII is the hot loop. */
+static bool jc_string(json_check *jc)
+{
+    jc->p++;
+    for (;;) {
+        const unsigned char *p = jc->p, *end = jc->end;
+        while (p < end && plain_byte[*p])
+            p++;
+        jc->p = p;
+        if (jc->p >= jc->end)
+            return jc_fail(jc, "unterminated string");
+        unsigned char c = *jc->p;
+        if (c == '"') {
+            jc->p++;
+            return true;
+        }
+        if (c < 0x20)
+            return jc_fail(jc, "control character in string");
+        if (!(c == '\\' ? jc_escape(jc) : jc_utf8(jc)))
+            return false;
+    }
+}
+
+/* Whether the next byte exists and is a digit. */
+static bool is_digit_byte(const json_check *jc)
+{
+    return jc->p < jc->end && *jc->p >= '0' && *jc->p <= '9';
+}
+
+/* Skips a run of digits (possibly empty). */
+static void jc_digits(json_check *jc)
+{
+    while (is_digit_byte(jc))
+        jc->p++;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool jc_number(json_check *jc)
+{
+    const unsigned char *start = jc->p;
+    if (*jc->p == '-')
+        jc->p++;
+    if (!is_digit_byte(jc))
+        return jc_fail(jc, "invalid number");
+    if (*jc->p++ != '0')
+        jc_digits(jc);
+    if (jc->p < jc->end && *jc->p == '.') {
+        jc->p++;
+        if (!is_digit_byte(jc))
+            return jc_fail(jc, "invalid number");
+        jc_digits(jc);
+    }
+    if (jc->p < jc->end && (*jc->p == 'e' || *jc->p == 'E')) {
+        jc->p++;
+        if (jc->p < jc->end && (*jc->p == '+' || *jc->p == '-'))
+            jc->p++;
+        if (!is_digit_byte(jc))
+            return jc_fail(jc, "invalid number");
+        jc_digits(jc);
+    }
+    if (jc->p - start > TM_JSON_MAX_NUMBER_LEN)
+        return jc_fail(jc, "number longer than 63 characters is not supported");
+    return true;
+}
+
+/* true, false or null. */
+static bool jc_literal(json_check *jc, const char *word, size_t n)
+{
+    if ((size_t)(jc->end - jc->p) < n || memcmp(jc->p, word, n) != 0)
+        return jc_fail(jc, "invalid literal");
+    jc->p += n;
+    return true;
+}
+
+/* Opens a level at '{' or '[' (consumed), bounded by the depth limit. */
+static bool jc_push(json_check *jc, bool object)
+{
+    if (jc->depth >= TM_JSON_MAX_DEPTH)
+        return jc_fail(jc, "nesting deeper than 1000 levels");
+    uint64_t bit = (uint64_t)1 << (jc->depth % 64);
+    if (object)
+        jc->is_object[jc->depth / 64] |= bit;
+    else
+        jc->is_object[jc->depth / 64] &= ~bit;
+    jc->depth++;
+    jc->p++;
+    return true;
+}
+
+/* Whether the innermost open level is an object (else an array). */
+static bool jc_top_is_object(const json_check *jc)
+{
+    size_t i = jc->depth - 1;
+    return (jc->is_object[i / 64] >> (i % 64)) & 1;
+}
+
+/* True while the check is directly inside the record object: where the
+ * members that pointers start from are recorded. */
+static bool jc_at_top_object(const json_check *jc)
+{
+    return jc->depth == 1 && jc_top_is_object(jc);
+}
+
+/* Starts recording a top-level member at its name (quotes included). */
+static void jc_record_name(json_check *jc, const unsigned char *start, const unsigned char *stop)
+{
+    member_vec *m = jc->members;
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 16;
+        m->v = tm_xrealloc(m->v, m->cap * sizeof *m->v);
+    }
+    size_t len = (size_t)(stop - start) - 2;
+    m->v[m->n++] = (top_member){.name = (const char *)start + 1, .name_len = len};
+    if (memchr(start + 1, '\\', len))
+        jc->escaped_name = true;
+}
+
+/* A member name and its colon, with the whitespace around them. */
+static bool jc_member_name(json_check *jc)
+{
+    jc_skip_ws(jc);
+    if (jc->p >= jc->end || *jc->p != '"')
+        return jc_fail(jc, "expected a member name");
+    const unsigned char *start = jc->p;
+    if (!jc_string(jc))
+        return false;
+    if (jc_at_top_object(jc))
+        jc_record_name(jc, start, jc->p);
+    jc_skip_ws(jc);
+    if (jc->p >= jc->end || *jc->p != ':')
+        return jc_fail(jc, "expected ':'");
+    jc->p++;
+    return true;
+}
+
+/* Reads the start of a value. *opened says whether it was '{' or '[' and
+ * left a new level open (and, for an object, read its first name). */
+static bool jc_value_start(json_check *jc, bool *opened)
+{
+    *opened = false;
+    jc_skip_ws(jc);
+    if (jc->p >= jc->end)
+        return jc_fail(jc, "expected a value");
+    if (jc_at_top_object(jc))
+        jc->members->v[jc->members->n - 1].value = (const char *)jc->p;
+    switch (*jc->p) {
+    case '{':
+        if (!jc_push(jc, true))
+            return false;
+        jc_skip_ws(jc);
+        if (jc->p < jc->end && *jc->p == '}') {
+            jc->p++;
+            jc->depth--;
+            return true;
+        }
+        *opened = true;
+        return jc_member_name(jc);
+    case '[':
+        if (!jc_push(jc, false))
+            return false;
+        jc_skip_ws(jc);
+        if (jc->p < jc->end && *jc->p == ']') {
+            jc->p++;
+            jc->depth--;
+            return true;
+        }
+        *opened = true;
+        return true;
+    case '"':
+        return jc_string(jc);
+    case 't':
+        return jc_literal(jc, "true", 4);
+    case 'f':
+        return jc_literal(jc, "false", 5);
+    case 'n':
+        return jc_literal(jc, "null", 4);
+    default:
+        if (*jc->p == '-' || (*jc->p >= '0' && *jc->p <= '9'))
+            return jc_number(jc);
+        return jc_fail(jc, "expected a value");
+    }
+}
+
+/* After a complete value: closes every level that ends here. Returns with
+ * *more set when a ',' asks for another value at the current level. */
+static bool jc_value_end(json_check *jc, bool *more)
+{
+    *more = false;
+    while (jc->depth > 0) {
+        if (jc_at_top_object(jc)) { /* a top-level member's value ends here */
+            top_member *m = &jc->members->v[jc->members->n - 1];
+            m->value_len = (size_t)((const char *)jc->p - m->value);
+        }
+        jc_skip_ws(jc);
+        if (jc->p >= jc->end)
+            return jc_fail(jc, "unexpected end of input");
+        bool object = jc_top_is_object(jc);
+        unsigned char c = *jc->p;
+        if (c != ',' && c != (object ? '}' : ']'))
+            return jc_fail(jc, object ? "expected ',' or '}'" : "expected ',' or ']'");
+        jc->p++;
+        if (c == ',') {
+            *more = true;
+            return object ? jc_member_name(jc) : true;
+        }
+        jc->depth--;
+    }
+    return true;
+}
+
+/* Checks that value[0..len) is exactly one RFC 8259 JSON text (optionally
+ * after a UTF-8 BOM). On success *first is the first byte of the value,
+ * which tells its type, and, for an object, members holds its members in
+ * order. */
+static bool json_check_text(json_check *jc, const char *value, size_t len, member_vec *members,
+                            unsigned char *first)
+{
+    jc->begin = (const unsigned char *)value;
+    jc->p = jc->begin;
+    jc->end = jc->begin + len;
+    jc->err = NULL;
+    jc->depth = 0;
+    jc->members = members;
+    jc->members->n = 0;
+    jc->escaped_name = false;
+    if (len >= 3 && memcmp(value, "\xEF\xBB\xBF", 3) == 0)
+        jc->p += 3;
+    jc_skip_ws(jc);
+    *first = jc->p < jc->end ? *jc->p : 0;
+    bool opened = true, more = true;
+    while (opened || more) {
+        if (!jc_value_start(jc, &opened))
+            return false;
+        if (!opened && !jc_value_end(jc, &more))
+            return false;
+    }
+    jc_skip_ws(jc);
+    if (jc->p != jc->end)
+        return jc_fail(jc, "unexpected data after the value");
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The decoder                                                               */
+
+struct tm_decoder {
+    const tm_config *cfg; /* borrowed */
+    tm_jsonptr time_ptr;
+    tm_jsonptr *group_ptrs; /* n_group of them */
+    size_t n_group;         /* the counts, kept so that close needs no cfg */
+    size_t n_aggs;
+    tm_jsonptr id_ptr;      /* compiled when dedup is enabled */
+    tm_jsonptr *agg_ptrs;   /* one per aggregation; empty for count */
+    double *values;         /* one per aggregation, handed out in tm_event */
+    tm_buf key;             /* composite, number and record keys */
+    tm_buf id;              /* number ids */
+    tm_arena arena;         /* cJSON nodes of the current record */
+};
+
+/* Writes a formatted detail; returns r so that failures are one line. */
+__attribute__((format(printf, 4, 5))) static tm_dlq_reason
+fail(char *detail, size_t detail_len, tm_dlq_reason r, const char *fmt, ...)
+{
+    if (detail && detail_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, detail_len, fmt, ap);
+        va_end(ap);
+    }
+    return r;
+}
+
+/* The JSON type of a node, as the details name it. */
+static const char *type_name(const cJSON *node)
+{
+    switch (node->type & 0xFF) {
+    case cJSON_False:
+    case cJSON_True:
+        return "a bool";
+    case cJSON_NULL:
+        return "null";
+    case cJSON_Number:
+        return "a number";
+    case cJSON_String:
+        return "a string";
+    case cJSON_Array:
+        return "an array";
+    case cJSON_Object:
+        return "an object";
+    default:
+        return "an unknown value";
+    }
+}
+
+/* The pointer as shown in details: "" would vanish in a message. */
+static const char *ptr_text(const tm_jsonptr *p)
+{
+    return p->text[0] ? p->text : "\"\"";
+}
+
+/* Object member by name; the last of duplicate names wins (see top). */
+static const cJSON *member(const cJSON *obj, const char *name)
+{
+    const cJSON *found = NULL;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        /* The first-byte test skips most strcmp calls. */
+        if (c->string[0] == name[0] && strcmp(c->string, name) == 0)
+            found = c;
+    }
+    return found;
+}
+
+/* Array element by index; cJSON arrays are lists, so this walks. */
+static const cJSON *element(const cJSON *arr, size_t index)
+{
+    const cJSON *c = arr->child;
+    while (c && index-- > 0)
+        c = c->next;
+    return c;
+}
+
+/* RFC 6901 evaluation; NULL when any step does not resolve. */
+static const cJSON *resolve(const cJSON *root, const tm_jsonptr *ptr)
+{
+    const cJSON *node = root;
+    for (size_t i = 0; i < ptr->n_tokens && node; i++) {
+        const tm_jsonptr_token *tok = &ptr->tokens[i];
+        if (cJSON_IsObject(node))
+            node = member(node, tok->name);
+        else if (cJSON_IsArray(node) && tok->is_index)
+            node = element(node, tok->index);
+        else
+            node = NULL;
+    }
+    return node;
+}
+
+/* Compiles one configured pointer; what names the option in messages. */
+static int compile_ptr(tm_jsonptr *p, const char *text, const char *what, char *errstr,
+                       size_t errlen)
+{
+    if (!text)
+        return tm_seterr(errstr, errlen, TM_ECONFIG, "%s: no JSON pointer configured", what);
+    char msg[256];
+    if (tm_jsonptr_compile(p, text, msg, sizeof msg) != TM_OK)
+        return tm_seterr(errstr, errlen, TM_ECONFIG, "%s: %s", what, msg);
+    return TM_OK;
+}
+
+/* Compiles every pointer of cfg; the decoder is freed by the caller on
+ * failure (every field is valid to free at any point). */
+static int compile_all(tm_decoder *d, char *errstr, size_t errlen)
+{
+    const tm_config *cfg = d->cfg;
+    int rc = compile_ptr(&d->time_ptr, cfg->event_time_pointer, "input.event_time.pointer",
+                         errstr, errlen);
+    if (rc == TM_OK && cfg->group_mode == TM_GROUP_POINTER && cfg->n_group_pointers != 1)
+        rc = tm_seterr(errstr, errlen, TM_ECONFIG, "input.group_by: expected one pointer");
+    if (rc == TM_OK && cfg->group_mode == TM_GROUP_LIST && cfg->n_group_pointers == 0)
+        rc = tm_seterr(errstr, errlen, TM_ECONFIG, "input.group_by: empty list");
+    bool uses_ptrs = cfg->group_mode == TM_GROUP_POINTER || cfg->group_mode == TM_GROUP_LIST;
+    d->n_group = uses_ptrs ? cfg->n_group_pointers : 0;
+    d->group_ptrs = tm_xcalloc(d->n_group, sizeof *d->group_ptrs);
+    for (size_t i = 0; rc == TM_OK && i < d->n_group; i++)
+        rc = compile_ptr(&d->group_ptrs[i], cfg->group_pointers[i], "input.group_by", errstr,
+                         errlen);
+    if (rc == TM_OK && cfg->dedup_enabled)
+        rc = compile_ptr(&d->id_ptr, cfg->event_id_pointer, "input.event_id", errstr, errlen);
+    d->n_aggs = cfg->n_aggs;
+    d->agg_ptrs = tm_xcalloc(d->n_aggs, sizeof *d->agg_ptrs);
+    for (size_t i = 0; rc == TM_OK && i < d->n_aggs; i++) {
+        if (cfg->aggs[i].op != TM_AGG_COUNT)
+            rc = compile_ptr(&d->agg_ptrs[i], cfg->aggs[i].pointer, cfg->aggs[i].name, errstr,
+                             errlen);
+    }
+    return rc;
+}
+
+int tm_decoder_open(tm_decoder **out, const tm_config *cfg, char *errstr, size_t errlen)
+{
+    pthread_once(&hooks_once, install_hooks);
+    tm_decoder *d = tm_xcalloc(1, sizeof *d);
+    d->cfg = cfg;
+    int rc = compile_all(d, errstr, errlen);
+    if (rc != TM_OK) {
+        tm_decoder_close(d);
+        return rc;
+    }
+    d->values = tm_xcalloc(d->n_aggs, sizeof *d->values);
+    arena_init(&d->arena);
+    *out = d;
+    return TM_OK;
+}
+
+void tm_decoder_close(tm_decoder *d)
+{
+    if (!d)
+        return;
+    tm_jsonptr_free(&d->time_ptr);
+    for (size_t i = 0; d->group_ptrs && i < d->n_group; i++)
+        tm_jsonptr_free(&d->group_ptrs[i]);
+    free(d->group_ptrs);
+    tm_jsonptr_free(&d->id_ptr);
+    for (size_t i = 0; d->agg_ptrs && i < d->n_aggs; i++)
+        tm_jsonptr_free(&d->agg_ptrs[i]);
+    free(d->agg_ptrs);
+    free(d->values);
+    tm_buf_free(&d->key);
+    tm_buf_free(&d->id);
+    if (d->arena.base)
+        arena_free(&d->arena);
+    free(d);
+}
+
+/* ---- event time ---- */
+
+/* The configured format as written in the config, for details. */
+static const char *format_name(tm_time_format f)
+{
+    switch (f) {
+    case TM_TIME_EPOCH_MS:
+        return "epoch_ms";
+    case TM_TIME_EPOCH_S:
+        return "epoch_s";
+    case TM_TIME_RFC3339:
+        return "rfc3339";
+    default:
+        return "auto";
+    }
+}
+
+/* -2^63 <= v < 2^63: the doubles that convert to int64 without UB. */
+static bool fits_i64(double v)
+{
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+}
+
+/* epoch_s: the largest n with fl(n / 1000) <= v, fl rounding to the
+ * nearest double. Plain floor(v * 1000) is off by one whenever the product
+ * rounds down, e.g. 1700000000.123 s is 1700000000.1229999 as a double and
+ * v * 1000 = 1700000000122.9998. Since n / 1000 rounds to v exactly when v
+ * was written with at most 3 decimals, this is exact for every such text
+ * and the floor of the double's value otherwise (it cannot tell apart texts
+ * that round to the same double). Starts at floor(v * 1000), which is
+ * within one of the answer; beyond 2^53 ms (year 287,000) integers are no
+ * longer exact doubles and the floor is kept as is. */
+static bool seconds_to_ms(double v, int64_t *out)
+{
+    double f = floor(v * 1000.0);
+    if (!isfinite(v) || !fits_i64(f))
+        return false;
+    int64_t n = (int64_t)f;
+    const int64_t exact = (int64_t)1 << 53;
+    if (n > -exact && n < exact - 1) {
+        while ((double)(n + 1) / 1000.0 <= v)
+            n++;
+        while ((double)n / 1000.0 > v)
+            n--;
+    }
+    *out = n;
+    return true;
+}
+
+/* epoch_ms: floor, so that 1.9 -> 1 and -1.1 -> -2 (SEMANTICS 2). */
+static bool millis_to_ms(double v, int64_t *out)
+{
+    double f = floor(v);
+    if (!isfinite(v) || !fits_i64(f))
+        return false;
+    *out = (int64_t)f;
+    return true;
+}
+
+/* Quotes at most TM_DETAIL_SNIPPET bytes of s for a detail, cut at a UTF-8
+ * character boundary (the text passed the strict check, so it is valid
+ * UTF-8) and with control characters replaced: the detail goes into a
+ * Kafka header. */
+static void snippet(char *out, size_t out_len, const char *s)
+{
+    size_t n = strnlen(s, TM_DETAIL_SNIPPET + 1);
+    bool cut = n > TM_DETAIL_SNIPPET;
+    if (cut) {
+        n = TM_DETAIL_SNIPPET;
+        while (n > 0 && is_cont((unsigned char)s[n]))
+            n--;
+    }
+    size_t room = out_len - 4; /* "..." and the NUL */
+    if (n > room)
+        n = room;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
+    memcpy(out + n, cut ? "..." : "", cut ? 4 : 1);
+}
+
+/* epoch_ms, epoch_s, or auto with a number. */
+static tm_dlq_reason read_time_number(const tm_decoder *d, const cJSON *node, int64_t *t,
+                                      char *detail, size_t detail_len)
+{
+    bool seconds = d->cfg->event_time_format == TM_TIME_EPOCH_S;
+    bool ok = seconds ? seconds_to_ms(node->valuedouble, t) : millis_to_ms(node->valuedouble, t);
+    if (!ok)
+        return fail(detail, detail_len, TM_DLQ_INVALID_EVENT_TIME,
+                    "event time %s %.17g is out of range", ptr_text(&d->time_ptr),
+                    node->valuedouble);
+    return TM_DLQ_NONE;
+}
+
+/* rfc3339, or auto with a string. */
+static tm_dlq_reason read_time_string(const tm_decoder *d, const cJSON *node, int64_t *t,
+                                      char *detail, size_t detail_len)
+{
+    const char *s = node->valuestring;
+    if (tm_rfc3339_parse(s, strlen(s), t) != TM_OK) {
+        char quoted[TM_DETAIL_SNIPPET + 4];
+        snippet(quoted, sizeof quoted, s);
+        return fail(detail, detail_len, TM_DLQ_INVALID_EVENT_TIME,
+                    "event time %s '%s' is not RFC 3339", ptr_text(&d->time_ptr), quoted);
+    }
+    return TM_DLQ_NONE;
+}
+
+/* invalid_event_time when the resolved node has the wrong type for the
+ * format, or the right type but cannot be read. */
+static tm_dlq_reason read_time(const tm_decoder *d, const cJSON *node, int64_t *t, char *detail,
+                               size_t detail_len)
+{
+    tm_time_format fmt = d->cfg->event_time_format;
+    bool want_number = fmt == TM_TIME_EPOCH_MS || fmt == TM_TIME_EPOCH_S || fmt == TM_TIME_AUTO;
+    bool want_string = fmt == TM_TIME_RFC3339 || fmt == TM_TIME_AUTO;
+    if (want_number && cJSON_IsNumber(node))
+        return read_time_number(d, node, t, detail, detail_len);
+    if (want_string && cJSON_IsString(node))
+        return read_time_string(d, node, t, detail, detail_len);
+    return fail(detail, detail_len, TM_DLQ_INVALID_EVENT_TIME,
+                "event time %s is %s, expected %s (format %s)", ptr_text(&d->time_ptr),
+                type_name(node),
+                want_number && want_string ? "a number or a string"
+                : want_number              ? "a number"
+                                           : "a string",
+                format_name(fmt));
+}
+
+/* ---- group key ---- */
+
+/* SEMANTICS 2: a key part is a string, number or bool; numbers must also
+ * be finite to have a JSON text. */
+static bool is_key_scalar(const cJSON *node)
+{
+    return cJSON_IsString(node) || cJSON_IsBool(node) ||
+           (cJSON_IsNumber(node) && isfinite(node->valuedouble));
+}
+
+/* The invalid_key detail for part i, missing (node NULL) or not a
+ * string, finite number or bool. */
+static tm_dlq_reason bad_key_part(const tm_decoder *d, size_t i, const cJSON *node, char *detail,
+                                  size_t detail_len)
+{
+    char where[32] = "";
+    if (d->cfg->group_mode == TM_GROUP_LIST)
+        snprintf(where, sizeof where, "[%zu]", i);
+    const char *ptr = ptr_text(&d->group_ptrs[i]);
+    if (!node)
+        return fail(detail, detail_len, TM_DLQ_INVALID_KEY, "group_by%s %s not found", where,
+                    ptr);
+    if (cJSON_IsNumber(node))
+        return fail(detail, detail_len, TM_DLQ_INVALID_KEY,
+                    "group_by%s %s is a number out of range", where, ptr);
+    return fail(detail, detail_len, TM_DLQ_INVALID_KEY,
+                "group_by%s %s is %s, expected a string, number or bool", where, ptr,
+                type_name(node));
+}
+
+/* Appends one part of a composite key as JSON. */
+static void put_key_json(tm_buf *b, const cJSON *node)
+{
+    if (cJSON_IsString(node))
+        tm_buf_put_json_string(b, node->valuestring, strlen(node->valuestring));
+    else if (cJSON_IsNumber(node))
+        tm_buf_put_double(b, node->valuedouble);
+    else
+        tm_buf_puts(b, cJSON_IsTrue(node) ? "true" : "false");
+}
+
+/* A single pointer's key: strings point into the arena, no copy. */
+static void single_key(tm_decoder *d, const cJSON *node, tm_event *ev)
+{
+    if (cJSON_IsString(node)) {
+        ev->key = node->valuestring;
+        ev->key_len = strlen(node->valuestring);
+    } else if (cJSON_IsNumber(node)) {
+        tm_buf_reset(&d->key);
+        tm_buf_put_double(&d->key, node->valuedouble);
+        ev->key = d->key.data;
+        ev->key_len = d->key.len;
+    } else {
+        ev->key = cJSON_IsTrue(node) ? "true" : "false";
+        ev->key_len = strlen(ev->key);
+    }
+}
+
+/* A list of pointers: the compact JSON array text of the parts. */
+static tm_dlq_reason list_key(tm_decoder *d, const cJSON *root, tm_event *ev, char *detail,
+                              size_t detail_len)
+{
+    tm_buf_reset(&d->key);
+    tm_buf_putc(&d->key, '[');
+    for (size_t i = 0; i < d->n_group; i++) {
+        const cJSON *node = resolve(root, &d->group_ptrs[i]);
+        if (!node || !is_key_scalar(node))
+            return bad_key_part(d, i, node, detail, detail_len);
+        if (i > 0)
+            tm_buf_putc(&d->key, ',');
+        put_key_json(&d->key, node);
+    }
+    tm_buf_putc(&d->key, ']');
+    ev->key = d->key.data;
+    ev->key_len = d->key.len;
+    return TM_DLQ_NONE;
+}
+
+/* The record key is copied: tm_event's memory belongs to the decoder. */
+static void record_key(tm_decoder *d, const char *rk, size_t rk_len, tm_event *ev)
+{
+    tm_buf_reset(&d->key);
+    tm_buf_append(&d->key, rk ? rk : "", rk ? rk_len : 0);
+    ev->key = d->key.data;
+    ev->key_len = d->key.len;
+}
+
+/* invalid_key, or the group key in ev (SEMANTICS 2). */
+static tm_dlq_reason read_key(tm_decoder *d, const cJSON *root, const char *rk, size_t rk_len,
+                              tm_event *ev, char *detail, size_t detail_len)
+{
+    switch (d->cfg->group_mode) {
+    case TM_GROUP_GLOBAL:
+        ev->key = "";
+        ev->key_len = 0;
+        return TM_DLQ_NONE;
+    case TM_GROUP_RECORD_KEY:
+        record_key(d, rk, rk_len, ev);
+        return TM_DLQ_NONE;
+    case TM_GROUP_LIST:
+        return list_key(d, root, ev, detail, detail_len);
+    case TM_GROUP_POINTER:
+    default: {
+        const cJSON *node = resolve(root, &d->group_ptrs[0]);
+        if (!node || !is_key_scalar(node))
+            return bad_key_part(d, 0, node, detail, detail_len);
+        single_key(d, node, ev);
+        return TM_DLQ_NONE;
+    }
+    }
+}
+
+/* ---- event id ---- */
+
+/* missing_event_id, or the id in ev; only called with dedup enabled. */
+static tm_dlq_reason read_id(tm_decoder *d, const cJSON *root, tm_event *ev, char *detail,
+                             size_t detail_len)
+{
+    const char *ptr = ptr_text(&d->id_ptr);
+    const cJSON *node = resolve(root, &d->id_ptr);
+    if (!node)
+        return fail(detail, detail_len, TM_DLQ_MISSING_EVENT_ID, "event_id %s not found", ptr);
+    if (cJSON_IsString(node)) {
+        ev->id = node->valuestring;
+        ev->id_len = strlen(node->valuestring);
+        return TM_DLQ_NONE;
+    }
+    if (!cJSON_IsNumber(node))
+        return fail(detail, detail_len, TM_DLQ_MISSING_EVENT_ID,
+                    "event_id %s is %s, expected a string or number", ptr, type_name(node));
+    if (!isfinite(node->valuedouble))
+        return fail(detail, detail_len, TM_DLQ_MISSING_EVENT_ID,
+                    "event_id %s is a number out of range", ptr);
+    /* '#' keeps the number 1 apart from the string "1" (decode.h). */
+    tm_buf_reset(&d->id);
+    tm_buf_putc(&d->id, '#');
+    tm_buf_put_double(&d->id, node->valuedouble);
+    ev->id = d->id.data;
+    ev->id_len = d->id.len;
+    return TM_DLQ_NONE;
+}
+
+/* ---- aggregation values ---- */
+
+/* missing_field / invalid_field_type, aggregation by aggregation in
+ * order, or every value in d->values (0 for count). */
+static tm_dlq_reason read_values(tm_decoder *d, const cJSON *root, char *detail,
+                                 size_t detail_len)
+{
+    const tm_config *cfg = d->cfg;
+    for (size_t i = 0; i < d->n_aggs; i++) {
+        d->values[i] = 0;
+        if (cfg->aggs[i].op == TM_AGG_COUNT)
+            continue;
+        const char *name = cfg->aggs[i].name;
+        const char *ptr = ptr_text(&d->agg_ptrs[i]);
+        const cJSON *node = resolve(root, &d->agg_ptrs[i]);
+        if (!node)
+            return fail(detail, detail_len, TM_DLQ_MISSING_FIELD,
+                        "aggregation '%s': %s not found", name, ptr);
+        if (!cJSON_IsNumber(node))
+            return fail(detail, detail_len, TM_DLQ_INVALID_FIELD_TYPE,
+                        "aggregation '%s': %s is %s, expected a number", name, ptr,
+                        type_name(node));
+        if (!isfinite(node->valuedouble))
+            return fail(detail, detail_len, TM_DLQ_INVALID_FIELD_TYPE,
+                        "aggregation '%s': %s is a number out of range", name, ptr);
+        d->values[i] = node->valuedouble;
+    }
+    return TM_DLQ_NONE;
+}
+
+/* ---- the record ---- */
+
+/* The type of a checked JSON text from its first byte, for the
+ * "not an object" detail. */
+static const char *json_type_of_first_byte(unsigned char c)
+{
+    switch (c) {
+    case '[':
+        return "an array";
+    case '"':
+        return "a string";
+    case 't':
+    case 'f':
+        return "a bool";
+    case 'n':
+        return "null";
+    default:
+        return "a number";
+    }
+}
+
+/* empty_value and invalid_json; on success *root is the parsed object,
+ * allocated in the decoder's arena. */
+static tm_dlq_reason parse_value(tm_decoder *d, const char *value, size_t value_len,
+                                 const cJSON **root, char *detail, size_t detail_len)
+{
+    if (!value)
+        return fail(detail, detail_len, TM_DLQ_EMPTY_VALUE, "value is null");
+    if (value_len == 0)
+        return fail(detail, detail_len, TM_DLQ_EMPTY_VALUE, "value is empty");
+    json_check jc;
+    unsigned char first;
+    if (!json_check_text(&jc, value, value_len, &first))
+        return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "invalid JSON at byte %zu: %s",
+                    (size_t)(jc.p - jc.begin), jc.err);
+    if (first != '{')
+        return fail(detail, detail_len, TM_DLQ_INVALID_JSON,
+                    "value is %s, expected a JSON object", json_type_of_first_byte(first));
+    arena_reset(&d->arena);
+    tl_arena = &d->arena;
+    cJSON *tree = cJSON_ParseWithLength(value, value_len);
+    tl_arena = NULL;
+    if (!tree || !cJSON_IsObject(tree)) /* not expected after the strict check */
+        return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "invalid JSON: rejected by cJSON");
+    *root = tree;
+    return TM_DLQ_NONE;
+}
+
+tm_dlq_reason tm_decode(tm_decoder *d, const char *record_key_bytes, size_t record_key_len,
+                        const char *value, size_t value_len, tm_event *ev, char *detail,
+                        size_t detail_len)
+{
+    if (detail && detail_len > 0)
+        detail[0] = '\0';
+    const cJSON *root = NULL;
+    tm_event e = {0};
+    tm_dlq_reason r = parse_value(d, value, value_len, &root, detail, detail_len);
+    if (r != TM_DLQ_NONE)
+        return r;
+
+    const cJSON *tnode = resolve(root, &d->time_ptr);
+    if (!tnode)
+        return fail(detail, detail_len, TM_DLQ_MISSING_EVENT_TIME, "event time %s not found",
+                    ptr_text(&d->time_ptr));
+    r = read_time(d, tnode, &e.t, detail, detail_len);
+    if (r == TM_DLQ_NONE)
+        r = read_key(d, root, record_key_bytes, record_key_len, &e, detail, detail_len);
+    if (r == TM_DLQ_NONE && d->cfg->dedup_enabled)
+        r = read_id(d, root, &e, detail, detail_len);
+    if (r == TM_DLQ_NONE)
+        r = read_values(d, root, detail, detail_len);
+    if (r != TM_DLQ_NONE)
+        return r;
+    e.values = d->values;
+    *ev = e;
+    return TM_DLQ_NONE;
+}
