@@ -16,18 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    TM_TIME_EPOCH_MS,
-    TM_TIME_EPOCH_S,
-    TM_TIME_RFC3339,
-    TM_TIME_AUTO
-} tm_time_format;
+typedef enum { TM_TIME_EPOCH_MS, TM_TIME_EPOCH_S, TM_TIME_RFC3339, TM_TIME_AUTO } tm_time_format;
 
 typedef enum {
-    TM_GROUP_GLOBAL,     /* no group_by: one key, "" */
-    TM_GROUP_POINTER,    /* one JSON pointer */
-    TM_GROUP_LIST,       /* a list of pointers -> compact JSON array text */
-    TM_GROUP_RECORD_KEY  /* "$record_key" */
+    TM_GROUP_GLOBAL,    /* no group_by: one key, "" */
+    TM_GROUP_POINTER,   /* one JSON pointer */
+    TM_GROUP_LIST,      /* a list of pointers -> compact JSON array text */
+    TM_GROUP_RECORD_KEY /* "$record_key" */
 } tm_group_mode;
 
 typedef enum { TM_WINDOW_TUMBLING, TM_WINDOW_HOPPING, TM_WINDOW_SESSION } tm_window_type;
@@ -120,8 +115,7 @@ typedef struct tm_config {
  * errstr; *out is untouched.
  */
 int tm_config_load(tm_config **out, const char *path, char *const *envp,
-                   const char *const *overrides, size_t n_overrides, char *errstr,
-                   size_t errlen);
+                   const char *const *overrides, size_t n_overrides, char *errstr, size_t errlen);
 
 /* Frees a config; NULL is a no-op. */
 void tm_config_free(tm_config *cfg);

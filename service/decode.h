@@ -16,21 +16,21 @@
 
 #include "config.h"
 
-#define TM_DLQ_REASON_MAP(X)                                                   \
-    X(NONE, "")                                                                \
-    X(EMPTY_VALUE, "empty_value")                                              \
-    X(INVALID_JSON, "invalid_json")                                            \
-    X(MISSING_EVENT_TIME, "missing_event_time")                                \
-    X(INVALID_EVENT_TIME, "invalid_event_time")                                \
-    X(INVALID_KEY, "invalid_key")                                              \
-    X(MISSING_EVENT_ID, "missing_event_id")                                    \
-    X(MISSING_FIELD, "missing_field")                                          \
-    X(INVALID_FIELD_TYPE, "invalid_field_type")                                \
+#define TM_DLQ_REASON_MAP(X)                                                                       \
+    X(NONE, "")                                                                                    \
+    X(EMPTY_VALUE, "empty_value")                                                                  \
+    X(INVALID_JSON, "invalid_json")                                                                \
+    X(MISSING_EVENT_TIME, "missing_event_time")                                                    \
+    X(INVALID_EVENT_TIME, "invalid_event_time")                                                    \
+    X(INVALID_KEY, "invalid_key")                                                                  \
+    X(MISSING_EVENT_ID, "missing_event_id")                                                        \
+    X(MISSING_FIELD, "missing_field")                                                              \
+    X(INVALID_FIELD_TYPE, "invalid_field_type")                                                    \
     X(CLOCK_SKEW, "clock_skew")
 
 typedef enum {
 #define TM_DLQ_ENUM(name, text) TM_DLQ_##name,
-    TM_DLQ_REASON_MAP(TM_DLQ_ENUM)
+    TM_DLQ_REASON_MAP(TM_DLQ_ENUM) /* one enumerator per reason */
 #undef TM_DLQ_ENUM
     TM_DLQ_COUNT_
 } tm_dlq_reason;
@@ -43,13 +43,13 @@ const char *tm_dlq_reason_name(tm_dlq_reason r);
  * until its next tm_decode call or tm_decoder_close.
  */
 typedef struct tm_event {
-    int64_t t;          /* event time as decoded, before any clamping */
-    const char *key;    /* group key bytes (SEMANTICS 2), not NUL-terminated */
+    int64_t t;       /* event time as decoded, before any clamping */
+    const char *key; /* group key bytes (SEMANTICS 2), not NUL-terminated */
     size_t key_len;
-    const char *id;     /* event id text, present when cfg->dedup_enabled */
-    size_t id_len;      /* a string id is its bytes; a number id is its
-                           shortest JSON text prefixed by '#', so that the
-                           string "1" and the number 1 are different ids */
+    const char *id;       /* event id text, present when cfg->dedup_enabled */
+    size_t id_len;        /* a string id is its bytes; a number id is its
+                             shortest JSON text prefixed by '#', so that the
+                             string "1" and the number 1 are different ids */
     const double *values; /* one per aggregation, in cfg->aggs order;
                              unused (0) for count */
 } tm_event;

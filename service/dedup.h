@@ -25,7 +25,7 @@ typedef struct tm_dedup_hash {
 } tm_dedup_hash;
 
 typedef struct tm_dedup {
-    tm_table held; /* of dedup entries, keyed by hash.lo */
+    tm_table held;  /* of dedup entries, keyed by hash.lo */
     tm_heap expiry; /* of (expiry, hash), smallest expiry first */
 } tm_dedup;
 

@@ -90,8 +90,8 @@ static bool apply_clock_skew(tm_engine *e, const tm_record *rec, int64_t *t,
     }
     char detail[160];
     snprintf(detail, sizeof detail,
-             "event time %lld is more than %lld ms ahead of the receipt time %lld",
-             (long long)*t, (long long)cfg->clock_skew_max_ahead_ms, (long long)rec->ts);
+             "event time %lld is more than %lld ms ahead of the receipt time %lld", (long long)*t,
+             (long long)cfg->clock_skew_max_ahead_ms, (long long)rec->ts);
     dead_letter(e, rec, TM_DLQ_CLOCK_SKEW, detail, sink);
     return false;
 }
@@ -104,8 +104,8 @@ static bool admit_dedup(tm_engine *e, const tm_event *ev, int64_t t)
     const tm_config *cfg = e->cfg;
     if (!cfg->dedup_enabled)
         return true;
-    tm_dedup_hash h = tm_dedup_hash_of(ev->id, ev->id_len,
-                                       cfg->dedup_key == TM_DEDUP_ID_EVENT_TIME, ev->t);
+    tm_dedup_hash h =
+        tm_dedup_hash_of(ev->id, ev->id_len, cfg->dedup_key == TM_DEDUP_ID_EVENT_TIME, ev->t);
     if (tm_dedup_holds(&e->dedup, h)) {
         e->stats.duplicates++;
         return false;
@@ -125,8 +125,7 @@ void tm_engine_tick(tm_engine *e, int64_t now, const tm_engine_sink *sink)
     e->stats.dedup_released += tm_dedup_expire(&e->dedup, w);
 }
 
-void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now,
-                       const tm_engine_sink *sink)
+void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm_engine_sink *sink)
 {
     assert(rec->topic_index < e->cfg->n_input_topics);
     e->stats.records++;
@@ -134,8 +133,8 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now,
 
     tm_event ev;
     char detail[256];
-    tm_dlq_reason reason = tm_decode(e->decoder, rec->key, rec->key_len, rec->value,
-                                     rec->value_len, &ev, detail, sizeof detail);
+    tm_dlq_reason reason = tm_decode(e->decoder, rec->key, rec->key_len, rec->value, rec->value_len,
+                                     &ev, detail, sizeof detail);
     if (reason != TM_DLQ_NONE) {
         dead_letter(e, rec, reason, detail, sink);
         return;

@@ -39,21 +39,20 @@ typedef struct tm_engine_sink {
     void (*result)(void *ctx, int32_t partition, const tm_window_result *r);
     /* A too-late record, with the watermark at that moment. */
     void (*late)(void *ctx, const tm_record *rec, int64_t watermark);
-    void (*dead_letter)(void *ctx, const tm_record *rec, tm_dlq_reason reason,
-                        const char *detail);
+    void (*dead_letter)(void *ctx, const tm_record *rec, tm_dlq_reason reason, const char *detail);
 } tm_engine_sink;
 
 /* Running totals of one task, for metrics and tests. */
 typedef struct tm_engine_stats {
-    uint64_t records;        /* every record offered */
-    uint64_t accepted;       /* into at least one window */
-    uint64_t late_accepted;  /* of accepted: into a window that had fired */
-    uint64_t too_late;       /* into no window (late output or dropped) */
-    uint64_t late_dropped;   /* of too_late: dropped by late.action=drop */
+    uint64_t records;       /* every record offered */
+    uint64_t accepted;      /* into at least one window */
+    uint64_t late_accepted; /* of accepted: into a window that had fired */
+    uint64_t too_late;      /* into no window (late output or dropped) */
+    uint64_t late_dropped;  /* of too_late: dropped by late.action=drop */
     uint64_t duplicates;
-    uint64_t clamped;        /* clock skew clamped to the receipt time */
+    uint64_t clamped; /* clock skew clamped to the receipt time */
     uint64_t dead_letters[TM_DLQ_COUNT_];
-    uint64_t emissions[2];   /* by tm_trigger */
+    uint64_t emissions[2]; /* by tm_trigger */
     uint64_t tombstones;
     uint64_t windows_expired;
     uint64_t dedup_released;
@@ -72,8 +71,7 @@ void tm_engine_close(tm_engine *e);
 
 /* Processes one record of this task at processing time now (SEMANTICS 7
  * steps 1-3). */
-void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now,
-                       const tm_engine_sink *sink);
+void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm_engine_sink *sink);
 
 /* Recomputes the watermark at processing time now and fires and expires
  * what is due (SEMANTICS 7 step 3 alone): idleness moves with time. */

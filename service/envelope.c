@@ -41,8 +41,7 @@ static bool get_nullable_string(const cJSON *doc, const char *name, const char *
     return true;
 }
 
-int tm_envelope_parse(tm_envelope *env, const char *line, size_t len, char *errstr,
-                      size_t errlen)
+int tm_envelope_parse(tm_envelope *env, const char *line, size_t len, char *errstr, size_t errlen)
 {
     tm_envelope_clear(env);
     cJSON *doc = cJSON_ParseWithLength(line, len);
@@ -57,8 +56,7 @@ int tm_envelope_parse(tm_envelope *env, const char *line, size_t len, char *errs
     env->topic = topic ? topic->valuestring : NULL;
     int64_t partition;
     if (!get_int(doc, "partition", &partition) || partition < 0 || partition > INT32_MAX)
-        return tm_seterr(errstr, errlen, TM_EPARSE,
-                         "\"partition\" must be a non-negative integer");
+        return tm_seterr(errstr, errlen, TM_EPARSE, "\"partition\" must be a non-negative integer");
     env->partition = (int32_t)partition;
     if (!get_int(doc, "ts", &env->ts))
         return tm_seterr(errstr, errlen, TM_EPARSE, "\"ts\" must be an integer (ms)");

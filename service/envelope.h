@@ -29,8 +29,7 @@ typedef struct tm_envelope {
 
 /* Parses one line. Returns 0, or TM_EPARSE with the problem in errstr
  * (naming the field). env must be zeroed before its first use. */
-int tm_envelope_parse(tm_envelope *env, const char *line, size_t len, char *errstr,
-                      size_t errlen);
+int tm_envelope_parse(tm_envelope *env, const char *line, size_t len, char *errstr, size_t errlen);
 
 void tm_envelope_clear(tm_envelope *env);
 

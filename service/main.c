@@ -69,9 +69,10 @@ static int parse_replay_args(int argc, char **argv, replay_args *a)
         }
         *dst = argv[++i];
     }
-    const char *missing = !a->config ? "--config" : !a->input ? "--input"
-                          : !a->output_dir                   ? "--output-dir"
-                                                             : NULL;
+    const char *missing = !a->config       ? "--config"
+                          : !a->input      ? "--input"
+                          : !a->output_dir ? "--output-dir"
+                                           : NULL;
     if (missing) {
         fprintf(stderr, "tidemark replay: %s is required (see tidemark --help)\n", missing);
         return EXIT_USAGE;
@@ -87,8 +88,7 @@ static int cmd_replay(int argc, char **argv)
     char err[1024];
     if (status)
         goto out;
-    if (tm_config_load(&cfg, a.config, environ, a.overrides, a.n_overrides, err, sizeof err) <
-        0) {
+    if (tm_config_load(&cfg, a.config, environ, a.overrides, a.n_overrides, err, sizeof err) < 0) {
         fprintf(stderr, "tidemark replay: %s\n", err);
         status = EXIT_USAGE;
         goto out;

@@ -71,9 +71,8 @@ static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
     char source[512], wm[24];
     source_of(source, sizeof source, rec);
     snprintf(wm, sizeof wm, "%lld", (long long)watermark);
-    tm_header h[] = {{"tidemark.reason", "too_late"},
-                     {"tidemark.watermark", wm},
-                     {"tidemark.source", source}};
+    tm_header h[] = {
+        {"tidemark.reason", "too_late"}, {"tidemark.watermark", wm}, {"tidemark.source", source}};
     tm_envelope_write(&r->line, r->cfg->late_topic, rec->partition, rec->key, rec->key_len,
                       rec->value, rec->value_len, h, 3);
     write_line(r, OUT_LATE);
@@ -109,8 +108,8 @@ static replay_task *task_for(replay *r, int32_t partition, char *errstr, size_t 
     r->tasks = tm_xrealloc(r->tasks, (r->n_tasks + 1) * sizeof *r->tasks);
     memmove(&r->tasks[i + 1], &r->tasks[i], (r->n_tasks - i) * sizeof *r->tasks);
     r->n_tasks++;
-    r->tasks[i] = (replay_task){partition, engine,
-                                tm_xcalloc(r->cfg->n_input_topics, sizeof(int64_t))};
+    r->tasks[i] =
+        (replay_task){partition, engine, tm_xcalloc(r->cfg->n_input_topics, sizeof(int64_t))};
     return &r->tasks[i];
 }
 
@@ -129,8 +128,7 @@ static int to_record(replay *r, const tm_envelope *env, replay_task *task, tm_re
     const char *topic = env->topic ? env->topic : r->cfg->input_topics[0];
     int idx = tm_config_topic_index(r->cfg, topic);
     if (idx < 0)
-        return tm_seterr(errstr, errlen, TM_EPARSE,
-                         "topic '%s' is not one of input.topics", topic);
+        return tm_seterr(errstr, errlen, TM_EPARSE, "topic '%s' is not one of input.topics", topic);
     int64_t *next = &task->next_offset[idx];
     *rec = (tm_record){
         .topic = topic,
@@ -157,15 +155,13 @@ static int open_outputs(replay *r, const char *dir, char *errstr, size_t errlen)
         snprintf(path, sizeof path, "%s/%s", dir, out_names[i]);
         r->out[i] = fopen(path, "w");
         if (!r->out[i])
-            return tm_seterr(errstr, errlen, TM_EIO, "cannot write %s: %s", path,
-                             strerror(errno));
+            return tm_seterr(errstr, errlen, TM_EIO, "cannot write %s: %s", path, strerror(errno));
     }
     return TM_OK;
 }
 
 /* Runs every line of in through the tasks. */
-static int replay_lines(replay *r, FILE *in, const char *input_path, char *errstr,
-                        size_t errlen)
+static int replay_lines(replay *r, FILE *in, const char *input_path, char *errstr, size_t errlen)
 {
     const tm_engine_sink sink = {r, on_result, on_late, on_dead_letter};
     tm_envelope env = {0};
@@ -203,11 +199,9 @@ static int replay_lines(replay *r, FILE *in, const char *input_path, char *errst
             tm_engine_tick(r->tasks[i].engine, now, &sink);
     }
     if (rc < 0)
-        tm_seterr(errstr, errlen, rc, "%s:%llu: %s", input_path, (unsigned long long)lineno,
-                  why);
+        tm_seterr(errstr, errlen, rc, "%s:%llu: %s", input_path, (unsigned long long)lineno, why);
     else if (ferror(in))
-        rc = tm_seterr(errstr, errlen, TM_EIO, "%s: read error: %s", input_path,
-                       strerror(errno));
+        rc = tm_seterr(errstr, errlen, TM_EIO, "%s: read error: %s", input_path, strerror(errno));
     free(line);
     tm_envelope_clear(&env);
     return rc;
@@ -222,8 +216,7 @@ static int close_outputs(replay *r, const char *dir, char *errstr, size_t errlen
         r->out[i] = NULL;
     }
     if (r->write_errno)
-        rc = tm_seterr(errstr, errlen, TM_EIO, "writing to %s: %s", dir,
-                       strerror(r->write_errno));
+        rc = tm_seterr(errstr, errlen, TM_EIO, "writing to %s: %s", dir, strerror(r->write_errno));
     return rc;
 }
 
@@ -234,8 +227,7 @@ int tm_replay_run(const tm_config *cfg, const char *input_path, const char *outp
     int rc = TM_OK;
     FILE *in = fopen(input_path, "r");
     if (!in) {
-        rc = tm_seterr(errstr, errlen, TM_EIO, "cannot read %s: %s", input_path,
-                       strerror(errno));
+        rc = tm_seterr(errstr, errlen, TM_EIO, "cannot read %s: %s", input_path, strerror(errno));
         goto out;
     }
     rc = open_outputs(&r, output_dir, errstr, errlen);

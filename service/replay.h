@@ -16,10 +16,10 @@
 #include "config.h"
 
 typedef struct tm_replay_summary {
-    uint64_t lines;     /* records read */
-    uint64_t results;   /* lines written to output.jsonl */
-    uint64_t late;      /* lines written to late.jsonl */
-    uint64_t dead;      /* lines written to dlq.jsonl */
+    uint64_t lines;   /* records read */
+    uint64_t results; /* lines written to output.jsonl */
+    uint64_t late;    /* lines written to late.jsonl */
+    uint64_t dead;    /* lines written to dlq.jsonl */
     size_t tasks;
 } tm_replay_summary;
 

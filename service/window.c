@@ -24,12 +24,12 @@ typedef struct window {
     int64_t count;
     int64_t revision; /* -1 until first emitted */
     bool fired;
-    size_t due_pos;       /* in ws->due, or TM_HEAP_NONE once fired */
-    size_t held_pos;      /* in ws->held */
-    struct window *next;  /* sessions: the key's next session by start */
-    char *key;            /* points into this allocation, after acc */
+    size_t due_pos;      /* in ws->due, or TM_HEAP_NONE once fired */
+    size_t held_pos;     /* in ws->held */
+    struct window *next; /* sessions: the key's next session by start */
+    char *key;           /* points into this allocation, after acc */
     size_t key_len;
-    double acc[];         /* one per aggregation */
+    double acc[]; /* one per aggregation */
 } window;
 
 /* Table entry: (key, start) -> window, or for sessions key -> first
@@ -48,7 +48,7 @@ typedef struct window_lookup {
 struct tm_windows {
     const tm_config *cfg;
     bool sessions;
-    int64_t size;    /* tumbling: advance == size */
+    int64_t size; /* tumbling: advance == size */
     int64_t advance;
     int64_t offset;
     int64_t gap;
@@ -417,8 +417,8 @@ size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
         fire_now(ws, *top, TM_TRIGGER_WATERMARK, emit, ctx);
     }
     size_t expired = 0;
-    for (window **top = tm_heap_top(&ws->held);
-         top && tm_sat_add((*top)->end, ws->lateness) <= w; top = tm_heap_top(&ws->held)) {
+    for (window **top = tm_heap_top(&ws->held); top && tm_sat_add((*top)->end, ws->lateness) <= w;
+         top = tm_heap_top(&ws->held)) {
         window *win = *top;
         assert(win->fired);
         index_unlink(ws, win);

@@ -48,9 +48,9 @@ typedef void (*tm_emit_fn)(void *ctx, const tm_window_result *r);
 
 /* What became of an event offered to the windows. */
 typedef enum {
-    TM_ADD_ON_TIME,  /* into windows none of which had fired */
-    TM_ADD_LATE,     /* into at least one window that had already fired */
-    TM_ADD_TOO_LATE  /* into no window: every one of them had expired */
+    TM_ADD_ON_TIME, /* into windows none of which had fired */
+    TM_ADD_LATE,    /* into at least one window that had already fired */
+    TM_ADD_TOO_LATE /* into no window: every one of them had expired */
 } tm_add_result;
 
 typedef struct tm_windows tm_windows;

@@ -82,8 +82,8 @@ static char *make_payload(uint64_t id, size_t merchant, double amount, int64_t t
  * bound; a late one by 2 s to 12 s (accepted late up to 7 s behind). */
 static workload generate(const options *o)
 {
-    workload w = {tm_xcalloc(o->events, sizeof(tm_record)),
-                  tm_xcalloc(o->events, sizeof(char *)), o->events};
+    workload w = {tm_xcalloc(o->events, sizeof(tm_record)), tm_xcalloc(o->events, sizeof(char *)),
+                  o->events};
     const int64_t base = 1700000000000;
     size_t originals = 0;
     for (size_t i = 0; i < o->events; i++) {
@@ -95,8 +95,7 @@ static workload generate(const options *o)
             size_t j = i - back;
             w.payloads[i] = tm_xstrdup(w.payloads[j]);
         } else {
-            int64_t lag = roll < 0.05 ? 2000 + (int64_t)(rnd() % 10000)
-                                      : (int64_t)(rnd() % 2000);
+            int64_t lag = roll < 0.05 ? 2000 + (int64_t)(rnd() % 10000) : (int64_t)(rnd() % 2000);
             size_t merchant = rnd() % o->keys;
             double amount = (double)(rnd() % 100000) / 100.0;
             w.payloads[i] = make_payload(i, merchant, amount, ts - lag);
@@ -187,8 +186,9 @@ static void write_input(const workload *w, const char *path)
     for (size_t i = 0; i < w->n; i++) {
         const tm_record *r = &w->records[i];
         tm_buf_reset(&line);
-        tm_buf_printf(&line, "{\"topic\":\"orders\",\"partition\":0,\"offset\":%lld,\"ts\":%lld,"
-                             "\"key\":null,\"payload\":",
+        tm_buf_printf(&line,
+                      "{\"topic\":\"orders\",\"partition\":0,\"offset\":%lld,\"ts\":%lld,"
+                      "\"key\":null,\"payload\":",
                       (long long)r->offset, (long long)r->ts);
         tm_buf_put_json_string(&line, r->value, r->value_len);
         tm_buf_puts(&line, "}\n");

@@ -9,8 +9,8 @@
  * Cases: tests/golden/cases/ (ours) and ../shared/examples/ (the project's
  * worked examples, beside the checkout).
  */
-#include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -120,7 +120,8 @@ static void compare_results(const char *name, const lines *got, const lines *wan
     /* Per source partition, the same sequence. */
     int max_part = -1;
     for (size_t i = 0; i < want->n; i++)
-        max_part = partition_of(want->items[i]) > max_part ? partition_of(want->items[i]) : max_part;
+        max_part =
+            partition_of(want->items[i]) > max_part ? partition_of(want->items[i]) : max_part;
     for (size_t i = 0; i < got->n; i++)
         max_part = partition_of(got->items[i]) > max_part ? partition_of(got->items[i]) : max_part;
     for (int p = 0; p <= max_part; p++) {
@@ -141,8 +142,7 @@ static void compare_results(const char *name, const lines *got, const lines *wan
                       str_field(w, "payload"));
             cr_assert_str_eq(str_field(g, "topic"), str_field(w, "topic"), "%s: topic", name);
         }
-        cr_assert(gi >= got->n && wi >= want->n,
-                  "%s: partition %d: %s results after #%zu", name, p,
+        cr_assert(gi >= got->n && wi >= want->n, "%s: partition %d: %s results after #%zu", name, p,
                   gi < got->n ? "unexpected extra" : "missing", seq);
     }
 }
@@ -167,8 +167,7 @@ static int strptr_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void compare_side(const char *name, const char *what, const lines *got,
-                         const lines *want)
+static void compare_side(const char *name, const char *what, const lines *got, const lines *want)
 {
     /* Sorted, so that the multisets compare as arrays. */
     char **g = source_reason_pairs(got), **w = source_reason_pairs(want);

@@ -124,12 +124,12 @@ static void feed(harness *h, size_t topic, int64_t ts, const char *value)
 }
 
 /* A macro, not a variable, so that snprintf's format stays a literal. */
-#define BASE_CONFIG \
-    "{\"application_id\":\"t\",\"input\":{\"topics\":[\"in\"]," \
-    "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"},\"group_by\":\"/k\"," \
-    "\"event_id\":\"/id\"},\"watermark\":{\"max_out_of_orderness_ms\":10}," \
-    "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},\"allowed_lateness_ms\":50," \
-    "\"aggregations\":[{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"/a\"}]," \
+#define BASE_CONFIG                                                                                \
+    "{\"application_id\":\"t\",\"input\":{\"topics\":[\"in\"],"                                    \
+    "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"},\"group_by\":\"/k\","             \
+    "\"event_id\":\"/id\"},\"watermark\":{\"max_out_of_orderness_ms\":10},"                        \
+    "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},\"allowed_lateness_ms\":50,"               \
+    "\"aggregations\":[{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"/a\"}],"                       \
     "%s\"output\":{\"topic\":\"out\"}}"
 
 #define DEDUP_ON "\"dedup\":{\"enabled\":true},"
@@ -181,7 +181,7 @@ Test(engine, clock_skew_clamps_to_receipt_time_and_counts)
 {
     harness h;
     open_with(&h, DEDUP_ON "\"clock_skew\":{\"max_ahead_ms\":1000},");
-    feed(&h, 0, 100, "{\"k\":\"x\",\"t\":1100,\"a\":1,\"id\":\"ok\"}"); /* t = ts + M: kept */
+    feed(&h, 0, 100, "{\"k\":\"x\",\"t\":1100,\"a\":1,\"id\":\"ok\"}");   /* t = ts + M: kept */
     feed(&h, 0, 1095, "{\"k\":\"x\",\"t\":5000,\"a\":2,\"id\":\"fut\"}"); /* -> 1095 */
     const tm_engine_stats *st = tm_engine_stats_of(h.e);
     cr_assert_eq(st->clamped, 1);
@@ -214,13 +214,12 @@ Test(engine, clock_skew_dead_letter_and_dead_letters_do_not_move_the_watermark)
 Test(engine, idle_topic_releases_the_watermark_on_tick)
 {
     harness h;
-    harness_open(&h,
-                 "{\"application_id\":\"t\",\"input\":{\"topics\":[\"a\",\"b\"],"
-                 "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"}},"
-                 "\"watermark\":{\"max_out_of_orderness_ms\":0,\"idle_timeout_ms\":1000},"
-                 "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},"
-                 "\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"}],"
-                 "\"output\":{\"topic\":\"out\"}}");
+    harness_open(&h, "{\"application_id\":\"t\",\"input\":{\"topics\":[\"a\",\"b\"],"
+                     "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"}},"
+                     "\"watermark\":{\"max_out_of_orderness_ms\":0,\"idle_timeout_ms\":1000},"
+                     "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},"
+                     "\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"}],"
+                     "\"output\":{\"topic\":\"out\"}}");
     feed(&h, 0, 10, "{\"t\":5}");
     feed(&h, 0, 20, "{\"t\":150}");
     cr_assert_eq(h.out.n, 0, "topic b has no record and is not idle yet");
@@ -282,8 +281,7 @@ static collector run_events(const char *config_json, const event *ev, size_t n)
  * (sums may round differently in another order). */
 static void assert_same_results(const collector *a, const collector *b, uint64_t seed)
 {
-    cr_assert_eq(a->n, b->n, "seed %llu: %zu vs %zu results", (unsigned long long)seed, a->n,
-                 b->n);
+    cr_assert_eq(a->n, b->n, "seed %llu: %zu vs %zu results", (unsigned long long)seed, a->n, b->n);
     for (size_t i = 0; i < a->n; i++) {
         const char *x = a->lines[i], *y = b->lines[i];
         while (*x && *y) {
@@ -291,8 +289,8 @@ static void assert_same_results(const collector *a, const collector *b, uint64_t
                 char *ex, *ey;
                 double dx = strtod(x, &ex), dy = strtod(y, &ey);
                 cr_assert(fabs(dx - dy) <= 1e-9 * fmax(1, fmax(fabs(dx), fabs(dy))),
-                          "seed %llu line %zu:\n%s\n%s", (unsigned long long)seed, i,
-                          a->lines[i], b->lines[i]);
+                          "seed %llu line %zu:\n%s\n%s", (unsigned long long)seed, i, a->lines[i],
+                          b->lines[i]);
                 x = ex;
                 y = ey;
                 continue;
@@ -302,8 +300,7 @@ static void assert_same_results(const collector *a, const collector *b, uint64_t
             x++;
             y++;
         }
-        cr_assert(!*x && !*y, "seed %llu line %zu differs in length", (unsigned long long)seed,
-                  i);
+        cr_assert(!*x && !*y, "seed %llu line %zu differs in length", (unsigned long long)seed, i);
     }
 }
 
@@ -337,8 +334,8 @@ static void check_shuffles(const char *window_json, int64_t d)
                 ev[i].t = t;
                 snprintf(ev[i].value, sizeof ev[i].value,
                          "{\"k\":\"m%d\",\"r\":%d,\"t\":%lld,\"a\":%d.%02d,\"id\":\"e%zu\"}",
-                         (int)(rnd() % 7), (int)(rnd() % 2), (long long)t,
-                         (int)(rnd() % 1000), (int)(rnd() % 100), i);
+                         (int)(rnd() % 7), (int)(rnd() % 2), (long long)t, (int)(rnd() % 1000),
+                         (int)(rnd() % 100), i);
             }
         }
         qsort(ev, N, sizeof *ev, by_time);

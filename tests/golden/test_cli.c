@@ -1,0 +1,199 @@
+/*
+ * Tests of the tidemark command line, run as a real process (the binary
+ * ctest passes in TIDEMARK_BINARY): exit status 0/2 and messages that name
+ * the key or the line at fault.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+typedef struct run_result {
+    int status; /* exit status, or -1 if it did not exit normally */
+    char out[8192];
+    char err[8192];
+} run_result;
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+    unlink(path);
+}
+
+/* Runs tidemark with argv (NULL-terminated, without argv[0]). */
+static run_result run(const char *const *args)
+{
+    const char *bin = getenv("TIDEMARK_BINARY");
+    cr_assert(bin, "TIDEMARK_BINARY is not set (ctest sets it)");
+    const char *argv[32] = {bin};
+    for (size_t i = 0; args[i]; i++)
+        argv[i + 1] = args[i];
+    char out_path[] = "/tmp/tidemark-cli-out-XXXXXX", err_path[] = "/tmp/tidemark-cli-err-XXXXXX";
+    int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int ws;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    close(out_fd);
+    close(err_fd);
+    run_result r;
+    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    slurp(out_path, r.out, sizeof r.out);
+    slurp(err_path, r.err, sizeof r.err);
+    return r;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char dir[] = "/tmp/tidemark-cli-XXXXXX";
+static char cfg_path[128], in_path[128], out_dir[128];
+
+static const char *GOOD_CONFIG =
+    "{\"application_id\":\"cli\",\"input\":{\"topics\":[\"in\"],"
+    "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"}},"
+    "\"window\":{\"type\":\"tumbling\",\"size_ms\":10},"
+    "\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"}],\"output\":{\"topic\":\"out\"}}";
+
+static void setup(void)
+{
+    cr_assert(mkdtemp(dir));
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
+    snprintf(in_path, sizeof in_path, "%s/in.jsonl", dir);
+    snprintf(out_dir, sizeof out_dir, "%s/out", dir);
+    write_file(cfg_path, GOOD_CONFIG);
+}
+
+static void teardown(void)
+{
+    static const char *const files[] = {"out/output.jsonl", "out/late.jsonl", "out/dlq.jsonl",
+                                        "config.json", "in.jsonl"};
+    char p[256];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(out_dir);
+    rmdir(dir);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+Test(cli, version_and_help)
+{
+    run_result r = run((const char *[]){"--version", NULL});
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "tidemark "), "%s", r.out);
+    r = run((const char *[]){"--help", NULL});
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "replay"), "%s", r.out);
+    cr_assert(strstr(r.out, "watermark.idle_timeout_ms"), "--help lists the config keys");
+}
+
+Test(cli, replay_writes_three_files)
+{
+    write_file(in_path, "{\"partition\":0,\"ts\":1,\"key\":null,\"payload\":\"{\\\"t\\\":1}\"}\n"
+                        "{\"partition\":0,\"ts\":2,\"key\":null,\"payload\":\"{\\\"t\\\":25}\"}\n"
+                        "{\"partition\":0,\"ts\":3,\"key\":null,\"payload\":\"x\"}\n");
+    run_result r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path,
+                                        "--output-dir", out_dir, NULL});
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char p[256], buf[4096];
+    snprintf(p, sizeof p, "%s/output.jsonl", out_dir);
+    FILE *f = fopen(p, "r");
+    cr_assert(f);
+    cr_assert(fgets(buf, sizeof buf, f));
+    fclose(f);
+    cr_assert(strstr(buf, "\"key\":\"@0\""), "%s", buf);
+    snprintf(p, sizeof p, "%s/dlq.jsonl", out_dir);
+    f = fopen(p, "r");
+    cr_assert(f && fgets(buf, sizeof buf, f));
+    fclose(f);
+    cr_assert(strstr(buf, "\"tidemark.reason\":\"invalid_json\""), "%s", buf);
+    cr_assert(strstr(buf, "\"tidemark.source\":\"in/0/2\""), "%s", buf);
+}
+
+Test(cli, bad_arguments_exit_2)
+{
+    run_result r = run((const char *[]){"replay", "--config", cfg_path, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--input is required"), "%s", r.err);
+    r = run((const char *[]){"replay", "--bogus", "x", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--bogus"), "%s", r.err);
+    r = run((const char *[]){"frobnicate", NULL});
+    cr_assert_eq(r.status, 2);
+    r = run((const char *[]){NULL});
+    cr_assert_eq(r.status, 2);
+}
+
+Test(cli, bad_config_names_the_key_and_exits_2)
+{
+    write_file(in_path, "");
+    write_file(cfg_path, "{\"application_id\":\"cli\",\"input\":{\"topics\":[\"in\"],"
+                         "\"event_time\":{\"pointer\":\"/t\"}},"
+                         "\"window\":{\"type\":\"tumbling\",\"size_ms\":-5},"
+                         "\"output\":{\"topic\":\"out\"}}");
+    run_result r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path,
+                                        "--output-dir", out_dir, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "window.size_ms"), "%s", r.err);
+    write_file(cfg_path, GOOD_CONFIG);
+    r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path, "--output-dir",
+                             out_dir, "--set", "window.sise_ms=5", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "window.sise_ms"), "%s", r.err);
+}
+
+Test(cli, unreadable_input_exits_2)
+{
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/nope.jsonl", dir);
+    run_result r = run((const char *[]){"replay", "--config", cfg_path, "--input", missing,
+                                        "--output-dir", out_dir, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "nope.jsonl"), "%s", r.err);
+}
+
+Test(cli, malformed_line_names_its_number_and_exits_2)
+{
+    write_file(in_path, "{\"partition\":0,\"ts\":1,\"key\":null,\"payload\":null}\n"
+                        "\n"
+                        "{\"partition\":0,\"ts\":\"late\",\"key\":null,\"payload\":null}\n");
+    run_result r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path,
+                                        "--output-dir", out_dir, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "in.jsonl:3:"), "%s", r.err);
+    cr_assert(strstr(r.err, "\"ts\""), "%s", r.err);
+    write_file(in_path, "{\"topic\":\"other\",\"partition\":0,\"ts\":1,\"payload\":null}\n");
+    r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path, "--output-dir",
+                             out_dir, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "in.jsonl:1:") && strstr(r.err, "other"), "%s", r.err);
+    write_file(in_path, "not json\n");
+    r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path, "--output-dir",
+                             out_dir, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "in.jsonl:1:"), "%s", r.err);
+}
