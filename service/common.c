@@ -209,6 +209,12 @@ void tm_buf_put_json_string(tm_buf *b, const char *s, size_t n)
         case '\t':
             tm_buf_puts(b, "\\t");
             break;
+        case '\b':
+            tm_buf_puts(b, "\\b");
+            break;
+        case '\f':
+            tm_buf_puts(b, "\\f");
+            break;
         default: {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             tm_buf_append(b, esc, sizeof esc);

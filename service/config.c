@@ -78,13 +78,13 @@ _Static_assert(TM_LATE_EMIT == 0 && TM_LATE_DROP == 1, "late_actions[] order");
  * unknown-variable check does not trip on them.
  */
 static const char *const env_allow[] = {
-    "TIDEMARK_SOURCE_DIR",     /* tests: the repository checkout */
-    "TIDEMARK_BINARY",         /* tests: the tidemark executable under test */
-    "TIDEMARK_TEST_BROKER",    /* tests: the test broker launcher */
-    "TIDEMARK_DEPS_DIR",       /* build/CI: where third-party sources live */
-    "TIDEMARK_FUZZ_SECONDS",   /* tests/run.sh: fuzzing time per target */
-    "TIDEMARK_STAGES",         /* tests/run.sh: the stages to run */
-    "TIDEMARK_JOBS",           /* tests/run.sh: build and test parallelism */
+    "TIDEMARK_SOURCE_DIR",   /* tests: the repository checkout */
+    "TIDEMARK_BINARY",       /* tests: the tidemark executable under test */
+    "TIDEMARK_TEST_BROKER",  /* tests: the test broker launcher */
+    "TIDEMARK_DEPS_DIR",     /* build/CI: where third-party sources live */
+    "TIDEMARK_FUZZ_SECONDS", /* tests/run.sh: fuzzing time per target */
+    "TIDEMARK_STAGES",       /* tests/run.sh: the stages to run */
+    "TIDEMARK_JOBS",         /* tests/run.sh: build and test parallelism */
     NULL,
 };
 

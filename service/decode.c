@@ -4,8 +4,10 @@
  * Pipeline per record, each stage one check of the reason table in order,
  * the first failure wins:
  *
- *   empty_value -> strict JSON check (invalid_json) -> cJSON parse into the
- *   decoder's arena -> event time -> group key -> event id -> aggregations
+ *   empty_value -> strict JSON check (invalid_json) -> cJSON parse, into
+ *   the decoder's arena, of only the top-level members that the pointers
+ *   start with (see struct tm_decoder) -> event time -> group key ->
+ *   event id -> aggregations
  *
  * Invariants:
  * - Never reads outside value[0..value_len) and needs no NUL terminator.
@@ -24,8 +26,9 @@
  *   duplicate member name resolves to the last one, as in Jackson (Flink),
  *   JavaScript and Python.
  * - No allocation in steady state: cJSON nodes come from a per-decoder bump
- *   arena (below), key and id text go into reused tm_bufs, and string keys
- *   and ids point straight into the arena. Everything tm_event points to
+ *   arena (below), key and id text go into reused tm_bufs, the member
+ *   table is reused, and string keys and ids point straight into the
+ *   arena. Everything tm_event points to
  *   lives until the next tm_decode (which resets the arena) or close.
  * - Numbers that overflow a double (1e400 parses as infinity) are never
  *   used: such an event time is invalid_event_time, a key invalid_key, an
@@ -49,6 +52,7 @@
  */
 #include "decode.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
@@ -252,7 +256,9 @@ typedef struct top_member {
 } top_member;
 
 /* Reused across records, so that recording members allocates nothing in
- * steady state. */
+ * steady state; trimmed back after a record with more than
+ * MEMBERS_MAX_KEEP members, like the arena. */
+#define MEMBERS_MAX_KEEP 1024
 typedef struct member_vec {
     top_member *v;
     size_t n, cap;
@@ -288,7 +294,7 @@ static bool is_ws(unsigned char c)
 static inline void jc_skip_ws(json_check *jc)
 {
     const unsigned char *p = jc->p, *end = jc->end;
-    if (p < end && *p > ' ')
+    if (p < end && ' ' < *p) /* (operand order keeps clang-format 14 from misparsing) */
         return;
     while (p < end && is_ws(*p))
         p++;
@@ -672,18 +678,47 @@ static bool json_check_text(json_check *jc, const char *value, size_t len, membe
 /* ------------------------------------------------------------------------ */
 /* The decoder                                                               */
 
+/* A configured pointer and its slot: the index of its first token among
+ * the distinct first tokens of all the decoder's pointers. */
+typedef struct dec_ptr {
+    tm_jsonptr ptr;
+    size_t slot;
+} dec_ptr;
+
+/*
+ * Parsing only what is needed. Every pointer but "" starts with a member of
+ * the record object, and the strict check already found where each member's
+ * value lies. So cJSON parses just the values of the members that some
+ * pointer starts with (one "slot" per distinct first token), each as a
+ * JSON text of its own, and a pointer resolves from its slot's tree with
+ * its remaining tokens. Records with unneeded members (most) skip most of
+ * cJSON's work. This gives the same result as parsing the whole record,
+ * since cJSON parses a value the same wherever it stands, and a member name
+ * without a backslash is exactly its raw bytes (it is valid UTF-8 with no
+ * NUL, by the check). The whole record is parsed instead when some pointer
+ * is "" (the whole document) or some top-level name has an escape.
+ */
 struct tm_decoder {
     const tm_config *cfg; /* borrowed */
-    tm_jsonptr time_ptr;
-    tm_jsonptr *group_ptrs; /* n_group of them */
-    size_t n_group;         /* the counts, kept so that close needs no cfg */
+    dec_ptr time;
+    dec_ptr *group; /* n_group of them */
+    size_t n_group; /* the counts, kept so that close needs no cfg */
     size_t n_aggs;
-    tm_jsonptr id_ptr;      /* compiled when dedup is enabled */
-    tm_jsonptr *agg_ptrs;   /* one per aggregation; empty for count */
-    double *values;         /* one per aggregation, handed out in tm_event */
-    tm_buf key;             /* composite, number and record keys */
-    tm_buf id;              /* number ids */
-    tm_arena arena;         /* cJSON nodes of the current record */
+    dec_ptr id;         /* compiled when dedup is enabled */
+    dec_ptr *agg;       /* one per aggregation; empty for count */
+    double *values;     /* one per aggregation, handed out in tm_event */
+    tm_buf key;         /* composite, number and record keys */
+    tm_buf id_text;     /* number ids */
+    tm_arena arena;     /* cJSON nodes of the current record */
+    member_vec members; /* top-level members of the current record */
+
+    const tm_jsonptr_token **slot_token; /* first token of each slot */
+    const cJSON **slot_node;             /* per record: that member's parsed value */
+    size_t n_slots;
+    bool whole_doc; /* some pointer is "": always parse the whole record */
+
+    bool sliced;       /* this record was parsed by slots, not whole */
+    const cJSON *root; /* the whole record, when not sliced */
 };
 
 /* Writes a formatted detail; returns r so that failures are one line. */
@@ -748,11 +783,19 @@ static const cJSON *element(const cJSON *arr, size_t index)
     return c;
 }
 
-/* RFC 6901 evaluation; NULL when any step does not resolve. */
-static const cJSON *resolve(const cJSON *root, const tm_jsonptr *ptr)
+/* RFC 6901 evaluation; NULL when any step does not resolve. A sliced
+ * record starts from the pointer's slot, its first token already taken. */
+static const cJSON *resolve(const tm_decoder *d, const dec_ptr *dp)
 {
-    const cJSON *node = root;
-    for (size_t i = 0; i < ptr->n_tokens && node; i++) {
+    const tm_jsonptr *ptr = &dp->ptr;
+    const cJSON *node = d->root;
+    size_t i = 0;
+    if (d->sliced) {
+        assert(ptr->n_tokens > 0 && dp->slot < d->n_slots);
+        node = d->slot_node[dp->slot];
+        i = 1;
+    }
+    for (; i < ptr->n_tokens && node; i++) {
         const tm_jsonptr_token *tok = &ptr->tokens[i];
         if (cJSON_IsObject(node))
             node = member(node, tok->name);
@@ -781,32 +824,66 @@ static int compile_ptr(tm_jsonptr *p, const char *text, const char *what, char *
 static int compile_all(tm_decoder *d, char *errstr, size_t errlen)
 {
     const tm_config *cfg = d->cfg;
-    int rc = compile_ptr(&d->time_ptr, cfg->event_time_pointer, "input.event_time.pointer",
-                         errstr, errlen);
+    int rc = compile_ptr(&d->time.ptr, cfg->event_time_pointer, "input.event_time.pointer", errstr,
+                         errlen);
     if (rc == TM_OK && cfg->group_mode == TM_GROUP_POINTER && cfg->n_group_pointers != 1)
         rc = tm_seterr(errstr, errlen, TM_ECONFIG, "input.group_by: expected one pointer");
     if (rc == TM_OK && cfg->group_mode == TM_GROUP_LIST && cfg->n_group_pointers == 0)
         rc = tm_seterr(errstr, errlen, TM_ECONFIG, "input.group_by: empty list");
     bool uses_ptrs = cfg->group_mode == TM_GROUP_POINTER || cfg->group_mode == TM_GROUP_LIST;
     d->n_group = uses_ptrs ? cfg->n_group_pointers : 0;
-    d->group_ptrs = tm_xcalloc(d->n_group, sizeof *d->group_ptrs);
+    d->group = tm_xcalloc(d->n_group, sizeof *d->group);
     for (size_t i = 0; rc == TM_OK && i < d->n_group; i++)
-        rc = compile_ptr(&d->group_ptrs[i], cfg->group_pointers[i], "input.group_by", errstr,
-                         errlen);
+        rc =
+            compile_ptr(&d->group[i].ptr, cfg->group_pointers[i], "input.group_by", errstr, errlen);
     if (rc == TM_OK && cfg->dedup_enabled)
-        rc = compile_ptr(&d->id_ptr, cfg->event_id_pointer, "input.event_id", errstr, errlen);
+        rc = compile_ptr(&d->id.ptr, cfg->event_id_pointer, "input.event_id", errstr, errlen);
     d->n_aggs = cfg->n_aggs;
-    d->agg_ptrs = tm_xcalloc(d->n_aggs, sizeof *d->agg_ptrs);
+    d->agg = tm_xcalloc(d->n_aggs, sizeof *d->agg);
     for (size_t i = 0; rc == TM_OK && i < d->n_aggs; i++) {
         if (cfg->aggs[i].op != TM_AGG_COUNT)
-            rc = compile_ptr(&d->agg_ptrs[i], cfg->aggs[i].pointer, cfg->aggs[i].name, errstr,
+            rc = compile_ptr(&d->agg[i].ptr, cfg->aggs[i].pointer, cfg->aggs[i].name, errstr,
                              errlen);
     }
     return rc;
 }
 
+/* Gives p the slot of its first token, adding a slot for a new one. */
+static void assign_slot(tm_decoder *d, dec_ptr *p)
+{
+    if (p->ptr.n_tokens == 0) {
+        d->whole_doc = true;
+        return;
+    }
+    const tm_jsonptr_token *first = &p->ptr.tokens[0];
+    for (p->slot = 0; p->slot < d->n_slots; p->slot++) {
+        if (strcmp(d->slot_token[p->slot]->name, first->name) == 0)
+            return;
+    }
+    d->slot_token[d->n_slots++] = first;
+}
+
+/* Slots for every pointer a record is read with (see struct tm_decoder).
+ * There are at most as many slots as pointers. */
+static void assign_slots(tm_decoder *d)
+{
+    size_t most = 2 + d->n_group + d->n_aggs;
+    d->slot_token = tm_xcalloc(most, sizeof *d->slot_token);
+    d->slot_node = tm_xcalloc(most, sizeof *d->slot_node);
+    assign_slot(d, &d->time);
+    for (size_t i = 0; i < d->n_group; i++)
+        assign_slot(d, &d->group[i]);
+    if (d->cfg->dedup_enabled)
+        assign_slot(d, &d->id);
+    for (size_t i = 0; i < d->n_aggs; i++) {
+        if (d->cfg->aggs[i].op != TM_AGG_COUNT)
+            assign_slot(d, &d->agg[i]);
+    }
+}
+
 int tm_decoder_open(tm_decoder **out, const tm_config *cfg, char *errstr, size_t errlen)
 {
+    assert(out != NULL && cfg != NULL);
     pthread_once(&hooks_once, install_hooks);
     tm_decoder *d = tm_xcalloc(1, sizeof *d);
     d->cfg = cfg;
@@ -815,6 +892,7 @@ int tm_decoder_open(tm_decoder **out, const tm_config *cfg, char *errstr, size_t
         tm_decoder_close(d);
         return rc;
     }
+    assign_slots(d);
     d->values = tm_xcalloc(d->n_aggs, sizeof *d->values);
     arena_init(&d->arena);
     *out = d;
@@ -825,17 +903,20 @@ void tm_decoder_close(tm_decoder *d)
 {
     if (!d)
         return;
-    tm_jsonptr_free(&d->time_ptr);
-    for (size_t i = 0; d->group_ptrs && i < d->n_group; i++)
-        tm_jsonptr_free(&d->group_ptrs[i]);
-    free(d->group_ptrs);
-    tm_jsonptr_free(&d->id_ptr);
-    for (size_t i = 0; d->agg_ptrs && i < d->n_aggs; i++)
-        tm_jsonptr_free(&d->agg_ptrs[i]);
-    free(d->agg_ptrs);
+    tm_jsonptr_free(&d->time.ptr);
+    for (size_t i = 0; d->group && i < d->n_group; i++)
+        tm_jsonptr_free(&d->group[i].ptr);
+    free(d->group);
+    tm_jsonptr_free(&d->id.ptr);
+    for (size_t i = 0; d->agg && i < d->n_aggs; i++)
+        tm_jsonptr_free(&d->agg[i].ptr);
+    free(d->agg);
+    free(d->slot_token);
+    free(d->slot_node);
+    free(d->members.v);
     free(d->values);
     tm_buf_free(&d->key);
-    tm_buf_free(&d->id);
+    tm_buf_free(&d->id_text);
     if (d->arena.base)
         arena_free(&d->arena);
     free(d);
@@ -929,7 +1010,7 @@ static tm_dlq_reason read_time_number(const tm_decoder *d, const cJSON *node, in
     bool ok = seconds ? seconds_to_ms(node->valuedouble, t) : millis_to_ms(node->valuedouble, t);
     if (!ok)
         return fail(detail, detail_len, TM_DLQ_INVALID_EVENT_TIME,
-                    "event time %s %.17g is out of range", ptr_text(&d->time_ptr),
+                    "event time %s %.17g is out of range", ptr_text(&d->time.ptr),
                     node->valuedouble);
     return TM_DLQ_NONE;
 }
@@ -943,7 +1024,7 @@ static tm_dlq_reason read_time_string(const tm_decoder *d, const cJSON *node, in
         char quoted[TM_DETAIL_SNIPPET + 4];
         snippet(quoted, sizeof quoted, s);
         return fail(detail, detail_len, TM_DLQ_INVALID_EVENT_TIME,
-                    "event time %s '%s' is not RFC 3339", ptr_text(&d->time_ptr), quoted);
+                    "event time %s '%s' is not RFC 3339", ptr_text(&d->time.ptr), quoted);
     }
     return TM_DLQ_NONE;
 }
@@ -961,7 +1042,7 @@ static tm_dlq_reason read_time(const tm_decoder *d, const cJSON *node, int64_t *
     if (want_string && cJSON_IsString(node))
         return read_time_string(d, node, t, detail, detail_len);
     return fail(detail, detail_len, TM_DLQ_INVALID_EVENT_TIME,
-                "event time %s is %s, expected %s (format %s)", ptr_text(&d->time_ptr),
+                "event time %s is %s, expected %s (format %s)", ptr_text(&d->time.ptr),
                 type_name(node),
                 want_number && want_string ? "a number or a string"
                 : want_number              ? "a number"
@@ -987,10 +1068,9 @@ static tm_dlq_reason bad_key_part(const tm_decoder *d, size_t i, const cJSON *no
     char where[32] = "";
     if (d->cfg->group_mode == TM_GROUP_LIST)
         snprintf(where, sizeof where, "[%zu]", i);
-    const char *ptr = ptr_text(&d->group_ptrs[i]);
+    const char *ptr = ptr_text(&d->group[i].ptr);
     if (!node)
-        return fail(detail, detail_len, TM_DLQ_INVALID_KEY, "group_by%s %s not found", where,
-                    ptr);
+        return fail(detail, detail_len, TM_DLQ_INVALID_KEY, "group_by%s %s not found", where, ptr);
     if (cJSON_IsNumber(node))
         return fail(detail, detail_len, TM_DLQ_INVALID_KEY,
                     "group_by%s %s is a number out of range", where, ptr);
@@ -1028,13 +1108,12 @@ static void single_key(tm_decoder *d, const cJSON *node, tm_event *ev)
 }
 
 /* A list of pointers: the compact JSON array text of the parts. */
-static tm_dlq_reason list_key(tm_decoder *d, const cJSON *root, tm_event *ev, char *detail,
-                              size_t detail_len)
+static tm_dlq_reason list_key(tm_decoder *d, tm_event *ev, char *detail, size_t detail_len)
 {
     tm_buf_reset(&d->key);
     tm_buf_putc(&d->key, '[');
     for (size_t i = 0; i < d->n_group; i++) {
-        const cJSON *node = resolve(root, &d->group_ptrs[i]);
+        const cJSON *node = resolve(d, &d->group[i]);
         if (!node || !is_key_scalar(node))
             return bad_key_part(d, i, node, detail, detail_len);
         if (i > 0)
@@ -1057,8 +1136,8 @@ static void record_key(tm_decoder *d, const char *rk, size_t rk_len, tm_event *e
 }
 
 /* invalid_key, or the group key in ev (SEMANTICS 2). */
-static tm_dlq_reason read_key(tm_decoder *d, const cJSON *root, const char *rk, size_t rk_len,
-                              tm_event *ev, char *detail, size_t detail_len)
+static tm_dlq_reason read_key(tm_decoder *d, const char *rk, size_t rk_len, tm_event *ev,
+                              char *detail, size_t detail_len)
 {
     switch (d->cfg->group_mode) {
     case TM_GROUP_GLOBAL:
@@ -1069,10 +1148,10 @@ static tm_dlq_reason read_key(tm_decoder *d, const cJSON *root, const char *rk, 
         record_key(d, rk, rk_len, ev);
         return TM_DLQ_NONE;
     case TM_GROUP_LIST:
-        return list_key(d, root, ev, detail, detail_len);
+        return list_key(d, ev, detail, detail_len);
     case TM_GROUP_POINTER:
     default: {
-        const cJSON *node = resolve(root, &d->group_ptrs[0]);
+        const cJSON *node = resolve(d, &d->group[0]);
         if (!node || !is_key_scalar(node))
             return bad_key_part(d, 0, node, detail, detail_len);
         single_key(d, node, ev);
@@ -1084,11 +1163,10 @@ static tm_dlq_reason read_key(tm_decoder *d, const cJSON *root, const char *rk, 
 /* ---- event id ---- */
 
 /* missing_event_id, or the id in ev; only called with dedup enabled. */
-static tm_dlq_reason read_id(tm_decoder *d, const cJSON *root, tm_event *ev, char *detail,
-                             size_t detail_len)
+static tm_dlq_reason read_id(tm_decoder *d, tm_event *ev, char *detail, size_t detail_len)
 {
-    const char *ptr = ptr_text(&d->id_ptr);
-    const cJSON *node = resolve(root, &d->id_ptr);
+    const char *ptr = ptr_text(&d->id.ptr);
+    const cJSON *node = resolve(d, &d->id);
     if (!node)
         return fail(detail, detail_len, TM_DLQ_MISSING_EVENT_ID, "event_id %s not found", ptr);
     if (cJSON_IsString(node)) {
@@ -1103,11 +1181,11 @@ static tm_dlq_reason read_id(tm_decoder *d, const cJSON *root, tm_event *ev, cha
         return fail(detail, detail_len, TM_DLQ_MISSING_EVENT_ID,
                     "event_id %s is a number out of range", ptr);
     /* '#' keeps the number 1 apart from the string "1" (decode.h). */
-    tm_buf_reset(&d->id);
-    tm_buf_putc(&d->id, '#');
-    tm_buf_put_double(&d->id, node->valuedouble);
-    ev->id = d->id.data;
-    ev->id_len = d->id.len;
+    tm_buf_reset(&d->id_text);
+    tm_buf_putc(&d->id_text, '#');
+    tm_buf_put_double(&d->id_text, node->valuedouble);
+    ev->id = d->id_text.data;
+    ev->id_len = d->id_text.len;
     return TM_DLQ_NONE;
 }
 
@@ -1115,8 +1193,7 @@ static tm_dlq_reason read_id(tm_decoder *d, const cJSON *root, tm_event *ev, cha
 
 /* missing_field / invalid_field_type, aggregation by aggregation in
  * order, or every value in d->values (0 for count). */
-static tm_dlq_reason read_values(tm_decoder *d, const cJSON *root, char *detail,
-                                 size_t detail_len)
+static tm_dlq_reason read_values(tm_decoder *d, char *detail, size_t detail_len)
 {
     const tm_config *cfg = d->cfg;
     for (size_t i = 0; i < d->n_aggs; i++) {
@@ -1124,11 +1201,11 @@ static tm_dlq_reason read_values(tm_decoder *d, const cJSON *root, char *detail,
         if (cfg->aggs[i].op == TM_AGG_COUNT)
             continue;
         const char *name = cfg->aggs[i].name;
-        const char *ptr = ptr_text(&d->agg_ptrs[i]);
-        const cJSON *node = resolve(root, &d->agg_ptrs[i]);
+        const char *ptr = ptr_text(&d->agg[i].ptr);
+        const cJSON *node = resolve(d, &d->agg[i]);
         if (!node)
-            return fail(detail, detail_len, TM_DLQ_MISSING_FIELD,
-                        "aggregation '%s': %s not found", name, ptr);
+            return fail(detail, detail_len, TM_DLQ_MISSING_FIELD, "aggregation '%s': %s not found",
+                        name, ptr);
         if (!cJSON_IsNumber(node))
             return fail(detail, detail_len, TM_DLQ_INVALID_FIELD_TYPE,
                         "aggregation '%s': %s is %s, expected a number", name, ptr,
@@ -1162,30 +1239,67 @@ static const char *json_type_of_first_byte(unsigned char c)
     }
 }
 
-/* empty_value and invalid_json; on success *root is the parsed object,
- * allocated in the decoder's arena. */
-static tm_dlq_reason parse_value(tm_decoder *d, const char *value, size_t value_len,
-                                 const cJSON **root, char *detail, size_t detail_len)
+/* The last top-level member named like tok (duplicates: the last wins). */
+static const top_member *find_member(const member_vec *m, const tm_jsonptr_token *tok)
+{
+    const top_member *found = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->v[i].name_len == tok->len && memcmp(m->v[i].name, tok->name, tok->len) == 0)
+            found = &m->v[i];
+    }
+    return found;
+}
+
+/* Parses the value of each slot's member, if the record has it. */
+static bool parse_slots(tm_decoder *d)
+{
+    d->sliced = true;
+    d->root = NULL;
+    for (size_t s = 0; s < d->n_slots; s++) {
+        const top_member *m = find_member(&d->members, d->slot_token[s]);
+        d->slot_node[s] = m ? cJSON_ParseWithLength(m->value, m->value_len) : NULL;
+        if (m && !d->slot_node[s])
+            return false;
+    }
+    return true;
+}
+
+/* Parses the whole record, when slots cannot be used. */
+static bool parse_whole(tm_decoder *d, const char *value, size_t value_len)
+{
+    d->sliced = false;
+    d->root = cJSON_ParseWithLength(value, value_len);
+    return d->root && cJSON_IsObject(d->root);
+}
+
+/* empty_value and invalid_json; on success the record is parsed into the
+ * decoder's arena, whole or by slots (see struct tm_decoder). */
+static tm_dlq_reason parse_value(tm_decoder *d, const char *value, size_t value_len, char *detail,
+                                 size_t detail_len)
 {
     if (!value)
         return fail(detail, detail_len, TM_DLQ_EMPTY_VALUE, "value is null");
     if (value_len == 0)
         return fail(detail, detail_len, TM_DLQ_EMPTY_VALUE, "value is empty");
+    if (d->members.cap > MEMBERS_MAX_KEEP) { /* grown by the previous record */
+        free(d->members.v);
+        memset(&d->members, 0, sizeof d->members);
+    }
     json_check jc;
     unsigned char first;
-    if (!json_check_text(&jc, value, value_len, &first))
+    if (!json_check_text(&jc, value, value_len, &d->members, &first))
         return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "invalid JSON at byte %zu: %s",
                     (size_t)(jc.p - jc.begin), jc.err);
     if (first != '{')
-        return fail(detail, detail_len, TM_DLQ_INVALID_JSON,
-                    "value is %s, expected a JSON object", json_type_of_first_byte(first));
+        return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "value is %s, expected a JSON object",
+                    json_type_of_first_byte(first));
     arena_reset(&d->arena);
     tl_arena = &d->arena;
-    cJSON *tree = cJSON_ParseWithLength(value, value_len);
+    bool whole = d->whole_doc || jc.escaped_name;
+    bool ok = whole ? parse_whole(d, value, value_len) : parse_slots(d);
     tl_arena = NULL;
-    if (!tree || !cJSON_IsObject(tree)) /* not expected after the strict check */
+    if (!ok) /* not expected after the strict check */
         return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "invalid JSON: rejected by cJSON");
-    *root = tree;
     return TM_DLQ_NONE;
 }
 
@@ -1193,25 +1307,25 @@ tm_dlq_reason tm_decode(tm_decoder *d, const char *record_key_bytes, size_t reco
                         const char *value, size_t value_len, tm_event *ev, char *detail,
                         size_t detail_len)
 {
+    assert(d != NULL && ev != NULL);
     if (detail && detail_len > 0)
         detail[0] = '\0';
-    const cJSON *root = NULL;
     tm_event e = {0};
-    tm_dlq_reason r = parse_value(d, value, value_len, &root, detail, detail_len);
+    tm_dlq_reason r = parse_value(d, value, value_len, detail, detail_len);
     if (r != TM_DLQ_NONE)
         return r;
 
-    const cJSON *tnode = resolve(root, &d->time_ptr);
+    const cJSON *tnode = resolve(d, &d->time);
     if (!tnode)
         return fail(detail, detail_len, TM_DLQ_MISSING_EVENT_TIME, "event time %s not found",
-                    ptr_text(&d->time_ptr));
+                    ptr_text(&d->time.ptr));
     r = read_time(d, tnode, &e.t, detail, detail_len);
     if (r == TM_DLQ_NONE)
-        r = read_key(d, root, record_key_bytes, record_key_len, &e, detail, detail_len);
+        r = read_key(d, record_key_bytes, record_key_len, &e, detail, detail_len);
     if (r == TM_DLQ_NONE && d->cfg->dedup_enabled)
-        r = read_id(d, root, &e, detail, detail_len);
+        r = read_id(d, &e, detail, detail_len);
     if (r == TM_DLQ_NONE)
-        r = read_values(d, root, detail, detail_len);
+        r = read_values(d, detail, detail_len);
     if (r != TM_DLQ_NONE)
         return r;
     e.values = d->values;

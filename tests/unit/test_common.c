@@ -118,6 +118,8 @@ Test(common, json_string_escaping)
     cr_expect_str_eq(json_str("a\"b\\c", 5), "\"a\\\"b\\\\c\"");
     cr_expect_str_eq(json_str("l1\nl2\r\t", 7), "\"l1\\nl2\\r\\t\"");
     cr_expect_str_eq(json_str("\x01\x1f", 2), "\"\\u0001\\u001f\"");
+    /* \b and \f as JSON.stringify and json.dumps write them. */
+    cr_expect_str_eq(json_str("\b\f", 2), "\"\\b\\f\"");
     /* An embedded NUL is data, not the end of the string. */
     cr_expect_str_eq(json_str("a\0b", 3), "\"a\\u0000b\"");
     /* '/' and DEL need no escape; UTF-8 (valid or not) is copied through. */

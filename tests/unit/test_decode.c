@@ -89,11 +89,11 @@ static tm_dlq_reason decode(const char *json)
     return decode_bytes(json, strlen(json));
 }
 
-#define expect_reason(json, reason)                                                            \
-    do {                                                                                       \
-        tm_dlq_reason r_ = decode(json);                                                       \
-        cr_assert_eq(r_, reason, "%s: got %s (%s), want %s", json, tm_dlq_reason_name(r_),     \
-                     detail, tm_dlq_reason_name(reason));                                      \
+#define expect_reason(json, reason)                                                                \
+    do {                                                                                           \
+        tm_dlq_reason r_ = decode(json);                                                           \
+        cr_assert_eq(r_, reason, "%s: got %s (%s), want %s", json, tm_dlq_reason_name(r_), detail, \
+                     tm_dlq_reason_name(reason));                                                  \
     } while (0)
 
 #define expect_ok(json) expect_reason(json, TM_DLQ_NONE)
@@ -118,15 +118,14 @@ static void expect_time(const char *ts_json, int64_t want)
 {
     tm_dlq_reason r = decode_time(ts_json);
     cr_assert_eq(r, TM_DLQ_NONE, "%s: %s", ts_json, detail);
-    cr_assert_eq(ev.t, want, "%s: t = %lld, want %lld", ts_json, (long long)ev.t,
-                 (long long)want);
+    cr_assert_eq(ev.t, want, "%s: t = %lld, want %lld", ts_json, (long long)ev.t, (long long)want);
 }
 
 static void expect_bad_time(const char *ts_json)
 {
     tm_dlq_reason r = decode_time(ts_json);
-    cr_assert_eq(r, TM_DLQ_INVALID_EVENT_TIME, "%s: got %s (%s)", ts_json,
-                 tm_dlq_reason_name(r), detail);
+    cr_assert_eq(r, TM_DLQ_INVALID_EVENT_TIME, "%s: got %s (%s)", ts_json, tm_dlq_reason_name(r),
+                 detail);
 }
 
 /* ---- reason names ---- */
@@ -288,8 +287,8 @@ Test(decode, syntax_errors)
 
 Test(decode, strict_numbers)
 {
-    const char *bad[] = {"01", "-01", "1.", ".5", "-", "+1", "1e", "1e+", "1.e5", "0x10", "--1",
-                         "1.5.5", "- 1"};
+    const char *bad[] = {"01",  "-01",  "1.",   ".5",  "-",     "+1", "1e",
+                         "1e+", "1.e5", "0x10", "--1", "1.5.5", "- 1"};
     char json[128];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(json, sizeof json, "{\"x\":%s}", bad[i]);
@@ -321,22 +320,22 @@ Test(decode, number_length_limit)
 Test(decode, strings_strict)
 {
     const char *bad[] = {
-        "\"a\nb\"",            /* raw control character */
+        "\"a\nb\"", /* raw control character */
         "\"a\tb\"",
-        "\"\\x\"",             /* unknown escape */
-        "\"\\u12\"",           /* short \u */
+        "\"\\x\"",   /* unknown escape */
+        "\"\\u12\"", /* short \u */
         "\"\\u12g4\"",
-        "\"\\ud800\"",         /* lone high surrogate */
-        "\"\\ud800\\u0041\"",  /* high surrogate + non-low */
-        "\"\\udc00\"",         /* lone low surrogate */
-        "\"\\u0000\"",         /* unsupported (cJSON would truncate) */
-        "\"\xC0\xAF\"",        /* overlong */
-        "\"\xE0\x80\xAF\"",    /* overlong */
-        "\"\xED\xA0\x80\"",    /* UTF-16 surrogate in UTF-8 */
+        "\"\\ud800\"",          /* lone high surrogate */
+        "\"\\ud800\\u0041\"",   /* high surrogate + non-low */
+        "\"\\udc00\"",          /* lone low surrogate */
+        "\"\\u0000\"",          /* unsupported (cJSON would truncate) */
+        "\"\xC0\xAF\"",         /* overlong */
+        "\"\xE0\x80\xAF\"",     /* overlong */
+        "\"\xED\xA0\x80\"",     /* UTF-16 surrogate in UTF-8 */
         "\"\xF4\x90\x80\x80\"", /* above U+10FFFF */
         "\"\xF5\x80\x80\x80\"",
-        "\"\x80\"",            /* lone continuation */
-        "\"\xC3\"",            /* truncated sequence */
+        "\"\x80\"", /* lone continuation */
+        "\"\xC3\"", /* truncated sequence */
         "\"\xE2\x82\"",
         "\"\xFF\"",
     };
@@ -697,6 +696,90 @@ Test(decode, incomplete_config_fails_open)
     tm_decoder_close(NULL);
 }
 
+/* ---- whole-record parsing vs parsing by slots ---- */
+
+/* The decoder parses only the members pointers start with, unless a
+ * top-level name has an escape or a pointer is "" (decode.c). These pin
+ * that both ways give the same answers. */
+
+Test(decode, escaped_top_level_name_parses_whole)
+{
+    cfg.dedup_enabled = true;
+    cfg.event_id_pointer = "/id";
+    use();
+    const char *plain = "{\"ts\":5,\"merchant\":\"m\",\"amount\":2.5,\"id\":7,\"x\":[1,{}]}";
+    const char *escaped =
+        "{\"t\\u0073\":5,\"merchant\":\"m\",\"amount\":2.5,\"id\":7,\"\\u0078\":[1,{}]}";
+    for (int i = 0; i < 2; i++) {
+        expect_ok(i ? escaped : plain);
+        cr_assert_eq(ev.t, 5);
+        cr_assert_eq(ev.key_len, 1);
+        cr_assert_eq(ev.key[0], 'm');
+        cr_assert_eq(ev.id_len, 2);
+        cr_assert(memcmp(ev.id, "#7", 2) == 0);
+        cr_assert_eq(ev.values[1], 2.5);
+    }
+}
+
+Test(decode, escaped_names_and_duplicates_on_both_paths)
+{
+    /* The last duplicate wins whether or not names are escaped. */
+    expect_ok("{\"ts\":1,\"t\\u0073\":2,\"merchant\":\"m\",\"amount\":1}");
+    cr_assert_eq(ev.t, 2);
+    expect_ok("{\"t\\u0073\":1,\"ts\":2,\"merchant\":\"m\",\"amount\":1}");
+    cr_assert_eq(ev.t, 2);
+    expect_ok("{\"ts\":1,\"merchant\":\"m\",\"amount\":1,\"ts\":3}");
+    cr_assert_eq(ev.t, 3);
+}
+
+Test(decode, members_nested_and_spaced)
+{
+    /* Slot values are cut from the record text: whitespace and nesting
+     * around them must not matter. */
+    cfg.event_time_pointer = "/a/b/1";
+    use();
+    expect_ok("{ \"merchant\" : \"m\" ,\n\"a\"\t:\t{ \"b\" : [ 0 , 42 ] } , \"amount\" : 1 }");
+    cr_assert_eq(ev.t, 42);
+    expect_ok("{\"merchant\":\"m\",\"amount\":1,\"a\":{\"b\":[0,43]}}");
+    cr_assert_eq(ev.t, 43);
+}
+
+Test(decode, shared_first_tokens)
+{
+    /* Several pointers under one member: parsed once, read many times. */
+    static tm_agg_spec aggs[] = {
+        {"a", TM_AGG_SUM, "/o/x"},
+        {"b", TM_AGG_MAX, "/o/y"},
+        {"c", TM_AGG_MIN, "/o/x"},
+    };
+    static char *group[] = {"/o/k"};
+    cfg.event_time_pointer = "/o/t";
+    cfg.group_pointers = group;
+    cfg.aggs = aggs;
+    cfg.n_aggs = 3;
+    use();
+    expect_ok("{\"o\":{\"t\":9,\"k\":\"g\",\"x\":1.5,\"y\":-2}}");
+    cr_assert_eq(ev.t, 9);
+    cr_assert_eq(ev.key[0], 'g');
+    cr_assert_eq(ev.values[0], 1.5);
+    cr_assert_eq(ev.values[1], -2.0);
+    cr_assert_eq(ev.values[2], 1.5);
+}
+
+Test(decode, whole_document_pointer_parses_whole)
+{
+    /* A "" pointer always reads the record object itself, so it can only
+     * fail; the checks before it still resolve from the whole record. */
+    static tm_agg_spec aggs[] = {{"all", TM_AGG_SUM, ""}};
+    cfg.aggs = aggs;
+    cfg.n_aggs = 1;
+    use();
+    expect_reason("{\"ts\":1,\"merchant\":\"m\"}", TM_DLQ_INVALID_FIELD_TYPE);
+    cr_assert_str_eq(detail, "aggregation 'all': \"\" is an object, expected a number");
+    expect_reason("{\"ts\":1,\"merchant\":{}}", TM_DLQ_INVALID_KEY);
+    expect_reason("{\"ts\":1,\"ts\":\"x\",\"merchant\":\"m\"}", TM_DLQ_INVALID_EVENT_TIME);
+}
+
 /* ---- group keys ---- */
 
 Test(decode, key_string_is_raw_bytes)
@@ -778,7 +861,8 @@ Test(decode, key_list_bad_part)
     expect_reason("{\"ts\":1,\"merchant\":\"m1\",\"amount\":1}", TM_DLQ_INVALID_KEY);
     cr_assert_str_eq(detail, "group_by[1] /region not found");
     expect_reason("{\"ts\":1,\"merchant\":{},\"region\":\"eu\",\"amount\":1}", TM_DLQ_INVALID_KEY);
-    cr_assert_str_eq(detail, "group_by[0] /merchant is an object, expected a string, number or bool");
+    cr_assert_str_eq(detail,
+                     "group_by[0] /merchant is an object, expected a string, number or bool");
     expect_reason("{\"ts\":1,\"merchant\":\"m\",\"region\":null,\"amount\":1}", TM_DLQ_INVALID_KEY);
     expect_reason("{\"ts\":1,\"merchant\":\"m\",\"region\":1e999,\"amount\":1}",
                   TM_DLQ_INVALID_KEY);
@@ -977,8 +1061,8 @@ static void *worker(void *p)
     char json[128], key[32], det[128];
     for (int i = 0; i < 20000; i++) {
         snprintf(key, sizeof key, "w%d-%d", w->id, i);
-        int n = snprintf(json, sizeof json, "{\"ts\":%d,\"merchant\":\"%s\",\"amount\":%d}", i,
-                         key, w->id);
+        int n = snprintf(json, sizeof json, "{\"ts\":%d,\"merchant\":\"%s\",\"amount\":%d}", i, key,
+                         w->id);
         tm_event e;
         if (tm_decode(d, NULL, 0, json, (size_t)n, &e, det, sizeof det) != TM_DLQ_NONE ||
             e.t != i || e.key_len != strlen(key) || memcmp(e.key, key, e.key_len) != 0 ||
