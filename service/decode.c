@@ -1250,6 +1250,92 @@ static const top_member *find_member(const member_vec *m, const tm_jsonptr_token
     return found;
 }
 
+/* Powers of ten exactly representable as doubles. */
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/*
+ * Reads a JSON number that the strict check has already validated, without
+ * strtod when it can be exact: with a decimal mantissa m <= 2^53 and a
+ * power of ten 10^e with |e| <= 22, both are exact doubles, so one IEEE
+ * multiplication or division gives the correctly rounded value, the same
+ * double strtod returns (Clinger's fast path). Other numbers (long
+ * mantissas, large exponents) go to strtod. strtod was most of the cost of
+ * decoding a typical record, which has two or three numbers.
+ */
+static double read_number(const char *s, size_t n)
+{
+    size_t i = s[0] == '-' ? 1 : 0;
+    uint64_t m = 0;
+    int digits = 0, exp10 = 0;
+    bool fraction = false;
+    for (; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
+        if (s[i] == '.') {
+            fraction = true;
+            continue;
+        }
+        m = m * 10 + (uint64_t)(s[i] - '0');
+        exp10 -= fraction;
+        if (++digits > 19)
+            goto slow; /* m may have wrapped */
+    }
+    if (i < n) {
+        size_t j = i + 1;
+        bool neg_exp = s[j] == '-';
+        j += s[j] == '-' || s[j] == '+';
+        int e = 0;
+        for (; j < n; j++) {
+            if (e > 1000)
+                goto slow;
+            e = e * 10 + (s[j] - '0');
+        }
+        exp10 += neg_exp ? -e : e;
+    }
+    if (m > ((uint64_t)1 << 53) || exp10 > 22 || exp10 < -22)
+        goto slow;
+    double v = exp10 >= 0 ? (double)m * exact_pow10[exp10] : (double)m / exact_pow10[-exp10];
+    return s[0] == '-' ? -v : v;
+slow:;
+    char buf[TM_JSON_MAX_NUMBER_LEN + 1]; /* the strict check bounds the length */
+    assert(n < sizeof buf);
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return strtod(buf, NULL);
+}
+
+/*
+ * The cJSON node of one top-level member's value, built directly for the
+ * common scalars (a number, a string without escapes, a literal) and parsed
+ * by cJSON otherwise. The value has passed the strict check. Nodes live in
+ * the arena, like everything cJSON allocates during a decode.
+ */
+static cJSON *member_node(tm_decoder *d, const char *v, size_t n)
+{
+    switch (v[0]) {
+    case '"':
+        if (!memchr(v + 1, '\\', n - 2)) {
+            char *copy = arena_alloc(&d->arena, n - 1);
+            memcpy(copy, v + 1, n - 2);
+            copy[n - 2] = '\0';
+            return cJSON_CreateStringReference(copy);
+        }
+        break;
+    case 't':
+        return cJSON_CreateTrue();
+    case 'f':
+        return cJSON_CreateFalse();
+    case 'n':
+        return cJSON_CreateNull();
+    case '{':
+    case '[':
+        break;
+    default:
+        return cJSON_CreateNumber(read_number(v, n));
+    }
+    return cJSON_ParseWithLength(v, n);
+}
+
 /* Parses the value of each slot's member, if the record has it. */
 static bool parse_slots(tm_decoder *d)
 {
@@ -1257,7 +1343,7 @@ static bool parse_slots(tm_decoder *d)
     d->root = NULL;
     for (size_t s = 0; s < d->n_slots; s++) {
         const top_member *m = find_member(&d->members, d->slot_token[s]);
-        d->slot_node[s] = m ? cJSON_ParseWithLength(m->value, m->value_len) : NULL;
+        d->slot_node[s] = m ? member_node(d, m->value, m->value_len) : NULL;
         if (m && !d->slot_node[s])
             return false;
     }

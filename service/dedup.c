@@ -14,15 +14,9 @@ typedef struct dedup_entry {
 } dedup_entry;
 
 typedef struct dedup_expiry {
-    int64_t expiry;
+    int64_t expiry; /* the heap priority */
     tm_dedup_hash h;
 } dedup_expiry;
-
-static int expiry_cmp(const void *a, const void *b)
-{
-    int64_t x = ((const dedup_expiry *)a)->expiry, y = ((const dedup_expiry *)b)->expiry;
-    return (x > y) - (x < y);
-}
 
 static bool entry_eq(const void *entry, const void *key)
 {
@@ -32,7 +26,7 @@ static bool entry_eq(const void *entry, const void *key)
 void tm_dedup_init(tm_dedup *d)
 {
     tm_table_init(&d->held, sizeof(dedup_entry));
-    tm_heap_init(&d->expiry, sizeof(dedup_expiry), expiry_cmp, NULL);
+    tm_heap_init(&d->expiry, sizeof(dedup_expiry), NULL, NULL);
 }
 
 void tm_dedup_destroy(tm_dedup *d)

@@ -1,5 +1,5 @@
 /*
- * heap.c: see heap.h. Invariant: cmp(parent, child) <= 0 for every pair.
+ * heap.c: see heap.h. Invariant: no child orders before its parent.
  */
 #include "heap.h"
 
@@ -14,6 +14,23 @@ static inline void *at(const tm_heap *h, size_t i)
     return h->items + i * h->elem_size;
 }
 
+static inline int64_t priority(const void *elem)
+{
+    int64_t p;
+    memcpy(&p, elem, sizeof p);
+    return p;
+}
+
+/* a orders before b (or with it, when equal is true). */
+static inline bool before(const tm_heap *h, const void *a, const void *b, bool equal)
+{
+    int64_t pa = priority(a), pb = priority(b);
+    if (pa != pb)
+        return pa < pb;
+    int c = h->tie ? h->tie(a, b) : 0;
+    return equal ? c <= 0 : c < 0;
+}
+
 /* Writes elem at index i and reports its new position. */
 static void put(tm_heap *h, size_t i, const void *elem)
 {
@@ -22,11 +39,12 @@ static void put(tm_heap *h, size_t i, const void *elem)
         h->moved(at(h, i), i);
 }
 
-void tm_heap_init(tm_heap *h, size_t elem_size, tm_heap_cmp cmp, tm_heap_moved moved)
+void tm_heap_init(tm_heap *h, size_t elem_size, tm_heap_tie tie, tm_heap_moved moved)
 {
+    assert(elem_size >= sizeof(int64_t));
     memset(h, 0, sizeof *h);
     h->elem_size = elem_size;
-    h->cmp = cmp;
+    h->tie = tie;
     h->moved = moved;
 }
 
@@ -42,7 +60,7 @@ static size_t sift_up(tm_heap *h, size_t i, const void *tmp)
 {
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (h->cmp(at(h, parent), tmp) <= 0)
+        if (before(h, at(h, parent), tmp, true))
             break;
         put(h, i, at(h, parent));
         i = parent;
@@ -56,9 +74,9 @@ static size_t sift_down(tm_heap *h, size_t i, const void *tmp)
         size_t child = 2 * i + 1;
         if (child >= h->len)
             break;
-        if (child + 1 < h->len && h->cmp(at(h, child + 1), at(h, child)) < 0)
+        if (child + 1 < h->len && before(h, at(h, child + 1), at(h, child), false))
             child++;
-        if (h->cmp(tmp, at(h, child)) <= 0)
+        if (before(h, tmp, at(h, child), true))
             break;
         put(h, i, at(h, child));
         i = child;

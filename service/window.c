@@ -80,28 +80,34 @@ static int cmp_key(const window *a, const window *b)
     return c ? c : cmp_i64((int64_t)a->key_len, (int64_t)b->key_len);
 }
 
-static int due_cmp(const void *pa, const void *pb)
+/* A heap element: the window's end (the priority) and the window. */
+typedef struct window_ref {
+    int64_t end;
+    window *win;
+} window_ref;
+
+static void push_ref(tm_heap *h, window *w)
 {
-    const window *a = *(window *const *)pa, *b = *(window *const *)pb;
-    int c = cmp_i64(a->end, b->end);
-    if (!c)
-        c = cmp_i64(a->start, b->start);
+    window_ref r = {w->end, w};
+    tm_heap_push(h, &r);
+}
+
+/* Among windows of equal end, firing goes by start, then key bytes. */
+static int due_tie(const void *pa, const void *pb)
+{
+    const window *a = ((const window_ref *)pa)->win, *b = ((const window_ref *)pb)->win;
+    int c = cmp_i64(a->start, b->start);
     return c ? c : cmp_key(a, b);
 }
 
 static void due_moved(void *elem, size_t pos)
 {
-    (*(window **)elem)->due_pos = pos;
-}
-
-static int held_cmp(const void *pa, const void *pb)
-{
-    return cmp_i64((*(window *const *)pa)->end, (*(window *const *)pb)->end);
+    ((window_ref *)elem)->win->due_pos = pos;
 }
 
 static void held_moved(void *elem, size_t pos)
 {
-    (*(window **)elem)->held_pos = pos;
+    ((window_ref *)elem)->win->held_pos = pos;
 }
 
 /* ---- index ---- */
@@ -162,8 +168,8 @@ static window *window_new(tm_windows *ws, const char *key, size_t key_len, int64
     if (key_len)
         memcpy(w->key, key, key_len);
     w->due_pos = TM_HEAP_NONE;
-    tm_heap_push(&ws->due, &w);
-    tm_heap_push(&ws->held, &w);
+    push_ref(&ws->due, w);
+    push_ref(&ws->held, w);
     return w;
 }
 
@@ -369,7 +375,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
     } else {
         target->end = me;
         tm_heap_remove(&ws->held, target->held_pos);
-        tm_heap_push(&ws->held, &target);
+        push_ref(&ws->held, target);
     }
     target->next = after;
     target->count = count;
@@ -390,7 +396,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
     if (target->due_pos != TM_HEAP_NONE)
         tm_heap_remove(&ws->due, target->due_pos);
     target->fired = false;
-    tm_heap_push(&ws->due, &target);
+    push_ref(&ws->due, target);
     return was_fired ? TM_ADD_LATE : TM_ADD_ON_TIME;
 }
 
@@ -412,14 +418,14 @@ static void index_unlink(tm_windows *ws, window *w)
 
 size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
 {
-    for (window **top = tm_heap_top(&ws->due); top && (*top)->end <= w;
+    for (window_ref *top = tm_heap_top(&ws->due); top && top->end <= w;
          top = tm_heap_top(&ws->due)) {
-        fire_now(ws, *top, TM_TRIGGER_WATERMARK, emit, ctx);
+        fire_now(ws, top->win, TM_TRIGGER_WATERMARK, emit, ctx);
     }
     size_t expired = 0;
-    for (window **top = tm_heap_top(&ws->held); top && tm_sat_add((*top)->end, ws->lateness) <= w;
+    for (window_ref *top = tm_heap_top(&ws->held); top && tm_sat_add(top->end, ws->lateness) <= w;
          top = tm_heap_top(&ws->held)) {
-        window *win = *top;
+        window *win = top->win;
         assert(win->fired);
         index_unlink(ws, win);
         window_free(ws, win);
@@ -446,8 +452,8 @@ tm_windows *tm_windows_new(const tm_config *cfg)
     ws->gap = cfg->window_gap_ms;
     ws->lateness = cfg->allowed_lateness_ms;
     tm_table_init(&ws->index, sizeof(window_slot));
-    tm_heap_init(&ws->due, sizeof(window *), due_cmp, due_moved);
-    tm_heap_init(&ws->held, sizeof(window *), held_cmp, held_moved);
+    tm_heap_init(&ws->due, sizeof(window_ref), due_tie, due_moved);
+    tm_heap_init(&ws->held, sizeof(window_ref), NULL, held_moved);
     if (!ws->sessions) {
         ws->max_starts = (size_t)((ws->size + ws->advance - 1) / ws->advance);
         ws->starts = tm_xcalloc(ws->max_starts, sizeof(int64_t));
@@ -460,9 +466,9 @@ void tm_windows_free(tm_windows *ws)
 {
     if (!ws)
         return;
-    window **all = (window **)(void *)ws->held.items;
+    window_ref *all = (window_ref *)(void *)ws->held.items;
     for (size_t i = 0; i < ws->held.len; i++)
-        free(all[i]);
+        free(all[i].win);
     tm_table_destroy(&ws->index);
     tm_heap_destroy(&ws->due);
     tm_heap_destroy(&ws->held);

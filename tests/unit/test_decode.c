@@ -1086,3 +1086,39 @@ Test(decode, decoders_on_threads)
         cr_assert_eq(args[i].failures, 0, "worker %d", i);
     }
 }
+
+/* Numbers are read without strtod where that can be exact; every value
+ * must be the very double strtod gives, fast path or not. */
+Test(decode, numbers_read_exactly_as_strtod)
+{
+    static const char *const numbers[] = {
+        "0",
+        "-0",
+        "0.1",
+        "12.34",
+        "-7.25",
+        "1e22",
+        "1e23",
+        "1E-22",
+        "1e-23",
+        "123456789012345678",
+        "9007199254740993",
+        "12345678901234567890123",
+        "0.000001234",
+        "4.35e+5",
+        "2.5E-3",
+        "1.7976931348623157e308",
+        "4.9e-324",
+        "123.456e2",
+        "-0.0000000000000000000000001",
+        "99999999999999999999e-20",
+    };
+    char json[160];
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
+        snprintf(json, sizeof json, "{\"ts\":1,\"merchant\":\"m\",\"amount\":%s}", numbers[i]);
+        expect_ok(json);
+        double want = strtod(numbers[i], NULL);
+        cr_assert(memcmp(&ev.values[1], &want, sizeof want) == 0, "%s: got %.17g, want %.17g",
+                  numbers[i], ev.values[1], want);
+    }
+}
