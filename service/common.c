@@ -36,14 +36,18 @@ void tm_die(const char *fmt, ...)
     abort();
 }
 
+void tm_vformat(char *buf, size_t len, const char *fmt, va_list ap)
+{
+    if (buf && len > 0)
+        vsnprintf(buf, len, fmt, ap);
+}
+
 int tm_seterr(char *errstr, size_t errlen, int err, const char *fmt, ...)
 {
-    if (errstr && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errstr, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    tm_vformat(errstr, errlen, fmt, ap);
+    va_end(ap);
     return err;
 }
 

@@ -51,6 +51,11 @@ char *tm_xstrndup(const char *s, size_t n);
  * and exhausted memory only. */
 __attribute__((noreturn, format(printf, 1, 2))) void tm_die(const char *fmt, ...);
 
+/* vsnprintf into buf, when buf is non-NULL and len > 0: the one place that
+ * fills a caller's message buffer. */
+__attribute__((format(printf, 3, 0))) void tm_vformat(char *buf, size_t len, const char *fmt,
+                                                      va_list ap);
+
 /* Writes a formatted message into errstr (if non-NULL) and returns err:
  * the one way error text reaches a caller's errstr/errlen pair. */
 __attribute__((format(printf, 4, 5))) int tm_seterr(char *errstr, size_t errlen, int err,

@@ -725,12 +725,10 @@ struct tm_decoder {
 __attribute__((format(printf, 4, 5))) static tm_dlq_reason
 fail(char *detail, size_t detail_len, tm_dlq_reason r, const char *fmt, ...)
 {
-    if (detail && detail_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(detail, detail_len, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    tm_vformat(detail, detail_len, fmt, ap);
+    va_end(ap);
     return r;
 }
 
