@@ -55,7 +55,7 @@ typedef struct tm_engine_stats {
     uint64_t emissions[2]; /* by tm_trigger */
     uint64_t tombstones;
     uint64_t windows_expired;
-    uint64_t dedup_released;
+    uint64_t dedup_released; /* dedup entries reclaimed from memory */
 } tm_engine_stats;
 
 typedef struct tm_engine tm_engine;
