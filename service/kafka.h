@@ -1,0 +1,135 @@
+/*
+ * kafka.h: tidemark's Kafka clients: one group consumer (read_committed,
+ * range assignment, manual assignment offsets), one transactional producer
+ * (transactional.id stable across restarts), a changelog reader, topic
+ * administration, and error classification. The only module that includes
+ * librdkafka; the rest of the service sees tm_record, tm_header and error
+ * classes.
+ *
+ * Threading: a tm_kafka is used by one thread (the runner's). Rebalance
+ * callbacks run on that thread, inside tm_kafka_poll_batch.
+ */
+#ifndef TM_KAFKA_H
+#define TM_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "engine.h"
+#include "envelope.h"
+
+/* How a failed Kafka operation must be handled (librdkafka's
+ * examples/transactions.c): */
+typedef enum {
+    TM_KAFKA_OK = 0,
+    TM_KAFKA_RETRIABLE, /* try the same call again (e.g. broker down) */
+    TM_KAFKA_ABORTABLE, /* abort the transaction, rewind to the checkpoint */
+    TM_KAFKA_FATAL      /* fenced or unrecoverable: exit non-zero, restart */
+} tm_kafka_status;
+
+/* Offset to start from when a partition has no checkpoint: the group's
+ * committed offset, else auto.offset.reset. */
+#define TM_KAFKA_OFFSET_STORED INT64_MIN
+
+/* What the runner does on a rebalance. partitions are task numbers: with
+ * the range assignor and co-partitioned input topics, an instance owns
+ * partition p of every input topic or of none. */
+typedef struct tm_kafka_rebalance {
+    void *ctx;
+    /* Tasks were assigned: restore them, and write for each input topic i
+     * and task j the offset to start at into start_offsets[j *
+     * cfg->n_input_topics + i] (prefilled with TM_KAFKA_OFFSET_STORED).
+     * Returns 0, or a negative tm_err (the service then exits: fatal). */
+    int (*assigned)(void *ctx, const int32_t *tasks, size_t n, int64_t *start_offsets);
+    /* Tasks are being revoked: finish the current checkpoint (commit) and
+     * close them, before the consumer gives the partitions up. */
+    void (*revoked)(void *ctx, const int32_t *tasks, size_t n);
+} tm_kafka_rebalance;
+
+typedef struct tm_kafka tm_kafka;
+
+/*
+ * Creates the clients for cfg: kafka.* properties are passed to both
+ * librdkafka clients (a property librdkafka refuses is an error naming
+ * it); group.id = application_id, isolation.level = read_committed,
+ * enable.auto.commit = false, partition.assignment.strategy = range,
+ * transactional.id = <application_id>-<instance_id>. Creates the changelog
+ * topic <application_id>-changelog (compacted, one partition per input
+ * partition) if missing, and calls init_transactions (which fences a
+ * previous incarnation with the same instance_id). Borrows cfg and rb.
+ * Returns 0 and writes *out, or a negative tm_err with a message.
+ */
+int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
+                  const tm_kafka_rebalance *rb, char *errstr, size_t errlen);
+
+/* Leaves the group and closes the clients; NULL is a no-op. */
+void tm_kafka_close(tm_kafka *k);
+
+/* Subscribes to cfg->input_topics. */
+int tm_kafka_subscribe(tm_kafka *k, char *errstr, size_t errlen);
+
+/*
+ * Polls up to max records (waiting at most timeout_ms for the first) into
+ * recs. Record bytes stay valid until tm_kafka_release_batch. Serves
+ * rebalance callbacks. Returns the count (0 on timeout), or -1 with
+ * *status set on a consumer error that is not transient.
+ */
+ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeout_ms,
+                            tm_kafka_status *status, char *errstr, size_t errlen);
+void tm_kafka_release_batch(tm_kafka *k);
+
+/* Seeks input partition (topic index, task) to offset: rewinding to a
+ * checkpoint after an abort. */
+int tm_kafka_seek(tm_kafka *k, size_t topic_index, int32_t task, int64_t offset, char *errstr,
+                  size_t errlen);
+
+/* ---- the transaction ---- */
+
+tm_kafka_status tm_kafka_begin(tm_kafka *k, char *errstr, size_t errlen);
+
+/* Produces one record into the open transaction (copies the bytes). A NULL
+ * value is a tombstone. */
+tm_kafka_status tm_kafka_produce(tm_kafka *k, const char *topic, int32_t partition, const void *key,
+                                 size_t key_len, const void *value, size_t value_len,
+                                 const tm_header *headers, size_t n_headers, char *errstr,
+                                 size_t errlen);
+
+/* Produces one record to the changelog partition of task `task`. */
+tm_kafka_status tm_kafka_produce_changelog(tm_kafka *k, int32_t task, const void *key,
+                                           size_t key_len, const void *value, size_t value_len,
+                                           char *errstr, size_t errlen);
+
+/* Adds the consumer positions next_offsets[task j * n_topics + topic i] of
+ * the given tasks to the transaction (send_offsets_to_transaction with the
+ * consumer group metadata: KIP-447 fencing). */
+tm_kafka_status tm_kafka_send_offsets(tm_kafka *k, const int32_t *tasks, size_t n,
+                                      const int64_t *next_offsets, char *errstr, size_t errlen);
+
+/* Commits (or aborts) the open transaction. A timed-out commit or abort
+ * is FATAL (librdkafka lacks KIP-890: a stale request could land in a later
+ * transaction). */
+tm_kafka_status tm_kafka_commit(tm_kafka *k, char *errstr, size_t errlen);
+tm_kafka_status tm_kafka_abort(tm_kafka *k, char *errstr, size_t errlen);
+
+/* After a commit: the offset after the last changelog record of task
+ * `task` committed so far by this process (-1 if none yet). */
+int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task);
+
+/* ---- restore ---- */
+
+/*
+ * Reads the changelog partition of task `task` with read_committed from
+ * offset `from` to its end (the last stable offset at the time of the
+ * call), calling fn for every record (value NULL for a tombstone). Returns
+ * the next offset after the last record read (>= from), or a negative
+ * tm_err with a message.
+ */
+int64_t tm_kafka_read_changelog(tm_kafka *k, int32_t task, int64_t from,
+                                int (*fn)(void *ctx, const void *key, size_t key_len,
+                                          const void *value, size_t value_len, int64_t offset),
+                                void *ctx, char *errstr, size_t errlen);
+
+#endif

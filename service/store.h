@@ -1,0 +1,71 @@
+/*
+ * store.h: the LMDB state store of one task.
+ *
+ * The store is a key/value mirror of the task's compacted changelog
+ * partition: the same keys, the same values, a deleted key where the
+ * changelog has a tombstone, plus the changelog offset it has applied up
+ * to. It knows nothing of windows or dedup; changelog.c gives the bytes
+ * their meaning. It is a cache of the changelog (the truth, in Kafka):
+ * written after each committed transaction, possibly without fsync, and
+ * rebuilt from the changelog when missing or corrupt.
+ *
+ * One LMDB environment per task under <dir>/<application_id>/<partition>/.
+ * Only this module includes <lmdb.h>. A store is used by one thread; no
+ * read transaction outlives a call, and no pointer into LMDB memory is
+ * handed out beyond a callback's duration.
+ */
+#ifndef TM_STORE_H
+#define TM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tm_store tm_store;
+
+/* One change: put key -> value, or delete key when value is NULL. */
+typedef struct tm_kv_change {
+    const void *key;
+    size_t key_len;
+    const void *value; /* NULL: delete */
+    size_t value_len;
+} tm_kv_change;
+
+/*
+ * Opens (creating if missing) the store of task `partition` under
+ * dir/app_id/partition/. sync: whether commits fsync (off by default in
+ * the service: the changelog is the truth). A store that LMDB cannot open
+ * (corrupt files, incompatible format) is wiped and recreated empty, and
+ * *wiped is set, so that the caller restores it from the changelog.
+ * Returns 0 and writes *out, or a negative tm_err with a message.
+ */
+int tm_store_open(tm_store **out, const char *dir, const char *app_id, int32_t partition, bool sync,
+                  bool *wiped, char *errstr, size_t errlen);
+
+/* Closes the environment; NULL is a no-op. */
+void tm_store_close(tm_store *s);
+
+/* The changelog offset the store has applied up to (the next offset to
+ * read), or 0 for a new store. */
+int64_t tm_store_applied_offset(const tm_store *s);
+
+/* Applies changes in order and records applied_offset, in one write
+ * transaction. Returns 0 or a negative tm_err with a message. */
+int tm_store_apply(tm_store *s, const tm_kv_change *changes, size_t n, int64_t applied_offset,
+                   char *errstr, size_t errlen);
+
+/* Calls fn for every key/value in key order, inside one short read
+ * transaction; the bytes are valid only during the call. fn returns 0 to go
+ * on, non-zero to stop (returned). */
+int tm_store_scan(tm_store *s,
+                  int (*fn)(void *ctx, const void *key, size_t key_len, const void *value,
+                            size_t value_len),
+                  void *ctx, char *errstr, size_t errlen);
+
+/* Bytes the environment uses on disk (for metrics). */
+uint64_t tm_store_bytes(const tm_store *s);
+
+/* Deletes every key and resets the applied offset to 0. */
+int tm_store_clear(tm_store *s, char *errstr, size_t errlen);
+
+#endif
