@@ -67,6 +67,7 @@ void tm_dedup_destroy(tm_dedup *d)
         free(refs[i].bucket->hashes);
         free(refs[i].bucket);
     }
+    free(d->admitted);
     tm_table_destroy(&d->held);
     tm_table_destroy(&d->buckets);
     tm_heap_destroy(&d->order);
@@ -109,10 +110,9 @@ static dedup_bucket *bucket_for(tm_dedup *d, int64_t expiry)
     return d->last;
 }
 
-void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t w)
+/* Holds h until expiry, renewing an expired entry of h if present. */
+static void hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry)
 {
-    assert(expiry > w && !tm_dedup_holds(d, h, w));
-    (void)w; /* only the precondition reads it */
     dedup_entry *e = tm_table_find(&d->held, h.lo, entry_eq, &h);
     if (!e) {
         e = tm_table_insert(&d->held, h.lo);
@@ -125,6 +125,37 @@ void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t w)
         b->hashes = tm_xrealloc(b->hashes, b->cap * sizeof *b->hashes);
     }
     b->hashes[b->n++] = h;
+}
+
+void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t w)
+{
+    assert(expiry > w && !tm_dedup_holds(d, h, w));
+    (void)w; /* only the precondition reads it */
+    hold(d, h, expiry);
+    if (!d->track)
+        return;
+    if (d->n_admitted == d->cap_admitted) {
+        d->cap_admitted = d->cap_admitted ? 2 * d->cap_admitted : 1024;
+        d->admitted = tm_xrealloc(d->admitted, d->cap_admitted * sizeof *d->admitted);
+    }
+    d->admitted[d->n_admitted++] = (tm_dedup_admitted){h, expiry};
+}
+
+void tm_dedup_track_changes(tm_dedup *d)
+{
+    d->track = true;
+}
+
+const tm_dedup_admitted *tm_dedup_drain_admitted(tm_dedup *d, size_t *n)
+{
+    *n = d->n_admitted;
+    d->n_admitted = 0;
+    return d->admitted;
+}
+
+void tm_dedup_restore(tm_dedup *d, tm_dedup_hash h, int64_t expiry)
+{
+    hold(d, h, expiry);
 }
 
 /* The largest expiry a bucket can hold. */

@@ -30,12 +30,21 @@ typedef struct tm_dedup_hash {
 
 typedef struct dedup_bucket dedup_bucket;
 
+/* A key held since the last checkpoint, for the changelog. */
+typedef struct tm_dedup_admitted {
+    tm_dedup_hash h;
+    int64_t expiry;
+} tm_dedup_admitted;
+
 typedef struct tm_dedup {
     tm_table held;      /* entries (hash, expiry), keyed by hash.lo */
     tm_table buckets;   /* bucket number -> bucket */
     tm_heap order;      /* buckets, lowest number first */
     dedup_bucket *last; /* the bucket of the latest hold (most holds reuse it) */
     int64_t bucket_ms;
+    bool track;                  /* record holds in admitted */
+    tm_dedup_admitted *admitted; /* holds since the last tm_dedup_drain_admitted */
+    size_t n_admitted, cap_admitted;
 } tm_dedup;
 
 /* bucket_ms > 0: the expiry granularity of reclaiming memory. */
@@ -52,6 +61,16 @@ bool tm_dedup_holds(const tm_dedup *d, tm_dedup_hash h, int64_t w);
 /* Holds h until the watermark reaches expiry (> w). h must not be held at
  * w (an expired entry of h may still be present: it is renewed). */
 void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t w);
+
+/* From now on, record holds for tm_dedup_drain_admitted. */
+void tm_dedup_track_changes(tm_dedup *d);
+
+/* The keys held since the last call (*n of them; valid until the next
+ * hold), then forgets them. */
+const tm_dedup_admitted *tm_dedup_drain_admitted(tm_dedup *d, size_t *n);
+
+/* Holds h from saved state (restore); not recorded as admitted. */
+void tm_dedup_restore(tm_dedup *d, tm_dedup_hash h, int64_t expiry);
 
 /* Reclaims the entries of every bucket that lies wholly at or below w;
  * returns how many entries were removed. */

@@ -8,10 +8,9 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
-#include "dedup.h"
-#include "watermark.h"
 
 struct tm_engine {
     const tm_config *cfg;
@@ -196,4 +195,41 @@ size_t tm_engine_open_windows(const tm_engine *e)
 size_t tm_engine_dedup_entries(const tm_engine *e)
 {
     return tm_dedup_size(&e->dedup);
+}
+
+void tm_engine_track_changes(tm_engine *e)
+{
+    tm_windows_track_changes(e->windows);
+    tm_dedup_track_changes(&e->dedup);
+}
+
+void tm_engine_drain_windows(tm_engine *e, tm_window_change_fn fn, void *ctx)
+{
+    tm_windows_drain_changes(e->windows, fn, ctx);
+}
+
+const tm_dedup_admitted *tm_engine_drain_dedup(tm_engine *e, size_t *n)
+{
+    return tm_dedup_drain_admitted(&e->dedup, n);
+}
+
+const tm_watermark *tm_engine_clock(const tm_engine *e)
+{
+    return &e->wm;
+}
+
+void tm_engine_restore_window(tm_engine *e, const tm_window_state *st)
+{
+    tm_windows_restore(e->windows, st);
+}
+
+void tm_engine_restore_dedup(tm_engine *e, tm_dedup_hash h, int64_t expiry)
+{
+    tm_dedup_restore(&e->dedup, h, expiry);
+}
+
+void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t w)
+{
+    memcpy(e->wm.parts, parts, e->wm.n_parts * sizeof *parts);
+    e->wm.w = w;
 }

@@ -15,6 +15,8 @@
 
 #include "config.h"
 #include "decode.h"
+#include "dedup.h"
+#include "watermark.h"
 #include "window.h"
 
 /* One input record. The bytes are borrowed for the duration of the call.
@@ -82,5 +84,26 @@ int64_t tm_engine_watermark(const tm_engine *e);
 const tm_engine_stats *tm_engine_stats_of(const tm_engine *e);
 size_t tm_engine_open_windows(const tm_engine *e);
 size_t tm_engine_dedup_entries(const tm_engine *e);
+
+/* ---- checkpoints (the live service's changelog; see changelog.h) ---- */
+
+/* From now on, record the state changes that checkpoints collect. */
+void tm_engine_track_changes(tm_engine *e);
+
+/* Windows changed since the last call (see tm_windows_drain_changes). */
+void tm_engine_drain_windows(tm_engine *e, tm_window_change_fn fn, void *ctx);
+
+/* Dedup keys held since the last call (see tm_dedup_drain_admitted). */
+const tm_dedup_admitted *tm_engine_drain_dedup(tm_engine *e, size_t *n);
+
+/* The watermark state: per input topic max event time and last record
+ * time, and the task watermark. Borrowed. */
+const tm_watermark *tm_engine_clock(const tm_engine *e);
+
+/* Restore, into a freshly opened engine: windows and dedup keys, then the
+ * watermark state (parts: one per input topic). */
+void tm_engine_restore_window(tm_engine *e, const tm_window_state *st);
+void tm_engine_restore_dedup(tm_engine *e, tm_dedup_hash h, int64_t expiry);
+void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t w);
 
 #endif

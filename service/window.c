@@ -27,6 +27,8 @@ typedef struct window {
     size_t due_pos;      /* in ws->due, or TM_HEAP_NONE once fired */
     size_t held_pos;     /* in ws->held */
     struct window *next; /* sessions: the key's next session by start */
+    size_t dirty_pos;    /* in ws->dirty, or TM_HEAP_NONE when unchanged */
+    bool persisted;      /* a checkpoint has seen it: its deletion is a change */
     char *key;           /* points into this allocation, after acc */
     size_t key_len;
     double acc[]; /* one per aggregation */
@@ -59,6 +61,13 @@ struct tm_windows {
     int64_t *starts; /* scratch: the starts of one event's windows */
     size_t max_starts;
     double *scratch_acc; /* scratch: a session merge's accumulators */
+
+    /* Changes since the last tm_windows_drain_changes, when tracked. */
+    bool track;
+    window **dirty;
+    size_t n_dirty, cap_dirty;
+    window_lookup *deleted; /* keys are copies, owned here */
+    size_t n_deleted, cap_deleted;
 };
 
 const char *tm_trigger_name(tm_trigger t)
@@ -168,15 +177,51 @@ static window *window_new(tm_windows *ws, const char *key, size_t key_len, int64
     if (key_len)
         memcpy(w->key, key, key_len);
     w->due_pos = TM_HEAP_NONE;
+    w->dirty_pos = TM_HEAP_NONE;
     push_ref(&ws->due, w);
     push_ref(&ws->held, w);
     return w;
+}
+
+/* Records that w changed since the last checkpoint. */
+static void mark_dirty(tm_windows *ws, window *w)
+{
+    if (!ws->track || w->dirty_pos != TM_HEAP_NONE)
+        return;
+    if (ws->n_dirty == ws->cap_dirty) {
+        ws->cap_dirty = ws->cap_dirty ? 2 * ws->cap_dirty : 256;
+        ws->dirty = tm_xrealloc(ws->dirty, ws->cap_dirty * sizeof *ws->dirty);
+    }
+    w->dirty_pos = ws->n_dirty;
+    ws->dirty[ws->n_dirty++] = w;
+}
+
+/* Records that w is going away: a deletion for the changelog if a
+ * checkpoint has seen it, and no pending change either way. */
+static void mark_deleted(tm_windows *ws, window *w)
+{
+    if (!ws->track)
+        return;
+    if (w->dirty_pos != TM_HEAP_NONE) {
+        window *last = ws->dirty[--ws->n_dirty];
+        ws->dirty[w->dirty_pos] = last;
+        last->dirty_pos = w->dirty_pos;
+    }
+    if (!w->persisted)
+        return;
+    if (ws->n_deleted == ws->cap_deleted) {
+        ws->cap_deleted = ws->cap_deleted ? 2 * ws->cap_deleted : 64;
+        ws->deleted = tm_xrealloc(ws->deleted, ws->cap_deleted * sizeof *ws->deleted);
+    }
+    ws->deleted[ws->n_deleted++] =
+        (window_lookup){tm_xstrndup(w->key, w->key_len), w->key_len, w->start};
 }
 
 /* Takes w out of both heaps and frees it; the caller has unlinked it from
  * the index. */
 static void window_free(tm_windows *ws, window *w)
 {
+    mark_deleted(ws, w);
     if (w->due_pos != TM_HEAP_NONE)
         tm_heap_remove(&ws->due, w->due_pos);
     tm_heap_remove(&ws->held, w->held_pos);
@@ -250,6 +295,7 @@ static void fire_now(tm_windows *ws, window *w, tm_trigger trigger, tm_emit_fn e
     }
     w->fired = true;
     w->revision++;
+    mark_dirty(ws, w);
     emit_result(w, trigger, emit, ctx);
 }
 
@@ -300,6 +346,7 @@ static tm_add_result add_fixed(tm_windows *ws, const char *key, size_t key_len, 
         }
         acc_add(ws, win->acc, win->count, values);
         win->count++;
+        mark_dirty(ws, win);
         any = true;
         if (w >= end) {
             late = true;
@@ -381,6 +428,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
     target->count = count;
     target->revision = revision;
     memcpy(target->acc, acc, n_aggs(ws) * sizeof(double));
+    mark_dirty(ws, target);
     if (before)
         before->next = target;
     else if (slot)
@@ -472,6 +520,10 @@ void tm_windows_free(tm_windows *ws)
     tm_table_destroy(&ws->index);
     tm_heap_destroy(&ws->due);
     tm_heap_destroy(&ws->held);
+    for (size_t i = 0; i < ws->n_deleted; i++)
+        free((char *)ws->deleted[i].key);
+    free(ws->deleted);
+    free(ws->dirty);
     free(ws->starts);
     free(ws->scratch_acc);
     free(ws);
@@ -483,4 +535,80 @@ tm_add_result tm_windows_add(tm_windows *ws, const char *key, size_t key_len, in
     if (ws->sessions)
         return add_session(ws, key, key_len, t, values, w, emit, ctx);
     return add_fixed(ws, key, key_len, t, values, w, emit, ctx);
+}
+
+/* ---- checkpoints ---- */
+
+void tm_windows_track_changes(tm_windows *ws)
+{
+    ws->track = true;
+}
+
+static tm_window_state state_of(const window *w)
+{
+    return (tm_window_state){w->key,   w->key_len,  w->start, w->end,
+                             w->count, w->revision, w->fired, w->acc};
+}
+
+void tm_windows_drain_changes(tm_windows *ws, tm_window_change_fn fn, void *ctx)
+{
+    /* Deletions first: a window deleted and created again under the same
+     * key and start since the last checkpoint must end up present. */
+    for (size_t i = 0; i < ws->n_deleted; i++) {
+        const window_lookup *d = &ws->deleted[i];
+        tm_window_state st = {.key = d->key, .key_len = d->key_len, .start = d->start};
+        fn(ctx, &st, true);
+        free((char *)d->key);
+    }
+    ws->n_deleted = 0;
+    for (size_t i = 0; i < ws->n_dirty; i++) {
+        window *w = ws->dirty[i];
+        tm_window_state st = state_of(w);
+        fn(ctx, &st, false);
+        w->dirty_pos = TM_HEAP_NONE;
+        w->persisted = true;
+    }
+    ws->n_dirty = 0;
+}
+
+/* Links a restored session into its key's list, which is sorted by start. */
+static void session_link(tm_windows *ws, window *w)
+{
+    window_slot *slot = session_slot(ws, w->key, w->key_len);
+    if (!slot) {
+        ((window_slot *)tm_table_insert(&ws->index, key_hash(w->key, w->key_len)))->win = w;
+        return;
+    }
+    if (w->start < slot->win->start) {
+        w->next = slot->win;
+        slot->win = w;
+        return;
+    }
+    window *prev = slot->win;
+    while (prev->next && prev->next->start < w->start)
+        prev = prev->next;
+    w->next = prev->next;
+    prev->next = w;
+}
+
+void tm_windows_restore(tm_windows *ws, const tm_window_state *st)
+{
+    window *w = window_new(ws, st->key, st->key_len, st->start, st->end);
+    /* window_new queued it by its end; set the rest, then unqueue it from
+     * firing if it has fired. */
+    w->count = st->count;
+    w->revision = st->revision;
+    w->fired = st->fired;
+    w->persisted = true;
+    memcpy(w->acc, st->acc, n_aggs(ws) * sizeof(double));
+    if (w->fired) {
+        tm_heap_remove(&ws->due, w->due_pos);
+        w->due_pos = TM_HEAP_NONE;
+    }
+    if (ws->sessions) {
+        session_link(ws, w);
+        return;
+    }
+    window_lookup k = lookup_of(w);
+    ((window_slot *)tm_table_insert(&ws->index, lookup_hash(ws, &k)))->win = w;
 }

@@ -76,4 +76,32 @@ size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
 /* Number of windows held (fired or not). */
 size_t tm_windows_open(const tm_windows *ws);
 
+/* ---- checkpoints (the live service's changelog) ---- */
+
+/* The saved state of one window. Borrowed: valid during the callback. */
+typedef struct tm_window_state {
+    const char *key;
+    size_t key_len;
+    int64_t start;
+    int64_t end;
+    int64_t count;
+    int64_t revision; /* -1: never emitted */
+    bool fired;
+    const double *acc; /* cfg->n_aggs accumulators */
+} tm_window_state;
+
+/* One changed window; deleted: only key and start are set. */
+typedef void (*tm_window_change_fn)(void *ctx, const tm_window_state *st, bool deleted);
+
+/* From now on, record which windows change (replay does not pay for it). */
+void tm_windows_track_changes(tm_windows *ws);
+
+/* Reports every window changed since the last call (deletions first, then
+ * the current state of each changed window) and forgets them. */
+void tm_windows_drain_changes(tm_windows *ws, tm_window_change_fn fn, void *ctx);
+
+/* Re-creates a window from its saved state (restore). No window with the
+ * same key and start may exist. Not reported as a change. */
+void tm_windows_restore(tm_windows *ws, const tm_window_state *st);
+
 #endif

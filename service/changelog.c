@@ -1,0 +1,493 @@
+/*
+ * changelog.c: see changelog.h for the record format.
+ *
+ * Invariants: a checkpoint's records, applied in order to the store or to
+ * a compacted topic, leave exactly the task's state at that checkpoint;
+ * restore reads them back into an engine that then behaves as the one that
+ * wrote them (same windows, same held dedup keys, same watermark state).
+ */
+#include "changelog.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "hash.h"
+#include "table.h"
+
+enum { FORMAT_VERSION = 1 };
+
+/* A record of the checkpoint being built: offsets into cl->bytes, since
+ * the buffer moves while it grows. */
+typedef struct pending_change {
+    size_t key_off, key_len;
+    size_t value_off, value_len;
+    bool tombstone;
+} pending_change;
+
+/* A dedup batch record that is live in the changelog. */
+typedef struct dedup_batch {
+    int64_t seq;
+    int64_t max_expiry;
+} dedup_batch;
+
+/* A loaded record (restore), keyed by the hash of its key. */
+typedef struct loaded {
+    uint64_t hash;
+    char *key;
+    size_t key_len;
+    char *value;
+    size_t value_len;
+} loaded;
+
+struct tm_changelog {
+    const tm_config *cfg;
+    int64_t seq; /* of the next checkpoint */
+    tm_buf bytes;
+    pending_change *pending;
+    size_t n_pending, cap_pending;
+    tm_kv_change *changes;
+    size_t cap_changes;
+    dedup_batch *batches;
+    size_t n_batches, cap_batches;
+    tm_table loaded; /* of loaded */
+};
+
+tm_changelog *tm_changelog_new(const tm_config *cfg)
+{
+    tm_changelog *cl = tm_xcalloc(1, sizeof *cl);
+    cl->cfg = cfg;
+    tm_table_init(&cl->loaded, sizeof(loaded));
+    return cl;
+}
+
+static void forget_loaded(tm_changelog *cl)
+{
+    for (size_t i = 0; i < cl->loaded.cap; i++) {
+        loaded *l = tm_table_slot(&cl->loaded, i);
+        if (l) {
+            free(l->key);
+            free(l->value);
+        }
+    }
+    tm_table_destroy(&cl->loaded);
+    tm_table_init(&cl->loaded, sizeof(loaded));
+}
+
+void tm_changelog_free(tm_changelog *cl)
+{
+    if (!cl)
+        return;
+    forget_loaded(cl);
+    tm_table_destroy(&cl->loaded);
+    tm_buf_free(&cl->bytes);
+    free(cl->pending);
+    free(cl->changes);
+    free(cl->batches);
+    free(cl);
+}
+
+/* ---- writing ---- */
+
+static void put_u8(tm_buf *b, uint8_t v)
+{
+    tm_buf_append(b, &v, 1);
+}
+
+static void put_le(tm_buf *b, uint64_t v, int bytes)
+{
+    unsigned char out[8];
+    for (int i = 0; i < bytes; i++)
+        out[i] = (unsigned char)(v >> (8 * i));
+    tm_buf_append(b, out, (size_t)bytes);
+}
+
+static void put_i64(tm_buf *b, int64_t v)
+{
+    put_le(b, (uint64_t)v, 8);
+}
+
+/* Big-endian in keys, so that keys sort by their number. */
+static void put_i64_be(tm_buf *b, int64_t v)
+{
+    unsigned char out[8];
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+    tm_buf_append(b, out, 8);
+}
+
+static void put_f64(tm_buf *b, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    put_le(b, bits, 8);
+}
+
+/* Starts a record: its key is written next, then begin_value, then its
+ * value (none for a tombstone). */
+static pending_change *begin_record(tm_changelog *cl)
+{
+    if (cl->n_pending == cl->cap_pending) {
+        cl->cap_pending = cl->cap_pending ? 2 * cl->cap_pending : 64;
+        cl->pending = tm_xrealloc(cl->pending, cl->cap_pending * sizeof *cl->pending);
+    }
+    pending_change *p = &cl->pending[cl->n_pending++];
+    *p = (pending_change){.key_off = cl->bytes.len};
+    return p;
+}
+
+static void begin_value(tm_changelog *cl, pending_change *p)
+{
+    p->key_len = cl->bytes.len - p->key_off;
+    p->value_off = cl->bytes.len;
+}
+
+static void end_record(tm_changelog *cl, pending_change *p, bool tombstone)
+{
+    p->tombstone = tombstone;
+    p->value_len = cl->bytes.len - p->value_off;
+}
+
+static void put_window_key(tm_buf *b, const char *key, size_t key_len, int64_t start)
+{
+    put_u8(b, 'w');
+    put_i64_be(b, start);
+    tm_buf_append(b, key, key_len);
+}
+
+static void on_window(void *ctx, const tm_window_state *st, bool deleted)
+{
+    tm_changelog *cl = ctx;
+    pending_change *p = begin_record(cl);
+    put_window_key(&cl->bytes, st->key, st->key_len, st->start);
+    begin_value(cl, p);
+    if (!deleted) {
+        put_u8(&cl->bytes, FORMAT_VERSION);
+        put_i64(&cl->bytes, st->end);
+        put_i64(&cl->bytes, st->count);
+        put_i64(&cl->bytes, st->revision);
+        put_u8(&cl->bytes, st->fired);
+        put_le(&cl->bytes, cl->cfg->n_aggs, 4);
+        for (size_t i = 0; i < cl->cfg->n_aggs; i++)
+            put_f64(&cl->bytes, st->acc[i]);
+    }
+    end_record(cl, p, deleted);
+}
+
+static void add_batch(tm_changelog *cl, int64_t seq, int64_t max_expiry)
+{
+    if (cl->n_batches == cl->cap_batches) {
+        cl->cap_batches = cl->cap_batches ? 2 * cl->cap_batches : 64;
+        cl->batches = tm_xrealloc(cl->batches, cl->cap_batches * sizeof *cl->batches);
+    }
+    cl->batches[cl->n_batches++] = (dedup_batch){seq, max_expiry};
+}
+
+static void put_dedup_key(tm_buf *b, int64_t seq)
+{
+    put_u8(b, 'd');
+    put_i64_be(b, seq);
+}
+
+/* One record with every dedup key this checkpoint admitted. */
+static void collect_dedup(tm_changelog *cl, tm_engine *e)
+{
+    size_t n;
+    const tm_dedup_admitted *a = tm_engine_drain_dedup(e, &n);
+    if (n == 0)
+        return;
+    int64_t max_expiry = INT64_MIN;
+    for (size_t i = 0; i < n; i++)
+        max_expiry = a[i].expiry > max_expiry ? a[i].expiry : max_expiry;
+    pending_change *p = begin_record(cl);
+    put_dedup_key(&cl->bytes, cl->seq);
+    begin_value(cl, p);
+    put_u8(&cl->bytes, FORMAT_VERSION);
+    put_le(&cl->bytes, n, 4);
+    put_i64(&cl->bytes, max_expiry);
+    for (size_t i = 0; i < n; i++) {
+        put_le(&cl->bytes, a[i].h.lo, 8);
+        put_le(&cl->bytes, a[i].h.hi, 8);
+        put_i64(&cl->bytes, a[i].expiry);
+    }
+    end_record(cl, p, false);
+    add_batch(cl, cl->seq, max_expiry);
+}
+
+/* Tombstones the dedup batches whose every key the watermark released. */
+static void expire_batches(tm_changelog *cl, int64_t w)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < cl->n_batches; i++) {
+        if (cl->batches[i].max_expiry > w) {
+            cl->batches[kept++] = cl->batches[i];
+            continue;
+        }
+        pending_change *p = begin_record(cl);
+        put_dedup_key(&cl->bytes, cl->batches[i].seq);
+        begin_value(cl, p);
+        end_record(cl, p, true);
+    }
+    cl->n_batches = kept;
+}
+
+static void collect_checkpoint(tm_changelog *cl, const tm_engine *e, const int64_t *next_offsets)
+{
+    const tm_watermark *wm = tm_engine_clock(e);
+    pending_change *p = begin_record(cl);
+    put_u8(&cl->bytes, 'c');
+    begin_value(cl, p);
+    put_u8(&cl->bytes, FORMAT_VERSION);
+    put_i64(&cl->bytes, cl->seq);
+    put_i64(&cl->bytes, wm->w);
+    put_le(&cl->bytes, wm->n_parts, 4);
+    for (size_t i = 0; i < wm->n_parts; i++) {
+        put_i64(&cl->bytes, next_offsets[i]);
+        put_i64(&cl->bytes, wm->parts[i].max_t);
+        put_i64(&cl->bytes, wm->parts[i].last_record_time);
+    }
+    end_record(cl, p, false);
+}
+
+void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_offsets,
+                          const tm_kv_change **changes, size_t *n)
+{
+    tm_buf_reset(&cl->bytes);
+    cl->n_pending = 0;
+    tm_engine_drain_windows(e, on_window, cl);
+    collect_dedup(cl, e);
+    expire_batches(cl, tm_engine_clock(e)->w);
+    collect_checkpoint(cl, e, next_offsets);
+    cl->seq++;
+
+    /* The buffer has stopped moving: point the changes into it. */
+    if (cl->n_pending > cl->cap_changes) {
+        cl->cap_changes = cl->n_pending;
+        cl->changes = tm_xrealloc(cl->changes, cl->cap_changes * sizeof *cl->changes);
+    }
+    for (size_t i = 0; i < cl->n_pending; i++) {
+        const pending_change *p = &cl->pending[i];
+        cl->changes[i] = (tm_kv_change){
+            .key = cl->bytes.data + p->key_off,
+            .key_len = p->key_len,
+            .value = p->tombstone ? NULL : cl->bytes.data + p->value_off,
+            .value_len = p->value_len,
+        };
+    }
+    *changes = cl->changes;
+    *n = cl->n_pending;
+}
+
+/* ---- loading ---- */
+
+typedef struct key_ref {
+    const void *key;
+    size_t key_len;
+} key_ref;
+
+static uint64_t loaded_hash(const void *key, size_t key_len)
+{
+    return tm_hash64(key, key_len, 0x6c6f61646564ull);
+}
+
+static bool loaded_eq(const void *entry, const void *key)
+{
+    const loaded *l = entry;
+    const key_ref *k = key;
+    return l->key_len == k->key_len && memcmp(l->key, k->key, k->key_len) == 0;
+}
+
+void tm_changelog_load(tm_changelog *cl, const void *key, size_t key_len, const void *value,
+                       size_t value_len)
+{
+    key_ref k = {key, key_len};
+    uint64_t h = loaded_hash(key, key_len);
+    loaded *l = tm_table_find(&cl->loaded, h, loaded_eq, &k);
+    if (!value) {
+        if (l) {
+            free(l->key);
+            free(l->value);
+            tm_table_remove(&cl->loaded, l);
+        }
+        return;
+    }
+    if (!l) {
+        l = tm_table_insert(&cl->loaded, h);
+        l->key = tm_xstrndup(key, key_len);
+        l->key_len = key_len;
+    }
+    free(l->value);
+    l->value = tm_xstrndup(value, value_len);
+    l->value_len = value_len;
+}
+
+/* ---- restoring ---- */
+
+/* A bounds-checked little reader: any read past the end clears ok. */
+typedef struct reader {
+    const unsigned char *p, *end;
+    bool ok;
+} reader;
+
+static uint64_t get_le(reader *r, int bytes)
+{
+    if (r->end - r->p < bytes) {
+        r->ok = false;
+        r->p = r->end;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += bytes;
+    return v;
+}
+
+static int64_t get_i64(reader *r)
+{
+    return (int64_t)get_le(r, 8);
+}
+
+static double get_f64(reader *r)
+{
+    uint64_t bits = get_le(r, 8);
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+static int64_t get_i64_be(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return (int64_t)v;
+}
+
+static reader reader_of(const loaded *l)
+{
+    return (reader){(const unsigned char *)l->value, (const unsigned char *)l->value + l->value_len,
+                    true};
+}
+
+static int bad_record(const loaded *l, const char *why, char *errstr, size_t errlen)
+{
+    return tm_seterr(errstr, errlen, TM_ESTORE,
+                     "changelog record '%c' (%zu key bytes) cannot be read: %s; the state was "
+                     "written by another version or configuration: restart with a new "
+                     "application_id, or delete the changelog topic and state directory",
+                     l->key_len ? l->key[0] : '?', l->key_len, why);
+}
+
+static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const loaded *l,
+                              int64_t *next_offsets, char *errstr, size_t errlen)
+{
+    size_t n_topics = cl->cfg->n_input_topics;
+    reader r = reader_of(l);
+    if (get_le(&r, 1) != FORMAT_VERSION)
+        return bad_record(l, "unknown version", errstr, errlen);
+    int64_t seq = get_i64(&r);
+    int64_t w = get_i64(&r);
+    if (get_le(&r, 4) != n_topics)
+        return bad_record(l, "input.topics has changed", errstr, errlen);
+    tm_partition_clock *parts = tm_xcalloc(n_topics, sizeof *parts);
+    for (size_t i = 0; i < n_topics; i++) {
+        next_offsets[i] = get_i64(&r);
+        parts[i].max_t = get_i64(&r);
+        parts[i].last_record_time = get_i64(&r);
+    }
+    if (r.ok && r.p == r.end)
+        tm_engine_restore_clock(e, parts, w);
+    free(parts);
+    if (!r.ok || r.p != r.end)
+        return bad_record(l, "truncated or oversized", errstr, errlen);
+    cl->seq = seq + 1;
+    return TM_OK;
+}
+
+static int restore_window(tm_changelog *cl, tm_engine *e, const loaded *l, char *errstr,
+                          size_t errlen)
+{
+    if (l->key_len < 9)
+        return bad_record(l, "short key", errstr, errlen);
+    reader r = reader_of(l);
+    if (get_le(&r, 1) != FORMAT_VERSION)
+        return bad_record(l, "unknown version", errstr, errlen);
+    tm_window_state st = {.key = l->key + 9,
+                          .key_len = l->key_len - 9,
+                          .start = get_i64_be((const unsigned char *)l->key + 1)};
+    st.end = get_i64(&r);
+    st.count = get_i64(&r);
+    st.revision = get_i64(&r);
+    st.fired = get_le(&r, 1) != 0;
+    if (get_le(&r, 4) != cl->cfg->n_aggs)
+        return bad_record(l, "the aggregations have changed", errstr, errlen);
+    double *acc = tm_xcalloc(cl->cfg->n_aggs, sizeof *acc);
+    for (size_t i = 0; i < cl->cfg->n_aggs; i++)
+        acc[i] = get_f64(&r);
+    st.acc = acc;
+    bool ok = r.ok && r.p == r.end && st.count > 0;
+    if (ok)
+        tm_engine_restore_window(e, &st);
+    free(acc);
+    return ok ? TM_OK : bad_record(l, "truncated or oversized", errstr, errlen);
+}
+
+/* Holds the batch's keys that the restored watermark has not released,
+ * and keeps the batch for a tombstone once it has released them all. */
+static int restore_dedup(tm_changelog *cl, tm_engine *e, const loaded *l, char *errstr,
+                         size_t errlen)
+{
+    if (l->key_len != 9)
+        return bad_record(l, "bad key", errstr, errlen);
+    int64_t w = tm_engine_clock(e)->w;
+    reader r = reader_of(l);
+    if (get_le(&r, 1) != FORMAT_VERSION)
+        return bad_record(l, "unknown version", errstr, errlen);
+    uint64_t n = get_le(&r, 4);
+    int64_t max_expiry = get_i64(&r);
+    if (!r.ok || (uint64_t)(r.end - r.p) != n * 24)
+        return bad_record(l, "truncated or oversized", errstr, errlen);
+    for (uint64_t i = 0; i < n; i++) {
+        tm_dedup_hash h;
+        h.lo = get_le(&r, 8);
+        h.hi = get_le(&r, 8);
+        int64_t expiry = get_i64(&r);
+        if (expiry > w)
+            tm_engine_restore_dedup(e, h, expiry);
+    }
+    int64_t seq = get_i64_be((const unsigned char *)l->key + 1);
+    add_batch(cl, seq, max_expiry);
+    /* Never reuse a live batch's key. */
+    if (seq >= cl->seq)
+        cl->seq = seq + 1;
+    return TM_OK;
+}
+
+int tm_changelog_restore(tm_changelog *cl, tm_engine *e, int64_t *next_offsets, char *errstr,
+                         size_t errlen)
+{
+    for (size_t i = 0; i < cl->cfg->n_input_topics; i++)
+        next_offsets[i] = -1;
+    cl->n_batches = 0;
+    int rc = TM_OK;
+    /* The checkpoint first: dedup keys need the restored watermark. */
+    key_ref ck = {"c", 1};
+    const loaded *c = tm_table_find(&cl->loaded, loaded_hash("c", 1), loaded_eq, &ck);
+    if (c)
+        rc = restore_checkpoint(cl, e, c, next_offsets, errstr, errlen);
+    for (size_t i = 0; rc == TM_OK && i < cl->loaded.cap; i++) {
+        const loaded *l = tm_table_slot(&cl->loaded, i);
+        if (!l || l == c)
+            continue;
+        if (l->key[0] == 'w')
+            rc = restore_window(cl, e, l, errstr, errlen);
+        else if (l->key[0] == 'd')
+            rc = restore_dedup(cl, e, l, errstr, errlen);
+        else
+            rc = bad_record(l, "unknown kind", errstr, errlen);
+    }
+    forget_loaded(cl);
+    return rc;
+}
