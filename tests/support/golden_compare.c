@@ -1,0 +1,193 @@
+/*
+ * golden_compare.c: see golden_compare.h.
+ */
+#include "golden_compare.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+typedef struct lines {
+    cJSON **items;
+    size_t n;
+} lines;
+
+static lines read_jsonl(const char *path)
+{
+    lines l = {0};
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot open %s", path);
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&buf, &cap, f)) > 0) {
+        if (n == 1 && buf[0] == '\n')
+            continue;
+        cJSON *doc = cJSON_Parse(buf);
+        cr_assert(doc, "%s: unparsable line: %s", path, buf);
+        l.items = realloc(l.items, (l.n + 1) * sizeof *l.items);
+        l.items[l.n++] = doc;
+    }
+    free(buf);
+    fclose(f);
+    return l;
+}
+
+static void free_lines(lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        cJSON_Delete(l->items[i]);
+    free(l->items);
+}
+
+/* JSON equality with a relative tolerance on numbers. */
+static bool json_equal(const cJSON *a, const cJSON *b)
+{
+    if (cJSON_IsNumber(a) && cJSON_IsNumber(b)) {
+        double x = a->valuedouble, y = b->valuedouble;
+        double scale = fmax(fabs(x), fabs(y));
+        return fabs(x - y) <= 1e-9 * (scale > 1 ? scale : 1);
+    }
+    if ((a->type & 0xff) != (b->type & 0xff))
+        return false;
+    if (cJSON_IsString(a))
+        return strcmp(a->valuestring, b->valuestring) == 0;
+    if (cJSON_IsObject(a)) {
+        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+            return false;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, a)
+        {
+            const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+            if (!y || !json_equal(x, y))
+                return false;
+        }
+        return true;
+    }
+    if (cJSON_IsArray(a)) {
+        if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+            return false;
+        for (const cJSON *x = a->child, *y = b->child; x; x = x->next, y = y->next)
+            if (!json_equal(x, y))
+                return false;
+        return true;
+    }
+    return true; /* null, true, false: the type says it all */
+}
+
+static const char *str_field(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int partition_of(const cJSON *o)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, "partition")->valueint;
+}
+
+/* Payloads equal as JSON values; both null = both tombstones. */
+static bool payload_equal(const cJSON *a, const cJSON *b)
+{
+    const char *pa = str_field(a, "payload"), *pb = str_field(b, "payload");
+    if (!pa || !pb)
+        return !pa && !pb;
+    cJSON *ja = cJSON_Parse(pa), *jb = cJSON_Parse(pb);
+    bool eq = ja && jb && json_equal(ja, jb);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    return eq;
+}
+
+static void compare_results(const char *name, const lines *got, const lines *want)
+{
+    /* Per source partition, the same sequence. */
+    int max_part = -1;
+    for (size_t i = 0; i < want->n; i++)
+        max_part =
+            partition_of(want->items[i]) > max_part ? partition_of(want->items[i]) : max_part;
+    for (size_t i = 0; i < got->n; i++)
+        max_part = partition_of(got->items[i]) > max_part ? partition_of(got->items[i]) : max_part;
+    for (int p = 0; p <= max_part; p++) {
+        size_t gi = 0, wi = 0, seq = 0;
+        for (;; seq++) {
+            while (gi < got->n && partition_of(got->items[gi]) != p)
+                gi++;
+            while (wi < want->n && partition_of(want->items[wi]) != p)
+                wi++;
+            if (gi >= got->n || wi >= want->n)
+                break;
+            const cJSON *g = got->items[gi++], *w = want->items[wi++];
+            cr_assert_str_eq(str_field(g, "key"), str_field(w, "key"),
+                             "%s: partition %d result #%zu: key %s, expected %s", name, p, seq,
+                             str_field(g, "key"), str_field(w, "key"));
+            cr_assert(payload_equal(g, w), "%s: partition %d result #%zu (%s):\n got %s\nwant %s",
+                      name, p, seq, str_field(w, "key"), str_field(g, "payload"),
+                      str_field(w, "payload"));
+            cr_assert_str_eq(str_field(g, "topic"), str_field(w, "topic"), "%s: topic", name);
+        }
+        cr_assert(gi >= got->n && wi >= want->n, "%s: partition %d: %s results after #%zu", name, p,
+                  gi < got->n ? "unexpected extra" : "missing", seq);
+    }
+}
+
+/* "source|reason" of each line. */
+static char **source_reason_pairs(const lines *l)
+{
+    char **pairs = calloc(l->n + 1, sizeof *pairs);
+    for (size_t i = 0; i < l->n; i++) {
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(l->items[i], "headers");
+        const char *src = str_field(h, "tidemark.source"), *why = str_field(h, "tidemark.reason");
+        cr_assert(src && why, "record without tidemark.source/reason headers");
+        size_t n = strlen(src) + strlen(why) + 2;
+        pairs[i] = malloc(n);
+        snprintf(pairs[i], n, "%s|%s", src, why);
+    }
+    return pairs;
+}
+
+static int strptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void compare_side(const char *name, const char *what, const lines *got, const lines *want)
+{
+    /* Sorted, so that the multisets compare as arrays. */
+    char **g = source_reason_pairs(got), **w = source_reason_pairs(want);
+    qsort(g, got->n, sizeof *g, strptr_cmp);
+    qsort(w, want->n, sizeof *w, strptr_cmp);
+    for (size_t i = 0; i < got->n || i < want->n; i++) {
+        cr_assert(i < got->n && i < want->n && strcmp(g[i], w[i]) == 0,
+                  "%s: %s #%zu: got %s, expected %s", name, what, i, i < got->n ? g[i] : "none",
+                  i < want->n ? w[i] : "none");
+    }
+    for (size_t i = 0; i < got->n; i++)
+        free(g[i]);
+    for (size_t i = 0; i < want->n; i++)
+        free(w[i]);
+    free(g);
+    free(w);
+}
+
+void tm_golden_compare_dirs(const char *name, const char *got_dir, const char *want_dir)
+{
+    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
+    char a[4096], b[4096];
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "%s/%s", got_dir, files[i]);
+        snprintf(b, sizeof b, "%s/%s", want_dir, files[i]);
+        lines got = read_jsonl(a), want = read_jsonl(b);
+        if (i == 0)
+            compare_results(name, &got, &want);
+        else
+            compare_side(name, files[i], &got, &want);
+        free_lines(&got);
+        free_lines(&want);
+    }
+}
