@@ -59,13 +59,20 @@ typedef struct tm_kafka tm_kafka;
  * transactional.id = <application_id>-<instance_id>. Creates the changelog
  * topic <application_id>-changelog (compacted, one partition per input
  * partition) if missing, and calls init_transactions (which fences a
- * previous incarnation with the same instance_id). Borrows cfg and rb.
- * Returns 0 and writes *out, or a negative tm_err with a message.
+ * previous incarnation with the same instance_id). The input topics must
+ * exist, and an existing changelog must have a partition per input
+ * partition. Borrows cfg; copies *rb (NULL: no rebalance callbacks, for a
+ * handle that never subscribes). Returns 0 and writes *out, or a negative
+ * tm_err with a message: TM_ECONFIG for a property librdkafka refuses
+ * (naming kafka.<key>), TM_EKAFKA for the cluster (unreachable, missing
+ * topic, changelog not creatable).
  */
 int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
                   const tm_kafka_rebalance *rb, char *errstr, size_t errlen);
 
-/* Leaves the group and closes the clients; NULL is a no-op. */
+/* Leaves the group and closes the clients; aborts a transaction left open.
+ * Calls no rebalance callback: finish the last checkpoint and close the
+ * tasks before. NULL is a no-op. */
 void tm_kafka_close(tm_kafka *k);
 
 /* Subscribes to cfg->input_topics. */
@@ -73,16 +80,21 @@ int tm_kafka_subscribe(tm_kafka *k, char *errstr, size_t errlen);
 
 /*
  * Polls up to max records (waiting at most timeout_ms for the first) into
- * recs. Record bytes stay valid until tm_kafka_release_batch. Serves
- * rebalance callbacks. Returns the count (0 on timeout), or -1 with
- * *status set on a consumer error that is not transient.
+ * recs. Record bytes stay valid until tm_kafka_release_batch (or the next
+ * poll, which releases them). Serves rebalance callbacks; a revoke inside
+ * the call drops the records gathered so far in it (they belong to the
+ * revoked tasks and are read again by their next owner). Returns the count
+ * (0 on timeout), or -1 with *status FATAL once either client is fenced or
+ * failed fatally, or a rebalance callback failed.
  */
 ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeout_ms,
                             tm_kafka_status *status, char *errstr, size_t errlen);
 void tm_kafka_release_batch(tm_kafka *k);
 
 /* Seeks input partition (topic index, task) to offset: rewinding to a
- * checkpoint after an abort. */
+ * checkpoint after an abort. TM_KAFKA_OFFSET_STORED: the group's committed
+ * offset, else auto.offset.reset (not while this process has offsets for
+ * it pending in an open transaction: that read waits for them). */
 int tm_kafka_seek(tm_kafka *k, size_t topic_index, int32_t task, int64_t offset, char *errstr,
                   size_t errlen);
 
@@ -91,7 +103,8 @@ int tm_kafka_seek(tm_kafka *k, size_t topic_index, int32_t task, int64_t offset,
 tm_kafka_status tm_kafka_begin(tm_kafka *k, char *errstr, size_t errlen);
 
 /* Produces one record into the open transaction (copies the bytes). A NULL
- * value is a tombstone. */
+ * value is a tombstone; partition -1 lets librdkafka's partitioner choose
+ * (by key). */
 tm_kafka_status tm_kafka_produce(tm_kafka *k, const char *topic, int32_t partition, const void *key,
                                  size_t key_len, const void *value, size_t value_len,
                                  const tm_header *headers, size_t n_headers, char *errstr,
@@ -110,12 +123,14 @@ tm_kafka_status tm_kafka_send_offsets(tm_kafka *k, const int32_t *tasks, size_t 
 
 /* Commits (or aborts) the open transaction. A timed-out commit or abort
  * is FATAL (librdkafka lacks KIP-890: a stale request could land in a later
- * transaction). */
+ * transaction). A failed delivery in the transaction makes the commit
+ * ABORTABLE. */
 tm_kafka_status tm_kafka_commit(tm_kafka *k, char *errstr, size_t errlen);
 tm_kafka_status tm_kafka_abort(tm_kafka *k, char *errstr, size_t errlen);
 
 /* After a commit: the offset after the last changelog record of task
- * `task` committed so far by this process (-1 if none yet). */
+ * `task` committed so far by this process (-1 if none yet). Exact as soon
+ * as tm_kafka_commit returns OK; an abort leaves it unchanged. */
 int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task);
 
 /* ---- restore ---- */
@@ -123,9 +138,12 @@ int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task);
 /*
  * Reads the changelog partition of task `task` with read_committed from
  * offset `from` to its end (the last stable offset at the time of the
- * call), calling fn for every record (value NULL for a tombstone). Returns
- * the next offset after the last record read (>= from), or a negative
- * tm_err with a message.
+ * call), calling fn for every record (value NULL for a tombstone). fn
+ * returns 0 to go on, or a negative tm_err that stops the read and is
+ * returned. Returns the offset to continue from next time: that end, past
+ * trailing transaction markers (so >= the offset after the last record
+ * read; `from` itself when from >= the end), or a negative tm_err with a
+ * message. Must not be called from inside fn.
  */
 int64_t tm_kafka_read_changelog(tm_kafka *k, int32_t task, int64_t from,
                                 int (*fn)(void *ctx, const void *key, size_t key_len,

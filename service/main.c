@@ -9,9 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <stdbool.h>
+#include <unistd.h>
+
 #include "common.h"
 #include "config.h"
+#include "log.h"
 #include "replay.h"
+#include "runner.h"
 
 extern char **environ;
 
@@ -22,6 +28,10 @@ static void usage(FILE *f)
     fputs("usage: tidemark <command> [options]\n"
           "\n"
           "commands:\n"
+          "  run --config FILE [--instance-id ID] [--set KEY=VALUE]...\n"
+          "      the live service: consume the input topics, write results, late and\n"
+          "      dead-letter records exactly once; ID (default: the host name, which\n"
+          "      is the pod name in a StatefulSet) must be stable across restarts\n"
           "  replay --config FILE --input IN.jsonl --output-dir DIR [--set KEY=VALUE]...\n"
           "      run the engine offline over records in the replay envelope and\n"
           "      write output.jsonl, late.jsonl and dlq.jsonl into DIR\n"
@@ -32,49 +42,55 @@ static void usage(FILE *f)
           "  --help            this text and the configuration reference\n"
           "  --version         print the version\n"
           "\n"
-          "exit status: 0 ok, 2 bad arguments, configuration or input, 1 other errors\n",
+          "exit status: 0 ok (run: stopped by SIGTERM or SIGINT), 2 bad arguments,\n"
+          "configuration or input, 1 other errors (run: a fatal Kafka error; restart)\n",
           f);
 }
 
-typedef struct replay_args {
+typedef struct cli_args {
     const char *config;
-    const char *input;
-    const char *output_dir;
+    const char *input;       /* replay */
+    const char *output_dir;  /* replay */
+    const char *instance_id; /* run */
     const char **overrides;
     size_t n_overrides;
-} replay_args;
+} cli_args;
 
-/* Parses `replay` options; returns 0 or prints the problem and returns 2. */
-static int parse_replay_args(int argc, char **argv, replay_args *a)
+/* Parses the options of `cmd` (replay or run); returns 0 or prints the
+ * problem and returns 2. */
+static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
 {
+    bool replay = strcmp(cmd, "replay") == 0;
     a->overrides = tm_xcalloc((size_t)argc, sizeof *a->overrides);
     for (int i = 0; i < argc; i++) {
         const char *opt = argv[i];
         const char **dst = NULL;
         if (strcmp(opt, "--config") == 0)
             dst = &a->config;
-        else if (strcmp(opt, "--input") == 0)
+        else if (replay && strcmp(opt, "--input") == 0)
             dst = &a->input;
-        else if (strcmp(opt, "--output-dir") == 0)
+        else if (replay && strcmp(opt, "--output-dir") == 0)
             dst = &a->output_dir;
+        else if (!replay && strcmp(opt, "--instance-id") == 0)
+            dst = &a->instance_id;
         else if (strcmp(opt, "--set") == 0)
             dst = &a->overrides[a->n_overrides++];
         if (!dst) {
-            fprintf(stderr, "tidemark replay: unknown option '%s'\n", opt);
+            fprintf(stderr, "tidemark %s: unknown option '%s'\n", cmd, opt);
             return EXIT_USAGE;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "tidemark replay: %s needs a value\n", opt);
+            fprintf(stderr, "tidemark %s: %s needs a value\n", cmd, opt);
             return EXIT_USAGE;
         }
         *dst = argv[++i];
     }
-    const char *missing = !a->config       ? "--config"
-                          : !a->input      ? "--input"
-                          : !a->output_dir ? "--output-dir"
-                                           : NULL;
+    const char *missing = !a->config                 ? "--config"
+                          : replay && !a->input      ? "--input"
+                          : replay && !a->output_dir ? "--output-dir"
+                                                     : NULL;
     if (missing) {
-        fprintf(stderr, "tidemark replay: %s is required (see tidemark --help)\n", missing);
+        fprintf(stderr, "tidemark %s: %s is required (see tidemark --help)\n", cmd, missing);
         return EXIT_USAGE;
     }
     return 0;
@@ -82,8 +98,8 @@ static int parse_replay_args(int argc, char **argv, replay_args *a)
 
 static int cmd_replay(int argc, char **argv)
 {
-    replay_args a = {0};
-    int status = parse_replay_args(argc, argv, &a);
+    cli_args a = {0};
+    int status = parse_args("replay", argc, argv, &a);
     tm_config *cfg = NULL;
     char err[1024];
     if (status)
@@ -111,6 +127,64 @@ out:
     return status;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* SIGTERM (Kubernetes) and SIGINT finish the current checkpoint and leave
+ * the group; a second signal is the same request (the drain is bounded by
+ * the transaction timeout). */
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = request_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    cli_args a = {0};
+    int status = parse_args("run", argc, argv, &a);
+    tm_config *cfg = NULL;
+    tm_runner *runner = NULL;
+    char err[1024], host[256];
+    if (status)
+        goto out;
+    if (tm_config_load(&cfg, a.config, environ, a.overrides, a.n_overrides, err, sizeof err) < 0) {
+        fprintf(stderr, "tidemark run: %s\n", err);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    tm_log_parse_level(cfg->log_level, &tm_log_threshold);
+    if (!a.instance_id) {
+        if (gethostname(host, sizeof host) != 0)
+            snprintf(host, sizeof host, "0");
+        host[sizeof host - 1] = '\0';
+        a.instance_id = host;
+    }
+    install_stop_handlers();
+    const tm_runner_options opt = {.instance_id = a.instance_id};
+    int rc = tm_runner_open(&runner, cfg, &opt, err, sizeof err);
+    if (rc == TM_OK)
+        rc = tm_runner_run(runner, &stop_requested, err, sizeof err);
+    if (rc < 0) {
+        TM_LOG(TM_LOG_ERROR, "main", "%s", err);
+        status = rc == TM_ECONFIG ? EXIT_USAGE : 1;
+    }
+out:
+    tm_runner_close(runner);
+    tm_config_free(cfg);
+    free(a.overrides);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -130,6 +204,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
     fprintf(stderr, "tidemark: unknown command '%s' (see tidemark --help)\n", cmd);
     return EXIT_USAGE;
 }

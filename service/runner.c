@@ -1,0 +1,596 @@
+/*
+ * runner.c: see runner.h.
+ *
+ * Invariants:
+ * - At most one transaction is open; everything produced between two
+ *   commits (results, late and dead records, changelog, checkpoint, input
+ *   offsets) commits or aborts together.
+ * - A task's store only ever holds committed state: it is written after
+ *   the commit that made its changes visible.
+ * - Records polled across a rebalance are dropped: the assignment has
+ *   re-positioned every partition at its checkpoint.
+ */
+#include "runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "changelog.h"
+#include "common.h"
+#include "engine.h"
+#include "kafka.h"
+#include "log.h"
+#include "output.h"
+#include "store.h"
+
+enum { BATCH_MAX = 4096, POLL_MAX_MS = 100 };
+
+typedef struct task {
+    int32_t partition;
+    tm_engine *engine;
+    tm_changelog *changelog;
+    tm_store *store;
+    int64_t *next_offsets;       /* per input topic: the next offset to consume, -1 none */
+    int64_t *first_offsets;      /* per input topic: the first consumed since restore, -1 */
+    const tm_kv_change *pending; /* the open checkpoint's changes (the changelog's) */
+    size_t n_pending;
+} task;
+
+/* A main-output record of the open transaction, kept for the observer. */
+typedef struct observed {
+    int32_t partition;
+    size_t key_off, key_len, value_off, value_len;
+    bool tombstone;
+} observed;
+
+struct tm_runner {
+    const tm_config *cfg;
+    tm_runner_options opt;
+    tm_kafka *kafka;
+    task *tasks; /* ascending partition */
+    size_t n_tasks;
+    bool in_txn;
+    bool dirty; /* something to checkpoint since the last commit */
+    int64_t last_commit_ms;
+    uint64_t generation; /* bumped by every rebalance */
+    /* The first failure inside a callback (produce), acted on after it. */
+    tm_kafka_status status;
+    char status_msg[512];
+    tm_buf key, value;
+    tm_record *batch;
+    tm_buf observed_bytes;
+    observed *observed;
+    size_t n_observed, cap_observed;
+};
+
+static int64_t wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- tasks ---- */
+
+static task *find_task(tm_runner *r, int32_t partition)
+{
+    size_t lo = 0, hi = r->n_tasks;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r->tasks[mid].partition < partition)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->n_tasks && r->tasks[lo].partition == partition ? &r->tasks[lo] : NULL;
+}
+
+static void task_close(task *t)
+{
+    tm_engine_close(t->engine);
+    tm_changelog_free(t->changelog);
+    tm_store_close(t->store);
+    free(t->next_offsets);
+    free(t->first_offsets);
+    memset(t, 0, sizeof *t);
+}
+
+/* Copies of the changelog tail's records, to catch the store up. */
+typedef struct tail {
+    tm_changelog *changelog;
+    tm_buf bytes;
+    tm_kv_change *changes; /* offsets into bytes until materialised */
+    size_t n, cap;
+    bool *tombstone;
+} tail;
+
+static int load_stored(void *ctx, const void *key, size_t key_len, const void *value,
+                       size_t value_len)
+{
+    tm_changelog_load(ctx, key, key_len, value, value_len);
+    return 0;
+}
+
+static int load_tail(void *ctx, const void *key, size_t key_len, const void *value,
+                     size_t value_len, int64_t offset)
+{
+    (void)offset;
+    tail *t = ctx;
+    tm_changelog_load(t->changelog, key, key_len, value, value_len);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 256;
+        t->changes = tm_xrealloc(t->changes, t->cap * sizeof *t->changes);
+        t->tombstone = tm_xrealloc(t->tombstone, t->cap * sizeof *t->tombstone);
+    }
+    /* Offsets for now: the buffer moves while it grows. */
+    t->changes[t->n] = (tm_kv_change){.key = (void *)(uintptr_t)t->bytes.len,
+                                      .key_len = key_len,
+                                      .value = (void *)(uintptr_t)(t->bytes.len + key_len),
+                                      .value_len = value ? value_len : 0};
+    t->tombstone[t->n++] = value == NULL;
+    tm_buf_append(&t->bytes, key, key_len);
+    if (value)
+        tm_buf_append(&t->bytes, value, value_len);
+    return 0;
+}
+
+/* Writes the changelog's tail into the store, so that the next restore
+ * starts from `end`. */
+static int apply_tail(tail *t, tm_store *store, int64_t end, char *errstr, size_t errlen)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        t->changes[i].key = t->bytes.data + (uintptr_t)t->changes[i].key;
+        t->changes[i].value =
+            t->tombstone[i] ? NULL : t->bytes.data + (uintptr_t)t->changes[i].value;
+    }
+    return tm_store_apply(store, t->changes, t->n, end, errstr, errlen);
+}
+
+/* Restores task `partition` from its store and the changelog's tail. */
+static int task_restore(tm_runner *r, int32_t partition, task *t, char *errstr, size_t errlen)
+{
+    const tm_config *cfg = r->cfg;
+    int64_t t0 = wall_clock_ms();
+    memset(t, 0, sizeof *t);
+    t->partition = partition;
+    bool wiped = false;
+    int rc = tm_store_open(&t->store, cfg->state_dir, cfg->application_id, partition, false, &wiped,
+                           errstr, errlen);
+    if (rc < 0)
+        return rc;
+    if (wiped)
+        TM_LOG(TM_LOG_WARN, "runner",
+               "task %d: state store was unreadable; rebuilding it "
+               "from the changelog",
+               (int)partition);
+    t->changelog = tm_changelog_new(cfg);
+    rc = tm_store_scan(t->store, load_stored, t->changelog, errstr, errlen);
+    tail tl = {.changelog = t->changelog};
+    int64_t from = tm_store_applied_offset(t->store);
+    int64_t end =
+        rc < 0 ? rc
+               : tm_kafka_read_changelog(r->kafka, partition, from, load_tail, &tl, errstr, errlen);
+    rc = end < 0 ? (int)end : TM_OK;
+    if (rc == TM_OK && tl.n > 0)
+        rc = apply_tail(&tl, t->store, end, errstr, errlen);
+    tm_buf_free(&tl.bytes);
+    free(tl.changes);
+    free(tl.tombstone);
+    if (rc == TM_OK)
+        rc = tm_engine_open(&t->engine, cfg, partition, wall_clock_ms(), errstr, errlen);
+    if (rc < 0)
+        return rc;
+    tm_engine_track_changes(t->engine);
+    t->next_offsets = tm_xcalloc(cfg->n_input_topics, sizeof(int64_t));
+    t->first_offsets = tm_xcalloc(cfg->n_input_topics, sizeof(int64_t));
+    for (size_t i = 0; i < cfg->n_input_topics; i++)
+        t->first_offsets[i] = -1;
+    rc = tm_changelog_restore(t->changelog, t->engine, t->next_offsets, errstr, errlen);
+    if (rc < 0)
+        return rc;
+    TM_LOG(TM_LOG_INFO, "runner",
+           "task %d restored in %lld ms: %zu windows, %zu dedup keys, %zu changelog records "
+           "replayed from offset %lld",
+           (int)partition, (long long)(wall_clock_ms() - t0), tm_engine_open_windows(t->engine),
+           tm_engine_dedup_entries(t->engine), tl.n, (long long)from);
+    return TM_OK;
+}
+
+/* ---- producing ---- */
+
+/* Keeps the first failure; the loop acts on it after the callback. */
+static void note_status(tm_runner *r, tm_kafka_status st, const char *msg)
+{
+    if (st == TM_KAFKA_OK || r->status == TM_KAFKA_FATAL)
+        return;
+    if (r->status == TM_KAFKA_OK || st == TM_KAFKA_FATAL) {
+        r->status = st;
+        snprintf(r->status_msg, sizeof r->status_msg, "%s", msg);
+    }
+}
+
+static void observe(tm_runner *r, int32_t partition, const tm_window_result *res)
+{
+    if (!r->opt.observer)
+        return;
+    if (r->n_observed == r->cap_observed) {
+        r->cap_observed = r->cap_observed ? 2 * r->cap_observed : 256;
+        r->observed = tm_xrealloc(r->observed, r->cap_observed * sizeof *r->observed);
+    }
+    observed *o = &r->observed[r->n_observed++];
+    o->partition = partition;
+    o->key_off = r->observed_bytes.len;
+    o->key_len = r->key.len;
+    tm_buf_append(&r->observed_bytes, r->key.data, r->key.len);
+    o->value_off = r->observed_bytes.len;
+    o->value_len = res->tombstone ? 0 : r->value.len;
+    o->tombstone = res->tombstone;
+    if (!res->tombstone)
+        tm_buf_append(&r->observed_bytes, r->value.data, r->value.len);
+}
+
+static void on_result(void *ctx, int32_t partition, const tm_window_result *res)
+{
+    tm_runner *r = ctx;
+    char err[256];
+    tm_buf_reset(&r->key);
+    tm_buf_reset(&r->value);
+    tm_output_key(&r->key, res);
+    if (!res->tombstone)
+        tm_output_value(&r->value, r->cfg, res);
+    tm_kafka_status st = tm_kafka_produce(r->kafka, r->cfg->output_topic, partition, r->key.data,
+                                          r->key.len, res->tombstone ? NULL : r->value.data,
+                                          r->value.len, NULL, 0, err, sizeof err);
+    note_status(r, st, err);
+    observe(r, partition, res);
+    r->dirty = true;
+}
+
+static void source_of(char *buf, size_t n, const tm_record *rec)
+{
+    snprintf(buf, n, "%s/%d/%lld", rec->topic, (int)rec->partition, (long long)rec->offset);
+}
+
+static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
+{
+    tm_runner *r = ctx;
+    char source[512], wm[24], err[256];
+    source_of(source, sizeof source, rec);
+    snprintf(wm, sizeof wm, "%lld", (long long)watermark);
+    tm_header h[] = {
+        {"tidemark.reason", "too_late"}, {"tidemark.watermark", wm}, {"tidemark.source", source}};
+    note_status(r,
+                tm_kafka_produce(r->kafka, r->cfg->late_topic, rec->partition, rec->key,
+                                 rec->key_len, rec->value, rec->value_len, h, 3, err, sizeof err),
+                err);
+}
+
+static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason,
+                           const char *detail)
+{
+    tm_runner *r = ctx;
+    char source[512], err[256];
+    source_of(source, sizeof source, rec);
+    tm_header h[] = {{"tidemark.reason", tm_dlq_reason_name(reason)},
+                     {"tidemark.source", source},
+                     {"tidemark.detail", detail}};
+    note_status(r,
+                tm_kafka_produce(r->kafka, r->cfg->dlq_topic, rec->partition, rec->key,
+                                 rec->key_len, rec->value, rec->value_len, h, 3, err, sizeof err),
+                err);
+}
+
+/* ---- transactions ---- */
+
+static int fatal(const char *what, const char *msg, char *errstr, size_t errlen)
+{
+    return tm_seterr(errstr, errlen, TM_EFATAL, "%s: %s", what, msg);
+}
+
+/* Begins a transaction unless one is open; retriable errors are retried
+ * (a broker outage), for as long as it takes. */
+static int ensure_txn(tm_runner *r, char *errstr, size_t errlen)
+{
+    char err[512];
+    while (!r->in_txn) {
+        tm_kafka_status st = tm_kafka_begin(r->kafka, err, sizeof err);
+        if (st == TM_KAFKA_OK) {
+            r->in_txn = true;
+            break;
+        }
+        if (st != TM_KAFKA_RETRIABLE)
+            return fatal("begin_transaction", err, errstr, errlen);
+        TM_LOG(TM_LOG_WARN, "runner", "begin_transaction: %s; retrying", err);
+        nanosleep(&(struct timespec){0, 200 * 1000000}, NULL);
+    }
+    return TM_OK;
+}
+
+static void notify_observer(tm_runner *r)
+{
+    for (size_t i = 0; i < r->n_observed; i++) {
+        const observed *o = &r->observed[i];
+        r->opt.observer(r->opt.observer_ctx, o->partition, r->observed_bytes.data + o->key_off,
+                        o->key_len, o->tombstone ? NULL : r->observed_bytes.data + o->value_off,
+                        o->value_len);
+    }
+    r->n_observed = 0;
+    tm_buf_reset(&r->observed_bytes);
+}
+
+/* Produces every task's checkpoint (changelog records) and the input
+ * offsets into the open transaction. */
+static tm_kafka_status produce_checkpoint(tm_runner *r, char *err, size_t errlen)
+{
+    size_t n_topics = r->cfg->n_input_topics;
+    int32_t *parts = tm_xcalloc(r->n_tasks + 1, sizeof *parts);
+    int64_t *offsets = tm_xcalloc(r->n_tasks * n_topics + 1, sizeof *offsets);
+    tm_kafka_status st = TM_KAFKA_OK;
+    for (size_t i = 0; i < r->n_tasks && st == TM_KAFKA_OK; i++) {
+        task *t = &r->tasks[i];
+        tm_changelog_collect(t->changelog, t->engine, t->next_offsets, &t->pending, &t->n_pending);
+        for (size_t j = 0; j < t->n_pending && st == TM_KAFKA_OK; j++) {
+            const tm_kv_change *c = &t->pending[j];
+            st = tm_kafka_produce_changelog(r->kafka, t->partition, c->key, c->key_len, c->value,
+                                            c->value_len, err, errlen);
+        }
+        parts[i] = t->partition;
+        memcpy(&offsets[i * n_topics], t->next_offsets, n_topics * sizeof *offsets);
+    }
+    if (st == TM_KAFKA_OK)
+        st = tm_kafka_send_offsets(r->kafka, parts, r->n_tasks, offsets, err, errlen);
+    free(parts);
+    free(offsets);
+    return st;
+}
+
+/* After a commit: the stores apply what the changelog now holds. */
+static int apply_to_stores(tm_runner *r, char *errstr, size_t errlen)
+{
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        task *t = &r->tasks[i];
+        int64_t end = tm_kafka_changelog_end(r->kafka, t->partition);
+        int rc = tm_store_apply(t->store, t->pending, t->n_pending, end, errstr, errlen);
+        if (rc < 0)
+            return rc;
+        t->n_pending = 0;
+    }
+    return TM_OK;
+}
+
+static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t errlen);
+
+/* One checkpoint: DESIGN steps 1-3. */
+static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
+{
+    char err[512];
+    int64_t t0 = wall_clock_ms();
+    tm_kafka_status st = produce_checkpoint(r, err, sizeof err);
+    if (st == TM_KAFKA_OK)
+        st = tm_kafka_commit(r->kafka, err, sizeof err);
+    if (st == TM_KAFKA_FATAL)
+        return fatal("checkpoint", err, errstr, errlen);
+    if (st != TM_KAFKA_OK)
+        return abort_and_rewind(r, err, errstr, errlen);
+    r->in_txn = false;
+    r->dirty = false;
+    r->last_commit_ms = wall_clock_ms();
+    int rc = apply_to_stores(r, errstr, errlen);
+    if (rc < 0)
+        return rc;
+    if (r->opt.observer)
+        notify_observer(r);
+    TM_LOG(TM_LOG_DEBUG, "runner", "checkpoint committed in %lld ms",
+           (long long)(r->last_commit_ms - t0));
+    return TM_OK;
+}
+
+/* Rebuilds a task from its last checkpoint and puts its inputs back there. */
+static int rewind_task(tm_runner *r, task *t, char *errstr, size_t errlen)
+{
+    int32_t partition = t->partition;
+    int64_t *first = t->first_offsets;
+    t->first_offsets = NULL;
+    task_close(t);
+    int rc = task_restore(r, partition, t, errstr, errlen);
+    for (size_t i = 0; rc == TM_OK && i < r->cfg->n_input_topics; i++) {
+        /* Without a checkpoint, back to the first offset consumed since
+         * the task started; nothing consumed: nothing to rewind. */
+        int64_t to = t->next_offsets[i] >= 0 ? t->next_offsets[i] : first[i];
+        if (to >= 0)
+            rc = tm_kafka_seek(r->kafka, i, partition, to, errstr, errlen);
+        t->first_offsets[i] = first[i];
+    }
+    free(first);
+    return rc;
+}
+
+static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t errlen)
+{
+    char err[512];
+    TM_LOG(TM_LOG_WARN, "runner", "aborting the transaction: %s", why);
+    tm_kafka_status st = tm_kafka_abort(r->kafka, err, sizeof err);
+    if (st != TM_KAFKA_OK)
+        return fatal("abort_transaction", err, errstr, errlen);
+    r->in_txn = false;
+    r->dirty = false;
+    r->status = TM_KAFKA_OK;
+    r->n_observed = 0;
+    tm_buf_reset(&r->observed_bytes);
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        int rc = rewind_task(r, &r->tasks[i], errstr, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    r->generation++; /* records already polled are from before the rewind */
+    return TM_OK;
+}
+
+/* ---- rebalance ---- */
+
+static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start_offsets)
+{
+    tm_runner *r = ctx;
+    char err[512];
+    size_t n_topics = r->cfg->n_input_topics;
+    r->generation++;
+    for (size_t j = 0; j < n; j++) {
+        if (find_task(r, parts[j]))
+            continue;
+        r->tasks = tm_xrealloc(r->tasks, (r->n_tasks + 1) * sizeof *r->tasks);
+        size_t at = 0;
+        while (at < r->n_tasks && r->tasks[at].partition < parts[j])
+            at++;
+        memmove(&r->tasks[at + 1], &r->tasks[at], (r->n_tasks - at) * sizeof *r->tasks);
+        r->n_tasks++;
+        if (task_restore(r, parts[j], &r->tasks[at], err, sizeof err) < 0) {
+            TM_LOG(TM_LOG_ERROR, "runner", "task %d: restore failed: %s", (int)parts[j], err);
+            note_status(r, TM_KAFKA_FATAL, err);
+            return TM_EFATAL;
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
+        const task *t = find_task(r, parts[j]);
+        for (size_t i = 0; i < n_topics; i++)
+            if (t->next_offsets[i] >= 0)
+                start_offsets[j * n_topics + i] = t->next_offsets[i];
+    }
+    TM_LOG(TM_LOG_INFO, "runner", "assigned %zu tasks", n);
+    return TM_OK;
+}
+
+static void on_revoked(void *ctx, const int32_t *parts, size_t n)
+{
+    tm_runner *r = ctx;
+    char err[512];
+    r->generation++;
+    if (r->in_txn && r->status == TM_KAFKA_OK) {
+        int rc = checkpoint(r, err, sizeof err);
+        if (rc < 0)
+            note_status(r, TM_KAFKA_FATAL, err);
+    }
+    for (size_t j = 0; j < n; j++) {
+        task *t = find_task(r, parts[j]);
+        if (!t)
+            continue;
+        task_close(t);
+        size_t at = (size_t)(t - r->tasks);
+        memmove(&r->tasks[at], &r->tasks[at + 1], (r->n_tasks - at - 1) * sizeof *r->tasks);
+        r->n_tasks--;
+    }
+    TM_LOG(TM_LOG_INFO, "runner", "revoked %zu tasks", n);
+}
+
+/* ---- the loop ---- */
+
+static void process_batch(tm_runner *r, ssize_t n, int64_t now)
+{
+    const tm_engine_sink sink = {r, on_result, on_late, on_dead_letter};
+    for (ssize_t i = 0; i < n; i++) {
+        const tm_record *rec = &r->batch[i];
+        task *t = find_task(r, rec->partition);
+        if (!t)
+            continue; /* revoked while the batch was polled */
+        tm_engine_process(t->engine, rec, now, &sink);
+        t->next_offsets[rec->topic_index] = rec->offset + 1;
+        if (t->first_offsets[rec->topic_index] < 0)
+            t->first_offsets[rec->topic_index] = rec->offset;
+    }
+    if (n > 0)
+        r->dirty = true;
+}
+
+/* Idleness moves with the wall clock: recompute every watermark. */
+static void tick(tm_runner *r, int64_t now)
+{
+    const tm_engine_sink sink = {r, on_result, on_late, on_dead_letter};
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        int64_t before = tm_engine_watermark(r->tasks[i].engine);
+        tm_engine_tick(r->tasks[i].engine, now, &sink);
+        if (tm_engine_watermark(r->tasks[i].engine) != before)
+            r->dirty = true;
+    }
+}
+
+int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_options *opt,
+                   char *errstr, size_t errlen)
+{
+    tm_runner *r = tm_xcalloc(1, sizeof *r);
+    r->cfg = cfg;
+    r->opt = *opt;
+    r->batch = tm_xcalloc(BATCH_MAX, sizeof *r->batch);
+    const tm_kafka_rebalance rb = {r, on_assigned, on_revoked};
+    int rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, errstr, errlen);
+    if (rc == TM_OK)
+        rc = tm_kafka_subscribe(r->kafka, errstr, errlen);
+    if (rc < 0) {
+        tm_runner_close(r);
+        return rc;
+    }
+    *out = r;
+    return TM_OK;
+}
+
+/* One turn: poll, process, tick, and checkpoint when it is time. */
+static int turn(tm_runner *r, char *errstr, size_t errlen)
+{
+    char err[512];
+    int rc = ensure_txn(r, errstr, errlen);
+    if (rc < 0)
+        return rc;
+    int64_t due = r->last_commit_ms + r->cfg->commit_interval_ms;
+    int64_t wait = due - wall_clock_ms();
+    int timeout = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : (int)wait;
+    uint64_t gen = r->generation;
+    tm_kafka_status st = TM_KAFKA_OK;
+    ssize_t n = tm_kafka_poll_batch(r->kafka, r->batch, BATCH_MAX, timeout, &st, err, sizeof err);
+    if (n < 0 && st == TM_KAFKA_FATAL)
+        return fatal("consumer", err, errstr, errlen);
+    int64_t now = wall_clock_ms();
+    if (n > 0 && gen == r->generation && r->status == TM_KAFKA_OK)
+        process_batch(r, n, now);
+    tm_kafka_release_batch(r->kafka);
+    if (r->status == TM_KAFKA_OK)
+        tick(r, now);
+    if (r->status == TM_KAFKA_FATAL)
+        return fatal("kafka", r->status_msg, errstr, errlen);
+    if (r->status == TM_KAFKA_ABORTABLE)
+        return abort_and_rewind(r, r->status_msg, errstr, errlen);
+    if (now < due)
+        return TM_OK;
+    if (r->dirty)
+        return checkpoint(r, errstr, errlen);
+    r->last_commit_ms = now; /* nothing happened: no checkpoint needed */
+    return TM_OK;
+}
+
+int tm_runner_run(tm_runner *r, volatile sig_atomic_t *stop, char *errstr, size_t errlen)
+{
+    r->last_commit_ms = wall_clock_ms();
+    int rc = TM_OK;
+    while (rc == TM_OK && !*stop)
+        rc = turn(r, errstr, errlen);
+    if (rc == TM_OK && r->in_txn && r->dirty)
+        rc = checkpoint(r, errstr, errlen);
+    if (rc == TM_OK)
+        TM_LOG(TM_LOG_INFO, "runner", "stopped cleanly");
+    return rc;
+}
+
+void tm_runner_close(tm_runner *r)
+{
+    if (!r)
+        return;
+    tm_kafka_close(r->kafka); /* revokes: the tasks close in on_revoked */
+    for (size_t i = 0; i < r->n_tasks; i++)
+        task_close(&r->tasks[i]);
+    free(r->tasks);
+    free(r->batch);
+    free(r->observed);
+    tm_buf_free(&r->observed_bytes);
+    tm_buf_free(&r->key);
+    tm_buf_free(&r->value);
+    free(r);
+}
