@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "common.h"
 #include "log.h"
@@ -1174,6 +1175,39 @@ int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task)
 
 /* ---- restore ------------------------------------------------------------ */
 
+/* Handles one event of the changelog reader: a record goes to fn, the end
+ * of the partition moves *next past trailing markers and aborted records
+ * (never delivered), a broker error fails the read. Returns 0 or a
+ * negative tm_err (fn's, or the read's). */
+static int restore_one(tm_kafka *k, const rd_kafka_message_t *m, int64_t end, int64_t *next,
+                       int (*fn)(void *ctx, const void *key, size_t key_len, const void *value,
+                                 size_t value_len, int64_t offset),
+                       void *ctx, char *errstr, size_t errlen)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->offset > *next)
+            *next = m->offset;
+        return 0;
+    }
+    if (m->err) {
+        TM_LOG(TM_LOG_WARN, "kafka", "changelog %s [%d]: %s", k->changelog_topic, (int)m->partition,
+               rd_kafka_message_errstr(m));
+        /* Local errors (a lost connection) are retried by librdkafka. */
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL || m->err > 0)
+            return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: changelog %s [%d]: %s",
+                             k->changelog_topic, (int)m->partition, rd_kafka_message_errstr(m));
+        return 0;
+    }
+    if (m->offset >= end) {
+        *next = end; /* committed after we looked: not ours to read */
+        return 0;
+    }
+    *next = m->offset + 1;
+    int r =
+        fn(ctx, m->key, m->key ? m->key_len : 0, m->payload, m->payload ? m->len : 0, m->offset);
+    return r < 0 ? r : 0;
+}
+
 /* Reads changelog partition `task` from start until `end`, calling fn. */
 static int64_t read_range(tm_kafka *k, int32_t task, int64_t start, int64_t end,
                           int (*fn)(void *ctx, const void *key, size_t key_len, const void *value,
@@ -1189,43 +1223,29 @@ static int64_t read_range(tm_kafka *k, int32_t task, int64_t start, int64_t end,
                          k->changelog_topic, (int)task, rd_kafka_err2str(err));
 
     int64_t next = start, idle_deadline = now_ms() + RESTORE_IDLE_MS;
-    int64_t rc = 0;
+    int rc = 0;
     while (next < end && rc == 0) {
+        if (now_ms() > idle_deadline) {
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                           "kafka: changelog %s [%d]: no progress for %d ms at offset %lld "
+                           "(end %lld)",
+                           k->changelog_topic, (int)task, RESTORE_IDLE_MS, (long long)next,
+                           (long long)end);
+            break;
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->restore, 100);
-        if (!m) {
-            if (now_ms() > idle_deadline)
-                rc = tm_seterr(errstr, errlen, TM_EKAFKA,
-                               "kafka: changelog %s [%d]: no progress for %d ms at offset %lld "
-                               "(end %lld)",
-                               k->changelog_topic, (int)task, RESTORE_IDLE_MS, (long long)next,
-                               (long long)end);
+        if (!m)
             continue;
-        }
-        idle_deadline = now_ms() + RESTORE_IDLE_MS;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            /* The offset reached: past trailing markers and aborted
-             * records, which are never delivered. */
-            if (m->offset > next)
-                next = m->offset;
-        } else if (m->err) {
-            TM_LOG(TM_LOG_WARN, "kafka", "changelog %s [%d]: %s", k->changelog_topic, (int)task,
-                   rd_kafka_message_errstr(m));
-            if (m->err == RD_KAFKA_RESP_ERR__FATAL || m->err > 0)
-                rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: changelog %s [%d]: %s",
-                               k->changelog_topic, (int)task, rd_kafka_message_errstr(m));
-        } else if (m->partition == task && m->offset >= end) {
-            next = end; /* committed after we looked: not ours to read */
-        } else if (m->partition == task) {
-            int r = fn(ctx, m->key, m->key ? m->key_len : 0, m->payload, m->payload ? m->len : 0,
-                       m->offset);
-            next = m->offset + 1;
-            if (r < 0)
-                rc = r;
-        }
+        int64_t before = next;
+        if (m->partition == task)
+            rc = restore_one(k, m, end, &next, fn, ctx, errstr, errlen);
         rd_kafka_message_destroy(m);
+        if (next != before)
+            idle_deadline = now_ms() + RESTORE_IDLE_MS;
     }
     rd_kafka_assign(k->restore, NULL);
-    return rc < 0 ? rc : (next > end ? next : end);
+    /* Everything below end was read: records, markers, aborted records. */
+    return rc < 0 ? rc : end;
 }
 
 int64_t tm_kafka_read_changelog(tm_kafka *k, int32_t task, int64_t from,
@@ -1268,4 +1288,110 @@ int64_t tm_kafka_read_changelog(tm_kafka *k, int32_t task, int64_t from,
     TM_LOG(TM_LOG_DEBUG, "kafka", "restoring %s [%d] from %lld to %lld", k->changelog_topic,
            (int)task, (long long)start, (long long)high);
     return read_range(k, task, start, high, fn, ctx, errstr, errlen);
+}
+
+/* ---- the demo's in-process cluster ---------------------------------------- */
+
+struct tm_kafka_cluster {
+    rd_kafka_t *owner; /* the mock cluster lives in this handle's threads */
+    rd_kafka_mock_cluster_t *mock;
+};
+
+int tm_kafka_cluster_start(tm_kafka_cluster **out, int brokers, char *errstr, size_t errlen)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* The owner handle only hosts the cluster: keep it quiet. */
+    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!owner) {
+        rd_kafka_conf_destroy(conf);
+        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: mock cluster: %s", err);
+    }
+    rd_kafka_mock_cluster_t *mock = rd_kafka_mock_cluster_new(owner, brokers);
+    if (!mock) {
+        rd_kafka_destroy(owner);
+        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: cannot start a mock cluster");
+    }
+    tm_kafka_cluster *c = tm_xcalloc(1, sizeof *c);
+    c->owner = owner;
+    c->mock = mock;
+    *out = c;
+    return TM_OK;
+}
+
+const char *tm_kafka_cluster_bootstrap(const tm_kafka_cluster *c)
+{
+    return rd_kafka_mock_cluster_bootstraps(c->mock);
+}
+
+int tm_kafka_cluster_create_topic(tm_kafka_cluster *c, const char *topic, int partitions,
+                                  char *errstr, size_t errlen)
+{
+    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(c->mock, topic, partitions, 1);
+    if (e)
+        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: creating topic '%s': %s", topic,
+                         rd_kafka_err2str(e));
+    return TM_OK;
+}
+
+void tm_kafka_cluster_stop(tm_kafka_cluster *c)
+{
+    if (!c)
+        return;
+    rd_kafka_mock_cluster_destroy(c->mock);
+    rd_kafka_destroy(c->owner);
+    free(c);
+}
+
+struct tm_kafka_loader {
+    rd_kafka_t *producer;
+};
+
+int tm_kafka_loader_open(tm_kafka_loader **out, const char *bootstrap, char *errstr, size_t errlen)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: loader: %s", err);
+    }
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!p) {
+        rd_kafka_conf_destroy(conf);
+        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: loader: %s", err);
+    }
+    tm_kafka_loader *l = tm_xcalloc(1, sizeof *l);
+    l->producer = p;
+    *out = l;
+    return TM_OK;
+}
+
+int tm_kafka_loader_send(tm_kafka_loader *l, const char *topic, int32_t partition, const void *key,
+                         size_t key_len, const void *value, size_t value_len, int64_t ts,
+                         char *errstr, size_t errlen)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            l->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)(uintptr_t)value, value_len),
+            RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_poll(l->producer, 0);
+        if (!e)
+            return TM_OK;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: loader: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(l->producer, 10); /* the local queue is full: let it drain */
+    }
+}
+
+void tm_kafka_loader_close(tm_kafka_loader *l)
+{
+    if (!l)
+        return;
+    rd_kafka_flush(l->producer, 10000);
+    rd_kafka_destroy(l->producer);
+    free(l);
 }
