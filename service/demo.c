@@ -130,8 +130,8 @@ static int demo_config(tm_config **cfg, const char *bootstrap, const char *dir, 
 
 static int create_topics(tm_kafka_cluster *c, int partitions, char *errstr, size_t errlen)
 {
-    static const char *const topics[] = {"orders", "gmv", "orders-late", "orders-dlq",
-                                         "demo-changelog"};
+    /* The changelog topic is not here: the service creates it. */
+    static const char *const topics[] = {"orders", "gmv", "orders-late", "orders-dlq"};
     for (size_t i = 0; i < sizeof topics / sizeof *topics; i++) {
         int rc = tm_kafka_cluster_create_topic(c, topics[i], partitions, errstr, errlen);
         if (rc < 0)

@@ -51,8 +51,8 @@
 #define RESTORE_IDLE_MS 30000
 /* How long produce waits for the queue to drain when it is full. */
 #define QUEUE_FULL_POLL_MS 10
-/* CreateTopics: a real broker answers in well under a second; the mock
- * cluster never does (no CreateTopics, and a controller id no broker has). */
+/* CreateTopics: a broker answers in well under a second; this bounds a
+ * cluster whose controller is unreachable. */
 #define CREATE_TIMEOUT_MS 10000
 /* Best-effort abort of a transaction left open at close. */
 #define CLOSE_ABORT_TIMEOUT_MS 5000

@@ -583,7 +583,8 @@ void tm_runner_close(tm_runner *r)
 {
     if (!r)
         return;
-    tm_kafka_close(r->kafka); /* revokes: the tasks close in on_revoked */
+    /* No callbacks run here: tm_runner_run has committed the last checkpoint. */
+    tm_kafka_close(r->kafka);
     for (size_t i = 0; i < r->n_tasks; i++)
         task_close(&r->tasks[i]);
     free(r->tasks);

@@ -130,15 +130,21 @@ static rd_kafka_t *plain_producer(void)
     return p;
 }
 
-/* Produces one record and waits until it is in the log. */
-static void produce(rd_kafka_t *p, int32_t partition, const char *value)
+/* Produces one record to topic and waits until it is in the log. */
+static void produce_to(rd_kafka_t *p, const char *topic, int32_t partition, const char *value)
 {
     rd_kafka_resp_err_t err =
-        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(partition),
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                           RD_KAFKA_V_VALUE((void *)value, strlen(value)),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     cr_assert_eq(err, RD_KAFKA_RESP_ERR_NO_ERROR, "produce %s: %s", value, rd_kafka_err2str(err));
     cr_assert_eq(rd_kafka_flush(p, OP_TIMEOUT_MS), RD_KAFKA_RESP_ERR_NO_ERROR, "flush %s", value);
+}
+
+/* Produces one record to TOPIC. */
+static void produce(rd_kafka_t *p, int32_t partition, const char *value)
+{
+    produce_to(p, TOPIC, partition, value);
 }
 
 static void begin(rd_kafka_t *p)
@@ -179,12 +185,17 @@ static rd_kafka_t *consumer(const char *isolation, const char *group)
     return c;
 }
 
-static void assign_from_start(rd_kafka_t *c, int32_t partition)
+static void assign_topic_from_start(rd_kafka_t *c, const char *topic, int32_t partition)
 {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, TOPIC, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(parts, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
     cr_assert_eq(rd_kafka_assign(c, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void assign_from_start(rd_kafka_t *c, int32_t partition)
+{
+    assign_topic_from_start(c, TOPIC, partition);
 }
 
 /* Appends value to the comma-separated list in buf. */
@@ -727,6 +738,320 @@ Test(broker, hanging_txn_aborted_after_timeout)
 
     rd_kafka_destroy(p);
     rd_kafka_destroy(q);
+}
+
+/*
+ * CreateTopics (0003)
+ */
+
+static rd_kafka_NewTopic_t *new_topic(const char *name, int partitions, int replication)
+{
+    char errstr[256];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(name, partitions, replication, errstr, sizeof(errstr));
+    cr_assert_not_null(nt, "NewTopic %s: %s", name, errstr);
+    return nt;
+}
+
+static void topic_config(rd_kafka_NewTopic_t *nt, const char *name, const char *value)
+{
+    cr_assert_eq(rd_kafka_NewTopic_set_config(nt, name, value), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* CreateTopics of the cnt topics (destroyed here) through rk; the
+ * per-topic errors go to errs[] (librdkafka puts the results in request
+ * order), their messages to msgs[] if not NULL. The request as a whole
+ * must succeed. */
+static void create_topics(rd_kafka_t *rk, rd_kafka_NewTopic_t **nts, size_t cnt, int validate_only,
+                          rd_kafka_resp_err_t *errs, char (*msgs)[256])
+{
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    const rd_kafka_topic_result_t **res;
+    rd_kafka_event_t *ev;
+    char errstr[256];
+    size_t i, rcnt = 0;
+
+    cr_assert_eq(
+        rd_kafka_AdminOptions_set_operation_timeout(opts, OP_TIMEOUT_MS, errstr, sizeof(errstr)),
+        RD_KAFKA_RESP_ERR_NO_ERROR, "%s", errstr);
+    cr_assert_eq(
+        rd_kafka_AdminOptions_set_request_timeout(opts, OP_TIMEOUT_MS, errstr, sizeof(errstr)),
+        RD_KAFKA_RESP_ERR_NO_ERROR, "%s", errstr);
+    cr_assert_eq(
+        rd_kafka_AdminOptions_set_validate_only(opts, validate_only, errstr, sizeof(errstr)),
+        RD_KAFKA_RESP_ERR_NO_ERROR, "%s", errstr);
+    rd_kafka_CreateTopics(rk, nts, cnt, opts, q);
+    ev = rd_kafka_queue_poll(q, OP_TIMEOUT_MS + 5000);
+    cr_assert_not_null(ev, "no CreateTopics result in time");
+    cr_assert_eq(rd_kafka_event_error(ev), RD_KAFKA_RESP_ERR_NO_ERROR, "CreateTopics: %s",
+                 rd_kafka_event_error_string(ev));
+    res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &rcnt);
+    cr_assert_eq(rcnt, cnt, "%zu topic results for %zu topics", rcnt, cnt);
+    for (i = 0; i < cnt; i++) {
+        errs[i] = rd_kafka_topic_result_error(res[i]);
+        if (msgs)
+            snprintf(msgs[i], sizeof(msgs[i]), "%s",
+                     rd_kafka_topic_result_error_string(res[i])
+                         ? rd_kafka_topic_result_error_string(res[i])
+                         : "");
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    for (i = 0; i < cnt; i++)
+        rd_kafka_NewTopic_destroy(nts[i]);
+}
+
+/* Creates one topic; returns its error (message in msg if not NULL). */
+static rd_kafka_resp_err_t create_topic(rd_kafka_t *rk, rd_kafka_NewTopic_t *nt, int validate_only,
+                                        char msg[256])
+{
+    rd_kafka_resp_err_t err;
+    char msgs[1][256];
+
+    create_topics(rk, &nt, 1, validate_only, &err, msgs);
+    if (msg)
+        snprintf(msg, 256, "%s", msgs[0]);
+    return err;
+}
+
+/* Partition count of topic in the cluster's metadata (all topics, so that
+ * asking does not auto-create it), or -1 if it is not there. The replicas
+ * and leader of partition `partition` go to replicas[] (up to 8) and
+ * *leader if not NULL. */
+static int topic_partitions(rd_kafka_t *rk, const char *topic, int32_t partition, int32_t *replicas,
+                            int *replica_cnt, int32_t *leader)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, OP_TIMEOUT_MS);
+    int i, j, cnt = -1;
+
+    cr_assert_eq(err, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata: %s", rd_kafka_err2str(err));
+    for (i = 0; i < md->topic_cnt; i++) {
+        const struct rd_kafka_metadata_topic *t = &md->topics[i];
+        if (strcmp(t->topic, topic))
+            continue;
+        cr_assert_eq(t->err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s: %s", topic, rd_kafka_err2str(t->err));
+        cnt = t->partition_cnt;
+        for (j = 0; j < t->partition_cnt; j++) {
+            const struct rd_kafka_metadata_partition *mp = &t->partitions[j];
+            if (mp->id != partition)
+                continue;
+            if (replica_cnt) {
+                *replica_cnt = mp->replica_cnt;
+                memcpy(replicas, mp->replicas,
+                       sizeof(*replicas) * (size_t)(mp->replica_cnt < 8 ? mp->replica_cnt : 8));
+            }
+            if (leader)
+                *leader = mp->leader;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return cnt;
+}
+
+static void read_topic(const char *topic, int32_t partition, char *out, size_t outsz)
+{
+    rd_kafka_t *c = consumer("read_committed", NULL);
+    assign_topic_from_start(c, topic, partition);
+    read_to_eof(c, out, outsz);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+}
+
+Test(broker, create_topics_creates_a_usable_topic)
+{
+    rd_kafka_t *p = plain_producer();
+    rd_kafka_t *tp;
+    rd_kafka_NewTopic_t *nt = new_topic("ct", 3, 2);
+    int32_t replicas[8], leader = -1;
+    int replica_cnt = 0, i;
+    char buf[256], msg[256];
+
+    /* The admin client finds a controller: a broker of the cluster. */
+    cr_expect_eq(rd_kafka_controllerid(p, OP_TIMEOUT_MS), 1);
+
+    topic_config(nt, "cleanup.policy", "compact");
+    cr_assert_eq(create_topic(p, nt, 0, msg), RD_KAFKA_RESP_ERR_NO_ERROR, "%s", msg);
+
+    /* In metadata at once, with the partitions and replicas asked for. */
+    for (i = 0; i < 3; i++) {
+        cr_assert_eq(topic_partitions(p, "ct", i, replicas, &replica_cnt, &leader), 3);
+        cr_expect_eq(replica_cnt, 2, "partition %d: %d replicas", i, replica_cnt);
+        cr_expect(leader == replicas[0] || leader == replicas[1], "partition %d: leader %d", i,
+                  (int)leader);
+    }
+
+    /* Producible and consumable, plainly and in a transaction. */
+    produce_to(p, "ct", 2, "v2");
+    produce_to(p, "ct", 0, "v0");
+    tp = txn_producer("tx-ct", 0);
+    begin(tp);
+    produce_to(tp, "ct", 2, "x2");
+    commit(tp);
+    read_topic("ct", 2, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "v2,x2");
+    read_topic("ct", 0, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "v0");
+    read_topic("ct", 1, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "");
+
+    rd_kafka_destroy(tp);
+    rd_kafka_destroy(p);
+}
+
+Test(broker, create_topics_existing_topic_already_exists)
+{
+    rd_kafka_t *p = plain_producer();
+    char msg[256];
+
+    cr_assert_eq(create_topic(p, new_topic("ce", 3, 1), 0, msg), RD_KAFKA_RESP_ERR_NO_ERROR, "%s",
+                 msg);
+    cr_expect_eq(create_topic(p, new_topic("ce", 5, 1), 0, msg),
+                 RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+    cr_expect_str_eq(msg, "Topic 'ce' already exists.");
+    cr_expect_eq(topic_partitions(p, "ce", 0, NULL, NULL, NULL), 3, "the second create changed it");
+
+    /* Also one created through the mock API (as the launcher does). */
+    cr_expect_eq(create_topic(p, new_topic(TOPIC, 2, 1), 0, NULL),
+                 RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+    /* ... and validate_only says so too. */
+    cr_expect_eq(create_topic(p, new_topic("ce", 3, 1), 1, NULL),
+                 RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
+
+    rd_kafka_destroy(p);
+}
+
+Test(broker, create_topics_validate_only_creates_nothing)
+{
+    rd_kafka_t *p = plain_producer();
+    char msg[256];
+
+    cr_expect_eq(create_topic(p, new_topic("cv", 2, 3), 1, msg), RD_KAFKA_RESP_ERR_NO_ERROR, "%s",
+                 msg);
+    cr_expect_eq(topic_partitions(p, "cv", 0, NULL, NULL, NULL), -1, "validate_only created it");
+
+    /* It validates all the same. */
+    cr_expect_eq(create_topic(p, new_topic("cv", 0, 1), 1, NULL),
+                 RD_KAFKA_RESP_ERR_INVALID_PARTITIONS);
+    cr_expect_eq(create_topic(p, new_topic("cv", 1, 4), 1, NULL),
+                 RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR);
+    cr_expect_eq(topic_partitions(p, "cv", 0, NULL, NULL, NULL), -1);
+
+    /* The real thing then works. */
+    cr_expect_eq(create_topic(p, new_topic("cv", 2, 3), 0, msg), RD_KAFKA_RESP_ERR_NO_ERROR, "%s",
+                 msg);
+    cr_expect_eq(topic_partitions(p, "cv", 0, NULL, NULL, NULL), 2);
+
+    rd_kafka_destroy(p);
+}
+
+Test(broker, create_topics_invalid_topics_rejected_valid_ones_created)
+{
+    rd_kafka_t *p = plain_producer();
+    rd_kafka_NewTopic_t *nts[7];
+    rd_kafka_resp_err_t errs[7];
+    char msgs[7][256];
+    const char *names[7] = {"c-p0", "c-rf4", "c-rf0", "c/bad", "c-cfg", "c-null", "c-ok"};
+    const rd_kafka_resp_err_t want[7] = {
+        RD_KAFKA_RESP_ERR_INVALID_PARTITIONS,
+        RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR,
+        RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR,
+        RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION,
+        RD_KAFKA_RESP_ERR_INVALID_CONFIG,
+        RD_KAFKA_RESP_ERR_INVALID_CONFIG,
+        RD_KAFKA_RESP_ERR_NO_ERROR,
+    };
+    int i;
+
+    /* One request: each topic gets its own answer. */
+    nts[0] = new_topic(names[0], 0, 1);
+    nts[1] = new_topic(names[1], 1, 4); /* 3 brokers */
+    nts[2] = new_topic(names[2], 1, 0);
+    nts[3] = new_topic(names[3], 1, 1);
+    nts[4] = new_topic(names[4], 1, 1);
+    topic_config(nts[4], "cleanup.policy", "compact,bogus");
+    nts[5] = new_topic(names[5], 1, 1);
+    topic_config(nts[5], "retention.ms", NULL);
+    nts[6] = new_topic(names[6], 2, 3);
+    topic_config(nts[6], "cleanup.policy", "compact, delete");
+    create_topics(p, nts, 7, 0, errs, msgs);
+
+    for (i = 0; i < 7; i++) {
+        cr_expect_eq(errs[i], want[i], "%s: %s (%s), expected %s", names[i],
+                     rd_kafka_err2name(errs[i]), msgs[i], rd_kafka_err2name(want[i]));
+        if (want[i])
+            cr_expect_neq(msgs[i][0], '\0', "%s: no error message", names[i]);
+        cr_expect_eq(topic_partitions(p, names[i], 0, NULL, NULL, NULL), want[i] ? -1 : 2, "%s",
+                     names[i]);
+    }
+    cr_expect_str_eq(msgs[0], "Number of partitions was set to an invalid non-positive value.");
+    cr_expect(strstr(msgs[1], "only 3 broker(s)") != NULL, "%s", msgs[1]);
+
+    rd_kafka_destroy(p);
+}
+
+Test(broker, create_topics_defaults_and_replica_assignment)
+{
+    rd_kafka_t *p = plain_producer();
+    rd_kafka_NewTopic_t *nt;
+    int32_t replicas[8], leader = -1;
+    int32_t r0[] = {3, 1}, r1[] = {2, 3}, bad[] = {1, 9};
+    int replica_cnt = 0;
+    char errstr[256], msg[256], buf[64];
+
+    /* -1, -1: the cluster defaults (the mock's 4 partitions, replication
+     * factor min(3, brokers)). */
+    cr_expect_eq(create_topic(p, new_topic("c-def", -1, -1), 0, msg), RD_KAFKA_RESP_ERR_NO_ERROR,
+                 "%s", msg);
+    cr_expect_eq(topic_partitions(p, "c-def", 0, replicas, &replica_cnt, NULL), 4);
+    cr_expect_eq(replica_cnt, 3);
+
+    /* A manual assignment: its replicas, the first one leading. */
+    nt = new_topic("c-asg", 2, -1);
+    cr_assert_eq(rd_kafka_NewTopic_set_replica_assignment(nt, 0, r0, 2, errstr, sizeof(errstr)),
+                 RD_KAFKA_RESP_ERR_NO_ERROR, "%s", errstr);
+    cr_assert_eq(rd_kafka_NewTopic_set_replica_assignment(nt, 1, r1, 2, errstr, sizeof(errstr)),
+                 RD_KAFKA_RESP_ERR_NO_ERROR, "%s", errstr);
+    cr_expect_eq(create_topic(p, nt, 0, msg), RD_KAFKA_RESP_ERR_NO_ERROR, "%s", msg);
+    cr_expect_eq(topic_partitions(p, "c-asg", 0, replicas, &replica_cnt, &leader), 2);
+    cr_expect(replica_cnt == 2 && replicas[0] == 3 && replicas[1] == 1 && leader == 3,
+              "partition 0: %d replicas, leader %d", replica_cnt, (int)leader);
+    cr_expect_eq(topic_partitions(p, "c-asg", 1, replicas, &replica_cnt, &leader), 2);
+    cr_expect(replica_cnt == 2 && replicas[0] == 2 && replicas[1] == 3 && leader == 2,
+              "partition 1: %d replicas, leader %d", replica_cnt, (int)leader);
+    produce_to(p, "c-asg", 1, "a1");
+    read_topic("c-asg", 1, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "a1");
+
+    /* A broker that does not exist. */
+    nt = new_topic("c-asg9", 1, -1);
+    cr_assert_eq(rd_kafka_NewTopic_set_replica_assignment(nt, 0, bad, 2, errstr, sizeof(errstr)),
+                 RD_KAFKA_RESP_ERR_NO_ERROR, "%s", errstr);
+    cr_expect_eq(create_topic(p, nt, 0, msg), RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT, "%s",
+                 msg);
+    cr_expect_eq(topic_partitions(p, "c-asg9", 0, NULL, NULL, NULL), -1);
+
+    rd_kafka_destroy(p);
+}
+
+Test(broker, create_topics_counts_only_brokers_that_are_up)
+{
+    rd_kafka_t *p;
+    char msg[256];
+
+    /* Broker 1, the controller, goes down: another one takes over, and
+     * only two brokers can hold replicas. */
+    cr_assert_eq(rd_kafka_mock_broker_set_down(mcluster, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    p = plain_producer();
+    cr_expect_eq(rd_kafka_controllerid(p, OP_TIMEOUT_MS), 2);
+    cr_expect_eq(create_topic(p, new_topic("c-down", 1, 3), 0, msg),
+                 RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR, "%s", msg);
+    cr_expect_eq(create_topic(p, new_topic("c-down", 1, 2), 0, msg), RD_KAFKA_RESP_ERR_NO_ERROR,
+                 "%s", msg);
+    cr_expect_eq(topic_partitions(p, "c-down", 0, NULL, NULL, NULL), 1);
+    rd_kafka_destroy(p);
 }
 
 /*
