@@ -1,0 +1,1483 @@
+/*
+ * bench_run: the live service (`tidemark run`) end to end on the test
+ * broker (tests/broker): throughput, then latency. Not a test: run by hand
+ * (README "Benchmarks").
+ *
+ * Phase 1, throughput. The workload of bench_engine (--events N order
+ * events, default 1,000,000, over --keys 10,000 merchants; tumbling 60 s
+ * windows, 2 s out-of-orderness, 30 s allowed lateness, dedup on; 3% late
+ * events, half of them too late; 2% duplicates), keyed by merchant into
+ * --partitions 4 input partitions (a merchant's events stay on one
+ * partition, in order). The test broker keeps only about 5 MB per
+ * partition (librdkafka's mock cluster drops the oldest data beyond that,
+ * silently: its log start offset moves), so 1,000,000 events (about 160 MB
+ * as stored) cannot be preloaded into 4 partitions. By default an input
+ * producer in this process therefore pre-fills each partition up to about
+ * 3.5 MB and then keeps it there while the service runs: it never gets
+ * more than that ahead of the group's committed offset, which trails what
+ * the service has fetched. It reports how much of the time it waited for
+ * the service (the service is the bottleneck when it waits; its own CPU is
+ * in the bench's CPU figure). --preload produces everything before the
+ * service starts instead, and fails if the broker dropped any of it (use
+ * it with fewer events or more partitions).
+ *
+ * Then one `tidemark run` instance (commit_interval_ms 100) starts, and
+ * the bench polls, every 10 ms, its log and the group's committed offsets:
+ *   - start = the log says "assigned N tasks" (restore done: consumption
+ *     starts);
+ *   - first = the committed offsets first move (the first checkpoint);
+ *   - end = the committed offsets equal the input's end offsets on every
+ *     partition (the last checkpoint has committed).
+ * Reported: events / (end - start), and (events committed after the first
+ * checkpoint) / (end - first); the CPU time the service (and its main
+ * thread, the engine's), the broker and the bench used meanwhile; and the
+ * records in the output, late and dead-letter topics (read_committed),
+ * against an in-process engine run over the same partitioned records.
+ *
+ * Phase 2, latency. A fresh broker, application and topics (one partition
+ * each); window size S (--window-ms, default 1000), max_out_of_orderness
+ * 0: event i of one merchant has event time i*S + S/2 (one event per
+ * window; event times unrelated to the wall clock), so event i+1 closes
+ * window i. Events are produced at --rate per second (default 200) for
+ * --seconds (default 20) by a producer with linger.ms=0; a read_committed
+ * consumer in a thread of this process records when each window result
+ * becomes readable.
+ *   latency(i) = readable(result of window i) - append(event i+1)
+ * where append is taken two ways, reported side by side: the delivery
+ * report's arrival (the broker has appended the record: the latency from
+ * it is a slight underestimate) and the send time, just before produce()
+ * (before the append: an overestimate). Both differ by the produce round
+ * trip, well under a millisecond on loopback.
+ *
+ * The mock broker answers a Fetch that finds no data after the full
+ * fetch.wait.max.ms, never earlier when data arrives (a real broker
+ * returns as soon as data arrives): with librdkafka's default 500 ms, every
+ * caught-up consumer would add up to 500 ms. The service and the latency
+ * consumer therefore run with kafka.fetch.wait.max.ms = --fetch-wait-ms
+ * (default 5), which bounds that artefact at 5 ms per hop.
+ *
+ * Everything (broker, service, load generator) shares the machine's cores.
+ * Children are killed and the temporary directory removed on every exit
+ * (--keep keeps the directory). --perf FILE records the service process
+ * with `perf record` during phase 1.
+ *
+ * Paths: $TIDEMARK_BINARY and $TIDEMARK_TEST_BROKER, defaulting to the
+ * build tree's (compile definitions).
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+
+#include <errno.h>
+#include <ftw.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/abort.h>
+#include <criterion/event.h>
+#include <criterion/stats.h>
+
+#include "broker.h"
+#include "common.h"
+#include "config.h"
+#include "engine.h"
+#include "kafka_io.h"
+#include "proc.h"
+
+#ifndef TIDEMARK_BINARY_PATH
+#define TIDEMARK_BINARY_PATH ""
+#endif
+#ifndef TIDEMARK_TEST_BROKER_PATH
+#define TIDEMARK_TEST_BROKER_PATH ""
+#endif
+
+enum {
+    POLL_MS = 10,              /* the throughput phase's polling period */
+    START_TIMEOUT_MS = 60000,  /* spawn -> "assigned" */
+    STOP_TIMEOUT_MS = 30000,   /* SIGTERM -> exit */
+    FLUSH_TIMEOUT_MS = 300000, /* preload acknowledged */
+    COUNT_TIMEOUT_MS = 120000, /* reading a topic to its end */
+    DRAIN_TIMEOUT_MS = 30000   /* latency: last result after the last event */
+};
+
+typedef struct options {
+    size_t events, keys;
+    int partitions, brokers;
+    int64_t commit_ms, fetch_wait_ms;
+    double rate, seconds;
+    int64_t window_ms;
+    bool throughput, latency, keep, preload;
+    const char *perf; /* perf record output of the throughput phase */
+    const char *raw;  /* per-event latency timings */
+} options;
+
+/* ---- process-wide state, for the exit path ---- */
+
+static char g_dir[512];
+static bool g_keep;
+static volatile sig_atomic_t g_interrupted;
+
+__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "bench_run: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1); /* atexit: children killed (proc.c), then the directory removed */
+}
+
+/*
+ * tests/support reports failures with Criterion assertions (cr_assert),
+ * which outside a Criterion test would write to a test runner that is not
+ * there, then abort. These two definitions take the place of Criterion's
+ * (the executable's own symbols come first): the message is printed and
+ * the bench exits through fail(), which kills the children.
+ */
+void criterion_send_assert(struct criterion_assert_stats *stats)
+{
+    if (stats && !stats->passed)
+        fprintf(stderr, "bench_run: %s:%u: %s\n", stats->file ? stats->file : "?", stats->line,
+                stats->message ? stats->message : "");
+}
+
+void criterion_abort_test(void)
+{
+    fail("a tests/support check failed (see above)");
+}
+
+static void check_interrupt(void)
+{
+    if (g_interrupted)
+        fail("interrupted");
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void cleanup_dir(void)
+{
+    if (!g_dir[0])
+        return;
+    if (g_keep) {
+        fprintf(stderr, "bench_run: kept %s\n", g_dir);
+        return;
+    }
+    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- time, CPU ---- */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double ms_between(int64_t a_ns, int64_t b_ns)
+{
+    return (double)(b_ns - a_ns) / 1e6;
+}
+
+/* User + system CPU seconds from a /proc stat file; -1 if gone. */
+static double stat_cpu_s(const char *path)
+{
+    char buf[2048];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    /* After the comm: state(3) ... utime(14) stime(15). */
+    unsigned long long ut = 0, st = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Of process pid (every thread). */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return stat_cpu_s(path);
+}
+
+/* Of the main thread of process pid (tidemark's runner: the engine). */
+static double main_thread_cpu_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+    return stat_cpu_s(path);
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+typedef struct cpu_snap {
+    double service, service_main, broker, self;
+} cpu_snap;
+
+static cpu_snap cpu_now(pid_t service, pid_t broker)
+{
+    return (cpu_snap){proc_cpu_s(service), main_thread_cpu_s(service), proc_cpu_s(broker),
+                      self_cpu_s()};
+}
+
+/* ---- files and logs ---- */
+
+static void join(char *out, size_t len, const char *a, const char *b)
+{
+    int n = snprintf(out, len, "%s/%s", a, b);
+    if (n < 0 || (size_t)n >= len)
+        fail("path too long: %s/%s", a, b);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    tm_buf b = {0};
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        tm_buf_append(&b, chunk, n);
+    fclose(f);
+    tm_buf_putc(&b, '\0');
+    return b.data;
+}
+
+static bool log_contains(const char *path, const char *needle)
+{
+    char *text = read_file(path);
+    bool found = text && strstr(text, needle);
+    free(text);
+    return found;
+}
+
+static void print_log_tail(const char *path, int lines)
+{
+    char *text = read_file(path);
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    const char *p = text + len;
+    int seen = 0;
+    while (p > text && seen <= lines)
+        if (*--p == '\n')
+            seen++;
+    fprintf(stderr, "---- the end of %s ----\n%s---- end ----\n", path, p == text ? p : p + 1);
+    free(text);
+}
+
+/* ---- the service ---- */
+
+typedef struct service {
+    pid_t pid;
+    char log[600];
+} service;
+
+static const char *tidemark_binary(void)
+{
+    const char *bin = getenv("TIDEMARK_BINARY");
+    return bin && *bin ? bin : TIDEMARK_BINARY_PATH;
+}
+
+static void service_start(service *s, const char *config, const char *id, const char *log)
+{
+    snprintf(s->log, sizeof s->log, "%s", log);
+    char *argv[] = {(char *)tidemark_binary(), "run",      "--config", (char *)config,
+                    "--instance-id",           (char *)id, NULL};
+    const tm_proc_io io = {.log_path = s->log};
+    s->pid = tm_proc_spawn(argv, &io);
+    printf("  started: %s run --config %s --instance-id %s (pid %d, log %s)\n", argv[0], config, id,
+           (int)s->pid, s->log);
+}
+
+static void service_check(const service *s)
+{
+    int status;
+    if (tm_proc_exited(s->pid, &status)) {
+        print_log_tail(s->log, 30);
+        fail("tidemark run exited by itself: %s", tm_proc_status_str(status));
+    }
+}
+
+static void service_wait_assigned(const service *s)
+{
+    int64_t deadline = now_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
+    while (!log_contains(s->log, "\"module\":\"runner\",\"msg\":\"assigned ")) {
+        check_interrupt();
+        service_check(s);
+        if (now_ns() > deadline) {
+            print_log_tail(s->log, 30);
+            fail("tidemark run: no \"assigned\" within %d ms", START_TIMEOUT_MS);
+        }
+        tm_test_sleep_ms(POLL_MS);
+    }
+}
+
+static void service_stop(service *s)
+{
+    int status = 0;
+    bool exited = tm_proc_signal_wait(s->pid, SIGTERM, STOP_TIMEOUT_MS, &status);
+    if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        !log_contains(s->log, "stopped cleanly")) {
+        print_log_tail(s->log, 30);
+        fail("tidemark run did not stop cleanly: %s", tm_proc_status_str(exited ? status : -1));
+    }
+    s->pid = 0;
+}
+
+/* ---- configuration ---- */
+
+static void write_config(const char *path, const char *app, const char *in, const char *out,
+                         const char *late, const char *dlq, const char *window, int64_t ooo_ms,
+                         int64_t lateness_ms, int64_t dedup_ttl_ms, const char *state_dir,
+                         const char *bootstrap, const options *o)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fail("cannot write %s: %s", path, strerror(errno));
+    fprintf(
+        f,
+        "{\n"
+        "  \"application_id\": \"%s\",\n"
+        "  \"input\": {\"topics\": [\"%s\"],\n"
+        "            \"event_time\": {\"pointer\": \"/event_time\", \"format\": \"epoch_ms\"},\n"
+        "            \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
+        "  \"watermark\": {\"max_out_of_orderness_ms\": %lld, \"idle_timeout_ms\": 0},\n"
+        "  \"window\": %s,\n"
+        "  \"allowed_lateness_ms\": %lld,\n"
+        "  \"aggregations\": [\n"
+        "    {\"name\": \"orders\", \"op\": \"count\"},\n"
+        "    {\"name\": \"gmv\", \"op\": \"sum\", \"pointer\": \"/amount\"},\n"
+        "    {\"name\": \"max_amount\", \"op\": \"max\", \"pointer\": \"/amount\"}\n"
+        "  ],\n"
+        "  \"dedup\": {\"enabled\": true, \"ttl_ms\": %lld},\n"
+        "  \"output\": {\"topic\": \"%s\", \"late_topic\": \"%s\", \"dlq_topic\": \"%s\"},\n"
+        "  \"state.dir\": \"%s\",\n"
+        "  \"commit_interval_ms\": %lld,\n"
+        "  \"metrics.port\": 0,\n"
+        "  \"log.level\": \"info\",\n"
+        "  \"kafka\": {\n"
+        "    \"bootstrap.servers\": \"%s\",\n"
+        "    \"fetch.wait.max.ms\": %lld,\n"
+        "    \"session.timeout.ms\": 6000,\n"
+        "    \"heartbeat.interval.ms\": 1000\n"
+        "  }\n"
+        "}\n",
+        app, in, (long long)ooo_ms, window, (long long)lateness_ms, (long long)dedup_ttl_ms, out,
+        late, dlq, state_dir, (long long)o->commit_ms, bootstrap, (long long)o->fetch_wait_ms);
+    if (fclose(f) != 0)
+        fail("cannot write %s", path);
+}
+
+/* ---- Kafka clients ---- */
+
+static void conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, name, value, err, sizeof err) != RD_KAFKA_CONF_OK)
+        fail("librdkafka: %s=%s: %s", name, value, err);
+}
+
+static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *bootstrap,
+                              const char *const *props)
+{
+    char err[512];
+    conf_set(conf, "bootstrap.servers", bootstrap);
+    conf_set(conf, "log_level", "3");
+    for (size_t i = 0; props && props[i]; i += 2)
+        conf_set(conf, props[i], props[i + 1]);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (!rk)
+        fail("rd_kafka_new: %s", err);
+    return rk;
+}
+
+/* Sum of the log start offsets (low watermarks) of topic's partitions
+ * 0..parts-1: records the broker dropped (the test broker keeps about
+ * 5 MB per partition); -1 if it does not answer. */
+static int64_t log_start_sum(rd_kafka_t *rk, const char *topic, int parts)
+{
+    int64_t sum = 0;
+    for (int p = 0; p < parts; p++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000))
+            return -1;
+        sum += lo;
+    }
+    return sum;
+}
+
+/* Counts the records of topic's partitions 0..parts-1, read with
+ * read_committed from the beginning to the last stable offset; *dropped:
+ * log_start_sum. */
+static size_t count_topic(const char *bootstrap, const char *topic, int parts, int64_t *dropped)
+{
+    static const char *const props[] = {"group.id",
+                                        "bench-run-count",
+                                        "isolation.level",
+                                        "read_committed",
+                                        "enable.auto.commit",
+                                        "false",
+                                        "enable.partition.eof",
+                                        "true",
+                                        "fetch.wait.max.ms",
+                                        "10",
+                                        NULL};
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, rd_kafka_conf_new(), bootstrap, props);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(parts);
+    for (int p = 0; p < parts; p++)
+        rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e)
+        fail("count %s: assign: %s", topic, rd_kafka_err2str(e));
+    *dropped = log_start_sum(rk, topic, parts);
+    bool *eof = tm_xcalloc((size_t)parts, sizeof *eof);
+    int n_eof = 0;
+    size_t count = 0;
+    int64_t deadline = now_ns() + (int64_t)COUNT_TIMEOUT_MS * 1000000;
+    while (n_eof < parts) {
+        check_interrupt();
+        if (now_ns() > deadline)
+            fail("count %s: not at the end within %d ms", topic, COUNT_TIMEOUT_MS);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < parts && !eof[m->partition]) {
+                eof[m->partition] = true;
+                n_eof++;
+            }
+        } else if (!m->err) {
+            count++;
+        } else if (rd_kafka_fatal_error(rk, NULL, 0)) {
+            fail("count %s: %s", topic, rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    free(eof);
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return count;
+}
+
+/* ---- phase 1: throughput ---- */
+
+typedef struct event {
+    char *payload;
+    uint32_t len;
+    int32_t partition;
+    int64_t offset; /* in its partition */
+    int64_t ts;     /* receipt time (CreateTime) */
+    char key[8];    /* "m-NNNNN" */
+} event;
+
+/* xorshift64*: a fixed seed gives the same workload on every run. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ull;
+}
+
+static double rnd_unit(void)
+{
+    return (double)(rnd() >> 11) / 9007199254740992.0;
+}
+
+enum { WINDOW_MS = 60000, OUT_OF_ORDER_MS = 2000, LATENESS_MS = 30000 };
+
+/*
+ * bench_engine's generator, with a partition per merchant: receipt time
+ * advances 0.5 ms per record; an on-time event trails it by less than the
+ * out-of-orderness bound; 3% are stamped up to 3 s before the start of the
+ * window the watermark is in (already fired: about half within the allowed
+ * lateness); 2% repeat one of the last 1000 originals byte for byte (same
+ * merchant, so same partition).
+ */
+static event *generate(const options *o)
+{
+    event *ev = tm_xcalloc(o->events, sizeof *ev);
+    size_t *merchant_of = tm_xcalloc(o->events, sizeof *merchant_of);
+    int64_t *next_offset = tm_xcalloc((size_t)o->partitions, sizeof *next_offset);
+    const int64_t base = 1700000000000;
+    size_t originals = 0;
+    char buf[256];
+    for (size_t i = 0; i < o->events; i++) {
+        int64_t ts = base + (int64_t)(i / 2);
+        double roll = rnd_unit();
+        size_t merchant;
+        if (roll < 0.02 && originals > 0) {
+            size_t back = 1 + rnd() % (originals < 1000 ? originals : 1000);
+            merchant = merchant_of[i - back];
+            ev[i].payload = tm_xstrdup(ev[i - back].payload);
+            ev[i].len = ev[i - back].len;
+        } else {
+            int64_t t = ts - (int64_t)(rnd() % OUT_OF_ORDER_MS);
+            if (roll < 0.05) {
+                int64_t wm = ts - OUT_OF_ORDER_MS;
+                t = wm - wm % WINDOW_MS - 1 - (int64_t)(rnd() % 3000);
+            }
+            merchant = (size_t)(rnd() % o->keys);
+            double amount = (double)(rnd() % 100000) / 100.0;
+            int n = snprintf(buf, sizeof buf,
+                             "{\"order_id\":\"o-%010zu\",\"merchant\":\"m-%05zu\",\"amount\":%.2f,"
+                             "\"event_time\":%lld,\"currency\":\"EUR\",\"channel\":\"web\"}",
+                             i, merchant, amount, (long long)t);
+            ev[i].payload = tm_xstrndup(buf, (size_t)n);
+            ev[i].len = (uint32_t)n;
+            originals++;
+        }
+        merchant_of[i] = merchant;
+        snprintf(ev[i].key, sizeof ev[i].key, "m-%05zu", merchant % 100000);
+        ev[i].partition = (int32_t)(merchant % (size_t)o->partitions);
+        ev[i].offset = next_offset[ev[i].partition]++;
+        ev[i].ts = ts;
+    }
+    free(merchant_of);
+    free(next_offset);
+    return ev;
+}
+
+typedef struct counts {
+    uint64_t results, late, dead;
+} counts;
+
+static void count_result(void *ctx, int32_t partition, const tm_window_result *r)
+{
+    (void)partition;
+    (void)r;
+    ((counts *)ctx)->results++;
+}
+
+static void count_late(void *ctx, const tm_record *rec, int64_t w)
+{
+    (void)rec;
+    (void)w;
+    ((counts *)ctx)->late++;
+}
+
+static void count_dead(void *ctx, const tm_record *rec, tm_dlq_reason why, const char *detail)
+{
+    (void)rec;
+    (void)why;
+    (void)detail;
+    ((counts *)ctx)->dead++;
+}
+
+/* What the service should produce: one engine per partition over the
+ * same records in the same order. Returns the engine time in seconds. */
+static double expected_counts(const char *config_path, const char *topic, const event *ev,
+                              const options *o, counts *out, tm_engine_stats *stats)
+{
+    char err[512];
+    tm_config *cfg = NULL;
+    if (tm_config_load(&cfg, config_path, NULL, NULL, 0, err, sizeof err) < 0)
+        fail("%s", err);
+    tm_engine **e = tm_xcalloc((size_t)o->partitions, sizeof *e);
+    for (int p = 0; p < o->partitions; p++)
+        if (tm_engine_open(&e[p], cfg, p, ev[0].ts, err, sizeof err) < 0)
+            fail("engine: %s", err);
+    *out = (counts){0};
+    tm_engine_sink sink = {out, count_result, count_late, count_dead};
+    int64_t t0 = now_ns();
+    for (size_t i = 0; i < o->events; i++) {
+        tm_record r = {.topic = topic,
+                       .partition = ev[i].partition,
+                       .offset = ev[i].offset,
+                       .ts = ev[i].ts,
+                       .key = ev[i].key,
+                       .key_len = strlen(ev[i].key),
+                       .value = ev[i].payload,
+                       .value_len = ev[i].len};
+        tm_engine_process(e[ev[i].partition], &r, ev[i].ts, &sink);
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    *stats = (tm_engine_stats){0};
+    for (int p = 0; p < o->partitions; p++) {
+        const tm_engine_stats *s = tm_engine_stats_of(e[p]);
+        stats->accepted += s->accepted;
+        stats->late_accepted += s->late_accepted;
+        stats->too_late += s->too_late;
+        stats->duplicates += s->duplicates;
+        tm_engine_close(e[p]);
+    }
+    free(e);
+    tm_config_free(cfg);
+    return secs;
+}
+
+/*
+ * The input producer. The test broker (librdkafka's mock cluster) keeps
+ * about 5 MB per partition and silently drops the oldest data beyond that
+ * (its log start offset moves): 1,000,000 events do not fit in 4
+ * partitions. So by default the events are fed while the service runs,
+ * with each partition's unconsumed data bounded: at most `cap` records
+ * produced beyond the group's committed offset (which trails what the
+ * service has fetched), about 3.5 MB. The feeder pre-fills up to the
+ * bound before the service starts, then keeps it full. With --preload
+ * (cap 0) everything is produced before the service starts, and a moved
+ * log start offset is an error.
+ */
+typedef struct feeder {
+    const char *bootstrap, *topic;
+    const event *ev;
+    size_t n;
+    int64_t cap;               /* per partition; 0: unbounded */
+    _Atomic int64_t *progress; /* per partition: the committed offset (main thread) */
+    int64_t *produced;         /* per partition (the feeder's) */
+    atomic_size_t sent;
+    atomic_size_t failed;
+    atomic_bool stop, filled;
+    _Atomic int64_t blocked_ns;    /* time spent waiting for the service */
+    _Atomic int64_t waiting_since; /* 0: not waiting */
+    char error[256];
+    double secs;
+    pthread_t thread;
+} feeder;
+
+static void feeder_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    feeder *f = opaque;
+    if (m->err && atomic_fetch_add(&f->failed, 1) == 0)
+        snprintf(f->error, sizeof f->error, "%s", rd_kafka_err2str(m->err));
+}
+
+static void feed(feeder *f)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_dr_msg_cb(conf, feeder_dr);
+    rd_kafka_conf_set_opaque(conf, f);
+    static const char *const props[] = {"enable.idempotence",
+                                        "true",
+                                        "linger.ms",
+                                        "10",
+                                        "batch.num.messages",
+                                        "10000",
+                                        "queue.buffering.max.messages",
+                                        "500000",
+                                        "message.timeout.ms",
+                                        "300000",
+                                        NULL};
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf, f->bootstrap, props);
+    int64_t t0 = now_ns();
+    for (size_t i = 0; i < f->n && !atomic_load(&f->stop) && !g_interrupted; i++) {
+        const event *e = &f->ev[i];
+        int32_t p = e->partition;
+        if (f->cap > 0 && f->produced[p] - atomic_load(&f->progress[p]) >= f->cap) {
+            atomic_store(&f->filled, true);
+            int64_t w0 = now_ns();
+            atomic_store(&f->waiting_since, w0);
+            while (f->produced[p] - atomic_load(&f->progress[p]) >= f->cap &&
+                   !atomic_load(&f->stop) && !g_interrupted)
+                rd_kafka_poll(rk, 1);
+            atomic_fetch_add(&f->blocked_ns, now_ns() - w0);
+            atomic_store(&f->waiting_since, 0);
+        }
+        for (;;) {
+            rd_kafka_resp_err_t err =
+                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(f->topic), RD_KAFKA_V_PARTITION(p),
+                                  RD_KAFKA_V_KEY(e->key, strlen(e->key)),
+                                  RD_KAFKA_V_VALUE(e->payload, e->len), RD_KAFKA_V_TIMESTAMP(e->ts),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&f->stop) && !g_interrupted) {
+                rd_kafka_poll(rk, 5);
+                continue;
+            }
+            if (err && atomic_fetch_add(&f->failed, 1) == 0)
+                snprintf(f->error, sizeof f->error, "produce: %s", rd_kafka_err2str(err));
+            break;
+        }
+        f->produced[p]++;
+        atomic_store(&f->sent, i + 1);
+        if (i % 1024 == 0)
+            rd_kafka_poll(rk, 0);
+    }
+    atomic_store(&f->filled, true);
+    int64_t deadline = now_ns() + (int64_t)FLUSH_TIMEOUT_MS * 1000000;
+    while (rd_kafka_outq_len(rk) > 0 && !atomic_load(&f->stop) && !g_interrupted &&
+           now_ns() < deadline)
+        rd_kafka_flush(rk, 100);
+    if (rd_kafka_outq_len(rk) > 0 && atomic_fetch_add(&f->failed, 1) == 0)
+        snprintf(f->error, sizeof f->error, "%d records not acknowledged", rd_kafka_outq_len(rk));
+    f->secs = (double)(now_ns() - t0) / 1e9;
+    rd_kafka_destroy(rk);
+}
+
+static void *feeder_main(void *arg)
+{
+    feeder *f = arg;
+    feed(f);
+    return NULL;
+}
+
+/* The time the feeder has waited for the service until t. */
+static int64_t feeder_blocked_at(feeder *f, int64_t t)
+{
+    int64_t since = atomic_load(&f->waiting_since);
+    return atomic_load(&f->blocked_ns) + (since ? t - since : 0);
+}
+
+static void feeder_check(feeder *f)
+{
+    if (atomic_load(&f->failed) > 0)
+        fail("input producer: %zu failures, the first: %s", atomic_load(&f->failed), f->error);
+}
+
+static tm_test_broker *start_broker(const options *o, const char *log, const char *const *topics,
+                                    size_t n_topics, int parts)
+{
+    char brokers[16];
+    snprintf(brokers, sizeof brokers, "%d", o->brokers);
+    const char **args = tm_xcalloc(2 * n_topics + 3, sizeof *args);
+    char **specs = tm_xcalloc(n_topics, sizeof *specs);
+    size_t a = 0;
+    args[a++] = "--brokers";
+    args[a++] = brokers;
+    for (size_t i = 0; i < n_topics; i++) {
+        char spec[300];
+        snprintf(spec, sizeof spec, "%s:%d", topics[i], parts);
+        specs[i] = tm_xstrdup(spec);
+        args[a++] = "--topic";
+        args[a++] = specs[i];
+    }
+    args[a] = NULL;
+    tm_test_broker *b = tm_test_broker_start(args, log);
+    for (size_t i = 0; i < n_topics; i++)
+        free(specs[i]);
+    free(specs);
+    free(args);
+    return b;
+}
+
+/* About what one record costs in the test broker's per-partition budget
+ * (measured: a 124-byte value without a key takes 159 bytes). */
+enum { RECORD_OVERHEAD = 36, RETENTION_BYTES = 5 * 1024 * 1024, FEED_BYTES = 3584 * 1024 };
+
+/* perf: $PERF, else the first `perf` on $PATH, else /usr/bin/perf. */
+static const char *perf_binary(void)
+{
+    static char found[1024];
+    const char *env = getenv("PERF");
+    if (env && *env)
+        return env;
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        const char *colon = strchr(path, ':');
+        size_t len = colon ? (size_t)(colon - path) : strlen(path);
+        int n = snprintf(found, sizeof found, "%.*s/perf", (int)len, path);
+        if (n > 0 && (size_t)n < sizeof found && access(found, X_OK) == 0)
+            return found;
+        path = colon ? colon + 1 : NULL;
+    }
+    return "/usr/bin/perf";
+}
+
+static void phase_throughput(const options *o)
+{
+    char dir[600], config[700], state[700], broker_log[700], log[700], app[128], changelog[160];
+    join(dir, sizeof dir, g_dir, "throughput");
+    if (mkdir(dir, 0755) != 0)
+        fail("mkdir %s: %s", dir, strerror(errno));
+    join(config, sizeof config, dir, "config.json");
+    join(state, sizeof state, dir, "state");
+    join(broker_log, sizeof broker_log, dir, "broker.log");
+    join(log, sizeof log, dir, "tidemark.log");
+    snprintf(app, sizeof app, "bench-tp-%s", strrchr(g_dir, '-') + 1);
+    snprintf(changelog, sizeof changelog, "%s-changelog", app);
+    const char *in = "orders", *out = "gmv", *late = "orders-late", *dlq = "orders-dlq";
+    int np = o->partitions;
+
+    printf("\n== throughput: %zu events, %zu keys, %d partitions, tumbling 60 s, "
+           "out-of-orderness 2 s, lateness 30 s, dedup on, commit interval %lld ms\n",
+           o->events, o->keys, np, (long long)o->commit_ms);
+    fflush(stdout);
+    int64_t t0 = now_ns();
+    event *ev = generate(o);
+    size_t bytes = 0;
+    for (size_t i = 0; i < o->events; i++)
+        bytes += ev[i].len + strlen(ev[i].key);
+    double per_record = (double)bytes / (double)o->events + RECORD_OVERHEAD;
+    printf("  generated in %.2f s (%.0f bytes of key and value per event on average)\n",
+           (double)(now_ns() - t0) / 1e9, (double)bytes / (double)o->events);
+
+    const char *const topics[] = {in, out, late, dlq, changelog};
+    tm_test_broker *broker = start_broker(o, broker_log, topics, 5, np);
+    const char *bootstrap = tm_test_broker_bootstrap(broker);
+    pid_t broker_pid = tm_test_broker_pid(broker);
+    printf("  broker: %d broker(s) at %s (pid %d)\n", o->brokers, bootstrap, (int)broker_pid);
+    write_config(config, app, in, out, late, dlq, "{\"type\": \"tumbling\", \"size_ms\": 60000}",
+                 OUT_OF_ORDER_MS, LATENESS_MS, 2 * (OUT_OF_ORDER_MS + LATENESS_MS), state,
+                 bootstrap, o);
+
+    counts want;
+    tm_engine_stats wst;
+    double engine_s = expected_counts(config, in, ev, o, &want, &wst);
+    printf("  in-process engine over the same partitioned records: %.0f events/s; "
+           "%llu accepted (%llu late), %llu too late, %llu duplicates -> %llu results\n",
+           (double)o->events / engine_s, (unsigned long long)wst.accepted,
+           (unsigned long long)wst.late_accepted, (unsigned long long)wst.too_late,
+           (unsigned long long)wst.duplicates, (unsigned long long)want.results);
+
+    int64_t *end = tm_xcalloc((size_t)np, sizeof *end);
+    for (size_t i = 0; i < o->events; i++)
+        end[ev[i].partition]++;
+    feeder f = {.bootstrap = bootstrap,
+                .topic = in,
+                .ev = ev,
+                .n = o->events,
+                .cap = o->preload ? 0 : (int64_t)((double)FEED_BYTES / per_record),
+                .progress = tm_xcalloc((size_t)np, sizeof(_Atomic int64_t)),
+                .produced = tm_xcalloc((size_t)np, sizeof(int64_t))};
+    for (int p = 0; p < np; p++)
+        atomic_init(&f.progress[p], 0);
+    atomic_init(&f.sent, 0);
+    atomic_init(&f.failed, 0);
+    atomic_init(&f.stop, false);
+    atomic_init(&f.filled, false);
+    atomic_init(&f.blocked_ns, 0);
+    atomic_init(&f.waiting_since, 0);
+    tm_kafka_probe *probe = tm_kafka_probe_new(bootstrap, app);
+    if (o->preload) {
+        feed(&f);
+        check_interrupt();
+        feeder_check(&f);
+        printf("  preloaded into '%s' in %.2f s (%.0f records/s)\n", in, f.secs,
+               (double)o->events / f.secs);
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, conf, bootstrap, NULL);
+        int64_t dropped = log_start_sum(rk, in, np);
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        if (dropped != 0)
+            fail("the test broker dropped the first %lld records of '%s' (it keeps about %d MB "
+                 "per partition): use fewer --events, more --partitions, or no --preload",
+                 (long long)dropped, in, RETENTION_BYTES >> 20);
+    } else {
+        int rc = pthread_create(&f.thread, NULL, feeder_main, &f);
+        if (rc != 0)
+            fail("pthread_create: %s", strerror(rc));
+        int64_t deadline = now_ns() + (int64_t)FLUSH_TIMEOUT_MS * 1000000;
+        while (!atomic_load(&f.filled)) {
+            check_interrupt();
+            if (now_ns() > deadline)
+                fail("the input producer did not fill its window in time");
+            tm_test_sleep_ms(POLL_MS);
+        }
+        feeder_check(&f);
+        printf("  feeding '%s' while the service runs, at most %lld records per partition "
+               "beyond the committed offset (about %.1f MB; the test broker keeps about %d MB "
+               "per partition); %zu produced before the start\n",
+               in, (long long)f.cap, (double)f.cap * per_record / 1048576.0, RETENTION_BYTES >> 20,
+               atomic_load(&f.sent));
+    }
+    fflush(stdout);
+
+    service svc;
+    int64_t t_spawn = now_ns();
+    service_start(&svc, config, "bench", log);
+    pid_t perf = 0;
+    if (o->perf) {
+        char pid_s[16], perf_log[700];
+        snprintf(pid_s, sizeof pid_s, "%d", (int)svc.pid);
+        join(perf_log, sizeof perf_log, dir, "perf.log");
+        char *argv[] = {
+            (char *)perf_binary(), "record", "-F",  "999", "--call-graph", "dwarf,16384", "-o",
+            (char *)o->perf,       "-p",     pid_s, NULL};
+        const tm_proc_io io = {.log_path = perf_log};
+        perf = tm_proc_spawn(argv, &io);
+        printf("  %s record -F 999 --call-graph dwarf,16384 -o %s -p %s (pid %d)\n", argv[0],
+               o->perf, pid_s, (int)perf);
+    }
+    fflush(stdout);
+
+    /* Poll: the log for "assigned", then the committed offsets. */
+    int64_t *committed = tm_xcalloc((size_t)np, sizeof *committed);
+    int64_t budget_ms = 120000 + (int64_t)(o->events / 5); /* at least 5k events/s */
+    int64_t deadline = t_spawn + budget_ms * 1000000;
+    int64_t t_assigned = 0, t_first = 0, t_end = 0, first_sum = 0, blocked0 = 0, blocked1 = 0;
+    cpu_snap c0 = {0}, c1 = {0};
+    while (!t_end) {
+        check_interrupt();
+        service_check(&svc);
+        feeder_check(&f);
+        int64_t now = now_ns();
+        if (now > deadline) {
+            print_log_tail(svc.log, 20);
+            fail("not done within %lld ms of the start", (long long)budget_ms);
+        }
+        if (!t_assigned) {
+            if (log_contains(svc.log, "\"module\":\"runner\",\"msg\":\"assigned ")) {
+                t_assigned = now;
+                c0 = cpu_now(svc.pid, broker_pid);
+                blocked0 = feeder_blocked_at(&f, now);
+            }
+        } else if (tm_kafka_probe_committed(probe, in, np, committed) == 0) {
+            int64_t sum = 0;
+            bool done = true;
+            for (int p = 0; p < np; p++) {
+                sum += committed[p] > 0 ? committed[p] : 0;
+                done = done && committed[p] == end[p];
+                if (committed[p] > 0)
+                    atomic_store(&f.progress[p], committed[p]);
+            }
+            int64_t at = now_ns();
+            if (!t_first && sum > 0) {
+                t_first = at;
+                first_sum = sum;
+            }
+            if (done) {
+                t_end = at;
+                c1 = cpu_now(svc.pid, broker_pid);
+                blocked1 = feeder_blocked_at(&f, at);
+                break;
+            }
+        }
+        tm_test_sleep_ms(POLL_MS);
+    }
+    int64_t blocked_ns = blocked1 - blocked0;
+    if (!o->preload) {
+        pthread_join(f.thread, NULL);
+        feeder_check(&f);
+    }
+    if (perf) {
+        int status;
+        if (!tm_proc_signal_wait(perf, SIGINT, 60000, &status))
+            fprintf(stderr, "bench_run: perf did not stop in time (killed)\n");
+    }
+    service_stop(&svc);
+    for (size_t i = 0; i < o->events; i++)
+        free(ev[i].payload);
+    free(ev);
+
+    int64_t drop_in = 0, drop_out = 0, drop_late = 0, drop_dlq = 0;
+    size_t got_in = o->preload ? count_topic(bootstrap, in, np, &drop_in) : 0;
+    size_t got_results = count_topic(bootstrap, out, np, &drop_out);
+    size_t got_late = count_topic(bootstrap, late, np, &drop_late);
+    size_t got_dead = count_topic(bootstrap, dlq, np, &drop_dlq);
+    tm_kafka_probe_free(probe);
+    tm_test_broker_stop(broker);
+
+    double run_s = (double)(t_end - t_assigned) / 1e9;
+    double steady_s = (double)(t_end - t_first) / 1e9;
+    printf("  startup (spawn -> \"assigned\"): %.0f ms\n", ms_between(t_spawn, t_assigned));
+    printf("  first checkpoint committed %.0f ms after \"assigned\" (%lld events)\n",
+           ms_between(t_assigned, t_first), (long long)first_sum);
+    printf("THROUGHPUT  %.0f events/s  (%zu events, \"assigned\" -> last checkpoint committed: "
+           "%.3f s)\n",
+           (double)o->events / run_s, o->events, run_s);
+    if (steady_s > 0)
+        printf("            %.0f events/s  from the first checkpoint on (%lld events in %.3f s)\n",
+               (double)((int64_t)o->events - first_sum) / steady_s,
+               (long long)((int64_t)o->events - first_sum), steady_s);
+    printf("  CPU meanwhile (of %.3f s wall, %ld cores): tidemark %.2f s (%.0f%% of a core; its "
+           "main thread, the engine's, %.0f%%), broker %.2f s (%.0f%%), bench %.2f s (%.0f%%, "
+           "the input producer included)\n",
+           run_s, sysconf(_SC_NPROCESSORS_ONLN), c1.service - c0.service,
+           100 * (c1.service - c0.service) / run_s,
+           100 * (c1.service_main - c0.service_main) / run_s, c1.broker - c0.broker,
+           100 * (c1.broker - c0.broker) / run_s, c1.self - c0.self,
+           100 * (c1.self - c0.self) / run_s);
+    if (!o->preload)
+        printf("  the input producer waited for the service %.0f%% of the time (100%%: the "
+               "service is the bottleneck, never starved)\n",
+               100 * (double)blocked_ns / (double)(t_end - t_assigned));
+    printf("  output (read_committed): %zu results in '%s' (expected %llu), %zu in '%s' "
+           "(expected %llu), %zu in '%s' (expected %llu)\n",
+           got_results, out, (unsigned long long)want.results, got_late, late,
+           (unsigned long long)want.late, got_dead, dlq, (unsigned long long)want.dead);
+    if (o->preload)
+        printf("  input read back: %zu records\n", got_in);
+    if (drop_in || drop_out || drop_late || drop_dlq)
+        printf("  WARNING: the test broker dropped records (retention): %lld of '%s', %lld of "
+               "'%s', %lld of '%s', %lld of '%s'\n",
+               (long long)drop_in, in, (long long)drop_out, out, (long long)drop_late, late,
+               (long long)drop_dlq, dlq);
+    if ((int64_t)got_results + drop_out != (int64_t)want.results ||
+        (int64_t)got_late + drop_late != (int64_t)want.late ||
+        (int64_t)got_dead + drop_dlq != (int64_t)want.dead)
+        printf("  WARNING: the output differs from the in-process engine's\n");
+    fflush(stdout);
+    free(end);
+    free(committed);
+    free(f.progress);
+    free(f.produced);
+}
+
+/* ---- phase 2: latency ---- */
+
+static const int64_t LAT_BASE = 1700000000000;
+static const char *const LAT_KEY = "m-00042";
+
+typedef struct lat_consumer {
+    const char *bootstrap, *topic;
+    int64_t window_ms, fetch_wait_ms;
+    size_t n;              /* windows 0..n-1 */
+    int64_t *readable_ns;  /* per window: when its result was first read; 0 none */
+    atomic_size_t results; /* distinct windows read */
+    atomic_size_t others;  /* records that are not a first result */
+    atomic_bool stop;
+    atomic_bool failed;
+    char error[256];
+    pthread_t thread;
+} lat_consumer;
+
+static void *lat_consume(void *arg)
+{
+    lat_consumer *c = arg;
+    char fw[24];
+    snprintf(fw, sizeof fw, "%lld", (long long)c->fetch_wait_ms);
+    const char *const props[] = {"group.id",
+                                 "bench-run-latency",
+                                 "isolation.level",
+                                 "read_committed",
+                                 "enable.auto.commit",
+                                 "false",
+                                 "fetch.wait.max.ms",
+                                 fw,
+                                 "fetch.error.backoff.ms",
+                                 "5",
+                                 NULL};
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, rd_kafka_conf_new(), c->bootstrap, props);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, c->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (e) {
+        snprintf(c->error, sizeof c->error, "assign: %s", rd_kafka_err2str(e));
+        atomic_store(&c->failed, true);
+    }
+    size_t prefix = strlen(LAT_KEY) + 1;
+    while (!e && !atomic_load(&c->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+        if (!m)
+            continue;
+        int64_t t = now_ns();
+        if (m->err) {
+            if (rd_kafka_fatal_error(rk, NULL, 0)) {
+                snprintf(c->error, sizeof c->error, "%s", rd_kafka_message_errstr(m));
+                atomic_store(&c->failed, true);
+                rd_kafka_message_destroy(m);
+                break;
+            }
+        } else {
+            /* Key "<LAT_KEY>@<window start>". */
+            char key[64];
+            size_t kl = m->key_len < sizeof key - 1 ? m->key_len : sizeof key - 1;
+            memcpy(key, m->key ? m->key : "", m->key ? kl : 0);
+            key[m->key ? kl : 0] = '\0';
+            int64_t start = 0;
+            bool ours = strlen(key) > prefix && strncmp(key, LAT_KEY, prefix - 1) == 0 &&
+                        key[prefix - 1] == '@' && tm_parse_i64(key + prefix, &start) == 0 &&
+                        start >= LAT_BASE && (start - LAT_BASE) % c->window_ms == 0;
+            size_t i = ours ? (size_t)((start - LAT_BASE) / c->window_ms) : SIZE_MAX;
+            if (i < c->n && c->readable_ns[i] == 0) {
+                c->readable_ns[i] = t;
+                atomic_fetch_add(&c->results, 1);
+            } else {
+                atomic_fetch_add(&c->others, 1);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return NULL;
+}
+
+typedef struct lat_producer {
+    int64_t *ack_ns;
+    atomic_size_t acked, failed;
+    char error[256];
+} lat_producer;
+
+static void lat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    lat_producer *p = opaque;
+    int64_t t = now_ns();
+    size_t i = (size_t)(uintptr_t)m->_private;
+    if (m->err) {
+        if (atomic_fetch_add(&p->failed, 1) == 0)
+            snprintf(p->error, sizeof p->error, "%s", rd_kafka_err2str(m->err));
+        return;
+    }
+    p->ack_ns[i] = t;
+    atomic_fetch_add(&p->acked, 1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v[0..n-1]. */
+static double percentile(const double *v, size_t n, double q)
+{
+    size_t rank = (size_t)ceil(q * (double)n);
+    return v[rank > 0 ? rank - 1 : 0];
+}
+
+static void report_latency(const char *what, double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    printf("  from %-28s p50 %6.1f ms  p90 %6.1f ms  p99 %6.1f ms  max %6.1f ms  "
+           "(min %.1f, mean %.1f, n %zu)\n",
+           what, percentile(v, n, 0.50), percentile(v, n, 0.90), percentile(v, n, 0.99), v[n - 1],
+           v[0], sum / (double)n, n);
+}
+
+static void phase_latency(const options *o)
+{
+    char dir[600], config[700], state[700], broker_log[700], log[700], app[128], changelog[160];
+    join(dir, sizeof dir, g_dir, "latency");
+    if (mkdir(dir, 0755) != 0)
+        fail("mkdir %s: %s", dir, strerror(errno));
+    join(config, sizeof config, dir, "config.json");
+    join(state, sizeof state, dir, "state");
+    join(broker_log, sizeof broker_log, dir, "broker.log");
+    join(log, sizeof log, dir, "tidemark.log");
+    snprintf(app, sizeof app, "bench-lat-%s", strrchr(g_dir, '-') + 1);
+    snprintf(changelog, sizeof changelog, "%s-changelog", app);
+    const char *in = "lat-orders", *out = "lat-gmv", *late = "lat-late", *dlq = "lat-dlq";
+    size_t n = (size_t)llround(o->rate * o->seconds);
+    if (n < 2)
+        fail("--rate x --seconds must give at least 2 events");
+
+    printf("\n== latency: %zu events at %.0f/s (%.1f s), one per %lld ms window "
+           "(max_out_of_orderness 0), 1 partition, commit interval %lld ms, "
+           "fetch.wait.max.ms %lld\n",
+           n, o->rate, o->seconds, (long long)o->window_ms, (long long)o->commit_ms,
+           (long long)o->fetch_wait_ms);
+    const char *const topics[] = {in, out, late, dlq, changelog};
+    tm_test_broker *broker = start_broker(o, broker_log, topics, 5, 1);
+    const char *bootstrap = tm_test_broker_bootstrap(broker);
+    char window[96];
+    snprintf(window, sizeof window, "{\"type\": \"tumbling\", \"size_ms\": %lld}",
+             (long long)o->window_ms);
+    write_config(config, app, in, out, late, dlq, window, 0, 0, 60000, state, bootstrap, o);
+
+    lat_consumer cons = {.bootstrap = bootstrap,
+                         .topic = out,
+                         .window_ms = o->window_ms,
+                         .fetch_wait_ms = o->fetch_wait_ms,
+                         .n = n,
+                         .readable_ns = tm_xcalloc(n, sizeof(int64_t))};
+    atomic_init(&cons.results, 0);
+    atomic_init(&cons.others, 0);
+    atomic_init(&cons.stop, false);
+    atomic_init(&cons.failed, false);
+    int rc = pthread_create(&cons.thread, NULL, lat_consume, &cons);
+    if (rc != 0)
+        fail("pthread_create: %s", strerror(rc));
+
+    /* The producer is connected (and has its producer id) before the
+     * first event: its start-up is not part of any latency. */
+    lat_producer prod = {.ack_ns = tm_xcalloc(n, sizeof(int64_t))};
+    atomic_init(&prod.acked, 0);
+    atomic_init(&prod.failed, 0);
+    int64_t *send_ns = tm_xcalloc(n, sizeof *send_ns);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_dr_msg_cb(conf, lat_dr);
+    rd_kafka_conf_set_opaque(conf, &prod);
+    static const char *const props[] = {"linger.ms",          "0",    "acks", "all",
+                                        "enable.idempotence", "true", NULL};
+    rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf, bootstrap, props);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, in, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    if (me)
+        fail("latency: producer metadata: %s", rd_kafka_err2str(me));
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+
+    service svc;
+    service_start(&svc, config, "bench", log);
+    service_wait_assigned(&svc);
+    tm_test_sleep_ms(1000); /* let the first fetches settle */
+
+    cpu_snap c0 = cpu_now(svc.pid, tm_test_broker_pid(broker));
+    int64_t t0 = now_ns();
+    double period_ns = 1e9 / o->rate;
+    for (size_t i = 0; i < n; i++) {
+        int64_t due = t0 + (int64_t)((double)i * period_ns);
+        for (int64_t now = now_ns(); now < due; now = now_ns()) {
+            int64_t left_ms = (due - now) / 1000000;
+            rd_kafka_poll(rk, left_ms > 0 ? (int)(left_ms > 10 ? 10 : left_ms) : 0);
+        }
+        if (i % 64 == 0) {
+            check_interrupt();
+            service_check(&svc);
+        }
+        char value[256];
+        int64_t et = LAT_BASE + (int64_t)i * o->window_ms + o->window_ms / 2;
+        int len = snprintf(value, sizeof value,
+                           "{\"order_id\":\"l-%010zu\",\"merchant\":\"%s\",\"amount\":%zu.%02zu,"
+                           "\"event_time\":%lld,\"currency\":\"EUR\",\"channel\":\"web\"}",
+                           i, LAT_KEY, 1 + i % 500, i % 100, (long long)et);
+        send_ns[i] = now_ns();
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_PARTITION(0),
+            RD_KAFKA_V_KEY(LAT_KEY, strlen(LAT_KEY)), RD_KAFKA_V_VALUE(value, (size_t)len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i),
+            RD_KAFKA_V_END);
+        if (e)
+            fail("latency: produce: %s", rd_kafka_err2str(e));
+        rd_kafka_poll(rk, 0);
+    }
+    double send_s = (double)(now_ns() - t0) / 1e9;
+    int64_t deadline = now_ns() + (int64_t)DRAIN_TIMEOUT_MS * 1000000;
+    while (rd_kafka_outq_len(rk) > 0 && now_ns() < deadline)
+        rd_kafka_flush(rk, 100);
+    if (rd_kafka_outq_len(rk) > 0 || atomic_load(&prod.failed) > 0)
+        fail("latency: %d records not acknowledged, %zu failed (%s)", rd_kafka_outq_len(rk),
+             atomic_load(&prod.failed), prod.error);
+    rd_kafka_destroy(rk);
+
+    /* Windows 0..n-2 close; the last one stays open. */
+    while (atomic_load(&cons.results) < n - 1 && now_ns() < deadline &&
+           !atomic_load(&cons.failed)) {
+        check_interrupt();
+        service_check(&svc);
+        tm_test_sleep_ms(10);
+    }
+    cpu_snap c1 = cpu_now(svc.pid, tm_test_broker_pid(broker));
+    double wall_s = (double)(now_ns() - t0) / 1e9;
+    atomic_store(&cons.stop, true);
+    pthread_join(cons.thread, NULL);
+    if (atomic_load(&cons.failed))
+        fail("latency consumer: %s", cons.error);
+    service_stop(&svc);
+    tm_test_broker_stop(broker);
+
+    double *from_ack = tm_xcalloc(n, sizeof *from_ack);
+    double *from_send = tm_xcalloc(n, sizeof *from_send);
+    double *ack_rtt = tm_xcalloc(n, sizeof *ack_rtt);
+    size_t m = 0, missing = 0;
+    FILE *raw = NULL;
+    if (o->raw && !(raw = fopen(o->raw, "w")))
+        fail("cannot write %s: %s", o->raw, strerror(errno));
+    if (raw)
+        fprintf(raw, "# window i: send(i+1) ack(i+1) readable(i), ms since the first send\n");
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (!cons.readable_ns[i] || !prod.ack_ns[i + 1]) {
+            missing++;
+            continue;
+        }
+        from_ack[m] = ms_between(prod.ack_ns[i + 1], cons.readable_ns[i]);
+        from_send[m] = ms_between(send_ns[i + 1], cons.readable_ns[i]);
+        ack_rtt[m] = ms_between(send_ns[i + 1], prod.ack_ns[i + 1]);
+        if (raw)
+            fprintf(raw, "%zu %.3f %.3f %.3f\n", i, ms_between(t0, send_ns[i + 1]),
+                    ms_between(t0, prod.ack_ns[i + 1]), ms_between(t0, cons.readable_ns[i]));
+        m++;
+    }
+    if (raw && fclose(raw) != 0)
+        fail("cannot write %s", o->raw);
+    printf("  produced %zu events in %.2f s (%.1f/s); %zu results read, %zu other records, "
+           "%zu windows without a result\n",
+           n, send_s, (double)n / send_s, atomic_load(&cons.results), atomic_load(&cons.others),
+           missing);
+    printf("  CPU meanwhile (of %.2f s wall): tidemark %.2f s (%.0f%% of a core), broker %.2f s "
+           "(%.0f%%)\n",
+           wall_s, c1.service - c0.service, 100 * (c1.service - c0.service) / wall_s,
+           c1.broker - c0.broker, 100 * (c1.broker - c0.broker) / wall_s);
+    if (m == 0)
+        fail("latency: no result read");
+    printf("LATENCY  append of event i+1 -> result of window i readable (read_committed):\n");
+    report_latency("the delivery report:", from_ack, m);
+    report_latency("the send (before produce()):", from_send, m);
+    printf("  (the produce round trip itself, send -> delivery report:)\n");
+    report_latency("send to delivery report:", ack_rtt, m);
+    qsort(from_ack, m, sizeof *from_ack, cmp_double);
+    double goal = (double)o->commit_ms + 50;
+    printf("  goal: p99 <= commit interval + 50 ms = %.0f ms: %s (p99 %.1f ms from the delivery "
+           "report)\n",
+           goal, percentile(from_ack, m, 0.99) <= goal ? "met" : "NOT met",
+           percentile(from_ack, m, 0.99));
+    fflush(stdout);
+    free(from_ack);
+    free(from_send);
+    free(ack_rtt);
+    free(send_ns);
+    free(prod.ack_ns);
+    free(cons.readable_ns);
+}
+
+/* ---- main ---- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: bench_run [--events N] [--keys N] [--partitions N] [--brokers N]\n"
+            "                 [--commit-interval-ms MS] [--fetch-wait-ms MS]\n"
+            "                 [--rate PER_S] [--seconds S] [--window-ms MS]\n"
+            "                 [--throughput-only | --latency-only] [--preload]\n"
+            "                 [--perf FILE] [--raw FILE] [--keep]\n"
+            "defaults: 1000000 events, 10000 keys, 4 partitions, 1 broker, commit interval 100,\n"
+            "fetch wait 5, latency 200 events/s for 20 s in 1000 ms windows\n");
+    exit(2);
+}
+
+static options parse_options(int argc, char **argv)
+{
+    options o = {.events = 1000000,
+                 .keys = 10000,
+                 .partitions = 4,
+                 .brokers = 1,
+                 .commit_ms = 100,
+                 .fetch_wait_ms = 5,
+                 .rate = 200,
+                 .seconds = 20,
+                 .window_ms = 1000,
+                 .throughput = true,
+                 .latency = true};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--throughput-only") == 0) {
+            o.latency = false;
+            continue;
+        }
+        if (strcmp(a, "--latency-only") == 0) {
+            o.throughput = false;
+            continue;
+        }
+        if (strcmp(a, "--preload") == 0) {
+            o.preload = true;
+            continue;
+        }
+        if (strcmp(a, "--keep") == 0) {
+            o.keep = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            usage();
+        const char *v = argv[++i];
+        if (strcmp(a, "--perf") == 0) {
+            o.perf = v;
+            continue;
+        }
+        if (strcmp(a, "--raw") == 0) {
+            o.raw = v;
+            continue;
+        }
+        int64_t x = 0;
+        if (tm_parse_i64(v, &x) != 0 || x <= 0 || x > 1000000000)
+            usage();
+        if (strcmp(a, "--events") == 0)
+            o.events = (size_t)x;
+        else if (strcmp(a, "--keys") == 0)
+            o.keys = (size_t)x;
+        else if (strcmp(a, "--partitions") == 0 && x <= 64)
+            o.partitions = (int)x;
+        else if (strcmp(a, "--brokers") == 0 && x <= 16)
+            o.brokers = (int)x;
+        else if (strcmp(a, "--commit-interval-ms") == 0 && x <= 60000)
+            o.commit_ms = x;
+        else if (strcmp(a, "--fetch-wait-ms") == 0 && x <= 10000)
+            o.fetch_wait_ms = x;
+        else if (strcmp(a, "--rate") == 0)
+            o.rate = (double)x;
+        else if (strcmp(a, "--seconds") == 0)
+            o.seconds = (double)x;
+        else if (strcmp(a, "--window-ms") == 0)
+            o.window_ms = x;
+        else
+            usage();
+    }
+    if (!o.throughput && !o.latency)
+        usage();
+    return o;
+}
+
+/* The two executables: the environment's, else the build tree's. */
+static void find_binaries(void)
+{
+    const char *bin = tidemark_binary();
+    if (!*bin || access(bin, X_OK) != 0)
+        fail("no tidemark executable at '%s': set TIDEMARK_BINARY or build the tidemark target",
+             bin);
+    const char *broker = getenv("TIDEMARK_TEST_BROKER");
+    if (!broker || !*broker) {
+        broker = TIDEMARK_TEST_BROKER_PATH;
+        setenv("TIDEMARK_TEST_BROKER", broker, 1); /* for tests/support/broker.c */
+    }
+    if (!*broker || access(broker, X_OK) != 0)
+        fail("no tidemark-test-broker at '%s': set TIDEMARK_TEST_BROKER or build the "
+             "tidemark_test_broker target",
+             broker);
+}
+
+int main(int argc, char **argv)
+{
+    options o = parse_options(argc, argv);
+    find_binaries();
+    g_keep = o.keep;
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/tidemark-bench-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_dir))
+        fail("mkdtemp %s: %s", g_dir, strerror(errno));
+    atexit(cleanup_dir); /* registered before any spawn: runs after the children are killed */
+
+    printf("bench_run: tidemark %s, test broker %s, directory %s, %ld online CPUs (shared by the "
+           "broker, the service and this load generator)\n",
+           tidemark_binary(), getenv("TIDEMARK_TEST_BROKER"), g_dir, sysconf(_SC_NPROCESSORS_ONLN));
+    if (o.throughput)
+        phase_throughput(&o);
+    if (o.latency)
+        phase_latency(&o);
+    return 0;
+}
