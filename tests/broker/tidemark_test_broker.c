@@ -9,6 +9,17 @@
  * as the first line of standard output, and serves until SIGTERM or SIGINT,
  * then exits 0. Bad arguments: a message on standard error and exit 2.
  *
+ * Control channel: standard input takes one command a line, and each gets
+ * one reply line on standard output, in order:
+ *
+ *     down <broker_id>   take a broker down (connections closed, listener
+ *                        stopped, same port kept)      -> "ok"
+ *     up <broker_id>     bring it back                 -> "ok"
+ *
+ * Anything else, or a broker id that is not in 1..N, gets "error: <why>".
+ * End of file on standard input only ends the control channel: the cluster
+ * serves on until SIGTERM or SIGINT.
+ *
  * Usage: tidemark-test-broker [--brokers N] [--topic NAME:PARTITIONS]...
  */
 #ifndef _POSIX_C_SOURCE
@@ -35,6 +46,15 @@ struct topic_arg {
     int partitions;
 };
 
+/* What the control thread works on. The lock orders commands against the
+ * shutdown: once `closing` is set, no command touches the cluster. */
+static struct {
+    pthread_mutex_t lock;
+    rd_kafka_mock_cluster_t *mcluster;
+    int brokers;
+    int closing;
+} control = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -44,7 +64,9 @@ static void usage(FILE *out)
             "(default 1)\n"
             "  --topic NAME:PARTITIONS   create a topic, repeatable\n"
             "Prints BOOTSTRAP=host:port,... as the first line of standard "
-            "output\nand runs until SIGTERM or SIGINT.\n",
+            "output\nand runs until SIGTERM or SIGINT. Standard input takes "
+            "commands, one a line,\neach answered by a line (ok or error: ...): "
+            "down <broker_id>, up <broker_id>.\n",
             MAX_BROKERS);
 }
 
@@ -92,6 +114,105 @@ static int valid_topic_name(const char *s, size_t len)
     return 1;
 }
 
+/* Writes one reply line to standard output, flushed. */
+static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+/* Splits line into up to max words separated by blanks, in place;
+ * returns how many words there were (possibly more than max). */
+static int split_words(char *line, char **words, int max)
+{
+    int n = 0;
+    char *p = line;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r')
+            *p++ = '\0';
+        if (*p == '\0')
+            return n;
+        if (n < max)
+            words[n] = p;
+        n++;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\r')
+            p++;
+    }
+}
+
+/* Runs one control command (a line without its newline) and replies. */
+static void run_command(char *line)
+{
+    char *words[2];
+    const char *verb, *arg;
+    rd_kafka_resp_err_t err;
+    int id, n;
+
+    n = split_words(line, words, 2);
+    if (n == 0) {
+        reply("error: empty command");
+        return;
+    }
+    verb = words[0];
+    arg = n > 1 ? words[1] : NULL;
+    if ((strcmp(verb, "down") != 0 && strcmp(verb, "up") != 0) || n != 2) {
+        reply("error: unknown command (expected 'down <broker_id>' or 'up <broker_id>')");
+        return;
+    }
+    id = parse_int(arg, 1, control.brokers);
+    if (id < 0) {
+        reply("error: no broker %s (ids are 1..%d)", arg, control.brokers);
+        return;
+    }
+    pthread_mutex_lock(&control.lock);
+    if (control.closing) {
+        pthread_mutex_unlock(&control.lock);
+        reply("error: shutting down");
+        return;
+    }
+    err = verb[0] == 'd' ? rd_kafka_mock_broker_set_down(control.mcluster, id)
+                         : rd_kafka_mock_broker_set_up(control.mcluster, id);
+    pthread_mutex_unlock(&control.lock);
+    if (err)
+        reply("error: %s", rd_kafka_err2str(err));
+    else
+        reply("ok");
+    fprintf(stderr, "tidemark-test-broker: broker %d %s\n", id, verb);
+}
+
+/* The control thread: reads commands from standard input until end of
+ * file (which stops only this thread). */
+static void *control_main(void *arg)
+{
+    char line[256];
+
+    (void)arg;
+    while (fgets(line, sizeof(line), stdin)) {
+        size_t len = strlen(line);
+
+        if (len > 0 && line[len - 1] == '\n') {
+            line[--len] = '\0';
+        } else if (!feof(stdin)) {
+            int c;
+
+            /* Too long: drop the rest of the line, refuse it. */
+            while ((c = fgetc(stdin)) != EOF && c != '\n')
+                ;
+            reply("error: command too long");
+            continue;
+        }
+        run_command(line);
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     static struct topic_arg topics[MAX_TOPICS];
@@ -101,6 +222,7 @@ int main(int argc, char **argv)
     rd_kafka_t *rk;
     rd_kafka_mock_cluster_t *mcluster;
     sigset_t sigs;
+    pthread_t control_thread;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -188,12 +310,28 @@ int main(int argc, char **argv)
     printf("BOOTSTRAP=%s\n", rd_kafka_mock_cluster_bootstraps(mcluster));
     fflush(stdout);
 
+    /* The control channel, started after the BOOTSTRAP line so that every
+     * reply follows it. Detached: it may sit in a read of standard input
+     * when the process exits. */
+    control.mcluster = mcluster;
+    control.brokers = brokers;
+    if (pthread_create(&control_thread, NULL, control_main, NULL) != 0) {
+        fprintf(stderr, "tidemark-test-broker: cannot start the control thread\n");
+        rd_kafka_mock_cluster_destroy(mcluster);
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+    pthread_detach(control_thread);
+
     while (sig != SIGTERM && sig != SIGINT) {
         if (sigwait(&sigs, &sig) != 0)
             break;
     }
 
     fprintf(stderr, "tidemark-test-broker: signal %d: shutting down\n", sig);
+    pthread_mutex_lock(&control.lock);
+    control.closing = 1;
+    pthread_mutex_unlock(&control.lock);
     rd_kafka_mock_cluster_destroy(mcluster);
     rd_kafka_destroy(rk);
     return 0;

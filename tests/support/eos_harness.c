@@ -1,0 +1,661 @@
+/*
+ * eos_harness.c: see eos_harness.h.
+ */
+#include "eos_harness.h"
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "golden_compare.h"
+#include "proc.h"
+
+/* Bounds, for a loaded two-core machine. */
+enum {
+    STOP_TIMEOUT_MS = 60000, /* SIGTERM to exit: one checkpoint and leaving the group */
+    STABLE_MS = 1000,        /* outputs unchanged this long: done */
+    POLL_MS = 100,
+    LOG_TAIL_LINES = 40
+};
+
+extern char **environ;
+
+static const char *const OUTPUT_TOPIC = "gmv";
+static const char *const LATE_TOPIC = "orders-late";
+static const char *const DLQ_TOPIC = "orders-dlq";
+static const char *const INPUT_TOPIC = "orders";
+
+/* The test's only environment (one test per process: Criterion forks). */
+static tm_eos *current;
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+
+/* ---- small things ---- */
+
+void tm_eos_seed(uint64_t seed)
+{
+    rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
+}
+
+int64_t tm_eos_random(int64_t lo, int64_t hi)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    uint64_t r = rng_state * 2685821657736338717ull;
+    return lo + (int64_t)(r % (uint64_t)(hi - lo + 1));
+}
+
+long tm_eos_env_long(const char *name, long def)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return def;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    cr_assert(errno == 0 && *end == '\0' && v > 0, "%s: expected a positive integer, got '%s'",
+              name, s);
+    return v;
+}
+
+/* buf = a/b; fails the test if it does not fit. */
+static void join_path(char *buf, size_t len, const char *a, const char *b)
+{
+    int n = snprintf(buf, len, "%s/%s", a, b);
+    cr_assert(n > 0 && (size_t)n < len, "path too long: %s/%s", a, b);
+}
+
+static int rm_rf_at(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d)
+            return -1;
+        struct dirent *de;
+        int rc = 0;
+        while (rc == 0 && (de = readdir(d))) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            char child[4096];
+            int n = snprintf(child, sizeof child, "%s/%s", path, de->d_name);
+            rc = n > 0 && (size_t)n < sizeof child ? rm_rf_at(child) : -1;
+        }
+        closedir(d);
+        return rc == 0 ? rmdir(path) : rc;
+    }
+    return unlink(path);
+}
+
+void tm_eos_rm_rf(const char *path)
+{
+    cr_assert(rm_rf_at(path) == 0, "rm -rf %s: %s", path, strerror(errno));
+}
+
+/* Prints the last lines of a log to stderr. */
+static void print_log_tail(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "(no log at %s)\n", path);
+        return;
+    }
+    char *lines[LOG_TAIL_LINES] = {0};
+    size_t n = 0;
+    char *buf = NULL;
+    size_t cap = 0;
+    while (getline(&buf, &cap, f) > 0) {
+        free(lines[n % LOG_TAIL_LINES]);
+        lines[n % LOG_TAIL_LINES] = strdup(buf);
+        n++;
+    }
+    free(buf);
+    fclose(f);
+    fprintf(stderr, "---- last lines of %s ----\n", path);
+    size_t first = n > LOG_TAIL_LINES ? n - LOG_TAIL_LINES : 0;
+    for (size_t i = first; i < n; i++)
+        fputs(lines[i % LOG_TAIL_LINES] ? lines[i % LOG_TAIL_LINES] : "", stderr);
+    fprintf(stderr, "---- end of %s ----\n", path);
+    for (size_t i = 0; i < LOG_TAIL_LINES; i++)
+        free(lines[i]);
+}
+
+/* ---- setup and teardown ---- */
+
+static const char *window_json(tm_eos_window w)
+{
+    switch (w) {
+    case TM_EOS_HOPPING:
+        return "{\"type\":\"hopping\",\"size_ms\":10000,\"advance_ms\":5000}";
+    case TM_EOS_SESSION:
+        return "{\"type\":\"session\",\"gap_ms\":1000}";
+    default:
+        return "{\"type\":\"tumbling\",\"size_ms\":5000}";
+    }
+}
+
+/* The pipeline: the workload's order events (workload.h), per merchant,
+ * with dedup, clamped clock skew, and all three outputs. Idleness off:
+ * the live watermark's idleness follows the wall clock and replay's the
+ * receipt times; without it the two agree exactly. */
+static void write_config(tm_eos *e, tm_eos_window w)
+{
+    FILE *f = fopen(e->config_path, "w");
+    cr_assert(f, "cannot write %s: %s", e->config_path, strerror(errno));
+    fprintf(f,
+            "{\n"
+            "  \"application_id\": \"%s\",\n"
+            "  \"input\": {\"topics\": [\"%s\"],\n"
+            "            \"event_time\": {\"pointer\": \"/event_time\", \"format\": \"auto\"},\n"
+            "            \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
+            "  \"watermark\": {\"max_out_of_orderness_ms\": 2000, \"idle_timeout_ms\": 0},\n"
+            "  \"window\": %s,\n"
+            "  \"allowed_lateness_ms\": 3000,\n"
+            "  \"aggregations\": [\n"
+            "    {\"name\": \"orders\", \"op\": \"count\"},\n"
+            "    {\"name\": \"gmv\", \"op\": \"sum\", \"pointer\": \"/amount\"},\n"
+            "    {\"name\": \"max_amount\", \"op\": \"max\", \"pointer\": \"/amount\"},\n"
+            "    {\"name\": \"avg_amount\", \"op\": \"avg\", \"pointer\": \"/amount\"}\n"
+            "  ],\n"
+            "  \"dedup\": {\"enabled\": true, \"key\": \"id+event_time\"},\n"
+            "  \"clock_skew\": {\"max_ahead_ms\": 60000, \"action\": \"clamp\"},\n"
+            "  \"output\": {\"topic\": \"%s\", \"late_topic\": \"%s\", \"dlq_topic\": \"%s\"},\n"
+            "  \"state.dir\": \"%s/state\",\n"
+            "  \"commit_interval_ms\": 100,\n"
+            "  \"metrics.port\": 0,\n"
+            "  \"kafka\": {\n"
+            "    \"bootstrap.servers\": \"%s\",\n"
+            "    \"session.timeout.ms\": 6000,\n"
+            "    \"heartbeat.interval.ms\": 1000,\n"
+            "    \"transaction.timeout.ms\": 10000\n"
+            "  }\n"
+            "}\n",
+            e->app_id, INPUT_TOPIC, window_json(w), OUTPUT_TOPIC, LATE_TOPIC, DLQ_TOPIC, e->dir,
+            tm_test_broker_bootstrap(e->broker));
+    cr_assert(fclose(f) == 0, "cannot write %s", e->config_path);
+}
+
+tm_eos *tm_eos_setup(const tm_eos_options *o)
+{
+    cr_assert(!current, "tm_eos_setup called twice");
+    tm_eos *e = calloc(1, sizeof *e);
+    cr_assert(e, "out of memory");
+    current = e;
+    e->t0 = tm_test_now_ms();
+    snprintf(e->name, sizeof e->name, "%s", o->name);
+    e->partitions = o->partitions > 0 ? o->partitions : 4;
+    int brokers = o->brokers > 0 ? o->brokers : 3;
+
+    const char *tmp = getenv("TMPDIR");
+    char templ[TM_EOS_PATH];
+    int tn = snprintf(templ, sizeof templ, "%s/tidemark-eos-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+                      e->name);
+    cr_assert(tn > 0 && (size_t)tn < sizeof templ, "TMPDIR too long");
+    cr_assert(mkdtemp(templ), "mkdtemp %s: %s", templ, strerror(errno));
+    snprintf(e->dir, sizeof e->dir, "%s", templ);
+    join_path(e->config_path, sizeof e->config_path, e->dir, "config.json");
+    join_path(e->input_path, sizeof e->input_path, e->dir, "input.jsonl");
+    /* Unique per test run: the directory's random suffix. */
+    snprintf(e->app_id, sizeof e->app_id, "eos-%s-%s", e->name, strrchr(e->dir, '-') + 1);
+    snprintf(e->changelog_topic, sizeof e->changelog_topic, "%s-changelog", e->app_id);
+
+    char parts[16], brokers_s[16], t_in[64], t_out[64], t_late[64], t_dlq[64];
+    char log[TM_EOS_PATH];
+    snprintf(parts, sizeof parts, "%d", e->partitions);
+    snprintf(brokers_s, sizeof brokers_s, "%d", brokers);
+    snprintf(t_in, sizeof t_in, "%s:%s", INPUT_TOPIC, parts);
+    snprintf(t_out, sizeof t_out, "%s:%s", OUTPUT_TOPIC, parts);
+    snprintf(t_late, sizeof t_late, "%s:%s", LATE_TOPIC, parts);
+    snprintf(t_dlq, sizeof t_dlq, "%s:%s", DLQ_TOPIC, parts);
+    join_path(log, sizeof log, e->dir, "broker.log");
+    /* Not the changelog topic: the service creates it (CreateTopics). */
+    const char *args[] = {"--brokers", brokers_s, "--topic", t_in,  "--topic", t_out,
+                          "--topic",   t_late,    "--topic", t_dlq, NULL};
+    e->broker = tm_test_broker_start(args, log);
+    e->probe = tm_kafka_probe_new(tm_test_broker_bootstrap(e->broker), e->app_id);
+    write_config(e, o->window);
+    printf("eos %s: directory %s, broker %s\n", e->name, e->dir,
+           tm_test_broker_bootstrap(e->broker));
+    fflush(stdout);
+    return e;
+}
+
+void tm_eos_teardown(void)
+{
+    tm_eos *e = current;
+    if (!e)
+        return;
+    current = NULL;
+    tm_feeder_stop(e->feeder);
+    for (int i = 0; i < e->n_inst; i++)
+        if (e->inst[i].pid > 0)
+            tm_proc_kill(e->inst[i].pid);
+    tm_kafka_probe_free(e->probe);
+    tm_test_broker_stop(e->broker);
+    tm_proc_kill_all();
+    const char *keep = getenv("TIDEMARK_EOS_KEEP");
+    if (e->passed && keep && *keep && strcmp(keep, "0") != 0) {
+        fprintf(stderr, "eos %s: kept %s (TIDEMARK_EOS_KEEP)\n", e->name, e->dir);
+    } else if (e->passed) {
+        rm_rf_at(e->dir);
+    } else {
+        fprintf(stderr, "eos %s: FAILED; kept %s (logs: *.log, outputs: live/, replay/)\n", e->name,
+                e->dir);
+    }
+    free(e);
+}
+
+void tm_eos_pass(tm_eos *e)
+{
+    e->passed = true;
+    printf("eos %s: passed in %.1f s\n", e->name, (double)(tm_test_now_ms() - e->t0) / 1000.0);
+    fflush(stdout);
+}
+
+/* ---- input ---- */
+
+void tm_eos_write_input(tm_eos *e, size_t events, uint64_t seed)
+{
+    const tm_workload_options o = {
+        .seed = seed, .events = events, .partitions = e->partitions, .topic = INPUT_TOPIC};
+    tm_workload_write(e->input_path, &o, &e->workload);
+    const tm_workload_stats *s = &e->workload;
+    printf("eos %s: input %zu events (%zu on time, %zu late, %zu duplicates, %zu malformed, "
+           "%zu clock-skewed) over %.0f s of receipt time\n",
+           e->name, s->lines, s->on_time, s->late, s->duplicates, s->malformed, s->skewed,
+           (double)(s->last_ts - s->first_ts) / 1000.0);
+    fflush(stdout);
+}
+
+void tm_eos_load_input(tm_eos *e)
+{
+    size_t n = tm_kafka_io_load(tm_test_broker_bootstrap(e->broker), e->input_path, INPUT_TOPIC);
+    cr_assert_eq(n, e->workload.lines, "loaded %zu of %zu lines", n, e->workload.lines);
+}
+
+void tm_eos_feed(tm_eos *e, size_t first, size_t count, double rate_per_s)
+{
+    cr_assert(!e->feeder, "a feeder is already running");
+    e->feeder = tm_feeder_start(tm_test_broker_bootstrap(e->broker), e->input_path, INPUT_TOPIC,
+                                first, count, rate_per_s);
+}
+
+void tm_eos_join_feeder(tm_eos *e, int64_t timeout_ms)
+{
+    if (!e->feeder)
+        return;
+    tm_feeder *f = e->feeder;
+    e->feeder = NULL;
+    tm_feeder_join(f, timeout_ms);
+}
+
+/* ---- instances ---- */
+
+tm_eos_instance *tm_eos_instance_add(tm_eos *e, const char *id)
+{
+    cr_assert(e->n_inst < TM_EOS_MAX_INSTANCES, "too many instances");
+    tm_eos_instance *in = &e->inst[e->n_inst++];
+    snprintf(in->id, sizeof in->id, "%s", id);
+    char sub[64];
+    snprintf(sub, sizeof sub, "state-%s", id);
+    join_path(in->state_dir, sizeof in->state_dir, e->dir, sub);
+    return in;
+}
+
+void tm_eos_start(tm_eos *e, tm_eos_instance *in)
+{
+    const char *bin = getenv("TIDEMARK_BINARY");
+    cr_assert(bin && *bin, "TIDEMARK_BINARY is not set (ctest sets it)");
+    cr_assert(in->pid == 0, "instance %s is already running", in->id);
+    in->runs++;
+    char name[64], set[TM_EOS_PATH + 16];
+    snprintf(name, sizeof name, "%s.%d.log", in->id, in->runs);
+    join_path(in->log_path, sizeof in->log_path, e->dir, name);
+    snprintf(set, sizeof set, "state.dir=%s", in->state_dir);
+    char *argv[] = {(char *)bin, "run", "--config", e->config_path, "--instance-id", (char *)in->id,
+                    "--set",     set,   NULL};
+    /* The service rejects TIDEMARK_* variables it does not know: the
+     * tests' own settings stay out of its environment. */
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = calloc(n + 1, sizeof *envp);
+    cr_assert(envp, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "TIDEMARK_CHAOS_", 15) != 0 &&
+            strncmp(environ[i], "TIDEMARK_EOS_", 13) != 0)
+            envp[m++] = environ[i];
+    const tm_proc_io io = {.log_path = in->log_path, .envp = envp};
+    in->pid = tm_proc_spawn(argv, &io);
+    free(envp);
+}
+
+void tm_eos_kill(tm_eos *e, tm_eos_instance *in)
+{
+    (void)e;
+    if (in->pid > 0)
+        tm_proc_kill(in->pid);
+    in->pid = 0;
+}
+
+void tm_eos_stop(tm_eos *e, tm_eos_instance *in)
+{
+    (void)e;
+    cr_assert(in->pid > 0, "instance %s is not running", in->id);
+    int status;
+    bool exited = tm_proc_signal_wait(in->pid, SIGTERM, STOP_TIMEOUT_MS, &status);
+    in->pid = 0;
+    if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        print_log_tail(in->log_path);
+    cr_assert(exited, "instance %s did not exit within %d ms of SIGTERM (killed); log %s", in->id,
+              STOP_TIMEOUT_MS, in->log_path);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "instance %s: SIGTERM: %s, expected exit 0; log %s", in->id,
+              tm_proc_status_str(status), in->log_path);
+}
+
+void tm_eos_check_instances(tm_eos *e)
+{
+    for (int i = 0; i < e->n_inst; i++) {
+        tm_eos_instance *in = &e->inst[i];
+        int status;
+        if (in->pid <= 0 || !tm_proc_exited(in->pid, &status))
+            continue;
+        in->pid = 0;
+        bool restartable = e->supervise && WIFEXITED(status) && WEXITSTATUS(status) != 0;
+        print_log_tail(in->log_path);
+        cr_assert(restartable, "instance %s exited by itself: %s; log %s", in->id,
+                  tm_proc_status_str(status), in->log_path);
+        in->unexpected_exits++;
+        printf("eos %s: instance %s exited by itself (%s; log %s): restarting it\n", e->name,
+               in->id, tm_proc_status_str(status), in->log_path);
+        fflush(stdout);
+        tm_eos_start(e, in);
+    }
+}
+
+bool tm_eos_log_contains(const tm_eos_instance *in, const char *needle)
+{
+    FILE *f = fopen(in->log_path, "r");
+    if (!f)
+        return false;
+    char *buf = NULL;
+    size_t cap = 0;
+    bool found = false;
+    while (!found && getline(&buf, &cap, f) > 0)
+        found = strstr(buf, needle) != NULL;
+    free(buf);
+    fclose(f);
+    return found;
+}
+
+void tm_eos_wait_log(tm_eos *e, tm_eos_instance *in, const char *needle, int64_t timeout_ms)
+{
+    int64_t deadline = tm_test_now_ms() + timeout_ms;
+    int runs = in->runs;
+    while (!tm_eos_log_contains(in, needle)) {
+        tm_eos_check_instances(e);
+        cr_assert(in->runs == runs, "instance %s restarted while waiting for '%s'", in->id, needle);
+        if (tm_test_now_ms() > deadline) {
+            print_log_tail(in->log_path);
+            cr_assert_fail("instance %s: no '%s' in its log within %lld ms; log %s", in->id, needle,
+                           (long long)timeout_ms, in->log_path);
+        }
+        tm_test_sleep_ms(20);
+    }
+}
+
+void tm_eos_sleep(tm_eos *e, int64_t ms)
+{
+    int64_t until = tm_test_now_ms() + ms;
+    for (int64_t now = tm_test_now_ms(); now < until; now = tm_test_now_ms()) {
+        tm_eos_check_instances(e);
+        tm_test_sleep_ms(until - now < POLL_MS ? until - now : POLL_MS);
+    }
+}
+
+/* ---- done ---- */
+
+void tm_eos_committed(tm_eos *e, int64_t *out)
+{
+    int64_t deadline = tm_test_now_ms() + 30000;
+    while (tm_kafka_probe_committed(e->probe, INPUT_TOPIC, e->partitions, out) != 0) {
+        cr_assert(tm_test_now_ms() < deadline, "no committed offsets from the broker in 30 s");
+        tm_test_sleep_ms(POLL_MS);
+    }
+}
+
+/* What "done" looks at, one sample. */
+typedef struct sample {
+    int64_t end[TM_WORKLOAD_MAX_PARTITIONS];
+    int64_t committed[TM_WORKLOAD_MAX_PARTITIONS];
+    int64_t hwm[4][TM_WORKLOAD_MAX_PARTITIONS]; /* output, late, dlq, changelog */
+    int64_t lso[4][TM_WORKLOAD_MAX_PARTITIONS];
+    int changelog_partitions;
+} sample;
+
+/* Takes a sample; false when the broker did not answer (poll again). */
+static bool take_sample(tm_eos *e, sample *s)
+{
+    const char *topics[4] = {OUTPUT_TOPIC, LATE_TOPIC, DLQ_TOPIC, e->changelog_topic};
+    memset(s, 0, sizeof *s);
+    if (tm_kafka_probe_end_offsets(e->probe, INPUT_TOPIC, e->partitions, s->end, NULL) != 0 ||
+        tm_kafka_probe_committed(e->probe, INPUT_TOPIC, e->partitions, s->committed) != 0)
+        return false;
+    s->changelog_partitions = tm_kafka_probe_partitions(e->probe, e->changelog_topic);
+    if (s->changelog_partitions < 0)
+        return false;
+    for (int t = 0; t < 4; t++) {
+        int n = t == 3 ? s->changelog_partitions : e->partitions;
+        cr_assert(n <= TM_WORKLOAD_MAX_PARTITIONS);
+        if (tm_kafka_probe_end_offsets(e->probe, topics[t], n, s->hwm[t], s->lso[t]) != 0)
+            return false;
+    }
+    return true;
+}
+
+static bool all_committed(const tm_eos *e, const sample *s)
+{
+    for (int p = 0; p < e->partitions; p++)
+        if (s->committed[p] != s->end[p])
+            return false;
+    return true;
+}
+
+static bool no_open_transaction(const tm_eos *e, const sample *s)
+{
+    for (int t = 0; t < 4; t++)
+        for (int p = 0; p < (t == 3 ? s->changelog_partitions : e->partitions); p++)
+            if (s->lso[t][p] != s->hwm[t][p])
+                return false;
+    return true;
+}
+
+static void describe(const tm_eos *e, const sample *s, char *buf, size_t len)
+{
+    size_t used = 0;
+    for (int p = 0; p < e->partitions && used < len; p++)
+        used +=
+            (size_t)snprintf(buf + used, len - used, "%s[%d] committed %lld of %lld", p ? ", " : "",
+                             p, (long long)s->committed[p], (long long)s->end[p]);
+    if (used < len)
+        snprintf(buf + used, len - used, "; %s",
+                 no_open_transaction(e, s) ? "no open transaction" : "a transaction open");
+}
+
+void tm_eos_wait_done(tm_eos *e, int64_t timeout_ms)
+{
+    int64_t start = tm_test_now_ms(), deadline = start + timeout_ms, stable_since = start;
+    sample *buf = calloc(2, sizeof *buf), *s = buf, *last = buf + 1;
+    cr_assert(buf, "out of memory");
+    bool have_last = false;
+    char state[1024] = "no answer from the broker";
+    for (;;) {
+        tm_eos_check_instances(e);
+        int64_t now = tm_test_now_ms();
+        if (e->feeder && !tm_feeder_finished(e->feeder)) {
+            snprintf(state, sizeof state, "the feeder has sent %zu lines",
+                     tm_feeder_sent(e->feeder));
+        } else if (take_sample(e, s)) {
+            if (!have_last || memcmp(s->hwm, last->hwm, sizeof s->hwm) != 0 ||
+                s->changelog_partitions != last->changelog_partitions)
+                stable_since = now;
+            *last = *s;
+            have_last = true;
+            describe(e, s, state, sizeof state);
+            if (all_committed(e, s) && no_open_transaction(e, s) && now - stable_since >= STABLE_MS)
+                break;
+        }
+        if (now > deadline) {
+            free(buf);
+            for (int i = 0; i < e->n_inst; i++)
+                if (e->inst[i].pid > 0)
+                    print_log_tail(e->inst[i].log_path);
+            cr_assert_fail("eos %s: not done within %lld ms: %s", e->name, (long long)timeout_ms,
+                           state);
+        }
+        tm_test_sleep_ms(POLL_MS);
+    }
+    free(buf);
+    tm_eos_join_feeder(e, 1000);
+    printf("eos %s: done in %.1f s (%s)\n", e->name, (double)(tm_test_now_ms() - start) / 1000.0,
+           state);
+    fflush(stdout);
+}
+
+/* ---- verification ---- */
+
+static size_t count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot open %s", path);
+    size_t n = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+void tm_eos_verify(tm_eos *e)
+{
+    char live[TM_EOS_PATH], want[TM_EOS_PATH], path[TM_EOS_PATH + 32], err[1024];
+    join_path(live, sizeof live, e->dir, "live");
+    join_path(want, sizeof want, e->dir, "replay");
+    cr_assert(mkdir(live, 0755) == 0, "mkdir %s: %s", live, strerror(errno));
+    const char *bootstrap = tm_test_broker_bootstrap(e->broker);
+    join_path(path, sizeof path, live, "output.jsonl");
+    e->live_results = tm_kafka_io_dump(bootstrap, OUTPUT_TOPIC, path);
+    join_path(path, sizeof path, live, "late.jsonl");
+    e->live_late = tm_kafka_io_dump(bootstrap, LATE_TOPIC, path);
+    join_path(path, sizeof path, live, "dlq.jsonl");
+    e->live_dead = tm_kafka_io_dump(bootstrap, DLQ_TOPIC, path);
+
+    tm_config *cfg = NULL;
+    cr_assert(tm_config_load(&cfg, e->config_path, NULL, NULL, 0, err, sizeof err) == 0, "%s", err);
+    int rc = tm_replay_run(cfg, e->input_path, want, &e->replay, err, sizeof err);
+    tm_config_free(cfg);
+    cr_assert(rc == 0, "replay: %s", err);
+    join_path(path, sizeof path, want, "output.jsonl");
+    cr_assert_eq(count_lines(path), e->replay.results);
+
+    printf("eos %s: live %zu results, %zu late, %zu dead letters; replay %llu, %llu, %llu\n",
+           e->name, e->live_results, e->live_late, e->live_dead,
+           (unsigned long long)e->replay.results, (unsigned long long)e->replay.late,
+           (unsigned long long)e->replay.dead);
+    fflush(stdout);
+    tm_golden_compare_dirs(e->name, live, want);
+    cr_assert_eq(e->live_results, e->replay.results);
+    cr_assert_gt(e->replay.results, 100, "trivial output: %llu results",
+                 (unsigned long long)e->replay.results);
+    cr_assert_gt(e->replay.late, 0, "no late records");
+    cr_assert_gt(e->replay.dead, 0, "no dead letters");
+}
+
+int tm_eos_restores(const tm_eos_instance *in, tm_eos_restore *out, int max)
+{
+    FILE *f = fopen(in->log_path, "r");
+    if (!f)
+        return 0;
+    char *buf = NULL;
+    size_t cap = 0;
+    int n = 0;
+    while (getline(&buf, &cap, f) > 0) {
+        if (!strstr(buf, "restored in"))
+            continue;
+        cJSON *doc = cJSON_Parse(buf);
+        const cJSON *msg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "msg") : NULL;
+        tm_eos_restore r;
+        long long ms, from;
+        if (cJSON_IsString(msg) &&
+            sscanf(msg->valuestring,
+                   "task %d restored in %lld ms: %zu windows, %zu dedup keys, %zu changelog "
+                   "records replayed from offset %lld",
+                   &r.task, &ms, &r.windows, &r.dedup_keys, &r.records, &from) == 6) {
+            r.ms = ms;
+            r.from = from;
+            if (n < max)
+                out[n] = r;
+            n++;
+        }
+        cJSON_Delete(doc);
+    }
+    free(buf);
+    fclose(f);
+    return n;
+}
+
+int tm_eos_log_assigned(const tm_eos_instance *in)
+{
+    FILE *f = fopen(in->log_path, "r");
+    if (!f)
+        return -1;
+    char *buf = NULL;
+    size_t cap = 0;
+    int last = -1;
+    while (getline(&buf, &cap, f) > 0) {
+        if (!strstr(buf, "assigned"))
+            continue;
+        cJSON *doc = cJSON_Parse(buf);
+        const cJSON *msg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "msg") : NULL;
+        int n;
+        if (cJSON_IsString(msg) && sscanf(msg->valuestring, "assigned %d task(s)", &n) == 1 &&
+            strstr(msg->valuestring, "task(s)"))
+            last = n;
+        cJSON_Delete(doc);
+    }
+    free(buf);
+    fclose(f);
+    return last;
+}
+
+void tm_eos_wait_restored(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
+{
+    int64_t deadline = tm_test_now_ms() + timeout_ms;
+    int runs = in->runs;
+    for (;;) {
+        int assigned = tm_eos_log_assigned(in);
+        if (assigned > 0 && tm_eos_restores(in, NULL, 0) >= assigned)
+            return;
+        tm_eos_check_instances(e);
+        cr_assert(in->runs == runs, "instance %s restarted while waiting for its restores", in->id);
+        if (tm_test_now_ms() > deadline) {
+            print_log_tail(in->log_path);
+            cr_assert_fail("instance %s: not assigned and restored within %lld ms; log %s", in->id,
+                           (long long)timeout_ms, in->log_path);
+        }
+        tm_test_sleep_ms(20);
+    }
+}

@@ -1,0 +1,193 @@
+/*
+ * eos_harness.h: the scaffolding of the exactly-once tests (tests/eos/;
+ * DESIGN "Verifying exactly-once"): one temporary directory, one test
+ * broker and one application per test; instances of `tidemark run` started,
+ * killed and stopped as child processes; a wait for "done"; and the
+ * verification: the committed output, read with read_committed, against
+ * `replay` of the same input, compared by meaning (golden_compare.h).
+ *
+ * A test:
+ *
+ *     TestSuite(eos, .fini = tm_eos_teardown);
+ *     Test(eos, x) {
+ *         tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "x", ...});
+ *         tm_eos_write_input(e, 5000, 1);
+ *         tm_eos_load_input(e);
+ *         tm_eos_instance *a = tm_eos_instance_add(e, "a");
+ *         tm_eos_start(e, a);
+ *         tm_eos_wait_done(e, 120000);
+ *         tm_eos_stop(e, a);
+ *         tm_eos_verify(e);
+ *         tm_eos_pass(e);
+ *     }
+ *
+ * tm_eos_teardown kills whatever is still running, stops the broker, and
+ * removes the temporary directory after tm_eos_pass, or keeps it (and
+ * prints its path) after a failure, or always with TIDEMARK_EOS_KEEP=1 in
+ * the environment. Every wait is bounded.
+ *
+ * "Done" (tm_eos_wait_done): the feeder (if any) has every input record
+ * acknowledged; the group's committed offset of every input partition
+ * equals the partition's end offset; no transaction is open on any output
+ * or changelog partition (last stable offset = high watermark); and those
+ * topics' high watermarks have not moved for a second.
+ */
+#ifndef TM_TEST_EOS_HARNESS_H
+#define TM_TEST_EOS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "broker.h"
+#include "kafka_io.h"
+#include "replay.h"
+#include "workload.h"
+
+enum { TM_EOS_MAX_INSTANCES = 4, TM_EOS_PATH = 512 };
+
+typedef enum { TM_EOS_TUMBLING, TM_EOS_HOPPING, TM_EOS_SESSION } tm_eos_window;
+
+typedef struct tm_eos_options {
+    const char *name;     /* short, [a-z0-9-]: in the application id and the directory */
+    int brokers;          /* 0: 3 */
+    int partitions;       /* of every topic; 0: 4 */
+    tm_eos_window window; /* the pipeline's window (default tumbling 5 s) */
+} tm_eos_options;
+
+typedef struct tm_eos_instance {
+    char id[32];
+    char state_dir[TM_EOS_PATH];
+    char log_path[TM_EOS_PATH]; /* the current (last) incarnation's log */
+    pid_t pid;                  /* 0: not running */
+    int runs;                   /* incarnations started */
+    int unexpected_exits;       /* exits the test did not cause (supervised) */
+} tm_eos_instance;
+
+typedef struct tm_eos {
+    char name[64];
+    char dir[TM_EOS_PATH];
+    char config_path[TM_EOS_PATH];
+    char input_path[TM_EOS_PATH];
+    char app_id[128];
+    char changelog_topic[160];
+    int partitions;
+    tm_test_broker *broker;
+    tm_kafka_probe *probe;
+    tm_feeder *feeder; /* the running feeder, if any */
+    tm_workload_stats workload;
+    tm_eos_instance inst[TM_EOS_MAX_INSTANCES];
+    int n_inst;
+    /* Restart an instance that exits non-zero by itself (as Kubernetes
+     * would, DESIGN "Errors"), instead of failing; a crash by a signal
+     * always fails. */
+    bool supervise;
+    tm_replay_summary replay; /* filled by tm_eos_verify */
+    size_t live_results, live_late, live_dead;
+    int64_t t0;
+    bool passed;
+} tm_eos;
+
+/* Creates the temporary directory, starts the broker (topics orders,
+ * gmv, orders-late, orders-dlq, each with `partitions` partitions) and
+ * writes the configuration. The harness owns the result. */
+tm_eos *tm_eos_setup(const tm_eos_options *o);
+
+/* The Criterion .fini: see above. */
+void tm_eos_teardown(void);
+
+/* Marks the test passed (the directory is removed at teardown) and prints
+ * its duration. */
+void tm_eos_pass(tm_eos *e);
+
+/* Writes the workload (workload.h; events lines, seeded) to input.jsonl
+ * and keeps its statistics in e->workload. */
+void tm_eos_write_input(tm_eos *e, size_t events, uint64_t seed);
+
+/* Produces all of input.jsonl now (and waits for the acknowledgements). */
+void tm_eos_load_input(tm_eos *e);
+
+/* Starts a feeder of lines [first, first + count) of input.jsonl at
+ * rate_per_s (0: at once) in the background; tm_eos_wait_done waits for it
+ * and tm_eos_join_feeder checks it. */
+void tm_eos_feed(tm_eos *e, size_t first, size_t count, double rate_per_s);
+void tm_eos_join_feeder(tm_eos *e, int64_t timeout_ms);
+
+/* A new instance with id `id` and its own state directory (a pod with its
+ * own disk). Not started. */
+tm_eos_instance *tm_eos_instance_add(tm_eos *e, const char *id);
+
+/* Starts an incarnation of in: `tidemark run --config C --instance-id ID
+ * --set state.dir=...`, output to <dir>/<id>.<n>.log. */
+void tm_eos_start(tm_eos *e, tm_eos_instance *in);
+
+/* SIGKILL, and reap. */
+void tm_eos_kill(tm_eos *e, tm_eos_instance *in);
+
+/* SIGTERM; fails the test unless it exits 0 within the bound. */
+void tm_eos_stop(tm_eos *e, tm_eos_instance *in);
+
+/* Fails the test if a started instance has exited by itself (with its
+ * log's tail on stderr), or restarts it when e->supervise allows. */
+void tm_eos_check_instances(tm_eos *e);
+
+/* Waits (bounded; checking the instances meanwhile) until the current
+ * incarnation's log holds a line containing needle; fails the test on
+ * timeout. */
+void tm_eos_wait_log(tm_eos *e, tm_eos_instance *in, const char *needle, int64_t timeout_ms);
+
+/* Whether the current incarnation's log holds a line containing needle. */
+bool tm_eos_log_contains(const tm_eos_instance *in, const char *needle);
+
+/* A restore, as the runner logs it ("task N restored in T ms: W windows,
+ * K dedup keys, R changelog records replayed from offset F"). */
+typedef struct tm_eos_restore {
+    int task;
+    int64_t ms;
+    size_t windows, dedup_keys, records;
+    int64_t from;
+} tm_eos_restore;
+
+/* The restores in the current incarnation's log, in order: up to max
+ * into out; returns how many there are. */
+int tm_eos_restores(const tm_eos_instance *in, tm_eos_restore *out, int max);
+
+/* The task count of the last assignment in the current incarnation's log
+ * (the Kafka module's "assigned N task(s)", logged before the restores),
+ * or -1 if none yet. */
+int tm_eos_log_assigned(const tm_eos_instance *in);
+
+/* Waits (bounded; checking the instances) until the current incarnation
+ * has been assigned tasks and has logged a restore for each of them. */
+void tm_eos_wait_restored(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
+
+/* Sleeps ms, checking the instances every 100 ms. */
+void tm_eos_sleep(tm_eos *e, int64_t ms);
+
+/* Waits until done (see above), at most timeout_ms; fails the test with
+ * the offsets on timeout. */
+void tm_eos_wait_done(tm_eos *e, int64_t timeout_ms);
+
+/* Current committed offsets of the input topic into out[partitions]. */
+void tm_eos_committed(tm_eos *e, int64_t *out);
+
+/*
+ * Dumps the three output topics into <dir>/live, replays input.jsonl
+ * in-process into <dir>/replay, compares them by meaning, and checks that
+ * the output is not trivial (results > 100, late > 0, dead letters > 0).
+ */
+void tm_eos_verify(tm_eos *e);
+
+/* Removes path and everything under it (rm -rf); fails the test on error. */
+void tm_eos_rm_rf(const char *path);
+
+/* A uniform random integer in [lo, hi] from the test's own generator
+ * (seeded by tm_eos_seed). */
+int64_t tm_eos_random(int64_t lo, int64_t hi);
+void tm_eos_seed(uint64_t seed);
+
+/* A positive integer from the environment variable name, else def. */
+long tm_eos_env_long(const char *name, long def);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * workload.c: see workload.h.
+ */
+#include "workload.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { RECENT = 1024, PAYLOAD_MAX = 256 };
+
+typedef struct gen {
+    uint64_t state;
+    /* Recent well-formed payloads, for duplicates. */
+    char recent[RECENT][PAYLOAD_MAX];
+    int recent_merchant[RECENT];
+    size_t n_recent;
+} gen;
+
+/* xorshift64*: small, and the same sequence for a seed on every platform. */
+static uint64_t next_random(gen *g)
+{
+    g->state ^= g->state >> 12;
+    g->state ^= g->state << 25;
+    g->state ^= g->state >> 27;
+    return g->state * 2685821657736338717ull;
+}
+
+static int64_t below(gen *g, int64_t n)
+{
+    return (int64_t)(next_random(g) % (uint64_t)n);
+}
+
+/* A merchant, 1..m: the square of a uniform draw, so that low numbers are
+ * much busier (a few big merchants, a long tail). */
+static int pick_merchant(gen *g, int m)
+{
+    double u = (double)(next_random(g) >> 11) / 9007199254740992.0;
+    int i = (int)(u * u * m);
+    return (i < m ? i : m - 1) + 1;
+}
+
+/* Appends the event time t, as epoch ms or as an RFC 3339 string. */
+static int put_time(gen *g, char *buf, size_t len, int64_t t)
+{
+    if (below(g, 2))
+        return snprintf(buf, len, "%lld", (long long)t);
+    time_t secs = (time_t)(t / 1000);
+    struct tm utc;
+    gmtime_r(&secs, &utc);
+    char text[40];
+    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    return snprintf(buf, len, "\"%s.%03dZ\"", text, (int)(t % 1000));
+}
+
+/* A well-formed order at event time t. */
+static void order(gen *g, char *buf, size_t len, uint64_t seed, uint64_t id, int merchant,
+                  int64_t t)
+{
+    char when[48];
+    put_time(g, when, sizeof when, t);
+    int amount = 100 + (int)below(g, 49900); /* 1.00 .. 499.99 */
+    snprintf(buf, len,
+             "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":%d.%02d,"
+             "\"currency\":\"EUR\",\"event_time\":%s}",
+             (unsigned long long)seed, (unsigned long long)id, merchant, amount / 100, amount % 100,
+             when);
+}
+
+/* A malformed record; returns false for a null value. */
+static bool malformed(gen *g, char *buf, size_t len, uint64_t seed, uint64_t id, int merchant,
+                      int64_t t)
+{
+    switch (below(g, 4)) {
+    case 0: /* cut off: not JSON */
+        snprintf(buf, len, "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":",
+                 (unsigned long long)seed, (unsigned long long)id, merchant);
+        return true;
+    case 1: /* no event time */
+        snprintf(buf, len,
+                 "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":12.5,"
+                 "\"currency\":\"EUR\"}",
+                 (unsigned long long)seed, (unsigned long long)id, merchant);
+        return true;
+    case 2: /* the amount as a string */
+        snprintf(buf, len,
+                 "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":\"12,50\","
+                 "\"currency\":\"EUR\",\"event_time\":%lld}",
+                 (unsigned long long)seed, (unsigned long long)id, merchant, (long long)t);
+        return true;
+    default: /* a null value */
+        return false;
+    }
+}
+
+static void remember(gen *g, const char *payload, int merchant)
+{
+    size_t slot = g->n_recent++ % RECENT;
+    snprintf(g->recent[slot], sizeof g->recent[slot], "%s", payload);
+    g->recent_merchant[slot] = merchant;
+}
+
+/* Writes s as a JSON string (quoted and escaped). */
+static void put_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void tm_workload_write(const char *path, const tm_workload_options *o, tm_workload_stats *stats)
+{
+    const int merchants = o->merchants > 0 ? o->merchants : 48;
+    const char *topic = o->topic ? o->topic : "orders";
+    const int64_t interval = o->interval_ms > 0 ? o->interval_ms : 10;
+    const int64_t disorder = o->max_disorder_ms > 0 ? o->max_disorder_ms : 1500;
+    int64_t ts = o->start_ms > 0 ? o->start_ms : 1763600000000;
+    cr_assert(o->partitions >= 1 && o->partitions <= TM_WORKLOAD_MAX_PARTITIONS,
+              "workload: partitions %d out of range", (int)o->partitions);
+
+    gen *g = calloc(1, sizeof *g);
+    cr_assert(g);
+    g->state = o->seed * 0x9E3779B97F4A7C15ull + 1;
+    tm_workload_stats st = {0};
+    int64_t offsets[TM_WORKLOAD_MAX_PARTITIONS] = {0};
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "workload: cannot write %s: %s", path, strerror(errno));
+
+    char payload[PAYLOAD_MAX];
+    uint64_t id = 0;
+    st.first_ts = ts;
+    for (size_t i = 0; i < o->events; i++) {
+        /* Receipt time: strictly increasing, interval on average. */
+        if (i > 0)
+            ts += 1 + below(g, 2 * interval - 1);
+        int64_t roll = below(g, 1000);
+        int merchant;
+        bool has_value = true;
+        if (roll < 20 && g->n_recent > 0) {
+            size_t n = g->n_recent < RECENT ? g->n_recent : RECENT;
+            size_t slot = (size_t)below(g, (int64_t)n);
+            snprintf(payload, sizeof payload, "%s", g->recent[slot]);
+            merchant = g->recent_merchant[slot];
+            st.duplicates++;
+        } else {
+            merchant = pick_merchant(g, merchants);
+            if (roll < 30) {
+                has_value = malformed(g, payload, sizeof payload, o->seed, id++, merchant, ts);
+                st.malformed++;
+            } else {
+                int64_t t;
+                if (roll < 35) {
+                    t = ts + 3600 * 1000;
+                    st.skewed++;
+                } else if (roll < 65) {
+                    t = ts - 2500 - below(g, 9001);
+                    st.late++;
+                } else {
+                    t = ts - below(g, disorder + 1);
+                    st.on_time++;
+                }
+                order(g, payload, sizeof payload, o->seed, id++, merchant, t);
+                remember(g, payload, merchant);
+            }
+        }
+        int32_t p = (int32_t)(merchant % o->partitions);
+        fprintf(f, "{\"topic\":");
+        put_json_string(f, topic);
+        fprintf(f, ",\"partition\":%d,\"offset\":%lld,\"ts\":%lld,\"key\":\"m-%03d\",\"payload\":",
+                (int)p, (long long)offsets[p]++, (long long)ts, merchant);
+        if (has_value)
+            put_json_string(f, payload);
+        else
+            fputs("null", f);
+        fputs("}\n", f);
+        st.per_partition[p]++;
+        st.lines++;
+    }
+    st.last_ts = ts;
+    cr_assert(fclose(f) == 0, "workload: cannot write %s: %s", path, strerror(errno));
+    free(g);
+    if (stats)
+        *stats = st;
+}

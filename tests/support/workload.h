@@ -1,0 +1,63 @@
+/*
+ * workload.h: a seeded generator of realistic order events, written as an
+ * input file in the replay envelope (SEMANTICS 9), one record a line:
+ *
+ *     {"topic":"orders","partition":2,"offset":17,"ts":1763600000123,
+ *      "key":"m-014","payload":"{\"order_id\":\"o-7-123\",...}"}
+ *
+ * Receipt times ("ts") strictly increase down the file. Offsets count from
+ * 0 per partition, as a fresh topic assigns them when the file is produced
+ * in order (tests/support/kafka_io.h), so that replay names the same
+ * tidemark.source as the live service. Keys are merchants, and a merchant
+ * is always on the same partition (merchant number mod partitions); some
+ * merchants are much busier than others.
+ *
+ * The mix (of lines; rounded by chance):
+ * - on time, up to max_disorder_ms behind its receipt time: out of order
+ *   within the watermark bound (watermark.max_out_of_orderness_ms should
+ *   be larger);
+ * - ~3% late: 2.5 to 11.5 s behind, so that with a bound of 2 s and an
+ *   allowed lateness of 3 s some refire a window and some are too late;
+ * - ~2% duplicates: an earlier event (up to about 1000 events back) sent
+ *   again, byte for byte, later;
+ * - ~1% malformed: not JSON (cut off), no event time, the amount as a
+ *   string, or a null value;
+ * - ~0.5% clock-skewed: stamped an hour into the future (clamped to the
+ *   receipt time by clock_skew.max_ahead_ms = 60000).
+ * Event times alternate at random between epoch milliseconds and RFC 3339
+ * strings.
+ */
+#ifndef TM_TEST_WORKLOAD_H
+#define TM_TEST_WORKLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { TM_WORKLOAD_MAX_PARTITIONS = 64 };
+
+typedef struct tm_workload_options {
+    uint64_t seed;
+    size_t events;           /* lines to write */
+    int32_t partitions;      /* 1..TM_WORKLOAD_MAX_PARTITIONS */
+    int merchants;           /* 0: 48 */
+    const char *topic;       /* NULL: "orders" */
+    int64_t start_ms;        /* receipt time of the first line; 0: 1763600000000 */
+    int64_t interval_ms;     /* mean receipt-time step; 0: 10 */
+    int64_t max_disorder_ms; /* on-time events' delay bound; 0: 1500 */
+} tm_workload_options;
+
+typedef struct tm_workload_stats {
+    size_t lines;
+    size_t on_time, late, duplicates, malformed, skewed;
+    size_t per_partition[TM_WORKLOAD_MAX_PARTITIONS]; /* lines per partition */
+    int64_t first_ts, last_ts;
+} tm_workload_stats;
+
+/*
+ * Writes the workload for o into the file at path (created or truncated)
+ * and fills *stats (may be NULL). Deterministic for the options. Fails the
+ * test (Criterion assertion) if the file cannot be written.
+ */
+void tm_workload_write(const char *path, const tm_workload_options *o, tm_workload_stats *stats);
+
+#endif
