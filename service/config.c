@@ -85,6 +85,10 @@ static const char *const env_allow[] = {
     "TIDEMARK_FUZZ_SECONDS", /* tests/run.sh: fuzzing time per target */
     "TIDEMARK_STAGES",       /* tests/run.sh: the stages to run */
     "TIDEMARK_JOBS",         /* tests/run.sh: build and test parallelism */
+    "TIDEMARK_CHAOS_EVENTS", /* tests/eos: the chaos test's size */
+    "TIDEMARK_CHAOS_KILLS",  /* tests/eos: the chaos test's kill count */
+    "TIDEMARK_CHAOS_SEED",   /* tests/eos: the chaos test's seed */
+    "TIDEMARK_EOS_KEEP",     /* tests/eos: keep the test directories */
     NULL,
 };
 

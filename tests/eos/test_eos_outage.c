@@ -1,0 +1,55 @@
+/*
+ * Exactly-once through broker outages: while an instance works through
+ * input that keeps arriving, first one of the three brokers goes down for
+ * 5 s, then all three do. The service may exit non-zero on an outage it
+ * cannot ride out (a timed-out commit is fatal by design), and is then
+ * restarted as Kubernetes would; the output must equal replay either way.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+
+#include "eos_harness.h"
+
+TestSuite(eos, .fini = tm_eos_teardown);
+
+static void outage(tm_eos *e, const int *brokers, int n, int64_t ms)
+{
+    char cmd[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(cmd, sizeof cmd, "down %d", brokers[i]);
+        tm_test_broker_command(e->broker, cmd);
+    }
+    printf("eos %s: %d broker(s) down for %lld ms\n", e->name, n, (long long)ms);
+    fflush(stdout);
+    tm_eos_sleep(e, ms);
+    for (int i = 0; i < n; i++) {
+        snprintf(cmd, sizeof cmd, "up %d", brokers[i]);
+        tm_test_broker_command(e->broker, cmd);
+    }
+}
+
+Test(eos, broker_outage)
+{
+    enum { EVENTS = 20000, RATE = 800 };
+    tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "outage", .brokers = 3});
+    e->supervise = true;
+    tm_eos_write_input(e, EVENTS, 4);
+    tm_eos_instance *a = tm_eos_instance_add(e, "a");
+    tm_eos_feed(e, 0, EVENTS, RATE);
+    tm_eos_start(e, a);
+    tm_eos_wait_restored(e, a, 60000);
+
+    tm_eos_sleep(e, 1500);
+    static const int one[] = {2}, all[] = {1, 2, 3};
+    outage(e, one, 1, 5000);
+    tm_eos_sleep(e, 3000);
+    cr_assert(!tm_feeder_finished(e->feeder), "the input ran out before the second outage");
+    outage(e, all, 3, 5000);
+
+    tm_eos_wait_done(e, 180000);
+    tm_eos_stop(e, a);
+    printf("eos %s: %d restart(s) after exits the test did not cause\n", e->name,
+           a->unexpected_exits);
+    tm_eos_verify(e);
+    tm_eos_pass(e);
+}
