@@ -9,71 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "changelog.h"
 #include "common.h"
 #include "config.h"
+#include "emissions.h"
 #include "engine.h"
-#include "output.h"
-
-static tm_config *load_config(const char *json)
-{
-    char path[] = "/tmp/tidemark-test-changelog-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, json, strlen(json)), (ssize_t)strlen(json));
-    close(fd);
-    tm_config *cfg = NULL;
-    char err[512];
-    int rc = tm_config_load(&cfg, path, NULL, NULL, 0, err, sizeof err);
-    unlink(path);
-    cr_assert_eq(rc, 0, "config: %s", err);
-    return cfg;
-}
-
-/* Every emission as one text line. */
-typedef struct lines {
-    const tm_config *cfg;
-    char **v;
-    size_t n;
-} lines;
-
-static void push(lines *l, tm_buf *b)
-{
-    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-    l->v[l->n++] = tm_xstrdup(b->data);
-    tm_buf_free(b);
-}
-
-static void on_result(void *ctx, int32_t partition, const tm_window_result *r)
-{
-    lines *l = ctx;
-    tm_buf b = {0};
-    tm_buf_printf(&b, "R%d ", (int)partition);
-    tm_output_key(&b, r);
-    tm_buf_putc(&b, ' ');
-    if (r->tombstone)
-        tm_buf_puts(&b, "null");
-    else
-        tm_output_value(&b, l->cfg, r);
-    push(l, &b);
-}
-
-static void on_late(void *ctx, const tm_record *rec, int64_t w)
-{
-    tm_buf b = {0};
-    tm_buf_printf(&b, "L %lld %lld", (long long)rec->offset, (long long)w);
-    push(ctx, &b);
-}
-
-static void on_dead(void *ctx, const tm_record *rec, tm_dlq_reason why, const char *detail)
-{
-    (void)detail;
-    tm_buf b = {0};
-    tm_buf_printf(&b, "D %lld %s", (long long)rec->offset, tm_dlq_reason_name(why));
-    push(ctx, &b);
-}
 
 /* The records of all checkpoints so far, in order (a changelog partition
  * before compaction). */
@@ -132,22 +73,15 @@ static event *make_events(uint64_t seed)
     return ev;
 }
 
-static void feed(tm_engine *e, const tm_config *cfg, const event *ev, size_t i, lines *out)
+static void feed(tm_engine *e, const tm_config *cfg, const event *ev, size_t i, tm_test_lines *out)
 {
-    tm_engine_sink sink = {out, on_result, on_late, on_dead};
+    tm_engine_sink sink = tm_test_lines_sink(out);
     tm_record rec = {.topic = cfg->input_topics[0],
                      .offset = (int64_t)i,
                      .ts = ev[i].ts,
                      .value = ev[i].value,
                      .value_len = strlen(ev[i].value)};
     tm_engine_process(e, &rec, ev[i].ts, &sink);
-}
-
-static void free_lines(lines *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
 }
 
 static void check_restores(const char *window_json)
@@ -163,7 +97,7 @@ static void check_restores(const char *window_json)
              "{\"name\":\"hi\",\"op\":\"max\",\"pointer\":\"/a\"}],"
              "\"dedup\":{\"enabled\":true},\"output\":{\"topic\":\"out\"}}",
              window_json);
-    tm_config *cfg = load_config(json);
+    tm_config *cfg = tm_test_config(json);
     event *ev = make_events(7);
     char err[256];
 
@@ -172,7 +106,7 @@ static void check_restores(const char *window_json)
     cr_assert_eq(tm_engine_open(&a, cfg, 0, 0, err, sizeof err), 0, "%s", err);
     tm_engine_track_changes(a);
     tm_changelog *cl = tm_changelog_new(cfg);
-    lines ref = {.cfg = cfg};
+    tm_test_lines ref = {.cfg = cfg};
     changelog_log log = {0};
     size_t log_len_at[N_EVENTS / EVERY + 1], out_len_at[N_EVENTS / EVERY + 1];
     size_t n_ckpt = 0;
@@ -201,7 +135,7 @@ static void check_restores(const char *window_json)
         int64_t next = -1;
         cr_assert_eq(tm_changelog_restore(rc, b, &next, err, sizeof err), 0, "%s", err);
         cr_assert_eq(next, (int64_t)((k + 1) * EVERY), "checkpoint %zu: next offset", k);
-        lines cont = {.cfg = cfg};
+        tm_test_lines cont = {.cfg = cfg};
         for (size_t i = (size_t)next; i < N_EVENTS; i++)
             feed(b, cfg, ev, i, &cont);
         cr_assert_eq(cont.n, ref.n - out_len_at[k], "checkpoint %zu: %zu results, want %zu", k,
@@ -209,7 +143,7 @@ static void check_restores(const char *window_json)
         for (size_t i = 0; i < cont.n; i++)
             cr_assert_str_eq(cont.v[i], ref.v[out_len_at[k] + i], "checkpoint %zu, result %zu", k,
                              i);
-        free_lines(&cont);
+        tm_test_lines_free(&cont);
         tm_changelog_free(rc);
         tm_engine_close(b);
     }
@@ -219,7 +153,7 @@ static void check_restores(const char *window_json)
         free(log.v[j].value);
     }
     free(log.v);
-    free_lines(&ref);
+    tm_test_lines_free(&ref);
     tm_changelog_free(cl);
     tm_engine_close(a);
     free(ev);
@@ -243,7 +177,7 @@ Test(changelog, sessions_restore_exactly)
 
 Test(changelog, unreadable_records_are_a_clear_error)
 {
-    tm_config *cfg = load_config(
+    tm_config *cfg = tm_test_config(
         "{\"application_id\":\"c\",\"input\":{\"topics\":[\"in\"],"
         "\"event_time\":{\"pointer\":\"/t\"}},\"window\":{\"type\":\"tumbling\",\"size_ms\":10},"
         "\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"}],\"output\":{\"topic\":\"out\"}}");

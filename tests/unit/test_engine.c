@@ -9,86 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common.h"
 #include "config.h"
+#include "emissions.h"
 #include "engine.h"
-#include "output.h"
 
 /* ---- helpers ---- */
-
-static tm_config *load_config(const char *json)
-{
-    char path[] = "/tmp/tidemark-test-engine-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, json, strlen(json)), (ssize_t)strlen(json));
-    close(fd);
-    tm_config *cfg = NULL;
-    char err[512];
-    int rc = tm_config_load(&cfg, path, NULL, NULL, 0, err, sizeof err);
-    unlink(path);
-    cr_assert_eq(rc, 0, "config: %s", err);
-    return cfg;
-}
-
-/* Collects emissions as text lines: "R key value", "L source wm",
- * "D source reason". */
-typedef struct collector {
-    const tm_config *cfg;
-    char **lines;
-    size_t n;
-} collector;
-
-static void push_line(collector *c, tm_buf *b)
-{
-    c->lines = realloc(c->lines, (c->n + 1) * sizeof *c->lines);
-    c->lines[c->n++] = tm_xstrdup(b->data);
-    tm_buf_free(b);
-}
-
-static void on_result(void *ctx, int32_t partition, const tm_window_result *r)
-{
-    collector *c = ctx;
-    tm_buf b = {0};
-    tm_buf_printf(&b, "R%d ", (int)partition);
-    tm_output_key(&b, r);
-    tm_buf_putc(&b, ' ');
-    if (r->tombstone)
-        tm_buf_puts(&b, "null");
-    else
-        tm_output_value(&b, c->cfg, r);
-    push_line(c, &b);
-}
-
-static void on_late(void *ctx, const tm_record *rec, int64_t w)
-{
-    tm_buf b = {0};
-    tm_buf_printf(&b, "L %lld %lld", (long long)rec->offset, (long long)w);
-    push_line(ctx, &b);
-}
-
-static void on_dead(void *ctx, const tm_record *rec, tm_dlq_reason why, const char *detail)
-{
-    (void)detail;
-    tm_buf b = {0};
-    tm_buf_printf(&b, "D %lld %s", (long long)rec->offset, tm_dlq_reason_name(why));
-    push_line(ctx, &b);
-}
-
-static void collector_free(collector *c)
-{
-    for (size_t i = 0; i < c->n; i++)
-        free(c->lines[i]);
-    free(c->lines);
-    memset(c, 0, sizeof *c);
-}
 
 typedef struct harness {
     tm_config *cfg;
     tm_engine *e;
-    collector out;
+    tm_test_lines out;
     tm_engine_sink sink;
     int64_t offset;
 } harness;
@@ -96,18 +28,18 @@ typedef struct harness {
 static void harness_open(harness *h, const char *config_json)
 {
     memset(h, 0, sizeof *h);
-    h->cfg = load_config(config_json);
+    h->cfg = tm_test_config(config_json);
     char err[256];
     cr_assert_eq(tm_engine_open(&h->e, h->cfg, 0, 0, err, sizeof err), 0, "%s", err);
     h->out.cfg = h->cfg;
-    h->sink = (tm_engine_sink){&h->out, on_result, on_late, on_dead};
+    h->sink = tm_test_lines_sink(&h->out);
 }
 
 static void harness_close(harness *h)
 {
     tm_engine_close(h->e);
     tm_config_free(h->cfg);
-    collector_free(&h->out);
+    tm_test_lines_free(&h->out);
 }
 
 /* Offers one record on topic index `topic` with receipt time ts. */
@@ -155,7 +87,7 @@ Test(engine, duplicate_of_a_too_late_event_is_a_duplicate_not_a_second_late_reco
     cr_assert_eq(st->too_late, 1);
     cr_assert_eq(st->duplicates, 1);
     cr_assert_eq(h.out.n, 1);
-    cr_assert_str_eq(h.out.lines[0], "L 1 490");
+    cr_assert_str_eq(h.out.v[0], "L 1 490");
     harness_close(&h);
 }
 
@@ -188,8 +120,8 @@ Test(engine, clock_skew_clamps_to_receipt_time_and_counts)
     cr_assert_eq(tm_engine_watermark(h.e), 1090, "max_t stays 1100: the clamped t is 1095");
     feed(&h, 0, 1200, "{\"k\":\"x\",\"t\":1200,\"a\":4,\"id\":\"next\"}");
     cr_assert_eq(h.out.n, 1);
-    cr_assert(strstr(h.out.lines[0], "R0 x@1000 ") == h.out.lines[0], "%s", h.out.lines[0]);
-    cr_assert(strstr(h.out.lines[0], "\"s\":2"), "%s", h.out.lines[0]);
+    cr_assert(strstr(h.out.v[0], "R0 x@1000 ") == h.out.v[0], "%s", h.out.v[0]);
+    cr_assert(strstr(h.out.v[0], "\"s\":2"), "%s", h.out.v[0]);
     harness_close(&h);
 }
 
@@ -202,10 +134,10 @@ Test(engine, clock_skew_dead_letter_and_dead_letters_do_not_move_the_watermark)
     feed(&h, 0, 100, NULL);
     feed(&h, 0, 100, "{\"k\":\"x\",\"t\":50}");
     cr_assert_eq(h.out.n, 4);
-    cr_assert_str_eq(h.out.lines[0], "D 0 clock_skew");
-    cr_assert_str_eq(h.out.lines[1], "D 1 empty_value");
-    cr_assert_str_eq(h.out.lines[2], "D 2 empty_value");
-    cr_assert_str_eq(h.out.lines[3], "D 3 missing_event_id");
+    cr_assert_str_eq(h.out.v[0], "D 0 clock_skew");
+    cr_assert_str_eq(h.out.v[1], "D 1 empty_value");
+    cr_assert_str_eq(h.out.v[2], "D 2 empty_value");
+    cr_assert_str_eq(h.out.v[3], "D 3 missing_event_id");
     cr_assert_eq(tm_engine_watermark(h.e), INT64_MIN);
     cr_assert_eq(tm_engine_stats_of(h.e)->dead_letters[TM_DLQ_CLOCK_SKEW], 1);
     harness_close(&h);
@@ -227,7 +159,7 @@ Test(engine, idle_topic_releases_the_watermark_on_tick)
     cr_assert_eq(h.out.n, 0);
     tm_engine_tick(h.e, 1000, &h.sink); /* b idle since the task start (0) */
     cr_assert_eq(h.out.n, 1);
-    cr_assert(strstr(h.out.lines[0], "R0 @0 {") == h.out.lines[0], "%s", h.out.lines[0]);
+    cr_assert(strstr(h.out.v[0], "R0 @0 {") == h.out.v[0], "%s", h.out.v[0]);
     cr_assert_eq(tm_engine_watermark(h.e), 150);
     harness_close(&h);
 }
@@ -265,38 +197,38 @@ static int by_time(const void *a, const void *b)
 
 /* Runs the events in array order; returns the collected output. Receipt
  * time is the arrival time, so processing time never idles anything. */
-static collector run_events(const char *config_json, const event *ev, size_t n)
+static tm_test_lines run_events(const char *config_json, const event *ev, size_t n)
 {
     harness h;
     harness_open(&h, config_json);
     for (size_t i = 0; i < n; i++)
         feed(&h, 0, ev[i].arrival, ev[i].value);
-    collector out = h.out;
-    h.out = (collector){0};
+    tm_test_lines out = h.out;
+    h.out = (tm_test_lines){0};
     harness_close(&h);
     return out;
 }
 
 /* Results equal line by line, numbers compared within a relative 1e-9
  * (sums may round differently in another order). */
-static void assert_same_results(const collector *a, const collector *b, uint64_t seed)
+static void assert_same_results(const tm_test_lines *a, const tm_test_lines *b, uint64_t seed)
 {
     cr_assert_eq(a->n, b->n, "seed %llu: %zu vs %zu results", (unsigned long long)seed, a->n, b->n);
     for (size_t i = 0; i < a->n; i++) {
-        const char *x = a->lines[i], *y = b->lines[i];
+        const char *x = a->v[i], *y = b->v[i];
         while (*x && *y) {
             if ((*x >= '0' && *x <= '9') || *x == '-') {
                 char *ex, *ey;
                 double dx = strtod(x, &ex), dy = strtod(y, &ey);
                 cr_assert(fabs(dx - dy) <= 1e-9 * fmax(1, fmax(fabs(dx), fabs(dy))),
-                          "seed %llu line %zu:\n%s\n%s", (unsigned long long)seed, i, a->lines[i],
-                          b->lines[i]);
+                          "seed %llu line %zu:\n%s\n%s", (unsigned long long)seed, i, a->v[i],
+                          b->v[i]);
                 x = ex;
                 y = ey;
                 continue;
             }
             cr_assert_eq(*x, *y, "seed %llu line %zu:\n%s\n%s", (unsigned long long)seed, i,
-                         a->lines[i], b->lines[i]);
+                         a->v[i], b->v[i]);
             x++;
             y++;
         }
@@ -341,17 +273,17 @@ static void check_shuffles(const char *window_json, int64_t d)
         qsort(ev, N, sizeof *ev, by_time);
         for (size_t i = 0; i < N; i++)
             ev[i].arrival = ev[i].t;
-        collector in_order = run_events(config, ev, N);
+        tm_test_lines in_order = run_events(config, ev, N);
         /* An event arriving after event j has t > t_j - D >= W: never late,
          * not even touching a fired session (the bound is strict). */
         for (size_t i = 0; i < N; i++)
             ev[i].arrival = ev[i].t + (int64_t)(rnd() % (uint64_t)d);
         qsort(ev, N, sizeof *ev, by_arrival);
-        collector shuffled = run_events(config, ev, N);
+        tm_test_lines shuffled = run_events(config, ev, N);
         cr_assert_gt(in_order.n, 10, "the workload must produce results");
         assert_same_results(&in_order, &shuffled, seed);
-        collector_free(&in_order);
-        collector_free(&shuffled);
+        tm_test_lines_free(&in_order);
+        tm_test_lines_free(&shuffled);
     }
     free(ev);
 }
