@@ -243,6 +243,16 @@ void tm_buf_free(tm_buf *b)
     b->len = b->cap = 0;
 }
 
+uint64_t tm_rand_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
+}
+
 int tm_parse_i64(const char *s, int64_t *out)
 {
     /* strtoll would skip leading white space; a config value must not. */

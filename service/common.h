@@ -89,6 +89,11 @@ void tm_buf_put_json_string(tm_buf *b, const char *s, size_t n);
 void tm_buf_reset(tm_buf *b);
 void tm_buf_free(tm_buf *b);
 
+/* The next number of a xorshift64* sequence (*state: non-zero): small,
+ * fast and the same for a seed; for workloads and tests, never for anything
+ * that must be unpredictable. */
+uint64_t tm_rand_next(uint64_t *state);
+
 /* Parses a whole decimal int64 (optional sign, no spaces). Returns 0 or
  * TM_EINVAL on junk or overflow. */
 int tm_parse_i64(const char *s, int64_t *out);

@@ -28,11 +28,7 @@ struct tm_generator {
 
 static uint64_t next_random(tm_generator *g)
 {
-    /* xorshift64*: small, fast, and the same sequence for a seed. */
-    g->state ^= g->state >> 12;
-    g->state ^= g->state << 25;
-    g->state ^= g->state >> 27;
-    return g->state * 2685821657736338717ull;
+    return tm_rand_next(&g->state);
 }
 
 static uint64_t below(tm_generator *g, uint64_t n)

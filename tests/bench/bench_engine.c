@@ -45,14 +45,11 @@ typedef struct options {
     bool engine_only; /* skip the replay figure (for profiling) */
 } options;
 
-/* xorshift64*: a fixed seed gives the same workload on every run. */
+/* A fixed seed gives the same workload on every run. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
+    return tm_rand_next(&rng_state);
 }
 
 static double rnd_unit(void)

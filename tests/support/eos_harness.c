@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "config.h"
 #include "golden_compare.h"
 #include "proc.h"
@@ -47,10 +48,7 @@ void tm_eos_seed(uint64_t seed)
 
 int64_t tm_eos_random(int64_t lo, int64_t hi)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    uint64_t r = rng_state * 2685821657736338717ull;
+    uint64_t r = tm_rand_next(&rng_state);
     return lo + (int64_t)(r % (uint64_t)(hi - lo + 1));
 }
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
+
 enum { RECENT = 1024, PAYLOAD_MAX = 256 };
 
 typedef struct gen {
@@ -24,10 +26,7 @@ typedef struct gen {
 /* xorshift64*: small, and the same sequence for a seed on every platform. */
 static uint64_t next_random(gen *g)
 {
-    g->state ^= g->state >> 12;
-    g->state ^= g->state << 25;
-    g->state ^= g->state >> 27;
-    return g->state * 2685821657736338717ull;
+    return tm_rand_next(&g->state);
 }
 
 static int64_t below(gen *g, int64_t n)

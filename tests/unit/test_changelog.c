@@ -53,10 +53,7 @@ static event *make_events(uint64_t seed)
     event *ev = calloc(N_EVENTS, sizeof *ev);
     uint64_t x = seed * 0x9e3779b97f4a7c15ull;
     for (size_t i = 0; i < N_EVENTS; i++) {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        uint64_t r = x * 2685821657736338717ull;
+        uint64_t r = tm_rand_next(&x);
         ev[i].ts = (int64_t)i * 10;
         if (i > 150 && r % 40 == 0) {
             /* A duplicate of one of the last 150 events: across checkpoints. */

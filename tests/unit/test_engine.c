@@ -169,10 +169,7 @@ Test(engine, idle_topic_releases_the_watermark_on_tick)
 static uint64_t rng;
 static uint64_t rnd(void)
 {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 2685821657736338717ull;
+    return tm_rand_next(&rng);
 }
 
 typedef struct event {
