@@ -382,7 +382,8 @@ static const opt opts[] = {
      .min = 0,
      .max = 65535,
      .off = FIELD(metrics_port),
-     .help = "HTTP port of the metrics endpoint; 0 = disabled."},
+     .help = "HTTP port of the metrics endpoint; 0 = disabled (not served by this "
+             "version yet)."},
     {.name = "log.level",
      .type = T_STRING,
      .def = "info",
