@@ -7,8 +7,9 @@
  *   offsets) commits or aborts together.
  * - A task's store only ever holds committed state: it is written after
  *   the commit that made its changes visible.
- * - Records polled across a rebalance are dropped: the assignment has
- *   re-positioned every partition at its checkpoint.
+ * - Every polled record belongs to a task this instance owns: records
+ *   gathered before a revoke are dropped by tm_kafka_poll_batch, and those
+ *   fetched after an assignment start at the restored checkpoint.
  */
 #include "runner.h"
 
@@ -54,7 +55,6 @@ struct tm_runner {
     bool in_txn;
     bool dirty; /* something to checkpoint since the last commit */
     int64_t last_commit_ms;
-    uint64_t generation; /* bumped by every rebalance */
     /* The first failure inside a callback (produce), acted on after it. */
     tm_kafka_status status;
     char status_msg[512];
@@ -424,7 +424,6 @@ static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t 
         if (rc < 0)
             return rc;
     }
-    r->generation++; /* records already polled are from before the rewind */
     return TM_OK;
 }
 
@@ -435,7 +434,6 @@ static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start
     tm_runner *r = ctx;
     char err[512];
     size_t n_topics = r->cfg->n_input_topics;
-    r->generation++;
     for (size_t j = 0; j < n; j++) {
         if (find_task(r, parts[j]))
             continue;
@@ -465,7 +463,6 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n)
 {
     tm_runner *r = ctx;
     char err[512];
-    r->generation++;
     if (r->in_txn && r->status == TM_KAFKA_OK) {
         int rc = checkpoint(r, err, sizeof err);
         if (rc < 0)
@@ -491,8 +488,11 @@ static void process_batch(tm_runner *r, ssize_t n, int64_t now)
     for (ssize_t i = 0; i < n; i++) {
         const tm_record *rec = &r->batch[i];
         task *t = find_task(r, rec->partition);
+        /* Skipping the record would lose it; a restart restores from the
+         * checkpoint instead. */
         if (!t)
-            continue; /* revoked while the batch was polled */
+            tm_die("a record of partition %d, which this instance does not own",
+                   (int)rec->partition);
         tm_engine_process(t->engine, rec, now, &sink);
         t->next_offsets[rec->topic_index] = rec->offset + 1;
         if (t->first_offsets[rec->topic_index] < 0)
@@ -543,13 +543,12 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
     int64_t due = r->last_commit_ms + r->cfg->commit_interval_ms;
     int64_t wait = due - wall_clock_ms();
     int timeout = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : (int)wait;
-    uint64_t gen = r->generation;
     tm_kafka_status st = TM_KAFKA_OK;
     ssize_t n = tm_kafka_poll_batch(r->kafka, r->batch, BATCH_MAX, timeout, &st, err, sizeof err);
     if (n < 0 && st == TM_KAFKA_FATAL)
         return fatal("consumer", err, errstr, errlen);
     int64_t now = wall_clock_ms();
-    if (n > 0 && gen == r->generation && r->status == TM_KAFKA_OK)
+    if (n > 0 && r->status == TM_KAFKA_OK)
         process_batch(r, n, now);
     tm_kafka_release_batch(r->kafka);
     if (r->status == TM_KAFKA_OK)
