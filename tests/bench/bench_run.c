@@ -814,18 +814,31 @@ static const char *perf_binary(void)
     return "/usr/bin/perf";
 }
 
+/* The files and names of one phase, under its own directory. */
+typedef struct phase_paths {
+    char dir[600], config[700], state[700], broker_log[700], log[700], app[128], changelog[160];
+} phase_paths;
+
+static void phase_setup(phase_paths *p, const char *name, const char *app_prefix)
+{
+    join(p->dir, sizeof p->dir, g_dir, name);
+    if (mkdir(p->dir, 0755) != 0)
+        fail("mkdir %s: %s", p->dir, strerror(errno));
+    join(p->config, sizeof p->config, p->dir, "config.json");
+    join(p->state, sizeof p->state, p->dir, "state");
+    join(p->broker_log, sizeof p->broker_log, p->dir, "broker.log");
+    join(p->log, sizeof p->log, p->dir, "tidemark.log");
+    snprintf(p->app, sizeof p->app, "%s-%s", app_prefix, strrchr(g_dir, '-') + 1);
+    snprintf(p->changelog, sizeof p->changelog, "%s-changelog", p->app);
+}
+
 static void phase_throughput(const options *o)
 {
-    char dir[600], config[700], state[700], broker_log[700], log[700], app[128], changelog[160];
-    join(dir, sizeof dir, g_dir, "throughput");
-    if (mkdir(dir, 0755) != 0)
-        fail("mkdir %s: %s", dir, strerror(errno));
-    join(config, sizeof config, dir, "config.json");
-    join(state, sizeof state, dir, "state");
-    join(broker_log, sizeof broker_log, dir, "broker.log");
-    join(log, sizeof log, dir, "tidemark.log");
-    snprintf(app, sizeof app, "bench-tp-%s", strrchr(g_dir, '-') + 1);
-    snprintf(changelog, sizeof changelog, "%s-changelog", app);
+    phase_paths paths;
+    phase_setup(&paths, "throughput", "bench-tp");
+    const char *dir = paths.dir, *config = paths.config, *state = paths.state,
+               *broker_log = paths.broker_log, *log = paths.log, *app = paths.app,
+               *changelog = paths.changelog;
     const char *in = "orders", *out = "gmv", *late = "orders-late", *dlq = "orders-dlq";
     int np = o->partitions;
 
@@ -1172,16 +1185,10 @@ static void report_latency(const char *what, double *v, size_t n)
 
 static void phase_latency(const options *o)
 {
-    char dir[600], config[700], state[700], broker_log[700], log[700], app[128], changelog[160];
-    join(dir, sizeof dir, g_dir, "latency");
-    if (mkdir(dir, 0755) != 0)
-        fail("mkdir %s: %s", dir, strerror(errno));
-    join(config, sizeof config, dir, "config.json");
-    join(state, sizeof state, dir, "state");
-    join(broker_log, sizeof broker_log, dir, "broker.log");
-    join(log, sizeof log, dir, "tidemark.log");
-    snprintf(app, sizeof app, "bench-lat-%s", strrchr(g_dir, '-') + 1);
-    snprintf(changelog, sizeof changelog, "%s-changelog", app);
+    phase_paths paths;
+    phase_setup(&paths, "latency", "bench-lat");
+    const char *config = paths.config, *state = paths.state, *broker_log = paths.broker_log,
+               *log = paths.log, *app = paths.app, *changelog = paths.changelog;
     const char *in = "lat-orders", *out = "lat-gmv", *late = "lat-late", *dlq = "lat-dlq";
     size_t n = (size_t)llround(o->rate * o->seconds);
     if (n < 2)

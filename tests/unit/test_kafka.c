@@ -441,6 +441,18 @@ static void changelog_put(tm_kafka *k, int32_t task, const char *key, const char
 
 /* ---- tests ----------------------------------------------------------------- */
 
+/* Opens instance i0 (the handle keeps a copy of the callbacks),
+ * subscribes, and waits for its assignment. */
+static tm_kafka *open_assigned(const tm_config *cfg, rebalance_log *log)
+{
+    tm_kafka_rebalance rb = rebalance_of(log);
+    tm_kafka *k = open_ok(cfg, "i0", &rb);
+    char err[512];
+    cr_assert_eq(tm_kafka_subscribe(k, err, sizeof err), 0, "%s", err);
+    wait_assigned(k, log);
+    return k;
+}
+
 Test(kafka, bad_kafka_property_is_a_config_error_naming_it)
 {
     const char *cases[][2] = {
@@ -625,11 +637,8 @@ Test(kafka, commit_makes_outputs_changelog_and_offsets_visible_together)
     broker_start(topics);
     tm_config *cfg = config();
     rebalance_log log = {.start_task = -1};
-    tm_kafka_rebalance rb = rebalance_of(&log);
-    tm_kafka *k = open_ok(cfg, "i0", &rb);
+    tm_kafka *k = open_assigned(cfg, &log);
     char err[512];
-    cr_assert_eq(tm_kafka_subscribe(k, err, sizeof err), 0, "%s", err);
-    wait_assigned(k, &log);
 
     const tm_header hdrs[] = {{"tidemark.window", "0"}, {"tidemark.null", NULL}};
     const int32_t tasks[] = {0, 1};
@@ -690,11 +699,7 @@ Test(kafka, abort_hides_records_and_offsets)
     broker_start(topics);
     tm_config *cfg = config();
     rebalance_log log = {.start_task = -1};
-    tm_kafka_rebalance rb = rebalance_of(&log);
-    tm_kafka *k = open_ok(cfg, "i0", &rb);
-    char err[512];
-    cr_assert_eq(tm_kafka_subscribe(k, err, sizeof err), 0, "%s", err);
-    wait_assigned(k, &log);
+    tm_kafka *k = open_assigned(cfg, &log);
     const int32_t tasks[] = {0, 1};
 
     const int64_t first[] = {1, 1};
