@@ -55,6 +55,10 @@ APT_PACKAGES=(
     clang libclang-rt-14-dev clang-format
     liblmdb-dev lmdb-utils libcjson-dev libcriterion-dev
     zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev
+    # the ops checks (tests/ops/): promtool, YAML and JSON Schema checks, and
+    # Go with sprig to render the Helm chart (no helm package in Debian)
+    prometheus yamllint python3-yaml python3-jsonschema golang-go
+    golang-github-masterminds-sprig-dev
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

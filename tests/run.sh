@@ -8,6 +8,9 @@
 #   release  configure, build, ctest: preset release (-O2 -g, -Werror)
 #   asan     configure, build, ctest: preset asan (ASan + UBSan, leaks fatal)
 #   format   clang-format --dry-run -Werror on every .c/.h in service/, tests/
+#   ops      every tests/ops/check_*.sh in name order: the static checks of
+#            what cannot run here (the image, the Helm chart, the compose
+#            stack, the alert rules); each exits non-zero on a finding
 #   fuzz     configure, build: preset fuzz (clang, -Werror), then run every
 #            tests/fuzz/fuzz_*.c target for TIDEMARK_FUZZ_SECONDS (default 30;
 #            0 = replay the seed corpus only), seeded from
@@ -22,7 +25,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_STAGES="deps release asan format fuzz"
+ALL_STAGES="deps release asan format ops fuzz"
 STAGES=${TIDEMARK_STAGES:-$ALL_STAGES}
 FUZZ_SECONDS=${TIDEMARK_FUZZ_SECONDS:-30}
 JOBS=${TIDEMARK_JOBS:-$(nproc)}
@@ -119,6 +122,17 @@ run_fuzzers() {
     [ $n -gt 0 ] || echo "    no tests/fuzz/fuzz_*.c targets yet"
 }
 
+run_ops_checks() {
+    local check n=0
+    shopt -s nullglob
+    for check in tests/ops/check_*.sh; do
+        printf '    %s\n' "$check"
+        bash "$check"
+        n=$((n + 1))
+    done
+    [ $n -gt 0 ] || echo "    no tests/ops/check_*.sh yet"
+}
+
 check_format() {
     local cf
     cf=$(command -v clang-format-14 || command -v clang-format) || {
@@ -158,6 +172,11 @@ fi
 if want format; then
     begin format
     check_format
+    end
+fi
+if want ops; then
+    begin ops
+    run_ops_checks
     end
 fi
 if want fuzz; then
