@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *tm_strerror(int err)
 {
@@ -289,4 +290,11 @@ int64_t tm_floor_div(int64_t n, int64_t d)
     if ((n % d != 0) && ((n < 0) != (d < 0)))
         q--;
     return q;
+}
+
+int64_t tm_wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -94,6 +94,9 @@ void tm_buf_free(tm_buf *b);
  * that must be unpredictable. */
 uint64_t tm_rand_next(uint64_t *state);
 
+/* The wall clock (CLOCK_REALTIME) in Unix milliseconds: processing time. */
+int64_t tm_wall_clock_ms(void);
+
 /* Parses a whole decimal int64 (optional sign, no spaces). Returns 0 or
  * TM_EINVAL on junk or overflow. */
 int tm_parse_i64(const char *s, int64_t *out);

@@ -382,8 +382,15 @@ static const opt opts[] = {
      .min = 0,
      .max = 65535,
      .off = FIELD(metrics_port),
-     .help = "HTTP port of the metrics endpoint; 0 = disabled (not served by this "
-             "version yet)."},
+     .help = "HTTP port of /metrics, /healthz and /readyz; 0 = disabled."},
+    {.name = "health.stall_timeout_ms",
+     .type = T_INT,
+     .def = "60000",
+     .min = 1000,
+     .max = 3600000,
+     .off = FIELD(stall_timeout_ms),
+     .help = "/healthz and /readyz fail once the service loop has not turned (or the "
+             "consumer not polled) for this long."},
     {.name = "log.level",
      .type = T_STRING,
      .def = "info",

@@ -98,6 +98,7 @@ typedef struct tm_config {
     char *state_dir;
     int64_t commit_interval_ms;
     int64_t metrics_port;
+    int64_t stall_timeout_ms; /* health.stall_timeout_ms */
     char *log_level;
     tm_kv *kafka; /* kafka.* passthrough, in file order */
     size_t n_kafka;

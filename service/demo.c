@@ -47,23 +47,16 @@ typedef struct generator_thread {
     char error[256];
 } generator_thread;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Produces opt->rate events a second in 10 ms steps, for opt->seconds,
  * then asks the runner to stop. */
 static void *generate(void *arg)
 {
     generator_thread *g = arg;
-    tm_generator *gen = tm_generator_new((uint64_t)now_ms(), g->opt->partitions, 12);
-    int64_t start = now_ms();
+    tm_generator *gen = tm_generator_new((uint64_t)tm_wall_clock_ms(), g->opt->partitions, 12);
+    int64_t start = tm_wall_clock_ms();
     double owed = 0;
     while (!*g->stop) {
-        int64_t now = now_ms();
+        int64_t now = tm_wall_clock_ms();
         if (g->opt->seconds > 0 && now - start >= (int64_t)g->opt->seconds * 1000)
             break;
         owed += g->opt->rate / 100.0;

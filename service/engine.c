@@ -58,6 +58,7 @@ int tm_engine_open(tm_engine **out, const tm_config *cfg, int32_t partition, int
     e->cfg = cfg;
     e->partition = partition;
     e->decoder = decoder;
+    tm_histogram_init(&e->stats.event_time_lag, &tm_event_time_lag_bounds);
     tm_dedup_init(&e->dedup, dedup_bucket_ms(cfg));
     e->windows = tm_windows_new(cfg);
     tm_watermark_init(&e->wm, cfg->n_input_topics, cfg->max_out_of_orderness_ms,
@@ -147,6 +148,7 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
         dead_letter(e, rec, reason, detail, sink);
         return;
     }
+    tm_histogram_observe(&e->stats.event_time_lag, tm_sat_sub(now, ev.t));
     int64_t t = ev.t;
     if (!apply_clock_skew(e, rec, &t, sink))
         return;
@@ -170,6 +172,25 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
     }
     tm_watermark_observe(&e->wm, rec->topic_index, t);
     tm_engine_tick(e, now, sink);
+}
+
+void tm_engine_stats_add(tm_engine_stats *dst, const tm_engine_stats *src)
+{
+    dst->records += src->records;
+    dst->accepted += src->accepted;
+    dst->late_accepted += src->late_accepted;
+    dst->too_late += src->too_late;
+    dst->late_dropped += src->late_dropped;
+    dst->duplicates += src->duplicates;
+    dst->clamped += src->clamped;
+    for (size_t i = 0; i < TM_DLQ_COUNT_; i++)
+        dst->dead_letters[i] += src->dead_letters[i];
+    for (size_t i = 0; i < sizeof dst->emissions / sizeof dst->emissions[0]; i++)
+        dst->emissions[i] += src->emissions[i];
+    dst->tombstones += src->tombstones;
+    dst->windows_expired += src->windows_expired;
+    dst->dedup_released += src->dedup_released;
+    tm_histogram_add(&dst->event_time_lag, &src->event_time_lag);
 }
 
 int32_t tm_engine_partition(const tm_engine *e)

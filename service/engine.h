@@ -16,6 +16,7 @@
 #include "config.h"
 #include "decode.h"
 #include "dedup.h"
+#include "histogram.h"
 #include "watermark.h"
 #include "window.h"
 
@@ -58,7 +59,13 @@ typedef struct tm_engine_stats {
     uint64_t tombstones;
     uint64_t windows_expired;
     uint64_t dedup_released; /* dedup entries reclaimed from memory */
+    /* Processing time minus event time of every decoded record, in ms
+     * (tm_event_time_lag_bounds; negative for a clock ahead). */
+    tm_histogram event_time_lag;
 } tm_engine_stats;
+
+/* dst += src, field by field (a task's totals across its rebuilds). */
+void tm_engine_stats_add(tm_engine_stats *dst, const tm_engine_stats *src);
 
 typedef struct tm_engine tm_engine;
 

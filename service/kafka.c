@@ -1190,6 +1190,25 @@ int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task)
     return k->changelog_committed[task];
 }
 
+int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition)
+{
+    const char *topic = k->cfg->input_topics[topic_index];
+    int64_t low, high;
+    /* Cached from fetch responses: no request, cheap enough per scrape. */
+    if (rd_kafka_get_watermark_offsets(k->consumer, topic, partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+        return -1;
+    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(pos, topic, partition);
+    int64_t lag = -1;
+    if (rd_kafka_position(k->consumer, pos) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        pos->elems[0].offset >= 0)
+        lag = high > pos->elems[0].offset ? high - pos->elems[0].offset : 0;
+    rd_kafka_topic_partition_list_destroy(pos);
+    return lag;
+}
+
 /* ---- restore ------------------------------------------------------------ */
 
 /* Handles one event of the changelog reader: a record goes to fn, the end

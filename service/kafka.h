@@ -135,6 +135,11 @@ int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task);
 
 /* ---- restore ---- */
 
+/* Consumer lag of an owned input partition: its high watermark (as last
+ * fetched) minus the consumer's position, as Kafka's own consumers report
+ * it; -1 while either is unknown. */
+int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition);
+
 /*
  * Reads the changelog partition of task `task` with read_committed from
  * offset `from` to its end (the last stable offset at the time of the

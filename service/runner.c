@@ -25,6 +25,7 @@
 #include "log.h"
 #include "output.h"
 #include "store.h"
+#include "telemetry.h"
 
 enum { BATCH_MAX = 4096, POLL_MAX_MS = 100 };
 
@@ -35,6 +36,7 @@ typedef struct task {
     tm_store *store;
     int64_t *next_offsets;       /* per input topic: the next offset to consume, -1 none */
     int64_t *first_offsets;      /* per input topic: the first consumed since restore, -1 */
+    uint64_t *consumed;          /* per input topic: records consumed since restore */
     const tm_kv_change *pending; /* the open checkpoint's changes (the changelog's) */
     size_t n_pending;
 } task;
@@ -50,6 +52,7 @@ struct tm_runner {
     const tm_config *cfg;
     tm_runner_options opt;
     tm_kafka *kafka;
+    tm_telemetry *telemetry;
     task *tasks; /* ascending partition */
     size_t n_tasks;
     bool in_txn;
@@ -64,13 +67,6 @@ struct tm_runner {
     observed *observed;
     size_t n_observed, cap_observed;
 };
-
-static int64_t wall_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- tasks ---- */
 
@@ -87,19 +83,52 @@ static task *find_task(tm_runner *r, int32_t partition)
     return lo < r->n_tasks && r->tasks[lo].partition == partition ? &r->tasks[lo] : NULL;
 }
 
-static void task_close(task *t)
+/* The view of t that telemetry reads; consumer_lag is left NULL. */
+static tm_task_view view_of(const task *t)
 {
+    return (tm_task_view){.partition = t->partition,
+                          .engine = t->engine,
+                          .consumed = t->consumed,
+                          .state_bytes = t->store ? tm_store_bytes(t->store) : 0};
+}
+
+static void task_close(tm_runner *r, task *t)
+{
+    if (t->engine) {
+        tm_task_view v = view_of(t);
+        tm_telemetry_retire(r->telemetry, &v);
+    }
     tm_engine_close(t->engine);
     tm_changelog_free(t->changelog);
     tm_store_close(t->store);
     free(t->next_offsets);
     free(t->first_offsets);
+    free(t->consumed);
     memset(t, 0, sizeof *t);
 }
+
+enum { ALIVE_EVERY_RECORDS = 4096 };
+
+/* A restore may read for minutes: it tells the health endpoint that the
+ * process is alive every ALIVE_EVERY_RECORDS records. */
+static void restore_progress(tm_telemetry *telemetry, size_t *n)
+{
+    if (++*n % ALIVE_EVERY_RECORDS == 0)
+        tm_telemetry_alive(telemetry, tm_wall_clock_ms());
+}
+
+/* The store's records, loaded into the changelog codec. */
+typedef struct stored {
+    tm_changelog *changelog;
+    tm_telemetry *telemetry;
+    size_t n;
+} stored;
 
 /* Copies of the changelog tail's records, to catch the store up. */
 typedef struct tail {
     tm_changelog *changelog;
+    tm_telemetry *telemetry;
+    size_t n_seen;
     tm_buf bytes;
     tm_kv_change *changes; /* offsets into bytes until materialised */
     size_t n, cap;
@@ -109,7 +138,9 @@ typedef struct tail {
 static int load_stored(void *ctx, const void *key, size_t key_len, const void *value,
                        size_t value_len)
 {
-    tm_changelog_load(ctx, key, key_len, value, value_len);
+    stored *st = ctx;
+    tm_changelog_load(st->changelog, key, key_len, value, value_len);
+    restore_progress(st->telemetry, &st->n);
     return 0;
 }
 
@@ -119,6 +150,7 @@ static int load_tail(void *ctx, const void *key, size_t key_len, const void *val
     (void)offset;
     tail *t = ctx;
     tm_changelog_load(t->changelog, key, key_len, value, value_len);
+    restore_progress(t->telemetry, &t->n_seen);
     if (t->n == t->cap) {
         t->cap = t->cap ? 2 * t->cap : 256;
         t->changes = tm_xrealloc(t->changes, t->cap * sizeof *t->changes);
@@ -152,7 +184,7 @@ static int apply_tail(tail *t, tm_store *store, int64_t end, char *errstr, size_
 static int task_restore(tm_runner *r, int32_t partition, task *t, char *errstr, size_t errlen)
 {
     const tm_config *cfg = r->cfg;
-    int64_t t0 = wall_clock_ms();
+    int64_t t0 = tm_wall_clock_ms();
     memset(t, 0, sizeof *t);
     t->partition = partition;
     bool wiped = false;
@@ -166,8 +198,9 @@ static int task_restore(tm_runner *r, int32_t partition, task *t, char *errstr, 
                "from the changelog",
                (int)partition);
     t->changelog = tm_changelog_new(cfg);
-    rc = tm_store_scan(t->store, load_stored, t->changelog, errstr, errlen);
-    tail tl = {.changelog = t->changelog};
+    stored st = {.changelog = t->changelog, .telemetry = r->telemetry};
+    rc = tm_store_scan(t->store, load_stored, &st, errstr, errlen);
+    tail tl = {.changelog = t->changelog, .telemetry = r->telemetry};
     int64_t from = tm_store_applied_offset(t->store);
     int64_t end =
         rc < 0 ? rc
@@ -179,21 +212,24 @@ static int task_restore(tm_runner *r, int32_t partition, task *t, char *errstr, 
     free(tl.changes);
     free(tl.tombstone);
     if (rc == TM_OK)
-        rc = tm_engine_open(&t->engine, cfg, partition, wall_clock_ms(), errstr, errlen);
+        rc = tm_engine_open(&t->engine, cfg, partition, tm_wall_clock_ms(), errstr, errlen);
     if (rc < 0)
         return rc;
     tm_engine_track_changes(t->engine);
     t->next_offsets = tm_xcalloc(cfg->n_input_topics, sizeof(int64_t));
     t->first_offsets = tm_xcalloc(cfg->n_input_topics, sizeof(int64_t));
+    t->consumed = tm_xcalloc(cfg->n_input_topics, sizeof(uint64_t));
     for (size_t i = 0; i < cfg->n_input_topics; i++)
         t->first_offsets[i] = -1;
     rc = tm_changelog_restore(t->changelog, t->engine, t->next_offsets, errstr, errlen);
     if (rc < 0)
         return rc;
+    int64_t ms = tm_wall_clock_ms() - t0;
+    tm_telemetry_restored(r->telemetry, partition, tl.n, ms);
     TM_LOG(TM_LOG_INFO, "runner",
            "task %d restored in %lld ms: %zu windows, %zu dedup keys, %zu changelog records "
            "replayed from offset %lld",
-           (int)partition, (long long)(wall_clock_ms() - t0), tm_engine_open_windows(t->engine),
+           (int)partition, (long long)ms, tm_engine_open_windows(t->engine),
            tm_engine_dedup_entries(t->engine), tl.n, (long long)from);
     return TM_OK;
 }
@@ -303,6 +339,7 @@ static int ensure_txn(tm_runner *r, char *errstr, size_t errlen)
         if (st != TM_KAFKA_RETRIABLE)
             return fatal("begin_transaction", err, errstr, errlen);
         TM_LOG(TM_LOG_WARN, "runner", "begin_transaction: %s; retrying", err);
+        tm_telemetry_alive(r->telemetry, tm_wall_clock_ms());
         nanosleep(&(struct timespec){0, 200 * 1000000}, NULL);
     }
     return TM_OK;
@@ -366,7 +403,7 @@ static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t 
 static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
 {
     char err[512];
-    int64_t t0 = wall_clock_ms();
+    int64_t t0 = tm_wall_clock_ms();
     tm_kafka_status st = produce_checkpoint(r, err, sizeof err);
     if (st == TM_KAFKA_OK)
         st = tm_kafka_commit(r->kafka, err, sizeof err);
@@ -376,7 +413,8 @@ static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
         return abort_and_rewind(r, err, errstr, errlen);
     r->in_txn = false;
     r->dirty = false;
-    r->last_commit_ms = wall_clock_ms();
+    r->last_commit_ms = tm_wall_clock_ms();
+    tm_telemetry_committed(r->telemetry, r->last_commit_ms - t0, r->last_commit_ms);
     int rc = apply_to_stores(r, errstr, errlen);
     if (rc < 0)
         return rc;
@@ -393,7 +431,7 @@ static int rewind_task(tm_runner *r, task *t, char *errstr, size_t errlen)
     int32_t partition = t->partition;
     int64_t *first = t->first_offsets;
     t->first_offsets = NULL;
-    task_close(t);
+    task_close(r, t);
     int rc = task_restore(r, partition, t, errstr, errlen);
     for (size_t i = 0; rc == TM_OK && i < r->cfg->n_input_topics; i++) {
         /* Without a checkpoint, back to the first offset consumed since
@@ -414,16 +452,19 @@ static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t 
     tm_kafka_status st = tm_kafka_abort(r->kafka, err, sizeof err);
     if (st != TM_KAFKA_OK)
         return fatal("abort_transaction", err, errstr, errlen);
+    tm_telemetry_aborted(r->telemetry);
     r->in_txn = false;
     r->dirty = false;
     r->status = TM_KAFKA_OK;
     r->n_observed = 0;
     tm_buf_reset(&r->observed_bytes);
+    tm_telemetry_restoring(r->telemetry, true);
     for (size_t i = 0; i < r->n_tasks; i++) {
         int rc = rewind_task(r, &r->tasks[i], errstr, errlen);
         if (rc < 0)
             return rc;
     }
+    tm_telemetry_restoring(r->telemetry, false);
     return TM_OK;
 }
 
@@ -434,6 +475,7 @@ static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start
     tm_runner *r = ctx;
     char err[512];
     size_t n_topics = r->cfg->n_input_topics;
+    tm_telemetry_restoring(r->telemetry, true);
     for (size_t j = 0; j < n; j++) {
         if (find_task(r, parts[j]))
             continue;
@@ -449,6 +491,7 @@ static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start
             return TM_EFATAL;
         }
     }
+    tm_telemetry_restoring(r->telemetry, false);
     for (size_t j = 0; j < n; j++) {
         const task *t = find_task(r, parts[j]);
         for (size_t i = 0; i < n_topics; i++)
@@ -472,7 +515,7 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n)
         task *t = find_task(r, parts[j]);
         if (!t)
             continue;
-        task_close(t);
+        task_close(r, t);
         size_t at = (size_t)(t - r->tasks);
         memmove(&r->tasks[at], &r->tasks[at + 1], (r->n_tasks - at - 1) * sizeof *r->tasks);
         r->n_tasks--;
@@ -495,6 +538,7 @@ static void process_batch(tm_runner *r, ssize_t n, int64_t now)
                    (int)rec->partition);
         tm_engine_process(t->engine, rec, now, &sink);
         t->next_offsets[rec->topic_index] = rec->offset + 1;
+        t->consumed[rec->topic_index]++;
         if (t->first_offsets[rec->topic_index] < 0)
             t->first_offsets[rec->topic_index] = rec->offset;
     }
@@ -521,8 +565,11 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
     r->cfg = cfg;
     r->opt = *opt;
     r->batch = tm_xcalloc(BATCH_MAX, sizeof *r->batch);
+    /* First, so that the probes answer while the cluster is joined. */
+    int rc = tm_telemetry_open(&r->telemetry, cfg, errstr, errlen);
     const tm_kafka_rebalance rb = {r, on_assigned, on_revoked};
-    int rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, errstr, errlen);
+    if (rc == TM_OK)
+        rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, errstr, errlen);
     if (rc == TM_OK)
         rc = tm_kafka_subscribe(r->kafka, errstr, errlen);
     if (rc < 0) {
@@ -533,6 +580,23 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
     return TM_OK;
 }
 
+/* Publishes the metrics of every owned task. */
+static void publish(tm_runner *r, int64_t now)
+{
+    size_t n_topics = r->cfg->n_input_topics;
+    tm_task_view *views = tm_xcalloc(r->n_tasks + 1, sizeof *views);
+    int64_t *lags = tm_xcalloc(r->n_tasks * n_topics + 1, sizeof *lags);
+    for (size_t k = 0; k < r->n_tasks; k++) {
+        views[k] = view_of(&r->tasks[k]);
+        for (size_t i = 0; i < n_topics; i++)
+            lags[k * n_topics + i] = tm_kafka_consumer_lag(r->kafka, i, r->tasks[k].partition);
+        views[k].consumer_lag = &lags[k * n_topics];
+    }
+    tm_telemetry_publish(r->telemetry, views, r->n_tasks, now);
+    free(views);
+    free(lags);
+}
+
 /* One turn: poll, process, tick, and checkpoint when it is time. */
 static int turn(tm_runner *r, char *errstr, size_t errlen)
 {
@@ -541,18 +605,21 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
     if (rc < 0)
         return rc;
     int64_t due = r->last_commit_ms + r->cfg->commit_interval_ms;
-    int64_t wait = due - wall_clock_ms();
+    int64_t wait = due - tm_wall_clock_ms();
     int timeout = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : (int)wait;
     tm_kafka_status st = TM_KAFKA_OK;
     ssize_t n = tm_kafka_poll_batch(r->kafka, r->batch, BATCH_MAX, timeout, &st, err, sizeof err);
     if (n < 0 && st == TM_KAFKA_FATAL)
         return fatal("consumer", err, errstr, errlen);
-    int64_t now = wall_clock_ms();
+    int64_t now = tm_wall_clock_ms();
+    tm_telemetry_polled(r->telemetry, now, r->n_tasks);
     if (n > 0 && r->status == TM_KAFKA_OK)
         process_batch(r, n, now);
     tm_kafka_release_batch(r->kafka);
     if (r->status == TM_KAFKA_OK)
         tick(r, now);
+    if (tm_telemetry_due(r->telemetry, now))
+        publish(r, now);
     if (r->status == TM_KAFKA_FATAL)
         return fatal("kafka", r->status_msg, errstr, errlen);
     if (r->status == TM_KAFKA_ABORTABLE)
@@ -567,10 +634,11 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
 
 int tm_runner_run(tm_runner *r, volatile sig_atomic_t *stop, char *errstr, size_t errlen)
 {
-    r->last_commit_ms = wall_clock_ms();
+    r->last_commit_ms = tm_wall_clock_ms();
     int rc = TM_OK;
     while (rc == TM_OK && !*stop)
         rc = turn(r, errstr, errlen);
+    tm_telemetry_stopping(r->telemetry);
     if (rc == TM_OK && r->in_txn && r->dirty)
         rc = checkpoint(r, errstr, errlen);
     if (rc == TM_OK)
@@ -585,7 +653,8 @@ void tm_runner_close(tm_runner *r)
     /* No callbacks run here: tm_runner_run has committed the last checkpoint. */
     tm_kafka_close(r->kafka);
     for (size_t i = 0; i < r->n_tasks; i++)
-        task_close(&r->tasks[i]);
+        task_close(r, &r->tasks[i]);
+    tm_telemetry_close(r->telemetry);
     free(r->tasks);
     free(r->batch);
     free(r->observed);

@@ -1,0 +1,487 @@
+/*
+ * telemetry.c: see telemetry.h. The metric names, types and meanings are
+ * documented in deploy/METRICS.md; keep the two in step (the alert rules
+ * and the dashboard are checked against that file).
+ */
+#include "telemetry.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "log.h"
+#include "prom.h"
+
+enum { PUBLISH_EVERY_MS = 250 };
+
+/* What a partition has counted over the life of the process, from the
+ * engines that have gone away. */
+typedef struct totals {
+    int32_t partition;
+    tm_engine_stats stats;
+    uint64_t *consumed; /* per input topic */
+    uint64_t restore_records;
+} totals;
+
+struct tm_telemetry {
+    const tm_config *cfg;
+    tm_http *http;
+
+    /* Written by the runner's thread, read by both under lock. */
+    pthread_mutex_t lock;
+    tm_buf published; /* the rendered metrics */
+    int64_t last_alive, last_poll;
+    size_t n_tasks;
+    bool restoring, stopping;
+
+    /* The runner's thread only. */
+    totals *totals; /* ascending partition */
+    size_t n_totals;
+    tm_histogram commit_duration, restore_duration;
+    uint64_t committed, aborted;
+    int64_t last_commit; /* Unix ms, 0 none yet */
+    int64_t last_publish;
+    tm_buf render; /* the next publication, swapped with `published` */
+};
+
+/* ---- health ---- */
+
+typedef struct health {
+    bool alive;
+    const char *not_ready; /* NULL when ready */
+    int64_t stalled_ms;
+} health;
+
+/* Under lock. */
+static health health_at(const tm_telemetry *t, int64_t now)
+{
+    int64_t stall = t->cfg->stall_timeout_ms;
+    health h = {.alive = now - t->last_alive <= stall, .stalled_ms = now - t->last_poll};
+    if (t->stopping)
+        h.not_ready = "stopping";
+    else if (t->restoring)
+        h.not_ready = "restoring";
+    else if (t->n_tasks == 0)
+        h.not_ready = "no tasks assigned";
+    else if (h.stalled_ms > stall)
+        h.not_ready = "stalled: the consumer has not polled";
+    return h;
+}
+
+static void handle(void *ctx, const char *path, tm_http_response *res)
+{
+    tm_telemetry *t = ctx;
+    int64_t now = tm_wall_clock_ms();
+    pthread_mutex_lock(&t->lock);
+    health h = health_at(t, now);
+    if (strcmp(path, "/metrics") == 0) {
+        res->content_type = TM_PROM_CONTENT_TYPE;
+        tm_buf_append(&res->body, t->published.data, t->published.len);
+    } else if (strcmp(path, "/healthz") == 0) {
+        res->status = h.alive ? 200 : 503;
+        if (h.alive)
+            tm_buf_puts(&res->body, "ok\n");
+        else
+            tm_buf_printf(&res->body, "stalled: the service loop has not turned for %lld ms\n",
+                          (long long)(now - t->last_alive));
+    } else if (strcmp(path, "/readyz") == 0) {
+        res->status = h.not_ready ? 503 : 200;
+        tm_buf_printf(&res->body, "%s\n", h.not_ready ? h.not_ready : "ready");
+    } else {
+        res->status = 404;
+        tm_buf_puts(&res->body, "not found: try /metrics, /healthz or /readyz\n");
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tm_telemetry_alive(tm_telemetry *t, int64_t now)
+{
+    pthread_mutex_lock(&t->lock);
+    t->last_alive = now;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tm_telemetry_polled(tm_telemetry *t, int64_t now, size_t n_tasks)
+{
+    pthread_mutex_lock(&t->lock);
+    t->last_alive = t->last_poll = now;
+    t->n_tasks = n_tasks;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tm_telemetry_restoring(tm_telemetry *t, bool on)
+{
+    pthread_mutex_lock(&t->lock);
+    t->restoring = on;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tm_telemetry_stopping(tm_telemetry *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->stopping = true;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- events ---- */
+
+static totals *totals_of(tm_telemetry *t, int32_t partition)
+{
+    size_t at = 0;
+    while (at < t->n_totals && t->totals[at].partition < partition)
+        at++;
+    if (at < t->n_totals && t->totals[at].partition == partition)
+        return &t->totals[at];
+    t->totals = tm_xrealloc(t->totals, (t->n_totals + 1) * sizeof *t->totals);
+    memmove(&t->totals[at + 1], &t->totals[at], (t->n_totals - at) * sizeof *t->totals);
+    t->n_totals++;
+    totals *tot = &t->totals[at];
+    memset(tot, 0, sizeof *tot);
+    tot->partition = partition;
+    tm_histogram_init(&tot->stats.event_time_lag, &tm_event_time_lag_bounds);
+    tot->consumed = tm_xcalloc(t->cfg->n_input_topics, sizeof *tot->consumed);
+    return tot;
+}
+
+void tm_telemetry_committed(tm_telemetry *t, int64_t duration_ms, int64_t now)
+{
+    tm_histogram_observe(&t->commit_duration, duration_ms);
+    t->committed++;
+    t->last_commit = now;
+}
+
+void tm_telemetry_aborted(tm_telemetry *t)
+{
+    t->aborted++;
+}
+
+void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records,
+                           int64_t duration_ms)
+{
+    tm_histogram_observe(&t->restore_duration, duration_ms);
+    totals_of(t, partition)->restore_records += records;
+}
+
+void tm_telemetry_retire(tm_telemetry *t, const tm_task_view *task)
+{
+    totals *tot = totals_of(t, task->partition);
+    tm_engine_stats_add(&tot->stats, tm_engine_stats_of(task->engine));
+    for (size_t i = 0; i < t->cfg->n_input_topics; i++)
+        tot->consumed[i] += task->consumed[i];
+}
+
+/* ---- rendering ---- */
+
+/* The label sets of one publication: per task ("partition") and per input
+ * partition ("topic", "partition"). */
+typedef struct labels {
+    char partition[16];
+    tm_prom_label task[1];
+    tm_prom_label input[2];
+} labels;
+
+static void labels_of(labels *l, const tm_config *cfg, int32_t partition, size_t topic)
+{
+    snprintf(l->partition, sizeof l->partition, "%d", (int)partition);
+    l->task[0] = (tm_prom_label){"partition", l->partition};
+    l->input[0] = (tm_prom_label){"topic", cfg->input_topics[topic]};
+    l->input[1] = (tm_prom_label){"partition", l->partition};
+}
+
+static const tm_task_view *view_of(const tm_task_view *tasks, size_t n, int32_t partition)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i].partition == partition)
+            return &tasks[i];
+    return NULL;
+}
+
+/* A partition's counters: its totals plus its live engine's, if owned. */
+static tm_engine_stats counters_of(const totals *tot, const tm_task_view *live)
+{
+    tm_engine_stats s = tot->stats;
+    if (live)
+        tm_engine_stats_add(&s, tm_engine_stats_of(live->engine));
+    return s;
+}
+
+static const char *dlq_label(size_t i)
+{
+    return tm_dlq_reason_name((tm_dlq_reason)i);
+}
+static const char *trigger_label(size_t i)
+{
+    return tm_trigger_name((tm_trigger)i);
+}
+
+/* A counter family of the engine's counters, over every partition ever
+ * owned: the uint64_t at `off` in tm_engine_stats, or with a second label
+ * the array there, indexed by that label's values [first, first + count). */
+typedef struct counter_family {
+    const char *name, *help;
+    size_t off;
+    const char *label; /* NULL: a scalar counter */
+    const char *(*label_of)(size_t i);
+    size_t first, count;
+} counter_family;
+
+#define SCALAR(name, help, field)                                                                  \
+    {                                                                                              \
+        name, help, offsetof(tm_engine_stats, field), NULL, NULL, 0, 1                             \
+    }
+
+static const counter_family counter_families[] = {
+    SCALAR("tidemark_late_accepted_records_total",
+           "Records accepted into a window that had already fired.", late_accepted),
+    SCALAR("tidemark_too_late_records_total",
+           "Records too late for every window (late topic, or dropped).", too_late),
+    SCALAR("tidemark_late_dropped_records_total", "Too-late records dropped (late.action=drop).",
+           late_dropped),
+    SCALAR("tidemark_duplicate_records_total", "Records dropped as duplicates.", duplicates),
+    SCALAR("tidemark_clamped_records_total",
+           "Records from the future whose event time was clamped to the receipt time.", clamped),
+    {"tidemark_dead_letters_total", "Records sent to the dead-letter topic, by reason.",
+     offsetof(tm_engine_stats, dead_letters), "reason", dlq_label, TM_DLQ_NONE + 1,
+     TM_DLQ_COUNT_ - TM_DLQ_NONE - 1},
+    {"tidemark_window_emissions_total", "Window results emitted, by trigger.",
+     offsetof(tm_engine_stats, emissions), "trigger", trigger_label, 0, 2},
+    SCALAR("tidemark_window_tombstones_total", "Tombstones emitted (sessions merged away).",
+           tombstones),
+};
+
+static double counter_value(const counter_family *cf, const tm_engine_stats *s, size_t i)
+{
+    const uint64_t *at = (const uint64_t *)(const void *)((const char *)s + cf->off);
+    return (double)at[i];
+}
+
+static void render_counters(tm_telemetry *t, tm_buf *b, const tm_task_view *tasks, size_t n)
+{
+    const tm_config *cfg = t->cfg;
+    labels l;
+    tm_prom_family(b, "tidemark_records_consumed_total", "counter",
+                   "Input records consumed and offered to the engine.");
+    for (size_t p = 0; p < t->n_totals; p++) {
+        const totals *tot = &t->totals[p];
+        const tm_task_view *live = view_of(tasks, n, tot->partition);
+        for (size_t i = 0; i < cfg->n_input_topics; i++) {
+            labels_of(&l, cfg, tot->partition, i);
+            tm_prom_sample(b, "tidemark_records_consumed_total", l.input, 2,
+                           (double)(tot->consumed[i] + (live ? live->consumed[i] : 0)));
+        }
+    }
+    for (size_t f = 0; f < sizeof counter_families / sizeof counter_families[0]; f++) {
+        const counter_family *cf = &counter_families[f];
+        tm_prom_family(b, cf->name, "counter", cf->help);
+        for (size_t p = 0; p < t->n_totals; p++) {
+            const totals *tot = &t->totals[p];
+            tm_engine_stats s = counters_of(tot, view_of(tasks, n, tot->partition));
+            labels_of(&l, cfg, tot->partition, 0);
+            for (size_t i = cf->first; i < cf->first + cf->count; i++) {
+                tm_prom_label two[2] = {l.task[0], {cf->label, cf->label ? cf->label_of(i) : ""}};
+                tm_prom_sample(b, cf->name, two, cf->label ? 2 : 1, counter_value(cf, &s, i));
+            }
+        }
+    }
+    tm_prom_family(b, "tidemark_event_time_lag_seconds", "histogram",
+                   "Processing time minus event time of every decoded record.");
+    for (size_t p = 0; p < t->n_totals; p++) {
+        const totals *tot = &t->totals[p];
+        tm_engine_stats s = counters_of(tot, view_of(tasks, n, tot->partition));
+        labels_of(&l, cfg, tot->partition, 0);
+        tm_prom_histogram(b, "tidemark_event_time_lag_seconds", l.task, 1, &s.event_time_lag,
+                          0.001);
+    }
+    tm_prom_family(b, "tidemark_restore_records_total", "counter",
+                   "Changelog records replayed while restoring the task.");
+    for (size_t p = 0; p < t->n_totals; p++) {
+        labels_of(&l, cfg, t->totals[p].partition, 0);
+        tm_prom_sample(b, "tidemark_restore_records_total", l.task, 1,
+                       (double)t->totals[p].restore_records);
+    }
+}
+
+/* Event time (Unix ms) as Prometheus seconds. */
+static double seconds(int64_t ms)
+{
+    return (double)ms / 1000.0;
+}
+
+static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *tasks, size_t n,
+                               int64_t now)
+{
+    const tm_config *cfg = t->cfg;
+    labels l;
+    tm_prom_family(b, "tidemark_consumer_lag_records", "gauge",
+                   "End of the input partition (high watermark) minus the consumer's position.");
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < cfg->n_input_topics; i++)
+            if (tasks[k].consumer_lag[i] >= 0) {
+                labels_of(&l, cfg, tasks[k].partition, i);
+                tm_prom_sample(b, "tidemark_consumer_lag_records", l.input, 2,
+                               (double)tasks[k].consumer_lag[i]);
+            }
+    tm_prom_family(b, "tidemark_partition_watermark_seconds", "gauge",
+                   "The input partition's watermark: its largest event time minus "
+                   "max_out_of_orderness.");
+    for (size_t k = 0; k < n; k++) {
+        const tm_watermark *wm = tm_engine_clock(tasks[k].engine);
+        for (size_t i = 0; i < cfg->n_input_topics; i++)
+            if (wm->parts[i].max_t != TM_WATERMARK_MIN) {
+                labels_of(&l, cfg, tasks[k].partition, i);
+                tm_prom_sample(b, "tidemark_partition_watermark_seconds", l.input, 2,
+                               seconds(tm_watermark_partition(wm, i)));
+            }
+    }
+    tm_prom_family(b, "tidemark_partition_idle", "gauge",
+                   "1 while the input partition is idle and does not hold the watermark back.");
+    for (size_t k = 0; k < n; k++) {
+        const tm_watermark *wm = tm_engine_clock(tasks[k].engine);
+        for (size_t i = 0; i < cfg->n_input_topics; i++) {
+            labels_of(&l, cfg, tasks[k].partition, i);
+            tm_prom_sample(b, "tidemark_partition_idle", l.input, 2,
+                           tm_watermark_is_idle(wm, i, now) ? 1 : 0);
+        }
+    }
+    tm_prom_family(b, "tidemark_watermark_seconds", "gauge",
+                   "The task watermark (event time, Unix seconds).");
+    for (size_t k = 0; k < n; k++) {
+        int64_t w = tm_engine_watermark(tasks[k].engine);
+        if (w == TM_WATERMARK_MIN)
+            continue;
+        labels_of(&l, cfg, tasks[k].partition, 0);
+        tm_prom_sample(b, "tidemark_watermark_seconds", l.task, 1, seconds(w));
+    }
+    tm_prom_family(b, "tidemark_watermark_lag_seconds", "gauge", "Now minus the task watermark.");
+    for (size_t k = 0; k < n; k++) {
+        int64_t w = tm_engine_watermark(tasks[k].engine);
+        if (w == TM_WATERMARK_MIN)
+            continue;
+        labels_of(&l, cfg, tasks[k].partition, 0);
+        tm_prom_sample(b, "tidemark_watermark_lag_seconds", l.task, 1, seconds(tm_sat_sub(now, w)));
+    }
+    tm_prom_family(b, "tidemark_open_windows", "gauge", "Windows held in state.");
+    for (size_t k = 0; k < n; k++) {
+        labels_of(&l, cfg, tasks[k].partition, 0);
+        tm_prom_sample(b, "tidemark_open_windows", l.task, 1,
+                       (double)tm_engine_open_windows(tasks[k].engine));
+    }
+    tm_prom_family(b, "tidemark_dedup_entries", "gauge", "Dedup keys held in state.");
+    for (size_t k = 0; k < n; k++) {
+        labels_of(&l, cfg, tasks[k].partition, 0);
+        tm_prom_sample(b, "tidemark_dedup_entries", l.task, 1,
+                       (double)tm_engine_dedup_entries(tasks[k].engine));
+    }
+    tm_prom_family(b, "tidemark_state_bytes", "gauge", "Bytes of the task's LMDB store in use.");
+    for (size_t k = 0; k < n; k++) {
+        labels_of(&l, cfg, tasks[k].partition, 0);
+        tm_prom_sample(b, "tidemark_state_bytes", l.task, 1, (double)tasks[k].state_bytes);
+    }
+}
+
+static void render_process(tm_telemetry *t, tm_buf *b, size_t n_tasks, bool ready)
+{
+    tm_prom_family(b, "tidemark_build_info", "gauge", "Always 1; the version is a label.");
+    tm_prom_sample(b, "tidemark_build_info", &(tm_prom_label){"version", TM_VERSION}, 1, 1);
+    tm_prom_family(b, "tidemark_ready", "gauge", "1 when /readyz answers 200.");
+    tm_prom_sample(b, "tidemark_ready", NULL, 0, ready ? 1 : 0);
+    tm_prom_family(b, "tidemark_assigned_tasks", "gauge", "Tasks this instance owns.");
+    tm_prom_sample(b, "tidemark_assigned_tasks", NULL, 0, (double)n_tasks);
+    tm_prom_family(b, "tidemark_commit_interval_seconds", "gauge",
+                   "The configured commit_interval_ms, in seconds.");
+    tm_prom_sample(b, "tidemark_commit_interval_seconds", NULL, 0,
+                   seconds(t->cfg->commit_interval_ms));
+    tm_prom_family(b, "tidemark_checkpoint_duration_seconds", "histogram",
+                   "Time to produce a checkpoint and commit its transaction.");
+    tm_prom_histogram(b, "tidemark_checkpoint_duration_seconds", NULL, 0, &t->commit_duration,
+                      0.001);
+    tm_prom_family(b, "tidemark_last_checkpoint_timestamp_seconds", "gauge",
+                   "Unix time of the last committed checkpoint (0: none yet).");
+    tm_prom_sample(b, "tidemark_last_checkpoint_timestamp_seconds", NULL, 0,
+                   seconds(t->last_commit));
+    tm_prom_family(b, "tidemark_transactions_committed_total", "counter",
+                   "Transactions committed.");
+    tm_prom_sample(b, "tidemark_transactions_committed_total", NULL, 0, (double)t->committed);
+    tm_prom_family(b, "tidemark_transactions_aborted_total", "counter",
+                   "Transactions aborted (each rewinds every task to its last checkpoint).");
+    tm_prom_sample(b, "tidemark_transactions_aborted_total", NULL, 0, (double)t->aborted);
+    tm_prom_family(b, "tidemark_restore_duration_seconds", "histogram",
+                   "Time to restore one task (store scan plus changelog tail).");
+    tm_prom_histogram(b, "tidemark_restore_duration_seconds", NULL, 0, &t->restore_duration, 0.001);
+}
+
+bool tm_telemetry_due(const tm_telemetry *t, int64_t now)
+{
+    return now - t->last_publish >= PUBLISH_EVERY_MS;
+}
+
+void tm_telemetry_publish(tm_telemetry *t, const tm_task_view *tasks, size_t n, int64_t now)
+{
+    /* Every owned partition has totals, so the counters cover it. */
+    for (size_t k = 0; k < n; k++)
+        totals_of(t, tasks[k].partition);
+    pthread_mutex_lock(&t->lock);
+    bool ready = health_at(t, now).not_ready == NULL;
+    pthread_mutex_unlock(&t->lock);
+
+    tm_buf_reset(&t->render);
+    render_process(t, &t->render, n, ready);
+    render_counters(t, &t->render, tasks, n);
+    render_task_gauges(t, &t->render, tasks, n, now);
+
+    pthread_mutex_lock(&t->lock);
+    tm_buf swap = t->published;
+    t->published = t->render;
+    t->render = swap;
+    pthread_mutex_unlock(&t->lock);
+    t->last_publish = now;
+}
+
+/* ---- lifecycle ---- */
+
+int tm_telemetry_open(tm_telemetry **out, const tm_config *cfg, char *errstr, size_t errlen)
+{
+    tm_telemetry *t = tm_xcalloc(1, sizeof *t);
+    t->cfg = cfg;
+    pthread_mutex_init(&t->lock, NULL);
+    tm_histogram_init(&t->commit_duration, &tm_commit_duration_bounds);
+    tm_histogram_init(&t->restore_duration, &tm_restore_duration_bounds);
+    /* Start-up (joining the cluster, init_transactions) counts as alive
+     * for one stall timeout. */
+    t->last_alive = t->last_poll = tm_wall_clock_ms();
+    /* Something to scrape before the first publication. */
+    tm_telemetry_publish(t, NULL, 0, t->last_alive);
+    if (cfg->metrics_port > 0) {
+        char err[256];
+        if (tm_http_start(&t->http, (int)cfg->metrics_port, handle, t, err, sizeof err) < 0) {
+            tm_telemetry_close(t);
+            return tm_seterr(errstr, errlen, TM_EIO, "metrics.port: %s", err);
+        }
+        TM_LOG(TM_LOG_INFO, "telemetry", "serving /metrics, /healthz and /readyz on port %d",
+               tm_http_port(t->http));
+    }
+    *out = t;
+    return TM_OK;
+}
+
+int tm_telemetry_port(const tm_telemetry *t)
+{
+    return t->http ? tm_http_port(t->http) : 0;
+}
+
+void tm_telemetry_close(tm_telemetry *t)
+{
+    if (!t)
+        return;
+    tm_http_stop(t->http); /* no handler runs after this */
+    for (size_t i = 0; i < t->n_totals; i++)
+        free(t->totals[i].consumed);
+    free(t->totals);
+    tm_buf_free(&t->published);
+    tm_buf_free(&t->render);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
