@@ -1,0 +1,213 @@
+/*
+ * Telemetry over real HTTP requests: /healthz and /readyz through every
+ * state the runner reports, and /metrics from real engines: counters add
+ * up across a task's rebuilds, gauges follow only the owned tasks.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "http_get.h"
+#include "prom_text.h"
+#include "telemetry.h"
+
+typedef struct fixture {
+    tm_config *cfg;
+    tm_telemetry *t;
+    int port;
+    tm_buf headers, body;
+} fixture;
+
+static void setup(fixture *f)
+{
+    char path[512], err[512], port[32];
+    const char *src = getenv("TIDEMARK_SOURCE_DIR");
+    cr_assert(src, "TIDEMARK_SOURCE_DIR is not set (ctest sets it)");
+    snprintf(path, sizeof path, "%s/deploy/demo/config.json", src);
+    f->port = tm_test_free_port();
+    snprintf(port, sizeof port, "metrics.port=%d", f->port);
+    const char *ov[] = {port, "health.stall_timeout_ms=1000"};
+    cr_assert_eq(tm_config_load(&f->cfg, path, NULL, ov, 2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_telemetry_open(&f->t, f->cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_telemetry_port(f->t), f->port);
+}
+
+static void teardown(fixture *f)
+{
+    tm_telemetry_close(f->t);
+    tm_config_free(f->cfg);
+    tm_buf_free(&f->headers);
+    tm_buf_free(&f->body);
+}
+
+static int get(fixture *f, const char *path)
+{
+    return tm_http_request(f->port, "GET", path, &f->headers, &f->body);
+}
+
+Test(telemetry, health_follows_the_loop)
+{
+    fixture f = {0};
+    setup(&f);
+    int64_t now = tm_wall_clock_ms();
+    cr_assert_eq(get(&f, "/healthz"), 200, "alive while starting up");
+    cr_assert_eq(get(&f, "/readyz"), 503);
+    cr_assert_str_eq(f.body.data, "no tasks assigned\n");
+
+    tm_telemetry_restoring(f.t, true);
+    tm_telemetry_polled(f.t, now, 2);
+    cr_assert_eq(get(&f, "/readyz"), 503);
+    cr_assert_str_eq(f.body.data, "restoring\n");
+    tm_telemetry_restoring(f.t, false);
+    cr_assert_eq(get(&f, "/readyz"), 200);
+    cr_assert_str_eq(f.body.data, "ready\n");
+
+    /* The loop alive (retrying a broker call) but not polling: alive, not
+     * ready. Stall timeout 1000 ms. */
+    tm_telemetry_polled(f.t, now - 5000, 2);
+    tm_telemetry_alive(f.t, now);
+    cr_assert_eq(get(&f, "/healthz"), 200);
+    cr_assert_eq(get(&f, "/readyz"), 503);
+    cr_assert(strstr(f.body.data, "stalled"), "%s", f.body.data);
+
+    /* The loop stuck. */
+    tm_telemetry_alive(f.t, now - 5000);
+    cr_assert_eq(get(&f, "/healthz"), 503);
+    cr_assert(strstr(f.body.data, "has not turned"), "%s", f.body.data);
+
+    tm_telemetry_polled(f.t, tm_wall_clock_ms(), 2);
+    cr_assert_eq(get(&f, "/readyz"), 200);
+    tm_telemetry_stopping(f.t);
+    cr_assert_eq(get(&f, "/readyz"), 503);
+    cr_assert_str_eq(f.body.data, "stopping\n");
+
+    cr_assert_eq(get(&f, "/nope"), 404);
+    cr_assert_eq(tm_http_request(f.port, "POST", "/metrics", &f.headers, &f.body), 405);
+    teardown(&f);
+}
+
+static void no_result(void *ctx, int32_t partition, const tm_window_result *r)
+{
+    (void)ctx, (void)partition, (void)r;
+}
+static void no_late(void *ctx, const tm_record *rec, int64_t watermark)
+{
+    (void)ctx, (void)rec, (void)watermark;
+}
+static void no_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason,
+                           const char *detail)
+{
+    (void)ctx, (void)rec, (void)reason, (void)detail;
+}
+
+/* Offers one record of partition 0 to e, received at now. */
+static void offer(tm_engine *e, const char *value, int64_t now)
+{
+    static const tm_engine_sink sink = {NULL, no_result, no_late, no_dead_letter};
+    tm_record rec = {.topic = "orders", .ts = now, .value = value, .value_len = strlen(value)};
+    tm_engine_process(e, &rec, now, &sink);
+}
+
+/* Publishes one task of partition 0 backed by e. */
+static void publish(fixture *f, tm_engine *e, const uint64_t *consumed, int64_t now)
+{
+    const int64_t lag[] = {7};
+    tm_task_view v = {.partition = 0,
+                      .engine = e,
+                      .consumed = consumed,
+                      .consumer_lag = lag,
+                      .state_bytes = 4096};
+    tm_telemetry_publish(f->t, e ? &v : NULL, e ? 1 : 0, now);
+}
+
+static double metric(fixture *f, const char *name, const char *labels)
+{
+    size_t n = 0;
+    double v = tm_prom_sum(f->body.data, name, labels, &n);
+    cr_assert_gt(n, 0, "no sample of %s{%s}", name, labels ? labels : "");
+    return v;
+}
+
+Test(telemetry, counters_survive_a_rebuild_and_gauges_follow_the_tasks)
+{
+    fixture f = {0};
+    setup(&f);
+    char err[256];
+    int64_t now = 1700000000000;
+    tm_engine *e = NULL;
+    cr_assert_eq(tm_engine_open(&e, f.cfg, 0, now, err, sizeof err), 0, "%s", err);
+    offer(e, "{\"order_id\":\"a\",\"merchant\":\"m\",\"amount\":1,\"event_time\":1699999999000}",
+          now);
+    offer(e, "{\"order_id\":\"a\",\"merchant\":\"m\",\"amount\":1,\"event_time\":1699999999000}",
+          now);
+    offer(e, "not json", now);
+    offer(e, "{\"order_id\":\"b\",\"merchant\":\"m\",\"amount\":1,\"event_time\":1699990000000}",
+          now);
+    uint64_t consumed[] = {4};
+    publish(&f, e, consumed, now);
+    cr_assert_eq(get(&f, "/metrics"), 200);
+    cr_assert(strstr(f.headers.data, "text/plain; version=0.0.4"), "%s", f.headers.data);
+    tm_prom_check_format(f.body.data);
+    cr_assert_float_eq(metric(&f, "tidemark_records_consumed_total", "topic=\"orders\""), 4, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_duplicate_records_total", NULL), 1, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_dead_letters_total", "reason=\"invalid_json\""), 1, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_too_late_records_total", NULL), 1, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_event_time_lag_seconds_count", NULL), 3, 0);
+    /* Lags 1 s, 1 s and 10000 s: two at or under le=1, all three under 21600. */
+    cr_assert_float_eq(metric(&f, "tidemark_event_time_lag_seconds_bucket", "le=\"1\""), 2, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_event_time_lag_seconds_bucket", "le=\"21600\""), 3, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_event_time_lag_seconds_sum", NULL), 10002, 1e-6);
+    /* W = 1699999999000 - D (2000 ms) */
+    cr_assert_float_eq(metric(&f, "tidemark_watermark_seconds", "partition=\"0\""), 1699999997,
+                       1e-3);
+    cr_assert_float_eq(metric(&f, "tidemark_watermark_lag_seconds", NULL), 3, 1e-3);
+    cr_assert_float_eq(metric(&f, "tidemark_open_windows", NULL), 1, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_dedup_entries", NULL), 1, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_consumer_lag_records", NULL), 7, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_state_bytes", NULL), 4096, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_assigned_tasks", NULL), 1, 0);
+
+    /* An abort rebuilds the task: its engine's counters start again, the
+     * exported ones go on. */
+    tm_task_view old = {.partition = 0, .engine = e, .consumed = consumed};
+    tm_telemetry_retire(f.t, &old);
+    tm_engine_close(e);
+    cr_assert_eq(tm_engine_open(&e, f.cfg, 0, now, err, sizeof err), 0, "%s", err);
+    offer(e, "not json either", now);
+    uint64_t consumed_again[] = {1};
+    publish(&f, e, consumed_again, now + 1000);
+    cr_assert_eq(get(&f, "/metrics"), 200);
+    cr_assert_float_eq(metric(&f, "tidemark_records_consumed_total", NULL), 5, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_dead_letters_total", "reason=\"invalid_json\""), 2, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_duplicate_records_total", NULL), 1, 0);
+
+    /* Revoked: the counters stay, the task's gauges go. */
+    tm_task_view gone = {.partition = 0, .engine = e, .consumed = consumed_again};
+    tm_telemetry_retire(f.t, &gone);
+    tm_engine_close(e);
+    publish(&f, NULL, NULL, now + 2000);
+    cr_assert_eq(get(&f, "/metrics"), 200);
+    tm_prom_check_format(f.body.data);
+    cr_assert_float_eq(metric(&f, "tidemark_records_consumed_total", NULL), 5, 0);
+    size_t n = 1;
+    tm_prom_sum(f.body.data, "tidemark_open_windows", NULL, &n);
+    cr_assert_eq(n, 0, "a revoked task's gauges are gone");
+    cr_assert_float_eq(metric(&f, "tidemark_assigned_tasks", NULL), 0, 0);
+
+    tm_telemetry_committed(f.t, 30, now);
+    tm_telemetry_committed(f.t, 3000, now + 5000);
+    tm_telemetry_aborted(f.t);
+    publish(&f, NULL, NULL, now + 6000);
+    cr_assert_eq(get(&f, "/metrics"), 200);
+    cr_assert_float_eq(metric(&f, "tidemark_transactions_committed_total", NULL), 2, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_transactions_aborted_total", NULL), 1, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_checkpoint_duration_seconds_bucket", "le=\"0.05\""), 1,
+                       0);
+    cr_assert_float_eq(metric(&f, "tidemark_checkpoint_duration_seconds_sum", NULL), 3.03, 1e-9);
+    cr_assert_float_eq(metric(&f, "tidemark_last_checkpoint_timestamp_seconds", NULL),
+                       (double)(now + 5000) / 1000, 1e-3);
+    cr_assert_float_eq(metric(&f, "tidemark_commit_interval_seconds", NULL), 0.1, 1e-12);
+    teardown(&f);
+}
