@@ -317,12 +317,14 @@ void tm_eos_start(tm_eos *e, tm_eos_instance *in)
     cr_assert(bin && *bin, "TIDEMARK_BINARY is not set (ctest sets it)");
     cr_assert(in->pid == 0, "instance %s is already running", in->id);
     in->runs++;
-    char name[64], set[TM_EOS_PATH + 16];
+    char name[64], set[TM_EOS_PATH + 16], port[32];
     snprintf(name, sizeof name, "%s.%d.log", in->id, in->runs);
     join_path(in->log_path, sizeof in->log_path, e->dir, name);
     snprintf(set, sizeof set, "state.dir=%s", in->state_dir);
-    char *argv[] = {(char *)bin, "run", "--config", e->config_path, "--instance-id", (char *)in->id,
-                    "--set",     set,   NULL};
+    snprintf(port, sizeof port, "metrics.port=%d", in->metrics_port);
+    char *argv[] = {(char *)bin,     "run",          "--config", e->config_path,
+                    "--instance-id", (char *)in->id, "--set",    set,
+                    "--set",         port,           NULL};
     /* The service rejects TIDEMARK_* variables it does not know: the
      * tests' own settings stay out of its environment. */
     size_t n = 0;

@@ -60,6 +60,7 @@ typedef struct tm_eos_instance {
     char id[32];
     char state_dir[TM_EOS_PATH];
     char log_path[TM_EOS_PATH]; /* the current (last) incarnation's log */
+    int metrics_port;           /* metrics.port; 0 (the default): no HTTP server */
     pid_t pid;                  /* 0: not running */
     int runs;                   /* incarnations started */
     int unexpected_exits;       /* exits the test did not cause (supervised) */

@@ -1,0 +1,210 @@
+/*
+ * The metrics and health endpoints of a real `tidemark run` against the
+ * test broker, read with real HTTP requests: /healthz while it starts,
+ * /readyz once its tasks are restored, and /metrics after it has processed
+ * a workload with late, duplicated, malformed and skewed records, checked
+ * against what the service really committed, against `promtool check
+ * metrics` (Prometheus's own linter of names and format), and against the
+ * reference in deploy/METRICS.md (both ways, so neither drifts).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "eos_harness.h"
+#include "http_get.h"
+#include "proc.h"
+#include "prom_text.h"
+
+TestSuite(live, .fini = tm_eos_teardown);
+
+/* Waits (bounded, checking the instances) until GET path answers want. */
+static void wait_status(tm_eos *e, int port, const char *path, int want, int64_t timeout_ms)
+{
+    tm_buf h = {0}, body = {0};
+    int64_t deadline = tm_test_now_ms() + timeout_ms;
+    int got;
+    while ((got = tm_http_request(port, "GET", path, &h, &body)) != want) {
+        cr_assert_lt(tm_test_now_ms(), deadline, "GET %s: %d (%s), want %d", path, got,
+                     body.data ? body.data : "", want);
+        tm_eos_sleep(e, 100);
+    }
+    tm_buf_free(&h);
+    tm_buf_free(&body);
+}
+
+/* GET /metrics until the published totals include every input record
+ * (the service publishes at most every 250 ms). */
+static void scrape_settled(tm_eos *e, int port, double records, tm_buf *headers, tm_buf *body)
+{
+    int64_t deadline = tm_test_now_ms() + 10000;
+    for (;;) {
+        cr_assert_eq(tm_http_request(port, "GET", "/metrics", headers, body), 200);
+        double consumed = tm_prom_sum(body->data, "tidemark_records_consumed_total", NULL, NULL);
+        if (consumed == records)
+            return;
+        cr_assert_lt(tm_test_now_ms(), deadline, "records consumed %.0f, want %.0f", consumed,
+                     records);
+        tm_eos_sleep(e, 100);
+    }
+}
+
+static double sum(const tm_buf *body, const char *name, const char *labels, size_t *n)
+{
+    return tm_prom_sum(body->data, name, labels, n);
+}
+
+/* `promtool check metrics` on the exposition: exit 0 and no finding. */
+static void promtool_check(tm_eos *e, const tm_buf *body)
+{
+    char in[TM_EOS_PATH + 16], out[TM_EOS_PATH + 16], cmd[3 * TM_EOS_PATH];
+    snprintf(in, sizeof in, "%s/metrics.txt", e->dir);
+    snprintf(out, sizeof out, "%s/promtool.txt", e->dir);
+    FILE *f = fopen(in, "w");
+    cr_assert(f && fwrite(body->data, 1, body->len, f) == body->len);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "promtool check metrics < '%s' > '%s' 2>&1", in, out);
+    int status = system(cmd);
+    char findings[4096] = "";
+    f = fopen(out, "r");
+    cr_assert(f);
+    size_t n = fread(findings, 1, sizeof findings - 1, f);
+    findings[n] = '\0';
+    fclose(f);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "promtool check metrics: %s",
+              findings);
+}
+
+/* Every metric of the table in deploy/METRICS.md is exposed, and every
+ * family exposed is in the table. */
+static void matches_reference(const tm_buf *body)
+{
+    char path[1024];
+    const char *src = getenv("TIDEMARK_SOURCE_DIR");
+    cr_assert(src, "TIDEMARK_SOURCE_DIR is not set (ctest sets it)");
+    snprintf(path, sizeof path, "%s/deploy/METRICS.md", src);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot read %s", path);
+    char line[1024];
+    size_t documented = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[128];
+        if (sscanf(line, "| `%127[a-z_]` |", name) != 1 || strncmp(name, "tidemark_", 9) != 0)
+            continue;
+        documented++;
+        cr_assert(tm_prom_has_family(body->data, name), "%s is documented but not exposed", name);
+    }
+    fclose(f);
+    size_t exposed = tm_prom_check_format(body->data);
+    cr_assert_eq(exposed, documented, "%zu families exposed, %zu documented in METRICS.md", exposed,
+                 documented);
+}
+
+Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
+{
+    tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "metrics"});
+    tm_eos_write_input(e, 4000, 3);
+    tm_eos_load_input(e);
+    tm_eos_instance *a = tm_eos_instance_add(e, "a");
+    a->metrics_port = tm_test_free_port();
+    tm_eos_start(e, a);
+    wait_status(e, a->metrics_port, "/healthz", 200, 30000);
+    tm_eos_wait_restored(e, a, 60000);
+    wait_status(e, a->metrics_port, "/readyz", 200, 30000);
+    tm_eos_wait_done(e, 120000);
+
+    tm_buf h = {0}, m = {0};
+    scrape_settled(e, a->metrics_port, (double)e->workload.lines, &h, &m);
+    cr_assert(strstr(h.data, "Content-Type: text/plain; version=0.0.4"), "%s", h.data);
+    tm_eos_verify(e); /* the committed output equals replay; its counts are e->live_* */
+
+    size_t n;
+    double dead = sum(&m, "tidemark_dead_letters_total", NULL, NULL);
+    cr_assert_eq(dead, (double)e->live_dead);
+    cr_assert_eq(sum(&m, "tidemark_too_late_records_total", NULL, NULL) -
+                     sum(&m, "tidemark_late_dropped_records_total", NULL, NULL),
+                 (double)e->live_late);
+    cr_assert_eq(sum(&m, "tidemark_window_emissions_total", NULL, NULL) +
+                     sum(&m, "tidemark_window_tombstones_total", NULL, NULL),
+                 (double)e->live_results);
+    cr_assert_gt(sum(&m, "tidemark_duplicate_records_total", NULL, NULL), 0);
+    cr_assert_gt(sum(&m, "tidemark_late_accepted_records_total", NULL, NULL), 0);
+    /* Every record that decoded has an event-time lag (clock-skew dead
+     * letters decoded; the other reasons did not). */
+    double skew = sum(&m, "tidemark_dead_letters_total", "reason=\"clock_skew\"", NULL);
+    cr_assert_eq(sum(&m, "tidemark_event_time_lag_seconds_count", NULL, NULL),
+                 (double)e->workload.lines - dead + skew);
+
+    double committed = sum(&m, "tidemark_transactions_committed_total", NULL, NULL);
+    cr_assert_gt(committed, 0);
+    cr_assert_eq(sum(&m, "tidemark_transactions_aborted_total", NULL, NULL), 0);
+    cr_assert_eq(sum(&m, "tidemark_checkpoint_duration_seconds_count", NULL, NULL), committed);
+    cr_assert_eq(sum(&m, "tidemark_ready", NULL, NULL), 1);
+    cr_assert_eq(sum(&m, "tidemark_assigned_tasks", NULL, NULL), (double)e->partitions);
+    cr_assert_eq(sum(&m, "tidemark_restore_duration_seconds_count", NULL, NULL),
+                 (double)e->partitions);
+
+    /* Per task and per input partition: one series each, all consumed. */
+    const char *per_task[] = {"tidemark_watermark_seconds", "tidemark_watermark_lag_seconds",
+                              "tidemark_open_windows",      "tidemark_dedup_entries",
+                              "tidemark_state_bytes",       "tidemark_restore_records_total"};
+    for (size_t i = 0; i < sizeof per_task / sizeof per_task[0]; i++) {
+        sum(&m, per_task[i], NULL, &n);
+        cr_assert_eq(n, (size_t)e->partitions, "%s: %zu series", per_task[i], n);
+    }
+    cr_assert_gt(sum(&m, "tidemark_state_bytes", NULL, NULL), 0);
+    cr_assert_eq(sum(&m, "tidemark_consumer_lag_records", "topic=\"orders\"", &n), 0);
+    cr_assert_eq(n, (size_t)e->partitions);
+    sum(&m, "tidemark_partition_idle", "topic=\"orders\"", &n);
+    cr_assert_eq(n, (size_t)e->partitions);
+
+    promtool_check(e, &m);
+    matches_reference(&m);
+    cr_assert_eq(tm_http_request(a->metrics_port, "GET", "/healthz", &h, &m), 200);
+    tm_buf_free(&h);
+    tm_buf_free(&m);
+    tm_eos_stop(e, a);
+    tm_eos_pass(e);
+}
+
+/* A taken metrics port ends `tidemark run` at once with an error naming
+ * metrics.port, before it contacts any broker. */
+Test(live, a_taken_metrics_port_is_an_error_naming_the_key)
+{
+    char path[1024], log[] = "/tmp/tidemark-port-XXXXXX", state[64], port[32];
+    const char *src = getenv("TIDEMARK_SOURCE_DIR"), *bin = getenv("TIDEMARK_BINARY");
+    cr_assert(src && bin, "TIDEMARK_SOURCE_DIR and TIDEMARK_BINARY are set by ctest");
+    snprintf(path, sizeof path, "%s/deploy/demo/config.json", src);
+    int fd = mkstemp(log);
+    cr_assert(fd >= 0);
+    close(fd);
+    int taken = socket(AF_INET6, SOCK_STREAM, 0), p = tm_test_free_port();
+    struct sockaddr_in6 addr = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p)};
+    cr_assert_eq(bind(taken, (struct sockaddr *)&addr, sizeof addr), 0);
+    cr_assert_eq(listen(taken, 1), 0);
+    snprintf(port, sizeof port, "metrics.port=%d", p);
+    snprintf(state, sizeof state, "state.dir=%s.state", log);
+    char *argv[] = {
+        (char *)bin, "run",   "--config", path,    "--set",
+        port,        "--set", state,      "--set", "kafka.bootstrap.servers=127.0.0.1:1",
+        NULL};
+    pid_t pid = tm_proc_spawn(argv, &(tm_proc_io){.log_path = log});
+    int status;
+    cr_assert(tm_proc_wait(pid, 10000, &status), "tidemark run did not exit");
+    close(taken);
+    FILE *f = fopen(log, "r");
+    char text[4096] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(log);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "%s: %s", tm_proc_status_str(status),
+              text);
+    cr_assert(strstr(text, "metrics.port") && strstr(text, "in use"), "%s", text);
+}
