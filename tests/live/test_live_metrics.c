@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "eos_harness.h"
 #include "http_get.h"
 #include "proc.h"
@@ -106,6 +108,41 @@ static void matches_reference(const tm_buf *body)
                  documented);
 }
 
+/* Every line of the log is one JSON object with exactly time, level,
+ * module and msg, and librdkafka's own lines are among them. */
+static void check_log(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot read %s", path);
+    char *line = NULL;
+    size_t cap = 0, lines = 0, librdkafka = 0;
+    while (getline(&line, &cap, f) > 0) {
+        lines++;
+        cJSON *doc = cJSON_Parse(line);
+        cr_assert(cJSON_IsObject(doc), "not a JSON object: %s", line);
+        cr_assert_eq(cJSON_GetArraySize(doc), 4, "%s", line);
+        const char *keys[] = {"time", "level", "module", "msg"};
+        for (size_t k = 0; k < 4; k++)
+            cr_assert(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, keys[k])),
+                      "no string %s: %s", keys[k], line);
+        const char *level = cJSON_GetObjectItemCaseSensitive(doc, "level")->valuestring;
+        cr_assert(strcmp(level, "debug") == 0 || strcmp(level, "info") == 0 ||
+                      strcmp(level, "warn") == 0 || strcmp(level, "error") == 0,
+                  "%s", line);
+        const char *time = cJSON_GetObjectItemCaseSensitive(doc, "time")->valuestring;
+        cr_assert(strlen(time) == 24 && time[10] == 'T' && time[23] == 'Z', "%s", line);
+        const char *msg = cJSON_GetObjectItemCaseSensitive(doc, "msg")->valuestring;
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(doc, "module")->valuestring, "kafka") == 0 &&
+            strstr(msg, "#consumer-") && strstr(msg, "CGRP"))
+            librdkafka++;
+        cJSON_Delete(doc);
+    }
+    free(line);
+    fclose(f);
+    cr_assert_gt(lines, 10);
+    cr_assert_gt(librdkafka, 0, "no librdkafka consumer-group line in %s", path);
+}
+
 Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
 {
     tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "metrics"});
@@ -113,6 +150,9 @@ Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
     tm_eos_load_input(e);
     tm_eos_instance *a = tm_eos_instance_add(e, "a");
     a->metrics_port = tm_test_free_port();
+    /* librdkafka's consumer-group debug lines, routed into the log. */
+    a->sets[0] = "log.level=debug";
+    a->sets[1] = "kafka.debug=cgrp";
     tm_eos_start(e, a);
     wait_status(e, a->metrics_port, "/healthz", 200, 30000);
     tm_eos_wait_restored(e, a, 60000);
@@ -170,6 +210,7 @@ Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
     tm_buf_free(&h);
     tm_buf_free(&m);
     tm_eos_stop(e, a);
+    check_log(a->log_path);
     tm_eos_pass(e);
 }
 

@@ -322,9 +322,14 @@ void tm_eos_start(tm_eos *e, tm_eos_instance *in)
     join_path(in->log_path, sizeof in->log_path, e->dir, name);
     snprintf(set, sizeof set, "state.dir=%s", in->state_dir);
     snprintf(port, sizeof port, "metrics.port=%d", in->metrics_port);
-    char *argv[] = {(char *)bin,     "run",          "--config", e->config_path,
-                    "--instance-id", (char *)in->id, "--set",    set,
-                    "--set",         port,           NULL};
+    char *argv[16] = {(char *)bin,    "run",   "--config", e->config_path, "--instance-id",
+                      (char *)in->id, "--set", set,        "--set",        port};
+    size_t argc = 10;
+    for (size_t i = 0; i < TM_EOS_MAX_SETS && in->sets[i]; i++) {
+        argv[argc++] = "--set";
+        argv[argc++] = (char *)in->sets[i];
+    }
+    argv[argc] = NULL;
     /* The service rejects TIDEMARK_* variables it does not know: the
      * tests' own settings stay out of its environment. */
     size_t n = 0;

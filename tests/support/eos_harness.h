@@ -45,7 +45,7 @@
 #include "replay.h"
 #include "workload.h"
 
-enum { TM_EOS_MAX_INSTANCES = 4, TM_EOS_PATH = 512 };
+enum { TM_EOS_MAX_INSTANCES = 4, TM_EOS_PATH = 512, TM_EOS_MAX_SETS = 2 };
 
 typedef enum { TM_EOS_TUMBLING, TM_EOS_HOPPING, TM_EOS_SESSION } tm_eos_window;
 
@@ -59,11 +59,12 @@ typedef struct tm_eos_options {
 typedef struct tm_eos_instance {
     char id[32];
     char state_dir[TM_EOS_PATH];
-    char log_path[TM_EOS_PATH]; /* the current (last) incarnation's log */
-    int metrics_port;           /* metrics.port; 0 (the default): no HTTP server */
-    pid_t pid;                  /* 0: not running */
-    int runs;                   /* incarnations started */
-    int unexpected_exits;       /* exits the test did not cause (supervised) */
+    char log_path[TM_EOS_PATH];        /* the current (last) incarnation's log */
+    int metrics_port;                  /* metrics.port; 0 (the default): no HTTP server */
+    const char *sets[TM_EOS_MAX_SETS]; /* more KEY=VALUE overrides; NULL-ended if fewer */
+    pid_t pid;                         /* 0: not running */
+    int runs;                          /* incarnations started */
+    int unexpected_exits;              /* exits the test did not cause (supervised) */
 } tm_eos_instance;
 
 typedef struct tm_eos {
@@ -120,7 +121,8 @@ void tm_eos_join_feeder(tm_eos *e, int64_t timeout_ms);
 tm_eos_instance *tm_eos_instance_add(tm_eos *e, const char *id);
 
 /* Starts an incarnation of in: `tidemark run --config C --instance-id ID
- * --set state.dir=...`, output to <dir>/<id>.<n>.log. */
+ * --set state.dir=... --set metrics.port=...` plus in->sets, output to
+ * <dir>/<id>.<n>.log. */
 void tm_eos_start(tm_eos *e, tm_eos_instance *in);
 
 /* SIGKILL, and reap. */
