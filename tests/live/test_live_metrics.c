@@ -5,7 +5,7 @@
  * a workload with late, duplicated, malformed and skewed records, checked
  * against what the service really committed, against `promtool check
  * metrics` (Prometheus's own linter of names and format), and against the
- * reference in deploy/METRICS.md (both ways, so neither drifts).
+ * tables of deploy/METRICS.md and README.md (both ways, so none drifts).
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -83,14 +83,14 @@ static void promtool_check(tm_eos *e, const tm_buf *body)
               findings);
 }
 
-/* Every metric of the table in deploy/METRICS.md is exposed, and every
- * family exposed is in the table. */
-static void matches_reference(const tm_buf *body)
+/* Every metric of the table in the document `doc` (relative to the
+ * source tree) is exposed, and every family exposed is in the table. */
+static void matches_reference(const tm_buf *body, const char *doc)
 {
     char path[1024];
     const char *src = getenv("TIDEMARK_SOURCE_DIR");
     cr_assert(src, "TIDEMARK_SOURCE_DIR is not set (ctest sets it)");
-    snprintf(path, sizeof path, "%s/deploy/METRICS.md", src);
+    snprintf(path, sizeof path, "%s/%s", src, doc);
     FILE *f = fopen(path, "r");
     cr_assert(f, "cannot read %s", path);
     char line[1024];
@@ -100,7 +100,7 @@ static void matches_reference(const tm_buf *body)
         if (sscanf(line, "| `%127[a-z_]` |", name) != 1 || strncmp(name, "tidemark_", 9) != 0)
             continue;
         documented++;
-        cr_assert(tm_prom_has_family(body->data, name), "%s is documented but not exposed", name);
+        cr_assert(tm_prom_has_family(body->data, name), "%s is in %s but not exposed", name, doc);
     }
     fclose(f);
     size_t exposed = tm_prom_check_format(body->data);
@@ -205,7 +205,8 @@ Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
     cr_assert_eq(n, (size_t)e->partitions);
 
     promtool_check(e, &m);
-    matches_reference(&m);
+    matches_reference(&m, "deploy/METRICS.md");
+    matches_reference(&m, "README.md");
     cr_assert_eq(tm_http_request(a->metrics_port, "GET", "/healthz", &h, &m), 200);
     tm_buf_free(&h);
     tm_buf_free(&m);
