@@ -322,39 +322,36 @@ void tm_changelog_load(tm_changelog *cl, const void *key, size_t key_len, const 
     l->value_len = value_len;
 }
 
-/* ---- restoring ---- */
+/* ---- reading records ---- */
 
-/* A bounds-checked little reader: any read past the end clears ok. */
-typedef struct reader {
-    const unsigned char *p, *end;
-    bool ok;
-} reader;
+/* The fixed parts of the values and keys (changelog.h). */
+enum {
+    WINDOW_HEAD = 1 + 8 + 8 + 8 + 1 + 4, /* version, end, count, revision, fired, n_aggs */
+    WINDOW_ACC = 8,
+    DEDUP_HEAD = 1 + 4 + 8,          /* version, n, max expiry */
+    DEDUP_ENTRY = 8 + 8 + 8,         /* hash lo, hash hi, expiry */
+    CHECKPOINT_HEAD = 1 + 8 + 8 + 4, /* version, seq, W, n_topics */
+    CHECKPOINT_INPUT = 8 + 8 + 8,    /* next offset, max_t, last record time */
+    KEY_PREFIX = 1 + 8               /* kind, then a window's start or a batch's seq */
+};
 
-static uint64_t get_le(reader *r, int bytes)
+static const char *const UNKNOWN_VERSION = "unknown version";
+static const char *const TRUNCATED = "truncated or oversized";
+
+/* Reads `bytes` little-endian bytes at *p and moves *p past them; the
+ * caller has checked that they are there. */
+static uint64_t take_le(const unsigned char **p, int bytes)
 {
-    if (r->end - r->p < bytes) {
-        r->ok = false;
-        r->p = r->end;
-        return 0;
-    }
     uint64_t v = 0;
     for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)r->p[i] << (8 * i);
-    r->p += bytes;
+        v |= (uint64_t)(*p)[i] << (8 * i);
+    *p += bytes;
     return v;
 }
 
-static int64_t get_i64(reader *r)
+static int64_t take_i64(const unsigned char **p)
 {
-    return (int64_t)get_le(r, 8);
-}
-
-static double get_f64(reader *r)
-{
-    uint64_t bits = get_le(r, 8);
-    double v;
-    memcpy(&v, &bits, sizeof v);
-    return v;
+    return (int64_t)take_le(p, 8);
 }
 
 static int64_t get_i64_be(const unsigned char *p)
@@ -365,11 +362,123 @@ static int64_t get_i64_be(const unsigned char *p)
     return (int64_t)v;
 }
 
-static reader reader_of(const loaded *l)
+/* The first byte of a value is its format version. */
+static bool version_ok(const unsigned char *p, size_t len)
 {
-    return (reader){(const unsigned char *)l->value, (const unsigned char *)l->value + l->value_len,
-                    true};
+    return len > 0 && p[0] == FORMAT_VERSION;
 }
+
+/* A value of len >= head bytes is its head and exactly n parts. */
+static const char *sized(size_t len, size_t head, uint64_t n, size_t part)
+{
+    return (len - head) % part == 0 && (len - head) / part == n ? NULL : TRUNCATED;
+}
+
+const char *tm_changelog_parse_key(const void *key, size_t key_len, tm_changelog_key *out)
+{
+    const unsigned char *k = key;
+    *out = (tm_changelog_key){.kind = TM_CHANGELOG_CHECKPOINT};
+    switch (key_len ? k[0] : 0) {
+    case 'w':
+        if (key_len < KEY_PREFIX)
+            return "short key";
+        out->kind = TM_CHANGELOG_WINDOW;
+        out->start = get_i64_be(k + 1);
+        out->group_key = (const char *)k + KEY_PREFIX;
+        out->group_key_len = key_len - KEY_PREFIX;
+        return NULL;
+    case 'd':
+        if (key_len != KEY_PREFIX)
+            return "bad key";
+        out->kind = TM_CHANGELOG_DEDUP;
+        out->seq = get_i64_be(k + 1);
+        return NULL;
+    case 'c':
+        return key_len == 1 ? NULL : "bad key";
+    default:
+        return "unknown kind";
+    }
+}
+
+const char *tm_changelog_parse_window(const void *value, size_t value_len, tm_changelog_window *out)
+{
+    const unsigned char *p = value;
+    if (!version_ok(p, value_len))
+        return UNKNOWN_VERSION;
+    if (value_len < WINDOW_HEAD)
+        return TRUNCATED;
+    p++;
+    out->end = take_i64(&p);
+    out->count = take_i64(&p);
+    out->revision = take_i64(&p);
+    out->fired = take_le(&p, 1) != 0;
+    out->n_aggs = (uint32_t)take_le(&p, 4);
+    out->acc_bytes_ = p;
+    return sized(value_len, WINDOW_HEAD, out->n_aggs, WINDOW_ACC);
+}
+
+double tm_changelog_window_acc(const tm_changelog_window *w, size_t i)
+{
+    assert(i < w->n_aggs);
+    const unsigned char *p = w->acc_bytes_ + i * WINDOW_ACC;
+    uint64_t bits = take_le(&p, 8);
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+const char *tm_changelog_parse_dedup(const void *value, size_t value_len, tm_changelog_dedup *out)
+{
+    const unsigned char *p = value;
+    if (!version_ok(p, value_len))
+        return UNKNOWN_VERSION;
+    if (value_len < DEDUP_HEAD)
+        return TRUNCATED;
+    p++;
+    out->n = (uint32_t)take_le(&p, 4);
+    out->max_expiry = take_i64(&p);
+    out->entry_bytes_ = p;
+    return sized(value_len, DEDUP_HEAD, out->n, DEDUP_ENTRY);
+}
+
+void tm_changelog_dedup_entry(const tm_changelog_dedup *d, size_t i, tm_dedup_hash *h,
+                              int64_t *expiry)
+{
+    assert(i < d->n);
+    const unsigned char *p = d->entry_bytes_ + i * DEDUP_ENTRY;
+    h->lo = take_le(&p, 8);
+    h->hi = take_le(&p, 8);
+    *expiry = take_i64(&p);
+}
+
+const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
+                                          tm_changelog_checkpoint *out)
+{
+    const unsigned char *p = value;
+    if (!version_ok(p, value_len))
+        return UNKNOWN_VERSION;
+    if (value_len < CHECKPOINT_HEAD)
+        return TRUNCATED;
+    p++;
+    out->seq = take_i64(&p);
+    out->w = take_i64(&p);
+    out->n_topics = (uint32_t)take_le(&p, 4);
+    out->input_bytes_ = p;
+    return sized(value_len, CHECKPOINT_HEAD, out->n_topics, CHECKPOINT_INPUT);
+}
+
+tm_changelog_input tm_changelog_checkpoint_input(const tm_changelog_checkpoint *c, size_t i)
+{
+    assert(i < c->n_topics);
+    const unsigned char *p = c->input_bytes_ + i * CHECKPOINT_INPUT;
+    tm_changelog_input in;
+    in.next_offset = take_i64(&p);
+    in.max_t = take_i64(&p);
+    in.last_record_time = take_i64(&p);
+    return in;
+}
+
+/* ---- restoring ---- */
 
 static int bad_record(const loaded *l, const char *why, char *errstr, size_t errlen)
 {
@@ -384,84 +493,74 @@ static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const loaded *l,
                               int64_t *next_offsets, char *errstr, size_t errlen)
 {
     size_t n_topics = cl->cfg->n_input_topics;
-    reader r = reader_of(l);
-    if (get_le(&r, 1) != FORMAT_VERSION)
-        return bad_record(l, "unknown version", errstr, errlen);
-    int64_t seq = get_i64(&r);
-    int64_t w = get_i64(&r);
-    if (get_le(&r, 4) != n_topics)
+    tm_changelog_checkpoint c;
+    const char *why = tm_changelog_parse_checkpoint(l->value, l->value_len, &c);
+    if (why)
+        return bad_record(l, why, errstr, errlen);
+    if (c.n_topics != n_topics)
         return bad_record(l, "input.topics has changed", errstr, errlen);
     tm_partition_clock *parts = tm_xcalloc(n_topics, sizeof *parts);
     for (size_t i = 0; i < n_topics; i++) {
-        next_offsets[i] = get_i64(&r);
-        parts[i].max_t = get_i64(&r);
-        parts[i].last_record_time = get_i64(&r);
+        tm_changelog_input in = tm_changelog_checkpoint_input(&c, i);
+        next_offsets[i] = in.next_offset;
+        parts[i].max_t = in.max_t;
+        parts[i].last_record_time = in.last_record_time;
     }
-    if (r.ok && r.p == r.end)
-        tm_engine_restore_clock(e, parts, w);
+    tm_engine_restore_clock(e, parts, c.w);
     free(parts);
-    if (!r.ok || r.p != r.end)
-        return bad_record(l, "truncated or oversized", errstr, errlen);
-    cl->seq = seq + 1;
+    cl->seq = c.seq + 1;
     return TM_OK;
 }
 
-static int restore_window(tm_changelog *cl, tm_engine *e, const loaded *l, char *errstr,
-                          size_t errlen)
+static int restore_window(tm_changelog *cl, tm_engine *e, const loaded *l,
+                          const tm_changelog_key *k, char *errstr, size_t errlen)
 {
-    if (l->key_len < 9)
-        return bad_record(l, "short key", errstr, errlen);
-    reader r = reader_of(l);
-    if (get_le(&r, 1) != FORMAT_VERSION)
-        return bad_record(l, "unknown version", errstr, errlen);
-    tm_window_state st = {.key = l->key + 9,
-                          .key_len = l->key_len - 9,
-                          .start = get_i64_be((const unsigned char *)l->key + 1)};
-    st.end = get_i64(&r);
-    st.count = get_i64(&r);
-    st.revision = get_i64(&r);
-    st.fired = get_le(&r, 1) != 0;
-    if (get_le(&r, 4) != cl->cfg->n_aggs)
+    tm_changelog_window w;
+    const char *why = tm_changelog_parse_window(l->value, l->value_len, &w);
+    if (why)
+        return bad_record(l, why, errstr, errlen);
+    if (w.n_aggs != cl->cfg->n_aggs)
         return bad_record(l, "the aggregations have changed", errstr, errlen);
+    /* An empty window is never written: it is deleted instead. */
+    if (w.count <= 0)
+        return bad_record(l, "an empty window", errstr, errlen);
     double *acc = tm_xcalloc(cl->cfg->n_aggs, sizeof *acc);
     for (size_t i = 0; i < cl->cfg->n_aggs; i++)
-        acc[i] = get_f64(&r);
-    st.acc = acc;
-    bool ok = r.ok && r.p == r.end && st.count > 0;
-    if (ok)
-        tm_engine_restore_window(e, &st);
+        acc[i] = tm_changelog_window_acc(&w, i);
+    tm_window_state st = {.key = k->group_key,
+                          .key_len = k->group_key_len,
+                          .start = k->start,
+                          .end = w.end,
+                          .count = w.count,
+                          .revision = w.revision,
+                          .fired = w.fired,
+                          .acc = acc};
+    tm_engine_restore_window(e, &st);
     free(acc);
-    return ok ? TM_OK : bad_record(l, "truncated or oversized", errstr, errlen);
+    return TM_OK;
 }
 
 /* Holds the batch's keys that the restored watermark has not released,
  * and keeps the batch for a tombstone once it has released them all. */
-static int restore_dedup(tm_changelog *cl, tm_engine *e, const loaded *l, char *errstr,
-                         size_t errlen)
+static int restore_dedup(tm_changelog *cl, tm_engine *e, const loaded *l, const tm_changelog_key *k,
+                         char *errstr, size_t errlen)
 {
-    if (l->key_len != 9)
-        return bad_record(l, "bad key", errstr, errlen);
+    tm_changelog_dedup d;
+    const char *why = tm_changelog_parse_dedup(l->value, l->value_len, &d);
+    if (why)
+        return bad_record(l, why, errstr, errlen);
     int64_t w = tm_engine_clock(e)->w;
-    reader r = reader_of(l);
-    if (get_le(&r, 1) != FORMAT_VERSION)
-        return bad_record(l, "unknown version", errstr, errlen);
-    uint64_t n = get_le(&r, 4);
-    int64_t max_expiry = get_i64(&r);
-    if (!r.ok || (uint64_t)(r.end - r.p) != n * 24)
-        return bad_record(l, "truncated or oversized", errstr, errlen);
-    for (uint64_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < d.n; i++) {
         tm_dedup_hash h;
-        h.lo = get_le(&r, 8);
-        h.hi = get_le(&r, 8);
-        int64_t expiry = get_i64(&r);
+        int64_t expiry;
+        tm_changelog_dedup_entry(&d, i, &h, &expiry);
         if (expiry > w)
             tm_engine_restore_dedup(e, h, expiry);
     }
-    int64_t seq = get_i64_be((const unsigned char *)l->key + 1);
-    add_batch(cl, seq, max_expiry);
+    add_batch(cl, k->seq, d.max_expiry);
     /* Never reuse a live batch's key. */
-    if (seq >= cl->seq)
-        cl->seq = seq + 1;
+    if (k->seq >= cl->seq)
+        cl->seq = k->seq + 1;
     return TM_OK;
 }
 
@@ -481,12 +580,14 @@ int tm_changelog_restore(tm_changelog *cl, tm_engine *e, int64_t *next_offsets, 
         const loaded *l = tm_table_slot(&cl->loaded, i);
         if (!l || l == c)
             continue;
-        if (l->key[0] == 'w')
-            rc = restore_window(cl, e, l, errstr, errlen);
-        else if (l->key[0] == 'd')
-            rc = restore_dedup(cl, e, l, errstr, errlen);
-        else
-            rc = bad_record(l, "unknown kind", errstr, errlen);
+        tm_changelog_key k;
+        const char *why = tm_changelog_parse_key(l->key, l->key_len, &k);
+        if (why)
+            rc = bad_record(l, why, errstr, errlen);
+        else if (k.kind == TM_CHANGELOG_WINDOW)
+            rc = restore_window(cl, e, l, &k, errstr, errlen);
+        else /* dedup: the one checkpoint key, "c", was handled above */
+            rc = restore_dedup(cl, e, l, &k, errstr, errlen);
     }
     forget_loaded(cl);
     return rc;

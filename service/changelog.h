@@ -25,6 +25,7 @@
 #ifndef TM_CHANGELOG_H
 #define TM_CHANGELOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,5 +65,69 @@ void tm_changelog_load(tm_changelog *cl, const void *key, size_t key_len, const 
  */
 int tm_changelog_restore(tm_changelog *cl, tm_engine *e, int64_t *next_offsets, char *errstr,
                          size_t errlen);
+
+/*
+ * Reading one record, without a configuration: what restore uses, and
+ * what renders a record as JSON (changelog_json.h). Each parse function
+ * returns NULL, or a static text saying why the bytes cannot be read
+ * (written by another version, or damaged). Parsed records point into the
+ * bytes they were parsed from.
+ */
+typedef enum { TM_CHANGELOG_WINDOW, TM_CHANGELOG_DEDUP, TM_CHANGELOG_CHECKPOINT } tm_changelog_kind;
+
+typedef struct tm_changelog_key {
+    tm_changelog_kind kind;
+    int64_t start;         /* window */
+    const char *group_key; /* window */
+    size_t group_key_len;
+    int64_t seq; /* dedup */
+} tm_changelog_key;
+
+const char *tm_changelog_parse_key(const void *key, size_t key_len, tm_changelog_key *out);
+
+/* A window's value; its accumulators are read with tm_changelog_window_acc. */
+typedef struct tm_changelog_window {
+    int64_t end, count, revision;
+    bool fired;
+    uint32_t n_aggs;
+    const unsigned char *acc_bytes_;
+} tm_changelog_window;
+
+const char *tm_changelog_parse_window(const void *value, size_t value_len,
+                                      tm_changelog_window *out);
+/* Accumulator i < w->n_aggs, in the order of the configuration's
+ * aggregations (avg holds the field's sum, count 0). */
+double tm_changelog_window_acc(const tm_changelog_window *w, size_t i);
+
+/* A dedup batch's value; its keys are read with tm_changelog_dedup_entry. */
+typedef struct tm_changelog_dedup {
+    uint32_t n;
+    int64_t max_expiry;
+    const unsigned char *entry_bytes_;
+} tm_changelog_dedup;
+
+const char *tm_changelog_parse_dedup(const void *value, size_t value_len, tm_changelog_dedup *out);
+/* Key i < d->n: its hash and expiry. */
+void tm_changelog_dedup_entry(const tm_changelog_dedup *d, size_t i, tm_dedup_hash *h,
+                              int64_t *expiry);
+
+/* The checkpoint's value; its per-topic part is read with
+ * tm_changelog_checkpoint_input. */
+typedef struct tm_changelog_checkpoint {
+    int64_t seq, w;
+    uint32_t n_topics;
+    const unsigned char *input_bytes_;
+} tm_changelog_checkpoint;
+
+/* Input topic i < c->n_topics (in input.topics order) at the checkpoint. */
+typedef struct tm_changelog_input {
+    int64_t next_offset; /* -1: nothing consumed */
+    int64_t max_t;
+    int64_t last_record_time;
+} tm_changelog_input;
+
+const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
+                                          tm_changelog_checkpoint *out);
+tm_changelog_input tm_changelog_checkpoint_input(const tm_changelog_checkpoint *c, size_t i);
 
 #endif

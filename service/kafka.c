@@ -534,18 +534,17 @@ static int open_restore(tm_kafka *k, char *errstr, size_t errlen)
 /* ---- topics ------------------------------------------------------------- */
 
 /*
- * Looks up topic (rkt, on the consumer, which never creates topics):
+ * Looks up topic (rkt, on rk: a consumer, which never creates topics):
  * *partitions is its partition count, 0 if it does not exist; *brokers the
  * cluster's broker count. Transient failures are retried until deadline.
  */
-static int topic_partitions(tm_kafka *k, rd_kafka_topic_t *rkt, int64_t deadline, int *partitions,
-                            int *brokers, char *errstr, size_t errlen)
+static int topic_partitions(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int64_t deadline,
+                            int *partitions, int *brokers, char *errstr, size_t errlen)
 {
     *partitions = 0;
     for (;;) {
         const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_resp_err_t err =
-            rd_kafka_metadata(k->consumer, 0, rkt, &md, remaining_ms(deadline));
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, remaining_ms(deadline));
         if (!err && md->topic_cnt == 1) {
             err = md->topics[0].err;
             *partitions = err ? 0 : md->topics[0].partition_cnt;
@@ -628,7 +627,8 @@ static int ensure_changelog(tm_kafka *k, char *errstr, size_t errlen)
     int max_parts = 0, brokers = 1, parts = 0, rc;
 
     for (size_t i = 0; i < cfg->n_input_topics; i++) {
-        rc = topic_partitions(k, k->in_rkt[i], deadline, &parts, &brokers, errstr, errlen);
+        rc =
+            topic_partitions(k->consumer, k->in_rkt[i], deadline, &parts, &brokers, errstr, errlen);
         if (rc)
             return rc;
         if (parts == 0)
@@ -648,12 +648,12 @@ static int ensure_changelog(tm_kafka *k, char *errstr, size_t errlen)
     if (!meta)
         return tm_seterr(errstr, errlen, TM_ECONFIG, "config: changelog topic '%s': %s",
                          k->changelog_topic, rd_kafka_err2str(rd_kafka_last_error()));
-    rc = topic_partitions(k, meta, deadline, &parts, &brokers, errstr, errlen);
+    rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
     if (!rc && parts == 0) {
         rc = create_changelog(k, max_parts, brokers < 3 ? brokers : 3, errstr, errlen);
         /* Metadata lags creation: wait until the topic shows. */
         while (!rc && parts == 0 && now_ms() < deadline) {
-            rc = topic_partitions(k, meta, deadline, &parts, &brokers, errstr, errlen);
+            rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
             if (!rc && parts == 0)
                 sleep_ms(100);
         }
@@ -708,13 +708,23 @@ static int init_transactions(tm_kafka *k, char *errstr, size_t errlen)
     }
 }
 
+static bool has_bootstrap(const tm_config *cfg)
+{
+    return user_value(cfg, "bootstrap.servers") || user_value(cfg, "metadata.broker.list");
+}
+
+static int no_bootstrap(char *errstr, size_t errlen)
+{
+    return tm_seterr(errstr, errlen, TM_ECONFIG,
+                     "config: kafka.bootstrap.servers is required (host:port,...)");
+}
+
 int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
                   const tm_kafka_rebalance *rb, char *errstr, size_t errlen)
 {
     assert(out && cfg && instance_id);
-    if (!user_value(cfg, "bootstrap.servers") && !user_value(cfg, "metadata.broker.list"))
-        return tm_seterr(errstr, errlen, TM_ECONFIG,
-                         "config: kafka.bootstrap.servers is required (host:port,...)");
+    if (!has_bootstrap(cfg))
+        return no_bootstrap(errstr, errlen);
     tm_kafka *k = tm_xcalloc(1, sizeof *k);
     k->cfg = cfg;
     if (rb) {
@@ -749,6 +759,46 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
            k->client_id, k->changelog_topic, (int)k->n_changelog);
     *out = k;
     return 0;
+}
+
+int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
+                                   size_t errlen)
+{
+    assert(out && cfg);
+    if (!has_bootstrap(cfg))
+        return no_bootstrap(errstr, errlen);
+    tm_kafka *k = tm_xcalloc(1, sizeof *k);
+    k->cfg = cfg;
+    /* Its own client and group ids: never mistaken for an instance's. */
+    k->client_id = xprintf("%s-changelog-reader", cfg->application_id);
+    k->changelog_topic = xprintf("%s-changelog", cfg->application_id);
+    int rc = open_restore(k, errstr, errlen);
+    if (!rc) {
+        rd_kafka_topic_t *meta = rd_kafka_topic_new(k->restore, k->changelog_topic, NULL);
+        int parts = 0, brokers = 0;
+        rc = meta ? topic_partitions(k->restore, meta, now_ms() + OP_TIMEOUT_MS, &parts, &brokers,
+                                     errstr, errlen)
+                  : tm_seterr(errstr, errlen, TM_ECONFIG, "config: changelog topic '%s': %s",
+                              k->changelog_topic, rd_kafka_err2str(rd_kafka_last_error()));
+        if (meta)
+            rd_kafka_topic_destroy(meta);
+        if (!rc && parts == 0)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                           "kafka: changelog topic '%s' does not exist (tidemark run creates it)",
+                           k->changelog_topic);
+        k->n_changelog = parts;
+    }
+    if (rc) {
+        tm_kafka_close(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+int32_t tm_kafka_changelog_partitions(const tm_kafka *k)
+{
+    return k->n_changelog;
 }
 
 void tm_kafka_close(tm_kafka *k)

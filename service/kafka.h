@@ -70,6 +70,19 @@ typedef struct tm_kafka tm_kafka;
 int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
                   const tm_kafka_rebalance *rb, char *errstr, size_t errlen);
 
+/*
+ * A handle for tm_kafka_read_changelog only (`tidemark changelog`): one
+ * consumer that is assigned changelog partitions by hand, with
+ * read_committed. No producer and no group membership, so it neither
+ * fences nor disturbs running instances. Fails (TM_EKAFKA) when the
+ * changelog topic does not exist; never creates it. Borrows cfg.
+ */
+int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
+                                   size_t errlen);
+
+/* Partition count of the changelog topic (one per task). */
+int32_t tm_kafka_changelog_partitions(const tm_kafka *k);
+
 /* Leaves the group and closes the clients; aborts a transaction left open.
  * Calls no rebalance callback: finish the last checkpoint and close the
  * tasks before. NULL is a no-op. */

@@ -5,6 +5,7 @@
  * or malformed input (the message names the key or the line); 1 anything
  * else.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,11 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "changelog_json.h"
 #include "common.h"
 #include "config.h"
 #include "demo.h"
+#include "kafka.h"
 #include "log.h"
 #include "replay.h"
 #include "runner.h"
@@ -40,6 +43,10 @@ static void usage(FILE *f)
           "  replay --config FILE --input IN.jsonl --output-dir DIR [--set KEY=VALUE]...\n"
           "      run the engine offline over records in the replay envelope and\n"
           "      write output.jsonl, late.jsonl and dlq.jsonl into DIR\n"
+          "  changelog --config FILE [--partition N] [--set KEY=VALUE]...\n"
+          "      print the committed changelog records of the application (every\n"
+          "      partition, or N only), one JSON object a line with its partition and\n"
+          "      offset (proto/changelog.schema.json): a read-only view of the state\n"
           "\n"
           "options:\n"
           "  --set KEY=VALUE   override a configuration key (dotted name); beats\n"
@@ -48,7 +55,8 @@ static void usage(FILE *f)
           "  --version         print the version\n"
           "\n"
           "exit status: 0 ok (run: stopped by SIGTERM or SIGINT), 2 bad arguments,\n"
-          "configuration or input, 1 other errors (run: a fatal Kafka error; restart)\n",
+          "configuration or input, 1 other errors (run: a fatal Kafka error; restart;\n"
+          "changelog: also a record it cannot read, reported and skipped)\n",
           f);
 }
 
@@ -57,15 +65,18 @@ typedef struct cli_args {
     const char *input;       /* replay */
     const char *output_dir;  /* replay */
     const char *instance_id; /* run */
+    const char *partition;   /* changelog */
     const char **overrides;
     size_t n_overrides;
 } cli_args;
 
-/* Parses the options of `cmd` (replay or run); returns 0 or prints the
- * problem and returns 2. */
+/* Parses the options of `cmd` (replay, run or changelog); returns 0 or
+ * prints the problem and returns 2. */
 static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
 {
     bool replay = strcmp(cmd, "replay") == 0;
+    bool run = strcmp(cmd, "run") == 0;
+    bool changelog = strcmp(cmd, "changelog") == 0;
     a->overrides = tm_xcalloc((size_t)argc, sizeof *a->overrides);
     for (int i = 0; i < argc; i++) {
         const char *opt = argv[i];
@@ -76,8 +87,10 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
             dst = &a->input;
         else if (replay && strcmp(opt, "--output-dir") == 0)
             dst = &a->output_dir;
-        else if (!replay && strcmp(opt, "--instance-id") == 0)
+        else if (run && strcmp(opt, "--instance-id") == 0)
             dst = &a->instance_id;
+        else if (changelog && strcmp(opt, "--partition") == 0)
+            dst = &a->partition;
         else if (strcmp(opt, "--set") == 0)
             dst = &a->overrides[a->n_overrides++];
         if (!dst) {
@@ -190,6 +203,105 @@ out:
     return status;
 }
 
+/* `tidemark changelog`: one line per record, in offset order per
+ * partition; a record that cannot be read is reported on stderr and
+ * skipped, so that one bad record does not hide the rest of the state. */
+typedef struct changelog_printer {
+    int32_t partition;
+    tm_buf line;
+    size_t unreadable;
+} changelog_printer;
+
+static int print_changelog_record(void *ctx, const void *key, size_t key_len, const void *value,
+                                  size_t value_len, int64_t offset)
+{
+    changelog_printer *p = ctx;
+    char why[256];
+    tm_buf_reset(&p->line);
+    tm_buf_printf(&p->line, "{\"partition\":%d,\"offset\":%lld,", (int)p->partition,
+                  (long long)offset);
+    if (tm_changelog_json_members(&p->line, key, key_len, value, value_len, why, sizeof why) < 0) {
+        fprintf(stderr, "tidemark changelog: partition %d, offset %lld: %s\n", (int)p->partition,
+                (long long)offset, why);
+        p->unreadable++;
+        return 0;
+    }
+    tm_buf_puts(&p->line, "}\n");
+    fwrite(p->line.data, 1, p->line.len, stdout);
+    return 0;
+}
+
+/* Prints every record of the partitions [first, last] (read_committed,
+ * from the start to the last stable offset); returns 0 or 1. */
+static int print_changelog(tm_kafka *k, int32_t first, int32_t last)
+{
+    changelog_printer p = {0};
+    char err[1024];
+    int status = 0;
+    for (p.partition = first; p.partition <= last && status == 0; p.partition++) {
+        if (tm_kafka_read_changelog(k, p.partition, 0, print_changelog_record, &p, err,
+                                    sizeof err) < 0) {
+            fprintf(stderr, "tidemark changelog: %s\n", err);
+            status = 1;
+        }
+    }
+    if (fflush(stdout) != 0) {
+        perror("tidemark changelog: stdout");
+        status = 1;
+    }
+    if (p.unreadable) {
+        fprintf(stderr, "tidemark changelog: %zu record(s) could not be read\n", p.unreadable);
+        status = 1;
+    }
+    tm_buf_free(&p.line);
+    return status;
+}
+
+static int cmd_changelog(int argc, char **argv)
+{
+    cli_args a = {0};
+    int status = parse_args("changelog", argc, argv, &a);
+    tm_config *cfg = NULL;
+    tm_kafka *k = NULL;
+    char err[1024];
+    int64_t partition = -1;
+    if (status)
+        goto out;
+    if (a.partition &&
+        (tm_parse_i64(a.partition, &partition) < 0 || partition < 0 || partition > INT32_MAX)) {
+        fprintf(stderr, "tidemark changelog: --partition: expected a partition number, got '%s'\n",
+                a.partition);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (tm_config_load(&cfg, a.config, environ, a.overrides, a.n_overrides, err, sizeof err) < 0) {
+        fprintf(stderr, "tidemark changelog: %s\n", err);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    tm_log_parse_level(cfg->log_level, &tm_log_threshold);
+    int rc = tm_kafka_open_changelog_reader(&k, cfg, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tidemark changelog: %s\n", err);
+        status = rc == TM_ECONFIG ? EXIT_USAGE : 1;
+        goto out;
+    }
+    int32_t n = tm_kafka_changelog_partitions(k);
+    if (partition >= n) {
+        fprintf(stderr, "tidemark changelog: --partition %lld: the changelog has %d partition(s)\n",
+                (long long)partition, (int)n);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    status = partition < 0 ? print_changelog(k, 0, n - 1)
+                           : print_changelog(k, (int32_t)partition, (int32_t)partition);
+out:
+    tm_kafka_close(k);
+    tm_config_free(cfg);
+    free(a.overrides);
+    return status;
+}
+
 /* Reads a positive integer option value; prints the problem and returns
  * false when it is not one. */
 static bool positive_option(const char *name, const char *text, int *out)
@@ -251,6 +363,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "demo") == 0)
         return cmd_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "changelog") == 0)
+        return cmd_changelog(argc - 2, argv + 2);
     fprintf(stderr, "tidemark: unknown command '%s' (see tidemark --help)\n", cmd);
     return EXIT_USAGE;
 }
