@@ -36,12 +36,8 @@ BIN=$ROOT/build/release/tidemark
 YAMLLINT_CONFIG='{extends: default, rules: {line-length: {max: 160}, document-start: disable,
   truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}}}'
 
-failures=0
-ok() { printf '    ok: %s\n' "$*"; }
-bad() {
-    printf '    FAIL: %s\n' "$*" >&2
-    failures=$((failures + 1))
-}
+# shellcheck source=tests/ops/lib.sh
+. "$ROOT/tests/ops/lib.sh"
 
 # Runs a command quietly; on failure prints its output.
 check() {

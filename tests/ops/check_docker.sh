@@ -30,16 +30,8 @@ PRESET=release
 # stage need not install it.
 BASE_PACKAGES=(libc6)
 
-failures=0
-ok() { printf '    ok: %s\n' "$*"; }
-bad() {
-    printf '    FAIL: %s\n' "$*" >&2
-    failures=$((failures + 1))
-}
-die() {
-    printf 'check_docker: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=tests/ops/lib.sh
+. "$ROOT/tests/ops/lib.sh"
 
 [ -f "$DOCKERFILE" ] || die "no such Dockerfile: $DOCKERFILE"
 echo "    checking ${DOCKERFILE#"$ROOT"/}"

@@ -42,16 +42,8 @@ WORK=$OUT/helm
 RENDER=$OUT/helmrender
 BIN=build/release/tidemark
 
-failures=0
-ok() { printf '    ok: %s\n' "$*"; }
-bad() {
-    printf '    FAIL: %s\n' "$*" >&2
-    failures=$((failures + 1))
-}
-die() {
-    printf 'check_helm: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=tests/ops/lib.sh
+. "$ROOT/tests/ops/lib.sh"
 
 for tool in go gofmt yamllint python3; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (deploy/install-deps.sh installs it)"
