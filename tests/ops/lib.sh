@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/ops/lib.sh: what every tests/ops/check_*.sh reports with; sourced,
 # never run (the ops stage runs check_*.sh only). A check counts its
 # findings with `bad` and goes on, so that one run lists them all; `die`
