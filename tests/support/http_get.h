@@ -12,8 +12,7 @@
  * answer (the server closes the connection). Returns the status code with
  * the headers and body in *headers and *body (reset first), or -1 if
  * nothing listens or the answer is not HTTP (a 2 s timeout per read). */
-int tm_http_request(int port, const char *method, const char *path, tm_buf *headers,
-                    tm_buf *body);
+int tm_http_request(int port, const char *method, const char *path, tm_buf *headers, tm_buf *body);
 
 /* A TCP port that was free a moment ago (bound to port 0, then closed). */
 int tm_test_free_port(void);
