@@ -28,6 +28,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "proc.h"
+
 #ifndef TIDEMARK_TEST_BROKER_BIN
 #define TIDEMARK_TEST_BROKER_BIN "./tidemark-test-broker"
 #endif
@@ -39,19 +41,6 @@
 static rd_kafka_t *cluster_rk;
 static rd_kafka_mock_cluster_t *mcluster;
 static char bootstraps[512];
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
 
 static void conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 {
@@ -216,10 +205,10 @@ static void append(char *buf, size_t bufsz, const char *value)
  * go to out. */
 static void read_to_eof(rd_kafka_t *c, char *out, size_t outsz)
 {
-    int64_t deadline = now_ms() + OP_TIMEOUT_MS;
+    int64_t deadline = tm_test_now_ms() + OP_TIMEOUT_MS;
 
     out[0] = '\0';
-    while (now_ms() < deadline) {
+    while (tm_test_now_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m)
             continue;
@@ -588,9 +577,9 @@ static int assigned_cnt(rd_kafka_t *c)
 /* Polls the members until each has `want` partitions assigned. */
 static void wait_assignment(rd_kafka_t **members, int n, int want)
 {
-    int64_t deadline = now_ms() + 30000;
+    int64_t deadline = tm_test_now_ms() + 30000;
 
-    while (now_ms() < deadline) {
+    while (tm_test_now_ms() < deadline) {
         int i, done = 1;
         for (i = 0; i < n; i++) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(members[i], 20);
@@ -718,9 +707,9 @@ Test(broker, hanging_txn_aborted_after_timeout)
     cr_expect_eq(high_offset("read_committed", 0), 0);
 
     /* The broker aborts it after 2s: ABORT marker at offset 1. */
-    deadline = now_ms() + OP_TIMEOUT_MS;
-    while (high_offset("read_committed", 0) != 2 && now_ms() < deadline)
-        sleep_ms(100);
+    deadline = tm_test_now_ms() + OP_TIMEOUT_MS;
+    while (high_offset("read_committed", 0) != 2 && tm_test_now_ms() < deadline)
+        tm_test_sleep_ms(100);
     cr_assert_eq(high_offset("read_committed", 0), 2, "transaction not aborted by the broker");
     expect_partition(0, "", "h1");
     cr_expect_eq(committed_offset("read_committed", "g4", OP_TIMEOUT_MS, &err),
@@ -1096,11 +1085,11 @@ static pid_t launch(const char *const *args, int *outfd, int quiet)
 static void read_line(int fd, char *buf, size_t bufsz)
 {
     size_t len = 0;
-    int64_t deadline = now_ms() + OP_TIMEOUT_MS;
+    int64_t deadline = tm_test_now_ms() + OP_TIMEOUT_MS;
 
     while (len + 1 < bufsz) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - tm_test_now_ms();
         ssize_t r;
 
         cr_assert_gt(left, 0, "no line from the launcher in time");
@@ -1119,14 +1108,14 @@ static void read_line(int fd, char *buf, size_t bufsz)
 /* Waits for pid to exit; returns its wait status. */
 static int wait_exit(pid_t pid)
 {
-    int64_t deadline = now_ms() + OP_TIMEOUT_MS;
+    int64_t deadline = tm_test_now_ms() + OP_TIMEOUT_MS;
     int status;
 
-    while (now_ms() < deadline) {
+    while (tm_test_now_ms() < deadline) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             return status;
-        sleep_ms(20);
+        tm_test_sleep_ms(20);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);

@@ -105,28 +105,18 @@ fi
 
 # ------------------------------- metric names, alert tests, compose stack -----
 
-if ! python3 - "$ROOT" <<'EOF'; then
+if ! PYTHONPATH="$ROOT/tests/ops" python3 - "$ROOT" <<'EOF'; then
 import json
 import os
 import re
 import sys
 
 import yaml
+from checklib import bad, failures, ok
 
 root = sys.argv[1]
 prom_dir = os.path.join(root, "deploy/prometheus")
 compose_dir = os.path.join(root, "deploy/compose")
-failures = 0
-
-
-def ok(msg):
-    print(f"    ok: {msg}")
-
-
-def bad(msg):
-    global failures
-    failures += 1
-    print(f"    FAIL: {msg}", file=sys.stderr)
 
 
 def load_yaml(path):
@@ -491,7 +481,7 @@ else:
        f"{', '.join(sorted(tidemarks))}; topics {', '.join(sorted(created))}; "
        f"scraped on metrics.port {', '.join(sorted({effective(s, 'metrics.port') for s in tidemarks.values()}))}")
 
-sys.exit(1 if failures else 0)
+sys.exit(1 if failures() else 0)
 EOF
     failures=$((failures + 1))
 fi

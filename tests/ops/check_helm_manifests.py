@@ -37,18 +37,8 @@ import sys
 import tempfile
 
 import yaml
+from checklib import bad, failures, ok
 
-failures = 0
-
-
-def ok(msg):
-    print(f"    ok: {msg}")
-
-
-def bad(msg):
-    global failures
-    failures += 1
-    print(f"    FAIL: {msg}", file=sys.stderr)
 
 
 def check(cond, msg, detail=""):
@@ -585,6 +575,6 @@ def main():
 
 if __name__ == "__main__":
     main()
-    if failures:
-        print(f"check_helm_manifests: {failures} problem(s)", file=sys.stderr)
+    if failures():
+        print(f"check_helm_manifests: {failures()} problem(s)", file=sys.stderr)
         sys.exit(1)

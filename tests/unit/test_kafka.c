@@ -16,6 +16,7 @@
 #include "common.h"
 #include "config.h"
 #include "log.h"
+#include "proc.h"
 
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
@@ -37,19 +38,6 @@ static pid_t broker_pid = -1;
 static int broker_out = -1;
 static char bootstrap[600];
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- the broker ------------------------------------------------------------ */
 
 /* Reads the launcher's first line into bootstrap. */
@@ -57,10 +45,10 @@ static void read_bootstrap(int fd)
 {
     char line[600];
     size_t len = 0;
-    int64_t deadline = now_ms() + 10000;
+    int64_t deadline = tm_test_now_ms() + 10000;
     while (len + 1 < sizeof line) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - tm_test_now_ms();
         cr_assert_gt(left, 0, "no BOOTSTRAP line from the test broker in time");
         if (poll(&pfd, 1, (int)left) <= 0)
             continue;
@@ -111,14 +99,14 @@ static void broker_stop(void)
     if (broker_pid > 0) {
         int status;
         kill(broker_pid, SIGTERM);
-        int64_t deadline = now_ms() + 10000;
+        int64_t deadline = tm_test_now_ms() + 10000;
         while (waitpid(broker_pid, &status, WNOHANG) == 0) {
-            if (now_ms() > deadline) {
+            if (tm_test_now_ms() > deadline) {
                 kill(broker_pid, SIGKILL);
                 waitpid(broker_pid, &status, 0);
                 break;
             }
-            sleep_ms(20);
+            tm_test_sleep_ms(20);
         }
         broker_pid = -1;
     }
@@ -272,8 +260,8 @@ static void read_committed_values(const char *topic, int32_t partition, char *ou
     if (first_headers)
         *first_headers = 0;
     bool first = true, eof = false;
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (!eof && now_ms() < deadline) {
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    while (!eof && tm_test_now_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m)
             continue;
@@ -349,8 +337,8 @@ static size_t poll_records(tm_kafka *k, got *out, size_t want)
 {
     tm_record recs[16];
     size_t n = 0;
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (n < want && now_ms() < deadline) {
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    while (n < want && tm_test_now_ms() < deadline) {
         tm_kafka_status st;
         char err[512];
         ssize_t r = tm_kafka_poll_batch(k, recs, 16, 200, &st, err, sizeof err);
@@ -378,8 +366,8 @@ static size_t poll_records(tm_kafka *k, got *out, size_t want)
 static void wait_assigned(tm_kafka *k, rebalance_log *log)
 {
     tm_record recs[4];
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (log->assigned == 0 && now_ms() < deadline) {
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    while (log->assigned == 0 && tm_test_now_ms() < deadline) {
         tm_kafka_status st;
         char err[512];
         ssize_t r = tm_kafka_poll_batch(k, recs, 4, 200, &st, err, sizeof err);
@@ -795,8 +783,8 @@ Test(kafka, a_failed_restore_makes_the_next_poll_fatal)
     tm_record recs[4];
     tm_kafka_status st = TM_KAFKA_OK;
     ssize_t r = 0;
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (r >= 0 && now_ms() < deadline) {
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    while (r >= 0 && tm_test_now_ms() < deadline) {
         r = tm_kafka_poll_batch(k, recs, 4, 200, &st, err, sizeof err);
         tm_kafka_release_batch(k);
     }
@@ -885,16 +873,16 @@ Test(kafka, a_joining_member_takes_a_task_from_the_committed_offset)
 
     a.k = open_ok(cfg, "i0", &rb_a);
     cr_assert_eq(tm_kafka_subscribe(a.k, err, sizeof err), 0, "%s", err);
-    int64_t deadline = now_ms() + WAIT_MS;
-    while (a.n_recs < 6 && now_ms() < deadline)
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    while (a.n_recs < 6 && tm_test_now_ms() < deadline)
         member_poll(&a);
     cr_assert_eq(a.n_recs, 6, "a read %zu of 6", a.n_recs);
     cr_expect_eq(a.n_tasks, 2);
 
     b.k = open_ok(cfg, "i1", &rb_b);
     cr_assert_eq(tm_kafka_subscribe(b.k, err, sizeof err), 0, "%s", err);
-    deadline = now_ms() + WAIT_MS;
-    while ((a.assigned < 2 || b.assigned < 1) && now_ms() < deadline) {
+    deadline = tm_test_now_ms() + WAIT_MS;
+    while ((a.assigned < 2 || b.assigned < 1) && tm_test_now_ms() < deadline) {
         member_poll(&a);
         member_poll(&b);
     }
@@ -914,8 +902,8 @@ Test(kafka, a_joining_member_takes_a_task_from_the_committed_offset)
     size_t before = owner->n_recs;
     const char *more[] = {"k", "4"};
     produce_plain("in", 1, more, 1);
-    deadline = now_ms() + WAIT_MS;
-    while (owner->n_recs == before && now_ms() < deadline) {
+    deadline = tm_test_now_ms() + WAIT_MS;
+    while (owner->n_recs == before && tm_test_now_ms() < deadline) {
         member_poll(&a);
         member_poll(&b);
     }
