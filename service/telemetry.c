@@ -273,28 +273,29 @@ static void render_counters(tm_telemetry *t, tm_buf *b, const tm_task_view *task
                            (double)(tot->consumed[i] + (live ? live->consumed[i] : 0)));
         }
     }
+    /* Each partition's counters, summed once for every family below. */
+    tm_engine_stats *sums = tm_xcalloc(t->n_totals + 1, sizeof *sums);
+    for (size_t p = 0; p < t->n_totals; p++)
+        sums[p] = counters_of(&t->totals[p], view_of(tasks, n, t->totals[p].partition));
     for (size_t f = 0; f < sizeof counter_families / sizeof counter_families[0]; f++) {
         const counter_family *cf = &counter_families[f];
         tm_prom_family(b, cf->name, "counter", cf->help);
         for (size_t p = 0; p < t->n_totals; p++) {
-            const totals *tot = &t->totals[p];
-            tm_engine_stats s = counters_of(tot, view_of(tasks, n, tot->partition));
-            labels_of(&l, cfg, tot->partition, 0);
+            labels_of(&l, cfg, t->totals[p].partition, 0);
             for (size_t i = cf->first; i < cf->first + cf->count; i++) {
                 tm_prom_label two[2] = {l.task[0], {cf->label, cf->label ? cf->label_of(i) : ""}};
-                tm_prom_sample(b, cf->name, two, cf->label ? 2 : 1, counter_value(cf, &s, i));
+                tm_prom_sample(b, cf->name, two, cf->label ? 2 : 1, counter_value(cf, &sums[p], i));
             }
         }
     }
     tm_prom_family(b, "tidemark_event_time_lag_seconds", "histogram",
                    "Processing time minus event time of every decoded record.");
     for (size_t p = 0; p < t->n_totals; p++) {
-        const totals *tot = &t->totals[p];
-        tm_engine_stats s = counters_of(tot, view_of(tasks, n, tot->partition));
-        labels_of(&l, cfg, tot->partition, 0);
-        tm_prom_histogram(b, "tidemark_event_time_lag_seconds", l.task, 1, &s.event_time_lag,
+        labels_of(&l, cfg, t->totals[p].partition, 0);
+        tm_prom_histogram(b, "tidemark_event_time_lag_seconds", l.task, 1, &sums[p].event_time_lag,
                           0.001);
     }
+    free(sums);
     tm_prom_family(b, "tidemark_restore_records_total", "counter",
                    "Changelog records replayed while restoring the task.");
     for (size_t p = 0; p < t->n_totals; p++) {
