@@ -589,60 +589,70 @@ void tm_eos_verify(tm_eos *e)
     cr_assert_gt(e->replay.dead, 0, "no dead letters");
 }
 
-int tm_eos_restores(const tm_eos_instance *in, tm_eos_restore *out, int max)
+/* Calls fn with the message of every line of the current incarnation's
+ * log that contains needle (a cheap filter before parsing the JSON); none
+ * while there is no log yet. */
+static void each_log_msg(const tm_eos_instance *in, const char *needle,
+                         void (*fn)(void *ctx, const char *msg), void *ctx)
 {
     FILE *f = fopen(in->log_path, "r");
     if (!f)
-        return 0;
+        return;
     char *buf = NULL;
     size_t cap = 0;
-    int n = 0;
     while (getline(&buf, &cap, f) > 0) {
-        if (!strstr(buf, "restored in"))
+        if (!strstr(buf, needle))
             continue;
         cJSON *doc = cJSON_Parse(buf);
         const cJSON *msg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "msg") : NULL;
-        tm_eos_restore r;
-        long long ms, from;
-        if (cJSON_IsString(msg) &&
-            sscanf(msg->valuestring,
-                   "task %d restored in %lld ms: %zu windows, %zu dedup keys, %zu changelog "
-                   "records replayed from offset %lld",
-                   &r.task, &ms, &r.windows, &r.dedup_keys, &r.records, &from) == 6) {
-            r.ms = ms;
-            r.from = from;
-            if (n < max)
-                out[n] = r;
-            n++;
-        }
+        if (cJSON_IsString(msg))
+            fn(ctx, msg->valuestring);
         cJSON_Delete(doc);
     }
     free(buf);
     fclose(f);
-    return n;
+}
+
+typedef struct restores {
+    tm_eos_restore *out;
+    int max, n;
+} restores;
+
+static void on_restore(void *ctx, const char *msg)
+{
+    restores *rs = ctx;
+    tm_eos_restore r;
+    long long ms, from;
+    if (sscanf(msg,
+               "task %d restored in %lld ms: %zu windows, %zu dedup keys, %zu changelog "
+               "records replayed from offset %lld",
+               &r.task, &ms, &r.windows, &r.dedup_keys, &r.records, &from) != 6)
+        return;
+    r.ms = ms;
+    r.from = from;
+    if (rs->n < rs->max)
+        rs->out[rs->n] = r;
+    rs->n++;
+}
+
+int tm_eos_restores(const tm_eos_instance *in, tm_eos_restore *out, int max)
+{
+    restores rs = {out, max, 0};
+    each_log_msg(in, "restored in", on_restore, &rs);
+    return rs.n;
+}
+
+static void on_assigned(void *ctx, const char *msg)
+{
+    int n;
+    if (sscanf(msg, "assigned %d task(s)", &n) == 1 && strstr(msg, "task(s)"))
+        *(int *)ctx = n;
 }
 
 int tm_eos_log_assigned(const tm_eos_instance *in)
 {
-    FILE *f = fopen(in->log_path, "r");
-    if (!f)
-        return -1;
-    char *buf = NULL;
-    size_t cap = 0;
     int last = -1;
-    while (getline(&buf, &cap, f) > 0) {
-        if (!strstr(buf, "assigned"))
-            continue;
-        cJSON *doc = cJSON_Parse(buf);
-        const cJSON *msg = doc ? cJSON_GetObjectItemCaseSensitive(doc, "msg") : NULL;
-        int n;
-        if (cJSON_IsString(msg) && sscanf(msg->valuestring, "assigned %d task(s)", &n) == 1 &&
-            strstr(msg->valuestring, "task(s)"))
-            last = n;
-        cJSON_Delete(doc);
-    }
-    free(buf);
-    fclose(f);
+    each_log_msg(in, "assigned", on_assigned, &last);
     return last;
 }
 
