@@ -52,21 +52,20 @@ struct tm_telemetry {
 typedef struct health {
     bool alive;
     const char *not_ready; /* NULL when ready */
-    int64_t stalled_ms;
 } health;
 
 /* Under lock. */
 static health health_at(const tm_telemetry *t, int64_t now)
 {
     int64_t stall = t->cfg->stall_timeout_ms;
-    health h = {.alive = now - t->last_alive <= stall, .stalled_ms = now - t->last_poll};
+    health h = {.alive = now - t->last_alive <= stall};
     if (t->stopping)
         h.not_ready = "stopping";
     else if (t->restoring)
         h.not_ready = "restoring";
     else if (t->n_tasks == 0)
         h.not_ready = "no tasks assigned";
-    else if (h.stalled_ms > stall)
+    else if (now - t->last_poll > stall)
         h.not_ready = "stalled: the consumer has not polled";
     return h;
 }
