@@ -3,8 +3,9 @@
  * input.jsonl, expected/{output,late,dlq}.jsonl) and compares by meaning
  * (tests/support/golden_compare.h).
  *
- * Cases: tests/golden/cases/ (ours) and ../shared/examples/ (the project's
- * worked examples, beside the checkout).
+ * Cases: tests/golden/cases/ (ours) and tests/golden/examples/ (the
+ * specification's worked examples; compared with ../shared/examples/ when
+ * the specification is checked out beside the repository).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -72,11 +73,41 @@ static const char *source_dir(void)
     return s;
 }
 
+/* Whether the files at a and b hold the same bytes. */
+static bool same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    cr_assert(fa && fb, "cannot read %s or %s", a, b);
+    int ca, cb;
+    do {
+        ca = fgetc(fa);
+        cb = fgetc(fb);
+    } while (ca == cb && ca != EOF);
+    fclose(fa);
+    fclose(fb);
+    return ca == cb;
+}
+
 Test(golden, shared_examples)
 {
-    char root[4096];
-    snprintf(root, sizeof root, "%s/../shared/examples", source_dir());
+    static const char *const examples[] = {"tiny", "tumbling", "session", "multitopic"};
+    static const char *const files[] = {"config.json", "input.jsonl", "expected/output.jsonl",
+                                        "expected/late.jsonl", "expected/dlq.jsonl"};
+    char root[4096], spec[4096];
+    snprintf(root, sizeof root, "%s/tests/golden/examples", source_dir());
+    snprintf(spec, sizeof spec, "%s/../shared/examples", source_dir());
     cr_assert_geq(run_cases_under(root), 4, "expected the four worked examples");
+    struct stat st;
+    if (stat(spec, &st) != 0)
+        return; /* a checkout without the specification beside it */
+    for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++)
+        for (size_t j = 0; j < sizeof files / sizeof files[0]; j++) {
+            char ours[8300], theirs[8300];
+            snprintf(ours, sizeof ours, "%s/%s/%s", root, examples[i], files[j]);
+            snprintf(theirs, sizeof theirs, "%s/%s/%s", spec, examples[i], files[j]);
+            cr_assert(same_bytes(ours, theirs), "%s differs from the specification's %s", ours,
+                      theirs);
+        }
 }
 
 Test(golden, own_cases)

@@ -7,7 +7,7 @@
  *   as `tidemark changelog` decodes it, each record valid against its
  *   schema, with non-trivial counts of every kind;
  * - replay: `tidemark replay` on every worked example of
- *   ../shared/examples, each line valid against the replay envelope;
+ *   tests/golden/examples, each line valid against the replay envelope;
  * - the validator itself: records mutated away from the contract are
  *   rejected (so that the tests above can fail).
  *
@@ -369,7 +369,7 @@ static const char *const REPLAY_FILES[3][2] = {{"output.jsonl", "window-result.s
 Test(proto, replay_output_meets_the_envelope)
 {
     char examples[PATH_LEN], tmp[PATH_LEN];
-    snprintf(examples, sizeof examples, "%s/../shared/examples", source_dir());
+    snprintf(examples, sizeof examples, "%s/tests/golden/examples", source_dir());
     temp_dir(tmp, "replay");
     DIR *d = opendir(examples);
     cr_assert(d, "cannot open %s: %s", examples, strerror(errno));
@@ -521,7 +521,7 @@ static void write_line(const char *path, const char *line)
 Test(proto, validator_rejects_mutated_records)
 {
     char examples[PATH_LEN], tmp[PATH_LEN], out[PATH_LEN], file[PATH_LEN];
-    snprintf(examples, sizeof examples, "%s/../shared/examples", source_dir());
+    snprintf(examples, sizeof examples, "%s/tests/golden/examples", source_dir());
     temp_dir(tmp, "mutations");
     path_join(out, tmp, "tiny");
     replay_example(examples, "tiny", out);

@@ -116,12 +116,10 @@ Test(config, every_example_config_loads)
 {
     char root[1024], dir[1200], path[1500];
     source_dir(root, sizeof root);
-    snprintf(dir, sizeof dir, "%s/../shared/examples", root);
+    snprintf(dir, sizeof dir, "%s/tests/golden/examples", root);
     DIR *d = opendir(dir);
-    cr_assert_not_null(d,
-                       "examples folder %s is missing (it sits beside the repository; "
-                       "set TIDEMARK_SOURCE_DIR to the repository)",
-                       dir);
+    cr_assert_not_null(
+        d, "examples folder %s is missing (set TIDEMARK_SOURCE_DIR to the repository)", dir);
     int loaded = 0;
     for (struct dirent *e = readdir(d); e; e = readdir(d)) {
         struct stat st;
@@ -143,7 +141,7 @@ Test(config, tiny_example_values)
 {
     char root[1024], path[1200];
     source_dir(root, sizeof root);
-    snprintf(path, sizeof path, "%s/../shared/examples/tiny/config.json", root);
+    snprintf(path, sizeof path, "%s/tests/golden/examples/tiny/config.json", root);
     tm_config *cfg = NULL;
     char err[512] = "";
     cr_assert_eq(tm_config_load(&cfg, path, NULL, NULL, 0, err, sizeof err), 0, "%s", err);
