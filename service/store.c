@@ -37,6 +37,7 @@
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +53,11 @@
 #define REBUILD_MARK "rebuild"
 #define DIR_MODE 0750
 #define FILE_MODE 0640
+/* Descriptors left for the rest of the process beside the stores: three
+ * Kafka clients with a socket and a wake-up pipe per broker, the HTTP
+ * server and its connections, standard streams; generous, since running
+ * short fails a restore. */
+#define FD_HEADROOM 256
 
 /* Our own code for a record LMDB read fine but we cannot decode: just
  * below LMDB's range (MDB_KEYEXIST is its first), never an errno. */
@@ -461,14 +467,18 @@ static int open_dbs(tm_store *s, MDB_txn *txn, void *arg)
  * the page cache); a machine crash may lose the last transactions, which
  * leaves the store behind the changelog with a consistent applied offset,
  * and replaying the tail repairs it; damage from reordered writes is
- * wiped and rebuilt. Returns 0 or an LMDB/errno code, with s->env NULL. */
+ * wiped and rebuilt. MDB_NOTLS: without it every environment takes a
+ * pthread key for its reader slots, and a process has 1024, so the 1019th
+ * store of an instance failed to open (EAGAIN); with it a read transaction
+ * owns its slot, which also lets a store pass between threads. Returns 0
+ * or an LMDB/errno code, with s->env NULL. */
 static int env_open(tm_store *s)
 {
     MDB_env *env;
     int rc = mdb_env_create(&env);
     if (rc != 0)
         return rc;
-    unsigned flags = s->sync ? 0 : MDB_NOSYNC | MDB_NOMETASYNC;
+    unsigned flags = MDB_NOTLS | (s->sync ? 0 : MDB_NOSYNC | MDB_NOMETASYNC);
     rc = mdb_env_set_maxdbs(env, 2);
     if (rc == 0)
         rc = mdb_env_set_mapsize(env, INITIAL_MAPSIZE);
@@ -522,6 +532,15 @@ int tm_store_open(tm_store **out, const char *dir, const char *app_id, int32_t p
         goto fail;
     }
     rc = open_or_wipe(s, &w);
+    if (rc == ENOMEM) {
+        /* mmap refused the map: the address space (ulimit -v) is spent. */
+        err = tm_seterr(errstr, errlen, TM_ESTORE,
+                        "state store %s: cannot map its %zu MiB: out of address space (each "
+                        "task's store maps at least that much; raise ulimit -v, or own fewer "
+                        "tasks per instance)",
+                        s->path, INITIAL_MAPSIZE >> 20);
+        goto fail;
+    }
     if (rc != 0) {
         err = tm_seterr(errstr, errlen, TM_ESTORE, "state store %s: cannot open: %s", s->path,
                         errtext(rc));
@@ -539,6 +558,33 @@ int tm_store_open(tm_store **out, const char *dir, const char *app_id, int32_t p
 fail:
     tm_store_close(s);
     return err;
+}
+
+/* ------------------------------------------------------------ limits -- */
+
+void tm_store_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int tm_store_check_fds(size_t n_stores, char *errstr, size_t errlen)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return TM_OK;
+    size_t need = n_stores * TM_STORE_FDS + FD_HEADROOM;
+    if (need <= rl.rlim_cur)
+        return TM_OK;
+    return tm_seterr(errstr, errlen, TM_ESTORE,
+                     "state store: %zu tasks need about %zu open files (%d per LMDB store, %d "
+                     "for the rest), but the limit (RLIMIT_NOFILE, hard %llu) is %llu: raise it "
+                     "(ulimit -n, the container's nofile limit) or own fewer tasks per instance",
+                     n_stores, need, TM_STORE_FDS, FD_HEADROOM, (unsigned long long)rl.rlim_max,
+                     (unsigned long long)rl.rlim_cur);
 }
 
 /* ------------------------------------------------------------- calls -- */

@@ -10,9 +10,17 @@
  * rebuilt from the changelog when missing or corrupt.
  *
  * One LMDB environment per task under <dir>/<application_id>/<partition>/.
- * Only this module includes <lmdb.h>. A store is used by one thread; no
- * read transaction outlives a call, and no pointer into LMDB memory is
- * handed out beyond a callback's duration.
+ * Only this module includes <lmdb.h>. A store is used by one thread at a
+ * time: no transaction outlives a call, so a store may pass from one thread
+ * to another between calls (the restore's workers, then the runner), given
+ * the hand-over synchronises (a join, a mutex); no pointer into LMDB memory
+ * is handed out beyond a callback's duration.
+ *
+ * What an open store costs, so that an instance can own thousands:
+ * TM_STORE_FDS file descriptors, no thread-local key (LMDB's per-environment
+ * pthread key, of which a process has only PTHREAD_KEYS_MAX = 1024, is
+ * turned off), and address space for its map: 64 MiB at first, doubling
+ * whenever the data does not fit.
  */
 #ifndef TM_STORE_H
 #define TM_STORE_H
@@ -22,6 +30,20 @@
 #include <stdint.h>
 
 typedef struct tm_store tm_store;
+
+/* File descriptors an open store holds (LMDB 0.9: the data file, the lock
+ * file, and a second handle on the data file for its meta pages). */
+enum { TM_STORE_FDS = 3 };
+
+/* Raises the soft limit on open files (RLIMIT_NOFILE) to the hard limit:
+ * the soft limit is often 1024, a few hundred stores. Called once at start;
+ * a failure is not an error (tm_store_check_fds names the limit). */
+void tm_store_raise_fd_limit(void);
+
+/* Whether n_stores stores can be open at once, with room for the rest of
+ * the process (Kafka connections, the HTTP server). Returns 0, or TM_ESTORE
+ * with a message naming both counts and the limit. */
+int tm_store_check_fds(size_t n_stores, char *errstr, size_t errlen);
 
 /* One change: put key -> value, or delete key when value is NULL. */
 typedef struct tm_kv_change {

@@ -3,7 +3,8 @@
  * test (made and removed by the suite's fixtures, after Criterion forks):
  * apply and its offset, reopen, scan order, long and odd keys, corruption
  * (wiped at open, or marked by a failed call and wiped at the next open),
- * directory creation and errors, clear, and map growth.
+ * directory creation and errors, clear, map growth, and 2,000 stores open
+ * at once (descriptors, LMDB's thread-local keys).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -564,4 +566,60 @@ Test(store, bytes_grow_with_the_data)
     apply(s, &c, 1, 1);
     cr_assert_geq(tm_store_bytes(s), before + sizeof value);
     tm_store_close(s);
+}
+
+/* An instance may own thousands of tasks, each with its own store: 2,000
+ * open at once in one process, each written and read back. Without
+ * MDB_NOTLS every environment took one of the process's 1,024 pthread
+ * keys, and the 1,019th failed to open. Needs 3 descriptors a store: the
+ * test raises the soft limit as the service does, and is skipped where
+ * even the hard limit is too low. */
+Test(store, two_thousand_stores_are_open_at_once)
+{
+    enum { N = 2000 };
+    char err[512] = "";
+    tm_store_raise_fd_limit();
+    if (tm_store_check_fds(N, err, sizeof err) != TM_OK)
+        cr_skip_test("%s", err);
+    tm_store **stores = tm_xcalloc(N, sizeof *stores);
+    for (int32_t p = 0; p < N; p++) {
+        bool wiped = true;
+        int rc = tm_store_open(&stores[p], tmp, "app", p, false, &wiped, err, sizeof err);
+        cr_assert_eq(rc, TM_OK, "store %d of %d: %s", (int)p + 1, N, err);
+        cr_assert_not(wiped);
+        char key[16];
+        snprintf(key, sizeof key, "k%d", (int)p);
+        tm_kv_change c = put(key, key);
+        apply(stores[p], &c, 1, p + 1);
+    }
+    for (int32_t p = 0; p < N; p++) {
+        char want[40];
+        snprintf(want, sizeof want, "k%d=k%d;", (int)p, (int)p);
+        cr_assert_eq(tm_store_applied_offset(stores[p]), p + 1);
+        assert_dump(stores[p], want);
+    }
+    for (int32_t p = 0; p < N; p++)
+        tm_store_close(stores[p]);
+    free(stores);
+}
+
+/* Past the open-file limit, the check names the task count, what they
+ * need and the limit; raising the soft limit to the hard one lifts it. */
+Test(store, too_few_file_descriptors_are_named_with_the_counts)
+{
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max < 1024)
+        cr_skip_test("hard RLIMIT_NOFILE %llu is below 1024", (unsigned long long)rl.rlim_max);
+    rl.rlim_cur = 512; /* this test's process only: Criterion forks each test */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    char err[512] = "";
+    cr_assert_eq(tm_store_check_fds(50, err, sizeof err), TM_OK, "%s", err);
+    cr_assert_eq(tm_store_check_fds(100, err, sizeof err), TM_ESTORE);
+    cr_assert(strstr(err, "100 tasks need about 556 open files") && strstr(err, "is 512"), "%s",
+              err);
+    tm_store_raise_fd_limit();
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    cr_assert_eq(rl.rlim_cur, rl.rlim_max);
+    cr_assert_eq(tm_store_check_fds(100, err, sizeof err), TM_OK, "%s", err);
 }
