@@ -25,13 +25,14 @@
     X(NOTFOUND, "not found")                                                                       \
     X(STORE, "state store error")                                                                  \
     X(KAFKA, "kafka error")                                                                        \
-    X(FATAL, "fatal error")
+    X(FATAL, "fatal error")                                                                        \
+    X(STOPPED, "stopped on request")
 
 typedef enum {
     TM_OK = 0,
 #define TM_ERR_ENUM(name, msg) TM_E##name,
     TM_ERR_FIRST_ = -100,
-    TM_ERRNO_MAP(TM_ERR_ENUM) /* TM_EINVAL, ... TM_EFATAL */
+    TM_ERRNO_MAP(TM_ERR_ENUM) /* TM_EINVAL, ... TM_ESTOPPED */
 #undef TM_ERR_ENUM
     TM_ERR_LAST_
 } tm_err;

@@ -12,6 +12,7 @@
 #ifndef TM_KAFKA_H
 #define TM_KAFKA_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -154,14 +155,58 @@ int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task);
 int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition);
 
 /*
- * Reads the changelog partition of task `task` with read_committed from
- * offset `from` to its end (the last stable offset at the time of the
- * call), calling fn for every record (value NULL for a tombstone). fn
- * returns 0 to go on, or a negative tm_err that stops the read and is
- * returned. Returns the offset to continue from next time: that end, past
- * trailing transaction markers (so >= the offset after the last record
- * read; `from` itself when from >= the end), or a negative tm_err with a
- * message. Must not be called from inside fn.
+ * A restore reads many changelog partitions at once: one query of their
+ * offsets, then one read over all of them (one consumer assigned them
+ * all), rather than a round of queries, fetches and end-of-partition waits
+ * per task.
+ */
+typedef struct tm_changelog_part {
+    int32_t task;  /* in: the task, its changelog partition */
+    int64_t start; /* tm_kafka_changelog_offsets: the log start (earlier records are gone) */
+    int64_t end;   /* tm_kafka_changelog_offsets: the last stable offset */
+    int64_t from;  /* in, for the read: start <= from; from >= end reads nothing */
+    int64_t next;  /* the read: the offset to go on from (end once read through) */
+} tm_changelog_part;
+
+/*
+ * Writes start and end of the changelog partition of every parts[i].task
+ * (distinct), as of now: the log start offset and, with read_committed,
+ * the last stable offset (every record below it is committed or aborted).
+ * One ListOffsets request for each, retried on errors until a 30 s
+ * deadline. Returns 0; TM_ESTOPPED once *stop (NULL: never) is set while
+ * waiting; or a negative tm_err with a message.
+ */
+int tm_kafka_changelog_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n,
+                               volatile sig_atomic_t *stop, char *errstr, size_t errlen);
+
+/* A changelog record of parts[part] at offset; value NULL for a
+ * tombstone. The bytes are borrowed for the call. Returns 0 to go on, or a
+ * negative tm_err that stops the read. */
+typedef int (*tm_changelog_fn)(void *ctx, size_t part, const void *key, size_t key_len,
+                               const void *value, size_t value_len, int64_t offset);
+
+/*
+ * Reads every parts[i] from its from to its end at once, with
+ * read_committed, calling fn for every record: in offset order within a
+ * partition, partitions interleaved. Records at or past end (committed
+ * after the offsets were taken) are not read. Sets every next: end for a
+ * partition read through (past trailing transaction markers and aborted
+ * records), else the offset after the last record passed to fn. Checks
+ * *stop (NULL: never) before each record and at least every 100 ms while
+ * waiting for fetches. Returns 0; TM_ESTOPPED when *stop was set (fn has
+ * seen a prefix of each partition, up to its next); fn's error; or a
+ * negative tm_err with a message (a broker error, or no progress for 30 s).
+ * Must not be called from inside fn.
+ */
+int tm_kafka_read_changelogs(tm_kafka *k, tm_changelog_part *parts, size_t n, tm_changelog_fn fn,
+                             void *ctx, volatile sig_atomic_t *stop, char *errstr, size_t errlen);
+
+/*
+ * The two calls above for the one changelog partition of task `task`
+ * (`tidemark changelog`): reads it from max(from, its log start) to its
+ * last stable offset, calling fn. Returns that end (below `from` when the
+ * partition ends before it: recreated), or a negative tm_err with a
+ * message.
  */
 int64_t tm_kafka_read_changelog(tm_kafka *k, int32_t task, int64_t from,
                                 int (*fn)(void *ctx, const void *key, size_t key_len,

@@ -491,8 +491,9 @@ Test(kafka, open_with_changelog_and_init_transactions)
     restored r;
     cr_expect_eq(read_changelog(k, 0, 0, &r), 0);
     cr_expect_eq(r.n, 0);
-    /* An applied offset beyond the end (topic recreated): nothing to do. */
-    cr_expect_eq(read_changelog(k, 1, 7, &r), 7);
+    /* An applied offset beyond the end (topic recreated): nothing read,
+     * and the end says so. */
+    cr_expect_eq(read_changelog(k, 1, 7, &r), 0);
     cr_expect_eq(r.n, 0);
 
     tm_kafka_close(k);
@@ -676,6 +677,95 @@ Test(kafka, commit_makes_outputs_changelog_and_offsets_visible_together)
     cr_expect_eq(r.n, 0);
     cr_expect_eq(committed(0), 9);
     cr_expect_eq(committed(1), 2);
+
+    tm_kafka_close(k);
+    tm_config_free(cfg);
+}
+
+/* What the multi-partition read saw, by part. */
+typedef struct parts_seen {
+    char text[3][256];
+    size_t n;
+    volatile sig_atomic_t *stop_after_first; /* set when the first record arrives */
+} parts_seen;
+
+static int on_part(void *ctx, size_t part, const void *key, size_t key_len, const void *value,
+                   size_t value_len, int64_t offset)
+{
+    parts_seen *s = ctx;
+    cr_assert_lt(part, 3);
+    char *t = s->text[part];
+    size_t used = strlen(t);
+    snprintf(t + used, sizeof s->text[part] - used, "%s%.*s=%.*s@%lld", used ? "," : "",
+             (int)key_len, (const char *)key, value ? (int)value_len : 4,
+             value ? (const char *)value : "null", (long long)offset);
+    if (s->n++ == 0 && s->stop_after_first)
+        *s->stop_after_first = 1;
+    return 0;
+}
+
+Test(kafka, changelogs_are_read_at_once_up_to_their_last_stable_offsets)
+{
+    const char *topics[] = {"in:3", "out:3", "app-changelog:3", NULL};
+    broker_start(topics);
+    tm_config *cfg = config();
+    tm_kafka *k = open_ok(cfg, "i0", NULL);
+    char err[512];
+
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    changelog_put(k, 0, "a", "1");  /* @0 */
+    changelog_put(k, 0, "b", "2");  /* @1, COMMIT @2 */
+    changelog_put(k, 1, "c", NULL); /* @0, COMMIT @1 */
+    EXPECT_OK(tm_kafka_commit(k, ERR));
+    /* An open transaction holds partition 0's last stable offset at 3. */
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    changelog_put(k, 0, "x", "9");
+
+    tm_changelog_part parts[3] = {{.task = 0}, {.task = 1}, {.task = 2}};
+    cr_assert_eq(tm_kafka_changelog_offsets(k, parts, 3, NULL, err, sizeof err), 0, "%s", err);
+    int64_t end[3] = {3, 2, 0};
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(parts[i].start, 0, "part %d", i);
+        cr_expect_eq(parts[i].end, end[i], "part %d: end %lld", i, (long long)parts[i].end);
+    }
+    /* The records committed after the offsets were taken are not read. */
+    EXPECT_OK(tm_kafka_commit(k, ERR));
+
+    parts[0].from = 1;
+    parts_seen seen = {0};
+    cr_assert_eq(tm_kafka_read_changelogs(k, parts, 3, on_part, &seen, NULL, err, sizeof err), 0,
+                 "%s", err);
+    cr_expect_str_eq(seen.text[0], "b=2@1");
+    cr_expect_str_eq(seen.text[1], "c=null@0");
+    cr_expect_str_eq(seen.text[2], "");
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(parts[i].next, end[i], "part %d: next %lld", i, (long long)parts[i].next);
+
+    /* Stopped before the read: nothing is read, and next stays at from. */
+    volatile sig_atomic_t stop = 1;
+    memset(&seen, 0, sizeof seen);
+    parts[0].from = 0;
+    cr_expect_eq(tm_kafka_read_changelogs(k, parts, 3, on_part, &seen, &stop, err, sizeof err),
+                 TM_ESTOPPED);
+    cr_expect_eq(seen.n, 0);
+    cr_expect(parts[0].next == 0 && parts[1].next == 0 && parts[2].next == 0);
+
+    /* Stopped by the first record: next is just after it, the rest is
+     * left for the next read. */
+    stop = 0;
+    seen.stop_after_first = &stop;
+    cr_expect_eq(tm_kafka_read_changelogs(k, parts, 3, on_part, &seen, &stop, err, sizeof err),
+                 TM_ESTOPPED);
+    cr_expect_eq(seen.n, 1);
+    cr_expect(strcmp(seen.text[0], "a=1@0") == 0 ? parts[0].next == 1 && parts[1].next == 0
+                                                 : parts[1].next == 1 && parts[0].next == 0,
+              "read %s | %s; next %lld %lld", seen.text[0], seen.text[1], (long long)parts[0].next,
+              (long long)parts[1].next);
+
+    /* A task the changelog lacks is an error naming it. */
+    tm_changelog_part bad = {.task = 3};
+    cr_expect_eq(tm_kafka_changelog_offsets(k, &bad, 1, NULL, err, sizeof err), TM_EINVAL);
+    cr_expect(strstr(err, "task 3"), "%s", err);
 
     tm_kafka_close(k);
     tm_config_free(cfg);
