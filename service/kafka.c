@@ -273,9 +273,11 @@ static void on_assign(tm_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition_list
                   "kafka: input partition %d has no changelog partition (%s has %d): add "
                   "partitions to the changelog topic",
                   (int)tasks[n - 1], k->changelog_topic, (int)k->n_changelog);
+    bool stopped = false;
     if (!k->fatal && k->has_rb && !k->closing) {
         int rc = k->rb.assigned(k->rb.ctx, tasks, n, start);
-        if (rc < 0)
+        stopped = rc == TM_ESTOPPED;
+        if (rc < 0 && !stopped)
             set_fatal(k, "kafka: restoring the assigned tasks failed: %s", tm_strerror(rc));
     }
     for (int i = 0; i < parts->cnt; i++) {
@@ -286,7 +288,9 @@ static void on_assign(tm_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition_list
          * auto.offset.reset (librdkafka's fallback for OFFSET_STORED). */
         p->offset = off >= 0 ? off : RD_KAFKA_OFFSET_STORED;
     }
-    rd_kafka_resp_err_t err = rd_kafka_assign(rk, k->fatal ? NULL : parts);
+    /* Stopped during the restore: the tasks are not there to consume for;
+     * the process is about to leave the group. */
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, k->fatal || stopped ? NULL : parts);
     if (err)
         set_fatal(k, "kafka: assign: %s", rd_kafka_err2str(err));
     free(start);

@@ -43,7 +43,9 @@ typedef struct tm_kafka_rebalance {
     /* Tasks were assigned: restore them, and write for each input topic i
      * and task j the offset to start at into start_offsets[j *
      * cfg->n_input_topics + i] (prefilled with TM_KAFKA_OFFSET_STORED).
-     * Returns 0, or a negative tm_err (the service then exits: fatal). */
+     * Returns 0; TM_ESTOPPED when a stop was requested during the restore
+     * (nothing is assigned: the process is stopping); or another negative
+     * tm_err (the service then exits: fatal). */
     int (*assigned)(void *ctx, const int32_t *tasks, size_t n, int64_t *start_offsets);
     /* Tasks are being revoked: finish the current checkpoint (commit) and
      * close them, before the consumer gives the partitions up. */

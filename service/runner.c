@@ -24,6 +24,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "output.h"
+#include "restore.h"
 #include "store.h"
 #include "telemetry.h"
 
@@ -55,6 +56,8 @@ struct tm_runner {
     tm_telemetry *telemetry;
     task *tasks; /* ascending partition */
     size_t n_tasks;
+    volatile sig_atomic_t *stop; /* tm_runner_run's; restores check it */
+    bool stopped_in_restore;     /* a restore ended on *stop */
     bool in_txn;
     bool dirty; /* something to checkpoint since the last commit */
     int64_t last_commit_ms;
@@ -107,131 +110,47 @@ static void task_close(tm_runner *r, task *t)
     memset(t, 0, sizeof *t);
 }
 
-enum { ALIVE_EVERY_RECORDS = 4096 };
-
-/* A restore may read for minutes: it tells the health endpoint that the
- * process is alive every ALIVE_EVERY_RECORDS records. */
-static void restore_progress(tm_telemetry *telemetry, size_t *n)
+static int cmp_task(const void *a, const void *b)
 {
-    if (++*n % ALIVE_EVERY_RECORDS == 0)
-        tm_telemetry_alive(telemetry, tm_wall_clock_ms());
+    int32_t x = ((const task *)a)->partition, y = ((const task *)b)->partition;
+    return (x > y) - (x < y);
 }
 
-/* The store's records, loaded into the changelog codec. */
-typedef struct stored {
-    tm_changelog *changelog;
-    tm_telemetry *telemetry;
-    size_t n;
-} stored;
-
-/* Copies of the changelog tail's records, to catch the store up. */
-typedef struct tail {
-    tm_changelog *changelog;
-    tm_telemetry *telemetry;
-    size_t n_seen;
-    tm_buf bytes;
-    tm_kv_change *changes; /* offsets into bytes until materialised */
-    size_t n, cap;
-    bool *tombstone;
-} tail;
-
-static int load_stored(void *ctx, const void *key, size_t key_len, const void *value,
-                       size_t value_len)
+/* A task from a restore, taking what it holds: its inputs start at the
+ * checkpoint's offsets. */
+static void task_init(const tm_runner *r, task *t, const tm_restored_task *rt)
 {
-    stored *st = ctx;
-    tm_changelog_load(st->changelog, key, key_len, value, value_len);
-    restore_progress(st->telemetry, &st->n);
-    return 0;
-}
-
-static int load_tail(void *ctx, const void *key, size_t key_len, const void *value,
-                     size_t value_len, int64_t offset)
-{
-    (void)offset;
-    tail *t = ctx;
-    tm_changelog_load(t->changelog, key, key_len, value, value_len);
-    restore_progress(t->telemetry, &t->n_seen);
-    if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 256;
-        t->changes = tm_xrealloc(t->changes, t->cap * sizeof *t->changes);
-        t->tombstone = tm_xrealloc(t->tombstone, t->cap * sizeof *t->tombstone);
-    }
-    /* Offsets for now: the buffer moves while it grows. */
-    t->changes[t->n] = (tm_kv_change){.key = (void *)(uintptr_t)t->bytes.len,
-                                      .key_len = key_len,
-                                      .value = (void *)(uintptr_t)(t->bytes.len + key_len),
-                                      .value_len = value ? value_len : 0};
-    t->tombstone[t->n++] = value == NULL;
-    tm_buf_append(&t->bytes, key, key_len);
-    if (value)
-        tm_buf_append(&t->bytes, value, value_len);
-    return 0;
-}
-
-/* Writes the changelog's tail into the store, so that the next restore
- * starts from `end`. */
-static int apply_tail(tail *t, tm_store *store, int64_t end, char *errstr, size_t errlen)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        t->changes[i].key = t->bytes.data + (uintptr_t)t->changes[i].key;
-        t->changes[i].value =
-            t->tombstone[i] ? NULL : t->bytes.data + (uintptr_t)t->changes[i].value;
-    }
-    return tm_store_apply(store, t->changes, t->n, end, errstr, errlen);
-}
-
-/* Restores task `partition` from its store and the changelog's tail. */
-static int task_restore(tm_runner *r, int32_t partition, task *t, char *errstr, size_t errlen)
-{
-    const tm_config *cfg = r->cfg;
-    int64_t t0 = tm_wall_clock_ms();
-    memset(t, 0, sizeof *t);
-    t->partition = partition;
-    bool wiped = false;
-    int rc = tm_store_open(&t->store, cfg->state_dir, cfg->application_id, partition, false, &wiped,
-                           errstr, errlen);
-    if (rc < 0)
-        return rc;
-    if (wiped)
-        TM_LOG(TM_LOG_WARN, "runner",
-               "task %d: state store was unreadable; rebuilding it "
-               "from the changelog",
-               (int)partition);
-    t->changelog = tm_changelog_new(cfg);
-    stored st = {.changelog = t->changelog, .telemetry = r->telemetry};
-    rc = tm_store_scan(t->store, load_stored, &st, errstr, errlen);
-    tail tl = {.changelog = t->changelog, .telemetry = r->telemetry};
-    int64_t from = tm_store_applied_offset(t->store);
-    int64_t end =
-        rc < 0 ? rc
-               : tm_kafka_read_changelog(r->kafka, partition, from, load_tail, &tl, errstr, errlen);
-    rc = end < 0 ? (int)end : TM_OK;
-    if (rc == TM_OK && tl.n > 0)
-        rc = apply_tail(&tl, t->store, end, errstr, errlen);
-    tm_buf_free(&tl.bytes);
-    free(tl.changes);
-    free(tl.tombstone);
-    if (rc == TM_OK)
-        rc = tm_engine_open(&t->engine, cfg, partition, tm_wall_clock_ms(), errstr, errlen);
-    if (rc < 0)
-        return rc;
-    tm_engine_track_changes(t->engine);
-    t->next_offsets = tm_xcalloc(cfg->n_input_topics, sizeof(int64_t));
-    t->first_offsets = tm_xcalloc(cfg->n_input_topics, sizeof(int64_t));
-    t->consumed = tm_xcalloc(cfg->n_input_topics, sizeof(uint64_t));
-    for (size_t i = 0; i < cfg->n_input_topics; i++)
+    size_t n_topics = r->cfg->n_input_topics;
+    *t = (task){.partition = rt->partition,
+                .engine = rt->engine,
+                .changelog = rt->changelog,
+                .store = rt->store,
+                .next_offsets = rt->next_offsets,
+                .first_offsets = tm_xmalloc((n_topics + 1) * sizeof(int64_t)),
+                .consumed = tm_xcalloc(n_topics + 1, sizeof(uint64_t))};
+    for (size_t i = 0; i < n_topics; i++)
         t->first_offsets[i] = -1;
-    rc = tm_changelog_restore(t->changelog, t->engine, t->next_offsets, errstr, errlen);
-    if (rc < 0)
-        return rc;
-    int64_t ms = tm_wall_clock_ms() - t0;
-    tm_telemetry_restored(r->telemetry, partition, tl.n, ms);
-    TM_LOG(TM_LOG_INFO, "runner",
-           "task %d restored in %lld ms: %zu windows, %zu dedup keys, %zu changelog records "
-           "replayed from offset %lld",
-           (int)partition, (long long)ms, tm_engine_open_windows(t->engine),
-           tm_engine_dedup_entries(t->engine), tl.n, (long long)from);
-    return TM_OK;
+}
+
+/* Restores the tasks `partitions` (none of them owned) all at once
+ * (restore.h) and adds them to r->tasks, which stays in ascending
+ * partition order. Returns 0, TM_ESTOPPED (SIGTERM during the restore:
+ * no task added), or a negative tm_err with a message. */
+static int restore_tasks(tm_runner *r, const int32_t *partitions, size_t n, char *errstr,
+                         size_t errlen)
+{
+    tm_restored_task *got = tm_xcalloc(n + 1, sizeof *got);
+    const tm_restore_options o = {
+        .telemetry = r->telemetry, .stop = r->stop, .open_stores = r->n_tasks};
+    int rc = tm_restore_tasks(r->cfg, r->kafka, partitions, n, &o, got, errstr, errlen);
+    if (rc == TM_OK) {
+        r->tasks = tm_xrealloc(r->tasks, (r->n_tasks + n + 1) * sizeof *r->tasks);
+        for (size_t j = 0; j < n; j++)
+            task_init(r, &r->tasks[r->n_tasks++], &got[j]);
+        qsort(r->tasks, r->n_tasks, sizeof *r->tasks, cmp_task);
+    }
+    free(got);
+    return rc;
 }
 
 /* ---- producing ---- */
@@ -425,22 +344,35 @@ static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
     return TM_OK;
 }
 
-/* Rebuilds a task from its last checkpoint and puts its inputs back there. */
-static int rewind_task(tm_runner *r, task *t, char *errstr, size_t errlen)
+/* Rebuilds every task from its last checkpoint, in one restore, and puts
+ * its inputs back there. */
+static int rewind_tasks(tm_runner *r, char *errstr, size_t errlen)
 {
-    int32_t partition = t->partition;
-    int64_t *first = t->first_offsets;
-    t->first_offsets = NULL;
-    task_close(r, t);
-    int rc = task_restore(r, partition, t, errstr, errlen);
-    for (size_t i = 0; rc == TM_OK && i < r->cfg->n_input_topics; i++) {
-        /* Without a checkpoint, back to the first offset consumed since
-         * the task started; nothing consumed: nothing to rewind. */
-        int64_t to = t->next_offsets[i] >= 0 ? t->next_offsets[i] : first[i];
-        if (to >= 0)
-            rc = tm_kafka_seek(r->kafka, i, partition, to, errstr, errlen);
-        t->first_offsets[i] = first[i];
+    size_t n = r->n_tasks, n_topics = r->cfg->n_input_topics;
+    int32_t *partitions = tm_xmalloc((n + 1) * sizeof *partitions);
+    int64_t *first = tm_xmalloc((n * n_topics + 1) * sizeof *first);
+    for (size_t j = 0; j < n; j++) {
+        partitions[j] = r->tasks[j].partition;
+        memcpy(&first[j * n_topics], r->tasks[j].first_offsets, n_topics * sizeof *first);
+        task_close(r, &r->tasks[j]);
     }
+    r->n_tasks = 0;
+    /* The tasks come back in the same (ascending) order: task j is
+     * partitions[j]. */
+    int rc = restore_tasks(r, partitions, n, errstr, errlen);
+    for (size_t j = 0; rc == TM_OK && j < n; j++) {
+        task *t = &r->tasks[j];
+        for (size_t i = 0; rc == TM_OK && i < n_topics; i++) {
+            /* Without a checkpoint, back to the first offset consumed since
+             * the task started; nothing consumed: nothing to rewind. */
+            int64_t f = first[j * n_topics + i];
+            int64_t to = t->next_offsets[i] >= 0 ? t->next_offsets[i] : f;
+            if (to >= 0)
+                rc = tm_kafka_seek(r->kafka, i, t->partition, to, errstr, errlen);
+            t->first_offsets[i] = f;
+        }
+    }
+    free(partitions);
     free(first);
     return rc;
 }
@@ -459,11 +391,9 @@ static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t 
     r->n_observed = 0;
     tm_buf_reset(&r->observed_bytes);
     tm_telemetry_restoring(r->telemetry, true);
-    for (size_t i = 0; i < r->n_tasks; i++) {
-        int rc = rewind_task(r, &r->tasks[i], errstr, errlen);
-        if (rc < 0)
-            return rc;
-    }
+    int rc = rewind_tasks(r, errstr, errlen);
+    if (rc < 0)
+        return rc;
     tm_telemetry_restoring(r->telemetry, false);
     return TM_OK;
 }
@@ -476,20 +406,21 @@ static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start
     char err[512];
     size_t n_topics = r->cfg->n_input_topics;
     tm_telemetry_restoring(r->telemetry, true);
-    for (size_t j = 0; j < n; j++) {
-        if (find_task(r, parts[j]))
-            continue;
-        r->tasks = tm_xrealloc(r->tasks, (r->n_tasks + 1) * sizeof *r->tasks);
-        size_t at = 0;
-        while (at < r->n_tasks && r->tasks[at].partition < parts[j])
-            at++;
-        memmove(&r->tasks[at + 1], &r->tasks[at], (r->n_tasks - at) * sizeof *r->tasks);
-        r->n_tasks++;
-        if (task_restore(r, parts[j], &r->tasks[at], err, sizeof err) < 0) {
-            TM_LOG(TM_LOG_ERROR, "runner", "task %d: restore failed: %s", (int)parts[j], err);
-            note_status(r, TM_KAFKA_FATAL, err);
-            return TM_EFATAL;
-        }
+    int32_t *fresh = tm_xmalloc((n + 1) * sizeof *fresh);
+    size_t n_fresh = 0;
+    for (size_t j = 0; j < n; j++)
+        if (!find_task(r, parts[j]))
+            fresh[n_fresh++] = parts[j];
+    int rc = restore_tasks(r, fresh, n_fresh, err, sizeof err);
+    free(fresh);
+    if (rc == TM_ESTOPPED) {
+        r->stopped_in_restore = true;
+        return rc;
+    }
+    if (rc < 0) {
+        TM_LOG(TM_LOG_ERROR, "runner", "restore failed: %s", err);
+        note_status(r, TM_KAFKA_FATAL, err);
+        return TM_EFATAL;
     }
     tm_telemetry_restoring(r->telemetry, false);
     for (size_t j = 0; j < n; j++) {
@@ -508,7 +439,10 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n)
     char err[512];
     if (r->in_txn && r->status == TM_KAFKA_OK) {
         int rc = checkpoint(r, err, sizeof err);
-        if (rc < 0)
+        /* Stopped while an abort rebuilt the tasks: they are closed. */
+        if (rc == TM_ESTOPPED)
+            r->stopped_in_restore = true;
+        else if (rc < 0)
             note_status(r, TM_KAFKA_FATAL, err);
     }
     for (size_t j = 0; j < n; j++) {
@@ -565,6 +499,8 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
     r->cfg = cfg;
     r->opt = *opt;
     r->batch = tm_xcalloc(BATCH_MAX, sizeof *r->batch);
+    /* Thousands of tasks need thousands of descriptors (store.h). */
+    tm_store_raise_fd_limit();
     /* First, so that the probes answer while the cluster is joined. */
     int rc = tm_telemetry_open(&r->telemetry, cfg, errstr, errlen);
     const tm_kafka_rebalance rb = {r, on_assigned, on_revoked};
@@ -634,6 +570,7 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
 
 int tm_runner_run(tm_runner *r, volatile sig_atomic_t *stop, char *errstr, size_t errlen)
 {
+    r->stop = stop;
     r->last_commit_ms = tm_wall_clock_ms();
     int rc = TM_OK;
     while (rc == TM_OK && !*stop)
@@ -641,6 +578,12 @@ int tm_runner_run(tm_runner *r, volatile sig_atomic_t *stop, char *errstr, size_
     tm_telemetry_stopping(r->telemetry);
     if (rc == TM_OK && r->in_txn && r->dirty)
         rc = checkpoint(r, errstr, errlen);
+    /* A stopped restore kept in the stores what it had read and left no
+     * task half-built; nothing was consumed since the last commit. */
+    if (rc == TM_ESTOPPED || (rc == TM_OK && r->stopped_in_restore)) {
+        TM_LOG(TM_LOG_INFO, "runner", "stopped during restore");
+        return TM_OK;
+    }
     if (rc == TM_OK)
         TM_LOG(TM_LOG_INFO, "runner", "stopped cleanly");
     return rc;
