@@ -64,10 +64,7 @@
  * Paths: $TIDEMARK_BINARY and $TIDEMARK_TEST_BROKER, defaulting to the
  * build tree's (compile definitions).
  */
-#define _XOPEN_SOURCE 700 /* nftw */
-
 #include <errno.h>
-#include <ftw.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <pthread.h>
@@ -86,16 +83,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <criterion/abort.h>
-#include <criterion/event.h>
-#include <criterion/stats.h>
-
 #include "broker.h"
 #include "common.h"
 #include "config.h"
 #include "engine.h"
 #include "kafka_io.h"
 #include "proc.h"
+#include "support.h"
 
 #ifndef TIDEMARK_BINARY_PATH
 #define TIDEMARK_BINARY_PATH ""
@@ -124,83 +118,7 @@ typedef struct options {
     const char *raw;  /* per-event latency timings */
 } options;
 
-/* ---- process-wide state, for the exit path ---- */
-
-static char g_dir[512];
-static bool g_keep;
-static volatile sig_atomic_t g_interrupted;
-
-__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fprintf(stderr, "bench_run: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1); /* atexit: children killed (proc.c), then the directory removed */
-}
-
-/*
- * tests/support reports failures with Criterion assertions (cr_assert),
- * which outside a Criterion test would write to a test runner that is not
- * there, then abort. These two definitions take the place of Criterion's
- * (the executable's own symbols come first): the message is printed and
- * the bench exits through fail(), which kills the children.
- */
-void criterion_send_assert(struct criterion_assert_stats *stats)
-{
-    if (stats && !stats->passed)
-        fprintf(stderr, "bench_run: %s:%u: %s\n", stats->file ? stats->file : "?", stats->line,
-                stats->message ? stats->message : "");
-}
-
-void criterion_abort_test(void)
-{
-    fail("a tests/support check failed (see above)");
-}
-
-static void check_interrupt(void)
-{
-    if (g_interrupted)
-        fail("interrupted");
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_interrupted = 1;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void cleanup_dir(void)
-{
-    if (!g_dir[0])
-        return;
-    if (g_keep) {
-        fprintf(stderr, "bench_run: kept %s\n", g_dir);
-        return;
-    }
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- time, CPU ---- */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static double ms_between(int64_t a_ns, int64_t b_ns)
 {
@@ -267,7 +185,7 @@ static void join(char *out, size_t len, const char *a, const char *b)
 {
     int n = snprintf(out, len, "%s/%s", a, b);
     if (n < 0 || (size_t)n >= len)
-        fail("path too long: %s/%s", a, b);
+        tm_bench_fail("path too long: %s/%s", a, b);
 }
 
 static char *read_file(const char *path)
@@ -337,19 +255,19 @@ static void service_check(const service *s)
     int status;
     if (tm_proc_exited(s->pid, &status)) {
         print_log_tail(s->log, 30);
-        fail("tidemark run exited by itself: %s", tm_proc_status_str(status));
+        tm_bench_fail("tidemark run exited by itself: %s", tm_proc_status_str(status));
     }
 }
 
 static void service_wait_assigned(const service *s)
 {
-    int64_t deadline = now_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
+    int64_t deadline = tm_bench_now_ns() + (int64_t)START_TIMEOUT_MS * 1000000;
     while (!log_contains(s->log, "\"module\":\"runner\",\"msg\":\"assigned ")) {
-        check_interrupt();
+        tm_bench_check_interrupt();
         service_check(s);
-        if (now_ns() > deadline) {
+        if (tm_bench_now_ns() > deadline) {
             print_log_tail(s->log, 30);
-            fail("tidemark run: no \"assigned\" within %d ms", START_TIMEOUT_MS);
+            tm_bench_fail("tidemark run: no \"assigned\" within %d ms", START_TIMEOUT_MS);
         }
         tm_test_sleep_ms(POLL_MS);
     }
@@ -362,7 +280,8 @@ static void service_stop(service *s)
     if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
         !log_contains(s->log, "stopped cleanly")) {
         print_log_tail(s->log, 30);
-        fail("tidemark run did not stop cleanly: %s", tm_proc_status_str(exited ? status : -1));
+        tm_bench_fail("tidemark run did not stop cleanly: %s",
+                      tm_proc_status_str(exited ? status : -1));
     }
     s->pid = 0;
 }
@@ -376,7 +295,7 @@ static void write_config(const char *path, const char *app, const char *in, cons
 {
     FILE *f = fopen(path, "w");
     if (!f)
-        fail("cannot write %s: %s", path, strerror(errno));
+        tm_bench_fail("cannot write %s: %s", path, strerror(errno));
     fprintf(
         f,
         "{\n"
@@ -408,7 +327,7 @@ static void write_config(const char *path, const char *app, const char *in, cons
         app, in, (long long)ooo_ms, window, (long long)lateness_ms, (long long)dedup_ttl_ms, out,
         late, dlq, state_dir, (long long)o->commit_ms, bootstrap, (long long)o->fetch_wait_ms);
     if (fclose(f) != 0)
-        fail("cannot write %s", path);
+        tm_bench_fail("cannot write %s", path);
 }
 
 /* ---- Kafka clients ---- */
@@ -417,7 +336,7 @@ static void conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 {
     char err[256];
     if (rd_kafka_conf_set(conf, name, value, err, sizeof err) != RD_KAFKA_CONF_OK)
-        fail("librdkafka: %s=%s: %s", name, value, err);
+        tm_bench_fail("librdkafka: %s=%s: %s", name, value, err);
 }
 
 static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *bootstrap,
@@ -430,7 +349,7 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const
         conf_set(conf, props[i], props[i + 1]);
     rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
     if (!rk)
-        fail("rd_kafka_new: %s", err);
+        tm_bench_fail("rd_kafka_new: %s", err);
     return rk;
 }
 
@@ -472,16 +391,16 @@ static size_t count_topic(const char *bootstrap, const char *topic, int parts, i
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (e)
-        fail("count %s: assign: %s", topic, rd_kafka_err2str(e));
+        tm_bench_fail("count %s: assign: %s", topic, rd_kafka_err2str(e));
     *dropped = log_start_sum(rk, topic, parts);
     bool *eof = tm_xcalloc((size_t)parts, sizeof *eof);
     int n_eof = 0;
     size_t count = 0;
-    int64_t deadline = now_ns() + (int64_t)COUNT_TIMEOUT_MS * 1000000;
+    int64_t deadline = tm_bench_now_ns() + (int64_t)COUNT_TIMEOUT_MS * 1000000;
     while (n_eof < parts) {
-        check_interrupt();
-        if (now_ns() > deadline)
-            fail("count %s: not at the end within %d ms", topic, COUNT_TIMEOUT_MS);
+        tm_bench_check_interrupt();
+        if (tm_bench_now_ns() > deadline)
+            tm_bench_fail("count %s: not at the end within %d ms", topic, COUNT_TIMEOUT_MS);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
@@ -493,7 +412,7 @@ static size_t count_topic(const char *bootstrap, const char *topic, int parts, i
         } else if (!m->err) {
             count++;
         } else if (rd_kafka_fatal_error(rk, NULL, 0)) {
-            fail("count %s: %s", topic, rd_kafka_message_errstr(m));
+            tm_bench_fail("count %s: %s", topic, rd_kafka_message_errstr(m));
         }
         rd_kafka_message_destroy(m);
     }
@@ -613,14 +532,14 @@ static double expected_counts(const char *config_path, const char *topic, const 
     char err[512];
     tm_config *cfg = NULL;
     if (tm_config_load(&cfg, config_path, NULL, NULL, 0, err, sizeof err) < 0)
-        fail("%s", err);
+        tm_bench_fail("%s", err);
     tm_engine **e = tm_xcalloc((size_t)o->partitions, sizeof *e);
     for (int p = 0; p < o->partitions; p++)
         if (tm_engine_open(&e[p], cfg, p, ev[0].ts, err, sizeof err) < 0)
-            fail("engine: %s", err);
+            tm_bench_fail("engine: %s", err);
     *out = (counts){0};
     tm_engine_sink sink = {out, count_result, count_late, count_dead};
-    int64_t t0 = now_ns();
+    int64_t t0 = tm_bench_now_ns();
     for (size_t i = 0; i < o->events; i++) {
         tm_record r = {.topic = topic,
                        .partition = ev[i].partition,
@@ -632,7 +551,7 @@ static double expected_counts(const char *config_path, const char *topic, const 
                        .value_len = ev[i].len};
         tm_engine_process(e[ev[i].partition], &r, ev[i].ts, &sink);
     }
-    double secs = (double)(now_ns() - t0) / 1e9;
+    double secs = (double)(tm_bench_now_ns() - t0) / 1e9;
     *stats = (tm_engine_stats){0};
     for (int p = 0; p < o->partitions; p++) {
         const tm_engine_stats *s = tm_engine_stats_of(e[p]);
@@ -701,18 +620,18 @@ static void feed(feeder *f)
                                         "300000",
                                         NULL};
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf, f->bootstrap, props);
-    int64_t t0 = now_ns();
-    for (size_t i = 0; i < f->n && !atomic_load(&f->stop) && !g_interrupted; i++) {
+    int64_t t0 = tm_bench_now_ns();
+    for (size_t i = 0; i < f->n && !atomic_load(&f->stop) && !tm_bench_interrupted(); i++) {
         const event *e = &f->ev[i];
         int32_t p = e->partition;
         if (f->cap > 0 && f->produced[p] - atomic_load(&f->progress[p]) >= f->cap) {
             atomic_store(&f->filled, true);
-            int64_t w0 = now_ns();
+            int64_t w0 = tm_bench_now_ns();
             atomic_store(&f->waiting_since, w0);
             while (f->produced[p] - atomic_load(&f->progress[p]) >= f->cap &&
-                   !atomic_load(&f->stop) && !g_interrupted)
+                   !atomic_load(&f->stop) && !tm_bench_interrupted())
                 rd_kafka_poll(rk, 1);
-            atomic_fetch_add(&f->blocked_ns, now_ns() - w0);
+            atomic_fetch_add(&f->blocked_ns, tm_bench_now_ns() - w0);
             atomic_store(&f->waiting_since, 0);
         }
         for (;;) {
@@ -721,7 +640,8 @@ static void feed(feeder *f)
                                   RD_KAFKA_V_KEY(e->key, strlen(e->key)),
                                   RD_KAFKA_V_VALUE(e->payload, e->len), RD_KAFKA_V_TIMESTAMP(e->ts),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&f->stop) && !g_interrupted) {
+            if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&f->stop) &&
+                !tm_bench_interrupted()) {
                 rd_kafka_poll(rk, 5);
                 continue;
             }
@@ -735,13 +655,13 @@ static void feed(feeder *f)
             rd_kafka_poll(rk, 0);
     }
     atomic_store(&f->filled, true);
-    int64_t deadline = now_ns() + (int64_t)FLUSH_TIMEOUT_MS * 1000000;
-    while (rd_kafka_outq_len(rk) > 0 && !atomic_load(&f->stop) && !g_interrupted &&
-           now_ns() < deadline)
+    int64_t deadline = tm_bench_now_ns() + (int64_t)FLUSH_TIMEOUT_MS * 1000000;
+    while (rd_kafka_outq_len(rk) > 0 && !atomic_load(&f->stop) && !tm_bench_interrupted() &&
+           tm_bench_now_ns() < deadline)
         rd_kafka_flush(rk, 100);
     if (rd_kafka_outq_len(rk) > 0 && atomic_fetch_add(&f->failed, 1) == 0)
         snprintf(f->error, sizeof f->error, "%d records not acknowledged", rd_kafka_outq_len(rk));
-    f->secs = (double)(now_ns() - t0) / 1e9;
+    f->secs = (double)(tm_bench_now_ns() - t0) / 1e9;
     rd_kafka_destroy(rk);
 }
 
@@ -762,7 +682,8 @@ static int64_t feeder_blocked_at(feeder *f, int64_t t)
 static void feeder_check(feeder *f)
 {
     if (atomic_load(&f->failed) > 0)
-        fail("input producer: %zu failures, the first: %s", atomic_load(&f->failed), f->error);
+        tm_bench_fail("input producer: %zu failures, the first: %s", atomic_load(&f->failed),
+                      f->error);
 }
 
 static tm_test_broker *start_broker(const options *o, const char *log, const char *const *topics,
@@ -821,14 +742,14 @@ typedef struct phase_paths {
 
 static void phase_setup(phase_paths *p, const char *name, const char *app_prefix)
 {
-    join(p->dir, sizeof p->dir, g_dir, name);
+    join(p->dir, sizeof p->dir, tm_bench_dir(), name);
     if (mkdir(p->dir, 0755) != 0)
-        fail("mkdir %s: %s", p->dir, strerror(errno));
+        tm_bench_fail("mkdir %s: %s", p->dir, strerror(errno));
     join(p->config, sizeof p->config, p->dir, "config.json");
     join(p->state, sizeof p->state, p->dir, "state");
     join(p->broker_log, sizeof p->broker_log, p->dir, "broker.log");
     join(p->log, sizeof p->log, p->dir, "tidemark.log");
-    snprintf(p->app, sizeof p->app, "%s-%s", app_prefix, strrchr(g_dir, '-') + 1);
+    snprintf(p->app, sizeof p->app, "%s-%s", app_prefix, strrchr(tm_bench_dir(), '-') + 1);
     snprintf(p->changelog, sizeof p->changelog, "%s-changelog", p->app);
 }
 
@@ -846,14 +767,14 @@ static void phase_throughput(const options *o)
            "out-of-orderness 2 s, lateness 30 s, dedup on, commit interval %lld ms\n",
            o->events, o->keys, np, (long long)o->commit_ms);
     fflush(stdout);
-    int64_t t0 = now_ns();
+    int64_t t0 = tm_bench_now_ns();
     event *ev = generate(o);
     size_t bytes = 0;
     for (size_t i = 0; i < o->events; i++)
         bytes += ev[i].len + strlen(ev[i].key);
     double per_record = (double)bytes / (double)o->events + RECORD_OVERHEAD;
     printf("  generated in %.2f s (%.0f bytes of key and value per event on average)\n",
-           (double)(now_ns() - t0) / 1e9, (double)bytes / (double)o->events);
+           (double)(tm_bench_now_ns() - t0) / 1e9, (double)bytes / (double)o->events);
 
     const char *const topics[] = {in, out, late, dlq, changelog};
     tm_test_broker *broker = start_broker(o, broker_log, topics, 5, np);
@@ -894,7 +815,7 @@ static void phase_throughput(const options *o)
     tm_kafka_probe *probe = tm_kafka_probe_new(bootstrap, app);
     if (o->preload) {
         feed(&f);
-        check_interrupt();
+        tm_bench_check_interrupt();
         feeder_check(&f);
         printf("  preloaded into '%s' in %.2f s (%.0f records/s)\n", in, f.secs,
                (double)o->events / f.secs);
@@ -903,18 +824,19 @@ static void phase_throughput(const options *o)
         int64_t dropped = log_start_sum(rk, in, np);
         rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         if (dropped != 0)
-            fail("the test broker dropped the first %lld records of '%s' (it keeps about %d MB "
-                 "per partition): use fewer --events, more --partitions, or no --preload",
-                 (long long)dropped, in, RETENTION_BYTES >> 20);
+            tm_bench_fail(
+                "the test broker dropped the first %lld records of '%s' (it keeps about %d MB "
+                "per partition): use fewer --events, more --partitions, or no --preload",
+                (long long)dropped, in, RETENTION_BYTES >> 20);
     } else {
         int rc = pthread_create(&f.thread, NULL, feeder_main, &f);
         if (rc != 0)
-            fail("pthread_create: %s", strerror(rc));
-        int64_t deadline = now_ns() + (int64_t)FLUSH_TIMEOUT_MS * 1000000;
+            tm_bench_fail("pthread_create: %s", strerror(rc));
+        int64_t deadline = tm_bench_now_ns() + (int64_t)FLUSH_TIMEOUT_MS * 1000000;
         while (!atomic_load(&f.filled)) {
-            check_interrupt();
-            if (now_ns() > deadline)
-                fail("the input producer did not fill its window in time");
+            tm_bench_check_interrupt();
+            if (tm_bench_now_ns() > deadline)
+                tm_bench_fail("the input producer did not fill its window in time");
             tm_test_sleep_ms(POLL_MS);
         }
         feeder_check(&f);
@@ -927,7 +849,7 @@ static void phase_throughput(const options *o)
     fflush(stdout);
 
     service svc;
-    int64_t t_spawn = now_ns();
+    int64_t t_spawn = tm_bench_now_ns();
     service_start(&svc, config, "bench", log);
     pid_t perf = 0;
     if (o->perf) {
@@ -951,13 +873,13 @@ static void phase_throughput(const options *o)
     int64_t t_assigned = 0, t_first = 0, t_end = 0, first_sum = 0, blocked0 = 0, blocked1 = 0;
     cpu_snap c0 = {0}, c1 = {0};
     while (!t_end) {
-        check_interrupt();
+        tm_bench_check_interrupt();
         service_check(&svc);
         feeder_check(&f);
-        int64_t now = now_ns();
+        int64_t now = tm_bench_now_ns();
         if (now > deadline) {
             print_log_tail(svc.log, 20);
-            fail("not done within %lld ms of the start", (long long)budget_ms);
+            tm_bench_fail("not done within %lld ms of the start", (long long)budget_ms);
         }
         if (!t_assigned) {
             if (log_contains(svc.log, "\"module\":\"runner\",\"msg\":\"assigned ")) {
@@ -974,7 +896,7 @@ static void phase_throughput(const options *o)
                 if (committed[p] > 0)
                     atomic_store(&f.progress[p], committed[p]);
             }
-            int64_t at = now_ns();
+            int64_t at = tm_bench_now_ns();
             if (!t_first && sum > 0) {
                 t_first = at;
                 first_sum = sum;
@@ -1105,7 +1027,7 @@ static void *lat_consume(void *arg)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
         if (!m)
             continue;
-        int64_t t = now_ns();
+        int64_t t = tm_bench_now_ns();
         if (m->err) {
             if (rd_kafka_fatal_error(rk, NULL, 0)) {
                 snprintf(c->error, sizeof c->error, "%s", rd_kafka_message_errstr(m));
@@ -1147,7 +1069,7 @@ static void lat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     lat_producer *p = opaque;
-    int64_t t = now_ns();
+    int64_t t = tm_bench_now_ns();
     size_t i = (size_t)(uintptr_t)m->_private;
     if (m->err) {
         if (atomic_fetch_add(&p->failed, 1) == 0)
@@ -1192,7 +1114,7 @@ static void phase_latency(const options *o)
     const char *in = "lat-orders", *out = "lat-gmv", *late = "lat-late", *dlq = "lat-dlq";
     size_t n = (size_t)llround(o->rate * o->seconds);
     if (n < 2)
-        fail("--rate x --seconds must give at least 2 events");
+        tm_bench_fail("--rate x --seconds must give at least 2 events");
 
     printf("\n== latency: %zu events at %.0f/s (%.1f s), one per %lld ms window "
            "(max_out_of_orderness 0), 1 partition, commit interval %lld ms, "
@@ -1219,7 +1141,7 @@ static void phase_latency(const options *o)
     atomic_init(&cons.failed, false);
     int rc = pthread_create(&cons.thread, NULL, lat_consume, &cons);
     if (rc != 0)
-        fail("pthread_create: %s", strerror(rc));
+        tm_bench_fail("pthread_create: %s", strerror(rc));
 
     /* The producer is connected (and has its producer id) before the
      * first event: its start-up is not part of any latency. */
@@ -1237,7 +1159,7 @@ static void phase_latency(const options *o)
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
     if (me)
-        fail("latency: producer metadata: %s", rd_kafka_err2str(me));
+        tm_bench_fail("latency: producer metadata: %s", rd_kafka_err2str(me));
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
 
@@ -1247,16 +1169,16 @@ static void phase_latency(const options *o)
     tm_test_sleep_ms(1000); /* let the first fetches settle */
 
     cpu_snap c0 = cpu_now(svc.pid, tm_test_broker_pid(broker));
-    int64_t t0 = now_ns();
+    int64_t t0 = tm_bench_now_ns();
     double period_ns = 1e9 / o->rate;
     for (size_t i = 0; i < n; i++) {
         int64_t due = t0 + (int64_t)((double)i * period_ns);
-        for (int64_t now = now_ns(); now < due; now = now_ns()) {
+        for (int64_t now = tm_bench_now_ns(); now < due; now = tm_bench_now_ns()) {
             int64_t left_ms = (due - now) / 1000000;
             rd_kafka_poll(rk, left_ms > 0 ? (int)(left_ms > 10 ? 10 : left_ms) : 0);
         }
         if (i % 64 == 0) {
-            check_interrupt();
+            tm_bench_check_interrupt();
             service_check(&svc);
         }
         char value[256];
@@ -1265,38 +1187,38 @@ static void phase_latency(const options *o)
                            "{\"order_id\":\"l-%010zu\",\"merchant\":\"%s\",\"amount\":%zu.%02zu,"
                            "\"event_time\":%lld,\"currency\":\"EUR\",\"channel\":\"web\"}",
                            i, LAT_KEY, 1 + i % 500, i % 100, (long long)et);
-        send_ns[i] = now_ns();
+        send_ns[i] = tm_bench_now_ns();
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_PARTITION(0),
             RD_KAFKA_V_KEY(LAT_KEY, strlen(LAT_KEY)), RD_KAFKA_V_VALUE(value, (size_t)len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)i),
             RD_KAFKA_V_END);
         if (e)
-            fail("latency: produce: %s", rd_kafka_err2str(e));
+            tm_bench_fail("latency: produce: %s", rd_kafka_err2str(e));
         rd_kafka_poll(rk, 0);
     }
-    double send_s = (double)(now_ns() - t0) / 1e9;
-    int64_t deadline = now_ns() + (int64_t)DRAIN_TIMEOUT_MS * 1000000;
-    while (rd_kafka_outq_len(rk) > 0 && now_ns() < deadline)
+    double send_s = (double)(tm_bench_now_ns() - t0) / 1e9;
+    int64_t deadline = tm_bench_now_ns() + (int64_t)DRAIN_TIMEOUT_MS * 1000000;
+    while (rd_kafka_outq_len(rk) > 0 && tm_bench_now_ns() < deadline)
         rd_kafka_flush(rk, 100);
     if (rd_kafka_outq_len(rk) > 0 || atomic_load(&prod.failed) > 0)
-        fail("latency: %d records not acknowledged, %zu failed (%s)", rd_kafka_outq_len(rk),
-             atomic_load(&prod.failed), prod.error);
+        tm_bench_fail("latency: %d records not acknowledged, %zu failed (%s)",
+                      rd_kafka_outq_len(rk), atomic_load(&prod.failed), prod.error);
     rd_kafka_destroy(rk);
 
     /* Windows 0..n-2 close; the last one stays open. */
-    while (atomic_load(&cons.results) < n - 1 && now_ns() < deadline &&
+    while (atomic_load(&cons.results) < n - 1 && tm_bench_now_ns() < deadline &&
            !atomic_load(&cons.failed)) {
-        check_interrupt();
+        tm_bench_check_interrupt();
         service_check(&svc);
         tm_test_sleep_ms(10);
     }
     cpu_snap c1 = cpu_now(svc.pid, tm_test_broker_pid(broker));
-    double wall_s = (double)(now_ns() - t0) / 1e9;
+    double wall_s = (double)(tm_bench_now_ns() - t0) / 1e9;
     atomic_store(&cons.stop, true);
     pthread_join(cons.thread, NULL);
     if (atomic_load(&cons.failed))
-        fail("latency consumer: %s", cons.error);
+        tm_bench_fail("latency consumer: %s", cons.error);
     service_stop(&svc);
     tm_test_broker_stop(broker);
 
@@ -1306,7 +1228,7 @@ static void phase_latency(const options *o)
     size_t m = 0, missing = 0;
     FILE *raw = NULL;
     if (o->raw && !(raw = fopen(o->raw, "w")))
-        fail("cannot write %s: %s", o->raw, strerror(errno));
+        tm_bench_fail("cannot write %s: %s", o->raw, strerror(errno));
     if (raw)
         fprintf(raw, "# window i: send(i+1) ack(i+1) readable(i), ms since the first send\n");
     for (size_t i = 0; i + 1 < n; i++) {
@@ -1323,7 +1245,7 @@ static void phase_latency(const options *o)
         m++;
     }
     if (raw && fclose(raw) != 0)
-        fail("cannot write %s", o->raw);
+        tm_bench_fail("cannot write %s", o->raw);
     printf("  produced %zu events in %.2f s (%.1f/s); %zu results read, %zu other records, "
            "%zu windows without a result\n",
            n, send_s, (double)n / send_s, atomic_load(&cons.results), atomic_load(&cons.others),
@@ -1333,7 +1255,7 @@ static void phase_latency(const options *o)
            wall_s, c1.service - c0.service, 100 * (c1.service - c0.service) / wall_s,
            c1.broker - c0.broker, 100 * (c1.broker - c0.broker) / wall_s);
     if (m == 0)
-        fail("latency: no result read");
+        tm_bench_fail("latency: no result read");
     printf("LATENCY  append of event i+1 -> result of window i readable (read_committed):\n");
     report_latency("the delivery report:", from_ack, m);
     report_latency("the send (before produce()):", from_send, m);
@@ -1445,40 +1367,30 @@ static void find_binaries(void)
 {
     const char *bin = tidemark_binary();
     if (!*bin || access(bin, X_OK) != 0)
-        fail("no tidemark executable at '%s': set TIDEMARK_BINARY or build the tidemark target",
-             bin);
+        tm_bench_fail(
+            "no tidemark executable at '%s': set TIDEMARK_BINARY or build the tidemark target",
+            bin);
     const char *broker = getenv("TIDEMARK_TEST_BROKER");
     if (!broker || !*broker) {
         broker = TIDEMARK_TEST_BROKER_PATH;
         setenv("TIDEMARK_TEST_BROKER", broker, 1); /* for tests/support/broker.c */
     }
     if (!*broker || access(broker, X_OK) != 0)
-        fail("no tidemark-test-broker at '%s': set TIDEMARK_TEST_BROKER or build the "
-             "tidemark_test_broker target",
-             broker);
+        tm_bench_fail("no tidemark-test-broker at '%s': set TIDEMARK_TEST_BROKER or build the "
+                      "tidemark_test_broker target",
+                      broker);
 }
 
 int main(int argc, char **argv)
 {
     options o = parse_options(argc, argv);
     find_binaries();
-    g_keep = o.keep;
-
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/tidemark-bench-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir))
-        fail("mkdtemp %s: %s", g_dir, strerror(errno));
-    atexit(cleanup_dir); /* registered before any spawn: runs after the children are killed */
+    tm_bench_start("bench_run", o.keep);
 
     printf("bench_run: tidemark %s, test broker %s, directory %s, %ld online CPUs (shared by the "
            "broker, the service and this load generator)\n",
-           tidemark_binary(), getenv("TIDEMARK_TEST_BROKER"), g_dir, sysconf(_SC_NPROCESSORS_ONLN));
+           tidemark_binary(), getenv("TIDEMARK_TEST_BROKER"), tm_bench_dir(),
+           sysconf(_SC_NPROCESSORS_ONLN));
     if (o.throughput)
         phase_throughput(&o);
     if (o.latency)

@@ -1,0 +1,44 @@
+/*
+ * support.h: what the benchmarks (tests/bench/bench_*.c) share: their exit
+ * path, a temporary directory, interruption, a clock.
+ *
+ * The benchmarks run outside Criterion but use tests/support, whose checks
+ * are Criterion assertions, which outside a Criterion test would write to a
+ * runner that is not there, then abort. support.c therefore defines
+ * criterion_send_assert and criterion_abort_test in place of Criterion's
+ * (an executable's own symbols come first): a failed check prints its
+ * message and ends the benchmark through tm_bench_fail, which kills the
+ * children. It is linked into the benchmarks only (the tidemark_bench_support
+ * library), never into a Criterion test.
+ */
+#ifndef TM_BENCH_SUPPORT_H
+#define TM_BENCH_SUPPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Starts a benchmark called name (its messages' prefix): creates the
+ * temporary directory $TMPDIR/tidemark-<name>-XXXXXX, removed at exit
+ * (after tests/support has killed the children) unless keep; notes SIGINT
+ * and SIGTERM (tm_bench_interrupted); ignores SIGPIPE. Fails on error.
+ */
+void tm_bench_start(const char *name, bool keep);
+
+/* The temporary directory (valid after tm_bench_start). */
+const char *tm_bench_dir(void);
+
+/* Prints "<name>: <message>" on stderr and exits 1: the children are
+ * killed and the directory removed by the exit handlers. */
+__attribute__((noreturn, format(printf, 1, 2))) void tm_bench_fail(const char *fmt, ...);
+
+/* Whether SIGINT or SIGTERM has arrived (any thread may ask). */
+bool tm_bench_interrupted(void);
+
+/* tm_bench_fail("interrupted") if tm_bench_interrupted(). */
+void tm_bench_check_interrupt(void);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t tm_bench_now_ns(void);
+
+#endif
