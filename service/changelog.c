@@ -13,8 +13,6 @@
 #include <string.h>
 
 #include "common.h"
-#include "hash.h"
-#include "table.h"
 
 enum { FORMAT_VERSION = 1 };
 
@@ -32,14 +30,13 @@ typedef struct dedup_batch {
     int64_t max_expiry;
 } dedup_batch;
 
-/* A loaded record (restore), keyed by the hash of its key. */
-typedef struct loaded {
-    uint64_t hash;
-    char *key;
+/* A record being restored: borrowed bytes. */
+typedef struct record {
+    const unsigned char *key;
     size_t key_len;
-    char *value;
+    const void *value;
     size_t value_len;
-} loaded;
+} record;
 
 struct tm_changelog {
     const tm_config *cfg;
@@ -51,36 +48,19 @@ struct tm_changelog {
     size_t cap_changes;
     dedup_batch *batches;
     size_t n_batches, cap_batches;
-    tm_table loaded; /* of loaded */
 };
 
 tm_changelog *tm_changelog_new(const tm_config *cfg)
 {
     tm_changelog *cl = tm_xcalloc(1, sizeof *cl);
     cl->cfg = cfg;
-    tm_table_init(&cl->loaded, sizeof(loaded));
     return cl;
-}
-
-static void forget_loaded(tm_changelog *cl)
-{
-    for (size_t i = 0; i < cl->loaded.cap; i++) {
-        loaded *l = tm_table_slot(&cl->loaded, i);
-        if (l) {
-            free(l->key);
-            free(l->value);
-        }
-    }
-    tm_table_destroy(&cl->loaded);
-    tm_table_init(&cl->loaded, sizeof(loaded));
 }
 
 void tm_changelog_free(tm_changelog *cl)
 {
     if (!cl)
         return;
-    forget_loaded(cl);
-    tm_table_destroy(&cl->loaded);
     tm_buf_free(&cl->bytes);
     free(cl->pending);
     free(cl->changes);
@@ -279,49 +259,6 @@ void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_of
     *n = cl->n_pending;
 }
 
-/* ---- loading ---- */
-
-typedef struct key_ref {
-    const void *key;
-    size_t key_len;
-} key_ref;
-
-static uint64_t loaded_hash(const void *key, size_t key_len)
-{
-    return tm_hash64(key, key_len, 0x6c6f61646564ull);
-}
-
-static bool loaded_eq(const void *entry, const void *key)
-{
-    const loaded *l = entry;
-    const key_ref *k = key;
-    return l->key_len == k->key_len && memcmp(l->key, k->key, k->key_len) == 0;
-}
-
-void tm_changelog_load(tm_changelog *cl, const void *key, size_t key_len, const void *value,
-                       size_t value_len)
-{
-    key_ref k = {key, key_len};
-    uint64_t h = loaded_hash(key, key_len);
-    loaded *l = tm_table_find(&cl->loaded, h, loaded_eq, &k);
-    if (!value) {
-        if (l) {
-            free(l->key);
-            free(l->value);
-            tm_table_remove(&cl->loaded, l);
-        }
-        return;
-    }
-    if (!l) {
-        l = tm_table_insert(&cl->loaded, h);
-        l->key = tm_xstrndup(key, key_len);
-        l->key_len = key_len;
-    }
-    free(l->value);
-    l->value = tm_xstrndup(value, value_len);
-    l->value_len = value_len;
-}
-
 /* ---- reading records ---- */
 
 /* The fixed parts of the values and keys (changelog.h). */
@@ -480,7 +417,7 @@ tm_changelog_input tm_changelog_checkpoint_input(const tm_changelog_checkpoint *
 
 /* ---- restoring ---- */
 
-static int bad_record(const loaded *l, const char *why, char *errstr, size_t errlen)
+static int bad_record(const record *l, const char *why, char *errstr, size_t errlen)
 {
     return tm_seterr(errstr, errlen, TM_ESTORE,
                      "changelog record '%c' (%zu key bytes) cannot be read: %s; the state was "
@@ -489,7 +426,7 @@ static int bad_record(const loaded *l, const char *why, char *errstr, size_t err
                      l->key_len ? l->key[0] : '?', l->key_len, why);
 }
 
-static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const loaded *l,
+static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const record *l,
                               int64_t *next_offsets, char *errstr, size_t errlen)
 {
     size_t n_topics = cl->cfg->n_input_topics;
@@ -512,7 +449,7 @@ static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const loaded *l,
     return TM_OK;
 }
 
-static int restore_window(tm_changelog *cl, tm_engine *e, const loaded *l,
+static int restore_window(tm_changelog *cl, tm_engine *e, const record *l,
                           const tm_changelog_key *k, char *errstr, size_t errlen)
 {
     tm_changelog_window w;
@@ -542,7 +479,7 @@ static int restore_window(tm_changelog *cl, tm_engine *e, const loaded *l,
 
 /* Holds the batch's keys that the restored watermark has not released,
  * and keeps the batch for a tombstone once it has released them all. */
-static int restore_dedup(tm_changelog *cl, tm_engine *e, const loaded *l, const tm_changelog_key *k,
+static int restore_dedup(tm_changelog *cl, tm_engine *e, const record *l, const tm_changelog_key *k,
                          char *errstr, size_t errlen)
 {
     tm_changelog_dedup d;
@@ -564,31 +501,21 @@ static int restore_dedup(tm_changelog *cl, tm_engine *e, const loaded *l, const 
     return TM_OK;
 }
 
-int tm_changelog_restore(tm_changelog *cl, tm_engine *e, int64_t *next_offsets, char *errstr,
-                         size_t errlen)
+int tm_changelog_restore_record(tm_changelog *cl, tm_engine *e, const void *key, size_t key_len,
+                                const void *value, size_t value_len, int64_t *next_offsets,
+                                char *errstr, size_t errlen)
 {
-    for (size_t i = 0; i < cl->cfg->n_input_topics; i++)
-        next_offsets[i] = -1;
-    cl->n_batches = 0;
-    int rc = TM_OK;
-    /* The checkpoint first: dedup keys need the restored watermark. */
-    key_ref ck = {"c", 1};
-    const loaded *c = tm_table_find(&cl->loaded, loaded_hash("c", 1), loaded_eq, &ck);
-    if (c)
-        rc = restore_checkpoint(cl, e, c, next_offsets, errstr, errlen);
-    for (size_t i = 0; rc == TM_OK && i < cl->loaded.cap; i++) {
-        const loaded *l = tm_table_slot(&cl->loaded, i);
-        if (!l || l == c)
-            continue;
-        tm_changelog_key k;
-        const char *why = tm_changelog_parse_key(l->key, l->key_len, &k);
-        if (why)
-            rc = bad_record(l, why, errstr, errlen);
-        else if (k.kind == TM_CHANGELOG_WINDOW)
-            rc = restore_window(cl, e, l, &k, errstr, errlen);
-        else /* dedup: the one checkpoint key, "c", was handled above */
-            rc = restore_dedup(cl, e, l, &k, errstr, errlen);
+    const record l = {key, key_len, value, value_len};
+    tm_changelog_key k;
+    const char *why = tm_changelog_parse_key(key, key_len, &k);
+    if (why)
+        return bad_record(&l, why, errstr, errlen);
+    switch (k.kind) {
+    case TM_CHANGELOG_CHECKPOINT:
+        return restore_checkpoint(cl, e, &l, next_offsets, errstr, errlen);
+    case TM_CHANGELOG_WINDOW:
+        return restore_window(cl, e, &l, &k, errstr, errlen);
+    default:
+        return restore_dedup(cl, e, &l, &k, errstr, errlen);
     }
-    forget_loaded(cl);
-    return rc;
 }

@@ -51,20 +51,21 @@ void tm_changelog_free(tm_changelog *cl);
 void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_offsets,
                           const tm_kv_change **changes, size_t *n);
 
-/* Restore, step 1: feed every record in order (the store's contents, then
- * the changelog's tail); value NULL is a tombstone. Copies the bytes. */
-void tm_changelog_load(tm_changelog *cl, const void *key, size_t key_len, const void *value,
-                       size_t value_len);
-
 /*
- * Restore, step 2: rebuilds the state loaded so far into a freshly opened
- * engine e, writes the checkpoint's next input offsets into next_offsets
- * (one per input topic; -1 without a checkpoint) and forgets what was
- * loaded. Returns 0, or TM_ESTORE with a message when a record cannot be
- * read (written by an incompatible version or another configuration).
+ * Restore: rebuilds the state of a freshly opened engine e from one
+ * record, as the store holds them (store.h): the latest record of each key
+ * once (a tombstoned key not at all), in key order, which brings the
+ * checkpoint ("c") before the dedup batches ("d") that need its watermark.
+ * The codec must be fresh too (it learns the live dedup batches, to
+ * tombstone them later). The checkpoint record writes its next input
+ * offsets into next_offsets (one per input topic; the caller starts them
+ * at -1: no checkpoint). The bytes are borrowed for the call. Returns 0,
+ * or TM_ESTORE with a message when the record cannot be read (written by an
+ * incompatible version or another configuration).
  */
-int tm_changelog_restore(tm_changelog *cl, tm_engine *e, int64_t *next_offsets, char *errstr,
-                         size_t errlen);
+int tm_changelog_restore_record(tm_changelog *cl, tm_engine *e, const void *key, size_t key_len,
+                                const void *value, size_t value_len, int64_t *next_offsets,
+                                char *errstr, size_t errlen);
 
 /*
  * Reading one record, without a configuration: what restore uses, and

@@ -522,6 +522,11 @@ static int open_restore(tm_kafka *k, char *errstr, size_t errlen)
     /* Reaching the end should not wait out a long fetch. */
     if (!rc)
         rc = conf_default(conf, k->cfg, "fetch.wait.max.ms", NULL, "100", errstr, errlen);
+    /* A restore reads faster than it applies now and then (a store write):
+     * when the prefetched queue is full, fetching pauses for this long,
+     * 1 s by default, which left the reader idle most of a large restore. */
+    if (!rc)
+        rc = conf_default(conf, k->cfg, "fetch.queue.backoff.ms", NULL, "10", errstr, errlen);
     free(group);
     free(client);
     if (rc) {

@@ -60,8 +60,8 @@ typedef struct restore {
     job *jobs;
     size_t n;
     tm_changelog_part *parts;
-    size_t buffered;  /* bytes in every chunk */
-    uint64_t records; /* read from the changelog */
+    size_t buffered; /* bytes in every chunk */
+    tm_restore_stats stats;
     int64_t t0;
     char err[512]; /* a failure inside the read's callback */
     /* The parallel steps. */
@@ -242,8 +242,9 @@ static int on_record(void *ctx, size_t part, const void *key, size_t key_len, co
     size_t before = j->tail.bytes.len;
     chunk_add(&j->tail, key, key_len, value, value_len);
     rs->buffered += j->tail.bytes.len - before;
+    rs->stats.bytes += j->tail.bytes.len - before;
     j->t.records++;
-    progress(rs, &rs->records);
+    progress(rs, &rs->stats.records);
     if (j->tail.bytes.len >= CHUNK_BYTES)
         return apply_chunk(rs, part, rs->err, sizeof rs->err);
     if (rs->buffered >= ALL_CHUNKS_BYTES)
@@ -253,21 +254,27 @@ static int on_record(void *ctx, size_t part, const void *key, size_t key_len, co
 
 typedef struct loader {
     const restore *rs;
-    tm_changelog *changelog;
+    job *j;
     uint64_t n;
 } loader;
 
+/* The store's records, in key order, straight into the engine. */
 static int load_stored(void *ctx, const void *key, size_t key_len, const void *value,
                        size_t value_len)
 {
     loader *ld = ctx;
-    tm_changelog_load(ld->changelog, key, key_len, value, value_len);
+    job *j = ld->j;
+    int rc = tm_changelog_restore_record(j->t.changelog, j->t.engine, key, key_len, value,
+                                         value_len, j->t.next_offsets, j->err, sizeof j->err);
     progress(ld->rs, &ld->n);
-    return ld->n % ALIVE_EVERY_RECORDS == 0 && stop_requested(ld->rs) ? TM_ESTOPPED : 0;
+    if (rc == TM_OK && ld->n % ALIVE_EVERY_RECORDS == 0 && stop_requested(ld->rs))
+        rc = TM_ESTOPPED;
+    return rc;
 }
 
-/* Step 4 (parallel): the engine, from the store (which now holds the
- * whole changelog). */
+/* Step 4 (parallel): the engine, from the store, which now holds the
+ * changelog up to the read's end: each key once, in key order, as
+ * tm_changelog_restore_record wants them. */
 static void rebuild_job(restore *rs, job *j)
 {
     if (stop_requested(rs)) {
@@ -275,18 +282,17 @@ static void rebuild_job(restore *rs, job *j)
         return;
     }
     const tm_config *cfg = rs->cfg;
-    j->t.changelog = tm_changelog_new(cfg);
-    loader ld = {.rs = rs, .changelog = j->t.changelog};
-    j->rc = tm_store_scan(j->t.store, load_stored, &ld, j->err, sizeof j->err);
-    if (j->rc == TM_OK)
-        j->rc = tm_engine_open(&j->t.engine, cfg, j->t.partition, tm_wall_clock_ms(), j->err,
-                               sizeof j->err);
+    j->rc = tm_engine_open(&j->t.engine, cfg, j->t.partition, tm_wall_clock_ms(), j->err,
+                           sizeof j->err);
     if (j->rc < 0)
         return;
     tm_engine_track_changes(j->t.engine);
-    j->t.next_offsets = tm_xcalloc(cfg->n_input_topics, sizeof *j->t.next_offsets);
-    j->rc =
-        tm_changelog_restore(j->t.changelog, j->t.engine, j->t.next_offsets, j->err, sizeof j->err);
+    j->t.changelog = tm_changelog_new(cfg);
+    j->t.next_offsets = tm_xmalloc((cfg->n_input_topics + 1) * sizeof *j->t.next_offsets);
+    for (size_t i = 0; i < cfg->n_input_topics; i++)
+        j->t.next_offsets[i] = -1;
+    loader ld = {.rs = rs, .j = j};
+    j->rc = tm_store_scan(j->t.store, load_stored, &ld, j->err, sizeof j->err);
     j->done_ms = tm_wall_clock_ms() - rs->t0;
 }
 
@@ -333,8 +339,15 @@ static void report(const restore *rs, tm_restored_task *out)
                (long long)j->from);
         out[i] = j->t;
     }
-    TM_LOG(TM_LOG_INFO, "restore", "restored %zu task(s) in %lld ms: %llu changelog records read",
-           rs->n, (long long)(tm_wall_clock_ms() - rs->t0), (unsigned long long)rs->records);
+    const tm_restore_stats *st = &rs->stats;
+    TM_LOG(TM_LOG_INFO, "restore",
+           "restored %zu task(s) in %lld ms (stores opened in %lld ms, changelog read into them "
+           "in %lld ms, engines rebuilt in %lld ms): %llu changelog records, %llu bytes",
+           rs->n, (long long)(st->open_ms + st->read_ms + st->rebuild_ms), (long long)st->open_ms,
+           (long long)st->read_ms, (long long)st->rebuild_ms, (unsigned long long)st->records,
+           (unsigned long long)st->bytes);
+    if (rs->o->stats)
+        *rs->o->stats = *st;
 }
 
 int tm_restore_tasks(const tm_config *cfg, tm_kafka *k, const int32_t *partitions, size_t n,
@@ -351,10 +364,15 @@ int tm_restore_tasks(const tm_config *cfg, tm_kafka *k, const int32_t *partition
     for (size_t i = 0; i < n; i++)
         rs.jobs[i].t.partition = partitions[i];
     rc = run_parallel(&rs, open_job, errstr, errlen);
+    int64_t t1 = tm_wall_clock_ms();
+    rs.stats.open_ms = t1 - rs.t0;
     if (rc == TM_OK)
         rc = read_tails(&rs, k, errstr, errlen);
+    int64_t t2 = tm_wall_clock_ms();
+    rs.stats.read_ms = t2 - t1;
     if (rc == TM_OK)
         rc = run_parallel(&rs, rebuild_job, errstr, errlen);
+    rs.stats.rebuild_ms = tm_wall_clock_ms() - t2;
     if (rc == TM_OK) {
         for (size_t i = 0; i < n; i++)
             chunk_free(&rs.jobs[i].tail);
@@ -365,7 +383,8 @@ int tm_restore_tasks(const tm_config *cfg, tm_kafka *k, const int32_t *partition
             TM_LOG(TM_LOG_INFO, "restore",
                    "restore of %zu task(s) stopped after %lld ms: the %llu changelog records "
                    "read are kept in their stores",
-                   n, (long long)(tm_wall_clock_ms() - rs.t0), (unsigned long long)rs.records);
+                   n, (long long)(tm_wall_clock_ms() - rs.t0),
+                   (unsigned long long)rs.stats.records);
         }
         for (size_t i = 0; i < n; i++)
             release_job(&rs.jobs[i]);

@@ -44,6 +44,15 @@ typedef struct tm_restored_task {
     uint64_t records;      /* changelog records read */
 } tm_restored_task;
 
+/* Where a restore's time went (the log's summary line says the same). */
+typedef struct tm_restore_stats {
+    int64_t open_ms;    /* opening the stores */
+    int64_t read_ms;    /* the offsets, and the changelog read and written into the stores */
+    int64_t rebuild_ms; /* the engines, from the stores */
+    uint64_t records;   /* changelog records read */
+    uint64_t bytes;     /* their keys and values */
+} tm_restore_stats;
+
 typedef struct tm_restore_options {
     /* Told that the process is alive (every few thousand records) and
      * each task's restore; NULL: none. Borrowed. */
@@ -51,6 +60,7 @@ typedef struct tm_restore_options {
     volatile sig_atomic_t *stop; /* non-zero: stop (SIGTERM); NULL: never */
     size_t open_stores;          /* stores the caller already holds (file descriptors) */
     unsigned threads;            /* worker threads, 0: one per online CPU */
+    tm_restore_stats *stats;     /* filled on success; NULL: not wanted */
 } tm_restore_options;
 
 /*
