@@ -34,8 +34,8 @@
  * with a small chunk). */
 #define ALL_CHUNKS_BYTES ((size_t)64 << 20)
 /* A long restore tells the health endpoint that the process is alive this
- * often (records). */
-enum { ALIVE_EVERY_RECORDS = 4096 };
+ * often (records), and logs how far the read is at most this often (ms). */
+enum { ALIVE_EVERY_RECORDS = 4096, PROGRESS_EVERY_MS = 1000 };
 
 typedef struct chunk {
     tm_buf bytes;
@@ -63,7 +63,8 @@ typedef struct restore {
     size_t buffered; /* bytes in every chunk */
     tm_restore_stats stats;
     int64_t t0;
-    char err[512]; /* a failure inside the read's callback */
+    char err[512];         /* a failure inside the read's callback */
+    int64_t last_progress; /* when the read's progress was last logged */
     /* The parallel steps. */
     void (*step)(struct restore *rs, job *j);
     atomic_size_t next_job;
@@ -232,6 +233,25 @@ static int plan_job(restore *rs, job *j, tm_changelog_part *p, char *errstr, siz
     return TM_OK;
 }
 
+/* Logs how far the read is, once a PROGRESS_EVERY_MS: a restore of
+ * millions of records takes seconds, during which the log would say
+ * nothing. */
+static void log_progress(restore *rs)
+{
+    int64_t now = tm_wall_clock_ms();
+    if (now - rs->last_progress < PROGRESS_EVERY_MS)
+        return;
+    rs->last_progress = now;
+    int64_t done = 0, all = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        done += rs->parts[i].next - rs->parts[i].from;
+        all += rs->parts[i].end - rs->parts[i].from;
+    }
+    TM_LOG(TM_LOG_INFO, "restore",
+           "restoring %zu task(s): %llu changelog records read so far, %lld of %lld offsets", rs->n,
+           (unsigned long long)rs->stats.records, (long long)done, (long long)all);
+}
+
 /* Step 3: the read's callback, on the reading thread. */
 static int on_record(void *ctx, size_t part, const void *key, size_t key_len, const void *value,
                      size_t value_len, int64_t offset)
@@ -245,6 +265,8 @@ static int on_record(void *ctx, size_t part, const void *key, size_t key_len, co
     rs->stats.bytes += j->tail.bytes.len - before;
     j->t.records++;
     progress(rs, &rs->stats.records);
+    if (rs->stats.records % ALIVE_EVERY_RECORDS == 0)
+        log_progress(rs);
     if (j->tail.bytes.len >= CHUNK_BYTES)
         return apply_chunk(rs, part, rs->err, sizeof rs->err);
     if (rs->buffered >= ALL_CHUNKS_BYTES)
@@ -310,6 +332,7 @@ static int read_tails(restore *rs, tm_kafka *k, char *errstr, size_t errlen)
 {
     for (size_t i = 0; i < rs->n; i++)
         rs->parts[i].task = rs->jobs[i].t.partition;
+    rs->last_progress = tm_wall_clock_ms();
     int rc = tm_kafka_changelog_offsets(k, rs->parts, rs->n, rs->o->stop, errstr, errlen);
     for (size_t i = 0; i < rs->n && rc == TM_OK; i++)
         rc = plan_job(rs, &rs->jobs[i], &rs->parts[i], errstr, errlen);

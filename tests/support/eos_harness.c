@@ -138,6 +138,8 @@ static const char *window_json(tm_eos_window w)
         return "{\"type\":\"hopping\",\"size_ms\":10000,\"advance_ms\":5000}";
     case TM_EOS_SESSION:
         return "{\"type\":\"session\",\"gap_ms\":1000}";
+    case TM_EOS_TUMBLING_HOUR:
+        return "{\"type\":\"tumbling\",\"size_ms\":3600000}";
     default:
         return "{\"type\":\"tumbling\",\"size_ms\":5000}";
     }
@@ -184,6 +186,36 @@ static void write_config(tm_eos *e, tm_eos_window w)
     cr_assert(fclose(f) == 0, "cannot write %s", e->config_path);
 }
 
+/* Starts the test broker with the topics (not the changelog: the service
+ * creates it with CreateTopics), its probe, and writes the configuration
+ * with its address. */
+static void start_broker(tm_eos *e)
+{
+    char parts[16], brokers_s[16], t_in[64], t_out[64], t_late[64], t_dlq[64];
+    char log[TM_EOS_PATH];
+    snprintf(parts, sizeof parts, "%d", e->partitions);
+    snprintf(brokers_s, sizeof brokers_s, "%d", e->brokers);
+    snprintf(t_in, sizeof t_in, "%s:%s", INPUT_TOPIC, parts);
+    snprintf(t_out, sizeof t_out, "%s:%s", OUTPUT_TOPIC, parts);
+    snprintf(t_late, sizeof t_late, "%s:%s", LATE_TOPIC, parts);
+    snprintf(t_dlq, sizeof t_dlq, "%s:%s", DLQ_TOPIC, parts);
+    join_path(log, sizeof log, e->dir, "broker.log");
+    const char *args[] = {"--brokers", brokers_s, "--topic", t_in,  "--topic", t_out,
+                          "--topic",   t_late,    "--topic", t_dlq, NULL};
+    e->broker = tm_test_broker_start(args, log);
+    e->probe = tm_kafka_probe_new(tm_test_broker_bootstrap(e->broker), e->app_id);
+    write_config(e, e->window);
+}
+
+void tm_eos_replace_broker(tm_eos *e)
+{
+    tm_kafka_probe_free(e->probe);
+    tm_test_broker_stop(e->broker);
+    start_broker(e);
+    printf("eos %s: a new, empty broker %s\n", e->name, tm_test_broker_bootstrap(e->broker));
+    fflush(stdout);
+}
+
 tm_eos *tm_eos_setup(const tm_eos_options *o)
 {
     cr_assert(!current, "tm_eos_setup called twice");
@@ -193,7 +225,9 @@ tm_eos *tm_eos_setup(const tm_eos_options *o)
     e->t0 = tm_test_now_ms();
     snprintf(e->name, sizeof e->name, "%s", o->name);
     e->partitions = o->partitions > 0 ? o->partitions : 4;
-    int brokers = o->brokers > 0 ? o->brokers : 3;
+    e->brokers = o->brokers > 0 ? o->brokers : 3;
+    e->merchants = o->merchants;
+    e->window = o->window;
 
     const char *tmp = getenv("TMPDIR");
     char templ[TM_EOS_PATH];
@@ -208,21 +242,7 @@ tm_eos *tm_eos_setup(const tm_eos_options *o)
     snprintf(e->app_id, sizeof e->app_id, "eos-%s-%s", e->name, strrchr(e->dir, '-') + 1);
     snprintf(e->changelog_topic, sizeof e->changelog_topic, "%s-changelog", e->app_id);
 
-    char parts[16], brokers_s[16], t_in[64], t_out[64], t_late[64], t_dlq[64];
-    char log[TM_EOS_PATH];
-    snprintf(parts, sizeof parts, "%d", e->partitions);
-    snprintf(brokers_s, sizeof brokers_s, "%d", brokers);
-    snprintf(t_in, sizeof t_in, "%s:%s", INPUT_TOPIC, parts);
-    snprintf(t_out, sizeof t_out, "%s:%s", OUTPUT_TOPIC, parts);
-    snprintf(t_late, sizeof t_late, "%s:%s", LATE_TOPIC, parts);
-    snprintf(t_dlq, sizeof t_dlq, "%s:%s", DLQ_TOPIC, parts);
-    join_path(log, sizeof log, e->dir, "broker.log");
-    /* Not the changelog topic: the service creates it (CreateTopics). */
-    const char *args[] = {"--brokers", brokers_s, "--topic", t_in,  "--topic", t_out,
-                          "--topic",   t_late,    "--topic", t_dlq, NULL};
-    e->broker = tm_test_broker_start(args, log);
-    e->probe = tm_kafka_probe_new(tm_test_broker_bootstrap(e->broker), e->app_id);
-    write_config(e, o->window);
+    start_broker(e);
     printf("eos %s: directory %s, broker %s\n", e->name, e->dir,
            tm_test_broker_bootstrap(e->broker));
     fflush(stdout);
@@ -265,8 +285,11 @@ void tm_eos_pass(tm_eos *e)
 
 void tm_eos_write_input(tm_eos *e, size_t events, uint64_t seed)
 {
-    const tm_workload_options o = {
-        .seed = seed, .events = events, .partitions = e->partitions, .topic = INPUT_TOPIC};
+    const tm_workload_options o = {.seed = seed,
+                                   .events = events,
+                                   .partitions = e->partitions,
+                                   .merchants = e->merchants,
+                                   .topic = INPUT_TOPIC};
     tm_workload_write(e->input_path, &o, &e->workload);
     const tm_workload_stats *s = &e->workload;
     printf("eos %s: input %zu events (%zu on time, %zu late, %zu duplicates, %zu malformed, "

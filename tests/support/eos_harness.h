@@ -47,13 +47,22 @@
 
 enum { TM_EOS_MAX_INSTANCES = 4, TM_EOS_PATH = 512, TM_EOS_MAX_SETS = 2 };
 
-typedef enum { TM_EOS_TUMBLING, TM_EOS_HOPPING, TM_EOS_SESSION } tm_eos_window;
+/* Tumbling 5 s, hopping 10 s every 5 s, sessions with a 1 s gap, or
+ * tumbling 1 h (every merchant's window stays open for long: a large
+ * state). */
+typedef enum {
+    TM_EOS_TUMBLING,
+    TM_EOS_HOPPING,
+    TM_EOS_SESSION,
+    TM_EOS_TUMBLING_HOUR
+} tm_eos_window;
 
 typedef struct tm_eos_options {
     const char *name;     /* short, [a-z0-9-]: in the application id and the directory */
     int brokers;          /* 0: 3 */
     int partitions;       /* of every topic; 0: 4 */
     tm_eos_window window; /* the pipeline's window (default tumbling 5 s) */
+    int merchants;        /* the workload's keys; 0: its default (48) */
 } tm_eos_options;
 
 typedef struct tm_eos_instance {
@@ -75,6 +84,9 @@ typedef struct tm_eos {
     char app_id[128];
     char changelog_topic[160];
     int partitions;
+    int brokers;
+    int merchants;
+    tm_eos_window window;
     tm_test_broker *broker;
     tm_kafka_probe *probe;
     tm_feeder *feeder; /* the running feeder, if any */
@@ -95,6 +107,12 @@ typedef struct tm_eos {
  * gmv, orders-late, orders-dlq, each with `partitions` partitions) and
  * writes the configuration. The harness owns the result. */
 tm_eos *tm_eos_setup(const tm_eos_options *o);
+
+/* Stops the broker and starts a new, empty one with the same topics (the
+ * changelog deleted with the rest, as by an application reset): the
+ * configuration names its address; started instances keep the old one
+ * until restarted. */
+void tm_eos_replace_broker(tm_eos *e);
 
 /* The Criterion .fini: see above. */
 void tm_eos_teardown(void);
