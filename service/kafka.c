@@ -962,8 +962,7 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
     return 0;
 }
 
-int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
-                                   size_t errlen)
+int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size_t errlen)
 {
     assert(out && cfg);
     if (!has_bootstrap(cfg))
@@ -971,30 +970,130 @@ int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *e
     tm_kafka *k = tm_xcalloc(1, sizeof *k);
     k->cfg = cfg;
     /* Its own client and group ids: never mistaken for an instance's. */
-    k->client_id = xprintf("%s-changelog-reader", cfg->application_id);
+    k->client_id = xprintf("%s-admin", cfg->application_id);
     k->changelog_topic = xprintf("%s-changelog", cfg->application_id);
     int rc = open_restore(k, errstr, errlen);
-    if (!rc) {
-        rd_kafka_topic_t *meta = rd_kafka_topic_new(k->restore, k->changelog_topic, NULL);
-        int parts = 0, brokers = 0;
-        rc = meta ? topic_partitions(k->restore, meta, now_ms() + OP_TIMEOUT_MS, &parts, &brokers,
-                                     errstr, errlen)
-                  : tm_seterr(errstr, errlen, TM_ECONFIG, "config: changelog topic '%s': %s",
-                              k->changelog_topic, rd_kafka_err2str(rd_kafka_last_error()));
-        if (meta)
-            rd_kafka_topic_destroy(meta);
-        if (!rc && parts == 0)
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
-                           "kafka: changelog topic '%s' does not exist (tidemark run creates it)",
-                           k->changelog_topic);
-        k->n_changelog = parts;
-    }
     if (rc) {
         tm_kafka_close(k);
         return rc;
     }
     *out = k;
     return 0;
+}
+
+int tm_kafka_topic_partitions(tm_kafka *k, const char *topic, int *partitions, char *errstr,
+                              size_t errlen)
+{
+    rd_kafka_topic_t *meta = rd_kafka_topic_new(k->restore, topic, NULL);
+    if (!meta)
+        return tm_seterr(errstr, errlen, TM_ECONFIG, "config: topic '%s': %s", topic,
+                         rd_kafka_err2str(rd_kafka_last_error()));
+    int brokers = 0;
+    int rc = topic_partitions(k->restore, meta, now_ms() + OP_TIMEOUT_MS, partitions, &brokers,
+                              errstr, errlen);
+    rd_kafka_topic_destroy(meta);
+    return rc;
+}
+
+int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
+                                   size_t errlen)
+{
+    tm_kafka *k;
+    int rc = tm_kafka_open_admin(&k, cfg, errstr, errlen);
+    if (rc)
+        return rc;
+    int parts = 0;
+    rc = tm_kafka_topic_partitions(k, k->changelog_topic, &parts, errstr, errlen);
+    if (!rc && parts == 0)
+        rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                       "kafka: changelog topic '%s' does not exist (tidemark run creates it)",
+                       k->changelog_topic);
+    k->n_changelog = parts;
+    if (rc) {
+        tm_kafka_close(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+/* Waits for the result of the admin request sent on q; NULL on timeout. */
+static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q)
+{
+    return rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
+}
+
+int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t errlen)
+{
+    char msg[256];
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->restore, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->restore);
+    rd_kafka_DeleteTopics(k->restore, &dt, 1, opts, q);
+    rd_kafka_event_t *ev = admin_result(q);
+    int rc = 0;
+    if (!ev || rd_kafka_event_error(ev)) {
+        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting topic '%s': %s", topic,
+                       ev ? rd_kafka_event_error_string(ev) : "timed out");
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &cnt);
+        rd_kafka_resp_err_t err =
+            cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
+        if (err && err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting topic '%s': %s", topic,
+                           rd_kafka_err2str(err));
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_DeleteTopic_destroy(dt);
+    return rc;
+}
+
+int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, char *errstr, size_t errlen)
+{
+    char msg[256];
+    *found = false;
+    rd_kafka_DeleteGroup_t *dg = rd_kafka_DeleteGroup_new(group);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->restore, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->restore);
+    rd_kafka_DeleteGroups(k->restore, &dg, 1, opts, q);
+    rd_kafka_event_t *ev = admin_result(q);
+    int rc = 0;
+    if (!ev || rd_kafka_event_error(ev)) {
+        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting consumer group '%s': %s", group,
+                       ev ? rd_kafka_event_error_string(ev) : "timed out");
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_group_result_t **res =
+            rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &cnt);
+        const rd_kafka_error_t *error = cnt == 1 ? rd_kafka_group_result_error(res[0]) : NULL;
+        rd_kafka_resp_err_t err = cnt != 1 ? RD_KAFKA_RESP_ERR__BAD_MSG
+                                  : error  ? rd_kafka_error_code(error)
+                                           : RD_KAFKA_RESP_ERR_NO_ERROR;
+        *found = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (err == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                           "kafka: consumer group '%s' has active members: stop every instance "
+                           "of the application first",
+                           group);
+        else if (err && err != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting consumer group '%s': %s",
+                           group, error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_DeleteGroup_destroy(dg);
+    return rc;
 }
 
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k)

@@ -100,6 +100,24 @@ size_t tm_kafka_changelog_record_limit(const tm_kafka *k);
 int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
                                    size_t errlen);
 
+/* ---- administration (`tidemark reset`) ---- */
+
+/* A handle for the administration calls below: no producer, no group
+ * membership. Borrows cfg. */
+int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size_t errlen);
+
+/* *partitions: topic's partition count, 0 when it does not exist. */
+int tm_kafka_topic_partitions(tm_kafka *k, const char *topic, int *partitions, char *errstr,
+                              size_t errlen);
+
+/* Deletes topic (DeleteTopics); a missing topic is no error. */
+int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t errlen);
+
+/* Deletes the consumer group and its committed offsets (DeleteGroups);
+ * *found says whether it existed. A group with active members is refused
+ * (TM_EKAFKA, saying to stop the instances first). */
+int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, char *errstr, size_t errlen);
+
 /* Partition count of the changelog topic (one per task). */
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k);
 
