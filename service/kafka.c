@@ -1055,10 +1055,12 @@ int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t e
     return rc;
 }
 
-int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, char *errstr, size_t errlen)
+int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has_members,
+                          char *errstr, size_t errlen)
 {
     char msg[256];
     *found = false;
+    *has_members = false;
     rd_kafka_DeleteGroup_t *dg = rd_kafka_DeleteGroup_new(group);
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(k->restore, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
@@ -1079,6 +1081,7 @@ int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, char *err
                                   : error  ? rd_kafka_error_code(error)
                                            : RD_KAFKA_RESP_ERR_NO_ERROR;
         *found = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        *has_members = err == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP;
         if (err == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
             rc = tm_seterr(errstr, errlen, TM_EKAFKA,
                            "kafka: consumer group '%s' has active members: stop every instance "

@@ -114,9 +114,10 @@ int tm_kafka_topic_partitions(tm_kafka *k, const char *topic, int *partitions, c
 int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t errlen);
 
 /* Deletes the consumer group and its committed offsets (DeleteGroups);
- * *found says whether it existed. A group with active members is refused
- * (TM_EKAFKA, saying to stop the instances first). */
-int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, char *errstr, size_t errlen);
+ * *found says whether it existed. A group with members is refused
+ * (TM_EKAFKA, saying to stop the instances first; *has_members set). */
+int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has_members,
+                          char *errstr, size_t errlen);
 
 /* Partition count of the changelog topic (one per task). */
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k);

@@ -9,6 +9,8 @@
  */
 #include "reset.h"
 
+#include <time.h>
+
 #include "common.h"
 #include "kafka.h"
 #include "store.h"
@@ -43,11 +45,49 @@ static int make_plan(tm_kafka *k, const tm_config *cfg, plan *p, FILE *out, char
     return TM_OK;
 }
 
+/* librdkafka's default session.timeout.ms. */
+#define DEFAULT_SESSION_TIMEOUT_MS 45000
+/* How often a group with members is tried again. */
+#define RETRY_MS 1000
+
+/*
+ * Deletes the consumer group. A static member (static_membership, the
+ * default) does not leave the group when it stops, so right after the
+ * instances stop the group still has members until their sessions expire:
+ * wait for that (kafka.session.timeout.ms, and a little more), saying so.
+ * A running instance keeps its session alive, and the wait then ends in
+ * the refusal.
+ */
+static int delete_group(tm_kafka *k, const tm_config *cfg, bool *found, FILE *out, char *errstr,
+                        size_t errlen)
+{
+    const char *v = tm_config_kafka(cfg, "session.timeout.ms");
+    int64_t session_ms = DEFAULT_SESSION_TIMEOUT_MS;
+    if (v && (tm_parse_i64(v, &session_ms) < 0 || session_ms <= 0))
+        session_ms = DEFAULT_SESSION_TIMEOUT_MS;
+    int64_t deadline = tm_wall_clock_ms() + session_ms + 5000;
+    bool told = false;
+    for (;;) {
+        bool members = false;
+        int rc = tm_kafka_delete_group(k, cfg->application_id, found, &members, errstr, errlen);
+        if (rc == TM_OK || !members || tm_wall_clock_ms() >= deadline)
+            return rc;
+        if (!told)
+            fprintf(out,
+                    "consumer group %s still has members: waiting up to %lld s for the "
+                    "sessions of stopped instances to expire (kafka.session.timeout.ms)\n",
+                    cfg->application_id, (long long)(session_ms / 1000 + 5));
+        fflush(out);
+        told = true;
+        nanosleep(&(struct timespec){RETRY_MS / 1000, (RETRY_MS % 1000) * 1000000L}, NULL);
+    }
+}
+
 static int execute(tm_kafka *k, const tm_config *cfg, const plan *p, FILE *out, char *errstr,
                    size_t errlen)
 {
     bool found;
-    int rc = tm_kafka_delete_group(k, cfg->application_id, &found, errstr, errlen);
+    int rc = delete_group(k, cfg, &found, out, errstr, errlen);
     if (rc < 0)
         return rc;
     fprintf(out, "deleted consumer group %s%s\n", cfg->application_id,

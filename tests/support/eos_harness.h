@@ -57,7 +57,8 @@ typedef struct tm_eos_options {
 } tm_eos_options;
 
 typedef struct tm_eos_instance {
-    char id[32];
+    char id[32];          /* names its state directory and logs */
+    char instance_id[32]; /* its --instance-id; "" (the default): id */
     char state_dir[TM_EOS_PATH];
     char log_path[TM_EOS_PATH];        /* the current (last) incarnation's log */
     int metrics_port;                  /* metrics.port; 0 (the default): no HTTP server */
@@ -131,6 +132,16 @@ void tm_eos_kill(tm_eos *e, tm_eos_instance *in);
 /* SIGTERM; fails the test unless it exits 0 within the bound. */
 void tm_eos_stop(tm_eos *e, tm_eos_instance *in);
 
+/* Runs `tidemark args...` (args NULL-terminated, e.g. {"reset", "--config",
+ * e->config_path, NULL}) to completion (bounded), its stdout and stderr in
+ * <dir>/<log_name>, whose path goes to log_path; returns the wait status. */
+int tm_eos_cli(tm_eos *e, const char *log_name, const char *const *args, char *log_path,
+               size_t log_path_len);
+
+/* Waits (bounded) for in to exit by itself, without checking the other
+ * instances, and returns its wait status; fails the test on timeout. */
+int tm_eos_wait_exit(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
+
 /* Fails the test if a started instance has exited by itself (with its
  * log's tail on stderr), or restarts it when e->supervise allows. */
 void tm_eos_check_instances(tm_eos *e);
@@ -142,6 +153,8 @@ void tm_eos_wait_log(tm_eos *e, tm_eos_instance *in, const char *needle, int64_t
 
 /* Whether the current incarnation's log holds a line containing needle. */
 bool tm_eos_log_contains(const tm_eos_instance *in, const char *needle);
+/* Whether the file at path holds a line containing needle. */
+bool tm_eos_file_contains(const char *path, const char *needle);
 
 /* A restore, as the runner logs it ("task N restored in T ms: W windows,
  * K dedup keys, R changelog records replayed from offset F"). */
