@@ -611,7 +611,25 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
     if (!nt)
         return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: changelog topic '%s': %s",
                          k->changelog_topic, msg);
-    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    /* Compaction keeps the changelog near the size of the state itself
+     * (one record per live window and dedup batch, and the checkpoint),
+     * which is what a restore from an empty store reads. Kafka never
+     * compacts the active segment, and by default rolls it only at 1 GiB
+     * or after 7 days, and cleans a log only once half of it is dirty; a
+     * changelog rewritten every commit interval would then restore up to
+     * twice the state plus a gigabyte. So: segments of 64 MiB or 10
+     * minutes, and a cleaning pass once 10% is dirty. Tombstones stay for
+     * 7 days (delete.retention.ms): a store that was away for less than
+     * that still sees every deletion in the tail it replays. */
+    static const char *const changelog_configs[][2] = {
+        {"cleanup.policy", "compact"},
+        {"segment.bytes", "67108864"},
+        {"segment.ms", "600000"},
+        {"min.cleanable.dirty.ratio", "0.1"},
+        {"delete.retention.ms", "604800000"},
+    };
+    for (size_t i = 0; i < sizeof changelog_configs / sizeof changelog_configs[0]; i++)
+        rd_kafka_NewTopic_set_config(nt, changelog_configs[i][0], changelog_configs[i][1]);
     rd_kafka_AdminOptions_t *opts =
         rd_kafka_AdminOptions_new(k->consumer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
@@ -639,7 +657,8 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
                                : rd_kafka_err2str(err));
         else
             TM_LOG(TM_LOG_INFO, "kafka",
-                   "created changelog topic %s (%d partitions, replication %d, compacted)",
+                   "created changelog topic %s (%d partitions, replication %d, compacted: "
+                   "segments of 64 MiB or 10 min, cleaned at 10%% dirty)",
                    k->changelog_topic, partitions, replication);
     }
     if (ev)
