@@ -221,8 +221,11 @@ tm_eos *tm_eos_setup(const tm_eos_options *o)
     snprintf(t_dlq, sizeof t_dlq, "%s:%s", DLQ_TOPIC, parts);
     join_path(log, sizeof log, e->dir, "broker.log");
     /* Not the changelog topic: the service creates it (CreateTopics). */
-    const char *args[] = {"--brokers", brokers_s, "--topic", t_in,  "--topic", t_out,
-                          "--topic",   t_late,    "--topic", t_dlq, NULL};
+    const char *args[10 + TM_EOS_MAX_BROKER_ARGS + 1] = {"--brokers", brokers_s, "--topic", t_in,
+                                                         "--topic",   t_out,     "--topic", t_late,
+                                                         "--topic",   t_dlq};
+    for (size_t i = 0; i < TM_EOS_MAX_BROKER_ARGS && o->broker_args[i]; i++)
+        args[10 + i] = o->broker_args[i];
     e->broker = tm_test_broker_start(args, log);
     e->probe = tm_kafka_probe_new(tm_test_broker_bootstrap(e->broker), e->app_id);
     write_config(e, o->window);

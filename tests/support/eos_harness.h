@@ -45,7 +45,12 @@
 #include "replay.h"
 #include "workload.h"
 
-enum { TM_EOS_MAX_INSTANCES = 4, TM_EOS_PATH = 512, TM_EOS_MAX_SETS = 2 };
+enum {
+    TM_EOS_MAX_INSTANCES = 4,
+    TM_EOS_PATH = 512,
+    TM_EOS_MAX_SETS = 2,
+    TM_EOS_MAX_BROKER_ARGS = 4
+};
 
 typedef enum { TM_EOS_TUMBLING, TM_EOS_HOPPING, TM_EOS_SESSION } tm_eos_window;
 
@@ -54,6 +59,8 @@ typedef struct tm_eos_options {
     int brokers;          /* 0: 3 */
     int partitions;       /* of every topic; 0: 4 */
     tm_eos_window window; /* the pipeline's window (default tumbling 5 s) */
+    /* More launcher arguments (tests/broker/README.md), NULL-ended. */
+    const char *broker_args[TM_EOS_MAX_BROKER_ARGS + 1];
 } tm_eos_options;
 
 typedef struct tm_eos_instance {
