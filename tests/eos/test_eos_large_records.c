@@ -71,17 +71,18 @@ static void append_big_records(tm_eos *e)
     }
     free(pad);
     cr_assert(fclose(f) == 0);
+    e->workload.lines += 2 * PARTITIONS;
 }
 
-/* Lines of path holding needle. */
-static size_t count_containing(const char *path, const char *needle)
+/* Lines of path holding needle, and also needle2 unless it is NULL. */
+static size_t count_containing(const char *path, const char *needle, const char *needle2)
 {
     FILE *f = fopen(path, "r");
     cr_assert(f, "%s", path);
     char *line = NULL;
     size_t cap = 0, n = 0;
     while (getline(&line, &cap, f) > 0)
-        n += strstr(line, needle) != NULL;
+        n += strstr(line, needle) && (!needle2 || strstr(line, needle2));
     free(line);
     fclose(f);
     return n;
@@ -113,9 +114,9 @@ Test(eos, a_backlog_and_huge_values_stay_within_the_record_limits)
                                  "replay/late.jsonl"};
     for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", e->dir, files[i]);
-        cr_assert_eq(count_containing(path, "\"tidemark.value_bytes\""), PARTITIONS,
+        cr_assert_eq(count_containing(path, "\"tidemark.value_bytes\"", NULL), PARTITIONS,
                      "%s: %d records by reference expected", files[i], PARTITIONS);
-        cr_assert_eq(count_containing(path, "xxxxxxxxxx"), 0, "%s: a big value was copied",
+        cr_assert_eq(count_containing(path, "xxxxxxxxxx", NULL), 0, "%s: a big value was copied",
                      files[i]);
     }
 
@@ -126,9 +127,8 @@ Test(eos, a_backlog_and_huge_values_stay_within_the_record_limits)
     int status = tm_eos_cli(e, "changelog.jsonl", args, log, sizeof log);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "tidemark changelog: %s",
               tm_proc_status_str(status));
-    size_t dedup = count_containing(log, "\"kind\":\"dedup\",\"seq\"") -
-                   count_containing(log, "\"tombstone\":true}");
-    size_t checkpoints = count_containing(log, "\"kind\":\"checkpoint\"");
+    size_t dedup = count_containing(log, "\"kind\":\"dedup\"", "\"keys\"");
+    size_t checkpoints = count_containing(log, "\"kind\":\"checkpoint\"", NULL);
     printf("eos %s: changelog: %zu checkpoints, %zu dedup records\n", e->name, checkpoints, dedup);
     fflush(stdout);
     cr_assert_gt(dedup, checkpoints, "no checkpoint needed more than one dedup record");
