@@ -13,8 +13,25 @@
 #include <string.h>
 
 #include "common.h"
+#include "decode.h"
+#include "side_record.h"
 
-enum { FORMAT_VERSION = 1 };
+/* Window and dedup records are at version 1; the checkpoint record at 2
+ * (1 plus the state fingerprint), and version 1 checkpoints are still
+ * read. */
+enum { FORMAT_VERSION = 1, CHECKPOINT_VERSION = 2 };
+
+/* The fixed parts of the values and keys (changelog.h). */
+enum {
+    WINDOW_HEAD = 1 + 8 + 8 + 8 + 1 + 4, /* version, end, count, revision, fired, n_aggs */
+    WINDOW_ACC = 8,
+    DEDUP_HEAD = 1 + 4 + 8,          /* version, n, max expiry */
+    DEDUP_ENTRY = 8 + 8 + 8,         /* hash lo, hash hi, expiry */
+    CHECKPOINT_HEAD = 1 + 8 + 8 + 4, /* version, seq, W, n_topics */
+    CHECKPOINT_INPUT = 8 + 8 + 8,    /* next offset, max_t, last record time */
+    CHECKPOINT_FP_LEN = 4,           /* v2: the fingerprint's length, then its bytes */
+    KEY_PREFIX = 1 + 8               /* kind, then a window's start or a batch's seq */
+};
 
 /* A record of the checkpoint being built: offsets into cl->bytes, since
  * the buffer moves while it grows. */
@@ -40,7 +57,9 @@ typedef struct record {
 
 struct tm_changelog {
     const tm_config *cfg;
-    int64_t seq; /* of the next checkpoint */
+    size_t max_record_bytes; /* what the changelog topic takes (side_record.h) */
+    tm_buf fingerprint;      /* tm_config_state_fingerprint of cfg */
+    int64_t seq;             /* of the next record key that needs one (dedup, checkpoint) */
     tm_buf bytes;
     pending_change *pending;
     size_t n_pending, cap_pending;
@@ -54,7 +73,29 @@ tm_changelog *tm_changelog_new(const tm_config *cfg)
 {
     tm_changelog *cl = tm_xcalloc(1, sizeof *cl);
     cl->cfg = cfg;
+    cl->max_record_bytes = tm_config_producer_max_bytes(cfg);
+    tm_config_state_fingerprint(cfg, &cl->fingerprint);
     return cl;
+}
+
+size_t tm_changelog_max_fixed_bytes(const tm_config *cfg)
+{
+    tm_buf fp = {0};
+    tm_config_state_fingerprint(cfg, &fp);
+    size_t window = tm_record_wire_bytes(KEY_PREFIX + TM_GROUP_KEY_MAX,
+                                         WINDOW_HEAD + WINDOW_ACC * cfg->n_aggs, NULL, 0);
+    size_t checkpoint = tm_record_wire_bytes(
+        1, CHECKPOINT_HEAD + CHECKPOINT_INPUT * cfg->n_input_topics + CHECKPOINT_FP_LEN + fp.len,
+        NULL, 0);
+    size_t dedup = tm_record_wire_bytes(KEY_PREFIX, DEDUP_HEAD + DEDUP_ENTRY, NULL, 0);
+    tm_buf_free(&fp);
+    size_t most = window > checkpoint ? window : checkpoint;
+    return most > dedup ? most : dedup;
+}
+
+void tm_changelog_set_record_limit(tm_changelog *cl, size_t max_record_bytes)
+{
+    cl->max_record_bytes = max_record_bytes;
 }
 
 void tm_changelog_free(tm_changelog *cl)
@@ -62,6 +103,7 @@ void tm_changelog_free(tm_changelog *cl)
     if (!cl)
         return;
     tm_buf_free(&cl->bytes);
+    tm_buf_free(&cl->fingerprint);
     free(cl->pending);
     free(cl->changes);
     free(cl->batches);
@@ -170,18 +212,25 @@ static void put_dedup_key(tm_buf *b, int64_t seq)
     put_i64_be(b, seq);
 }
 
-/* One record with every dedup key this checkpoint admitted. */
-static void collect_dedup(tm_changelog *cl, tm_engine *e)
+/* The dedup keys one record holds: as many as fit the changelog topic's
+ * record limit (a real broker refuses a larger record, and a checkpoint
+ * after a backlog can admit hundreds of thousands of keys). */
+static size_t dedup_keys_per_record(const tm_changelog *cl)
 {
-    size_t n;
-    const tm_dedup_admitted *a = tm_engine_drain_dedup(e, &n);
-    if (n == 0)
-        return;
+    size_t fixed = TM_RECORD_FRAMING_BYTES + KEY_PREFIX + DEDUP_HEAD;
+    size_t n = cl->max_record_bytes > fixed ? (cl->max_record_bytes - fixed) / DEDUP_ENTRY : 0;
+    /* tm_kafka refuses a changelog topic too small for one key. */
+    return n > 0 ? n : 1;
+}
+
+/* One dedup batch record of keys a[0..n), keyed by seq. */
+static void put_dedup_batch(tm_changelog *cl, int64_t seq, const tm_dedup_admitted *a, size_t n)
+{
     int64_t max_expiry = INT64_MIN;
     for (size_t i = 0; i < n; i++)
         max_expiry = a[i].expiry > max_expiry ? a[i].expiry : max_expiry;
     pending_change *p = begin_record(cl);
-    put_dedup_key(&cl->bytes, cl->seq);
+    put_dedup_key(&cl->bytes, seq);
     begin_value(cl, p);
     put_u8(&cl->bytes, FORMAT_VERSION);
     put_le(&cl->bytes, n, 4);
@@ -192,7 +241,22 @@ static void collect_dedup(tm_changelog *cl, tm_engine *e)
         put_i64(&cl->bytes, a[i].expiry);
     }
     end_record(cl, p, false);
-    add_batch(cl, cl->seq, max_expiry);
+    add_batch(cl, seq, max_expiry);
+}
+
+/* The dedup keys this checkpoint admitted, in as few records as fit: the
+ * first keyed by the checkpoint's seq, the others by the seqs after it,
+ * which the next checkpoint skips. Returns how many seqs it used (at
+ * least one: the checkpoint's own). */
+static int64_t collect_dedup(tm_changelog *cl, tm_engine *e)
+{
+    size_t n;
+    const tm_dedup_admitted *a = tm_engine_drain_dedup(e, &n);
+    size_t per = dedup_keys_per_record(cl);
+    int64_t used = 0;
+    for (size_t i = 0; i < n; i += per)
+        put_dedup_batch(cl, cl->seq + used++, a + i, n - i < per ? n - i : per);
+    return used > 0 ? used : 1;
 }
 
 /* Tombstones the dedup batches whose every key the watermark released. */
@@ -218,7 +282,7 @@ static void collect_checkpoint(tm_changelog *cl, const tm_engine *e, const int64
     pending_change *p = begin_record(cl);
     put_u8(&cl->bytes, 'c');
     begin_value(cl, p);
-    put_u8(&cl->bytes, FORMAT_VERSION);
+    put_u8(&cl->bytes, CHECKPOINT_VERSION);
     put_i64(&cl->bytes, cl->seq);
     put_i64(&cl->bytes, wm->w);
     put_le(&cl->bytes, wm->n_parts, 4);
@@ -227,6 +291,8 @@ static void collect_checkpoint(tm_changelog *cl, const tm_engine *e, const int64
         put_i64(&cl->bytes, wm->parts[i].max_t);
         put_i64(&cl->bytes, wm->parts[i].last_record_time);
     }
+    put_le(&cl->bytes, cl->fingerprint.len, 4);
+    tm_buf_append(&cl->bytes, cl->fingerprint.data, cl->fingerprint.len);
     end_record(cl, p, false);
 }
 
@@ -236,10 +302,10 @@ void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_of
     tm_buf_reset(&cl->bytes);
     cl->n_pending = 0;
     tm_engine_drain_windows(e, on_window, cl);
-    collect_dedup(cl, e);
+    int64_t seqs = collect_dedup(cl, e);
     expire_batches(cl, tm_engine_clock(e)->w);
     collect_checkpoint(cl, e, next_offsets);
-    cl->seq++;
+    cl->seq += seqs;
 
     /* The buffer has stopped moving: point the changes into it. */
     if (cl->n_pending > cl->cap_changes) {
@@ -260,17 +326,6 @@ void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_of
 }
 
 /* ---- reading records ---- */
-
-/* The fixed parts of the values and keys (changelog.h). */
-enum {
-    WINDOW_HEAD = 1 + 8 + 8 + 8 + 1 + 4, /* version, end, count, revision, fired, n_aggs */
-    WINDOW_ACC = 8,
-    DEDUP_HEAD = 1 + 4 + 8,          /* version, n, max expiry */
-    DEDUP_ENTRY = 8 + 8 + 8,         /* hash lo, hash hi, expiry */
-    CHECKPOINT_HEAD = 1 + 8 + 8 + 4, /* version, seq, W, n_topics */
-    CHECKPOINT_INPUT = 8 + 8 + 8,    /* next offset, max_t, last record time */
-    KEY_PREFIX = 1 + 8               /* kind, then a window's start or a batch's seq */
-};
 
 static const char *const UNKNOWN_VERSION = "unknown version";
 static const char *const TRUNCATED = "truncated or oversized";
@@ -392,8 +447,9 @@ const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
                                           tm_changelog_checkpoint *out)
 {
     const unsigned char *p = value;
-    if (!version_ok(p, value_len))
+    if (value_len == 0 || (p[0] != FORMAT_VERSION && p[0] != CHECKPOINT_VERSION))
         return UNKNOWN_VERSION;
+    bool v2 = p[0] == CHECKPOINT_VERSION;
     if (value_len < CHECKPOINT_HEAD)
         return TRUNCATED;
     p++;
@@ -401,7 +457,22 @@ const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
     out->w = take_i64(&p);
     out->n_topics = (uint32_t)take_le(&p, 4);
     out->input_bytes_ = p;
-    return sized(value_len, CHECKPOINT_HEAD, out->n_topics, CHECKPOINT_INPUT);
+    out->fingerprint = NULL;
+    out->fingerprint_len = 0;
+    if (!v2)
+        return sized(value_len, CHECKPOINT_HEAD, out->n_topics, CHECKPOINT_INPUT);
+    /* The inputs, then the fingerprint's length and bytes. */
+    size_t inputs = (size_t)out->n_topics * CHECKPOINT_INPUT;
+    if ((value_len - CHECKPOINT_HEAD) / CHECKPOINT_INPUT < out->n_topics ||
+        value_len - CHECKPOINT_HEAD - inputs < CHECKPOINT_FP_LEN)
+        return TRUNCATED;
+    p += inputs;
+    size_t fp_len = (size_t)take_le(&p, CHECKPOINT_FP_LEN);
+    if (value_len - CHECKPOINT_HEAD - inputs - CHECKPOINT_FP_LEN != fp_len)
+        return TRUNCATED;
+    out->fingerprint = (const char *)p;
+    out->fingerprint_len = fp_len;
+    return NULL;
 }
 
 tm_changelog_input tm_changelog_checkpoint_input(const tm_changelog_checkpoint *c, size_t i)
@@ -426,6 +497,28 @@ static int bad_record(const record *l, const char *why, char *errstr, size_t err
                      l->key_len ? l->key[0] : '?', l->key_len, why);
 }
 
+/* Refuses state built under other values of the keys that shape it. */
+static int check_fingerprint(const tm_changelog *cl, const tm_changelog_checkpoint *c, char *errstr,
+                             size_t errlen)
+{
+    if (!c->fingerprint) /* a version 1 checkpoint: nothing to compare with */
+        return TM_OK;
+    tm_buf changed = {0};
+    size_t n = tm_config_fingerprint_diff(c->fingerprint, c->fingerprint_len, cl->fingerprint.data,
+                                          cl->fingerprint.len, &changed);
+    int rc = TM_OK;
+    if (n > 0)
+        rc = tm_seterr(errstr, errlen, TM_ECONFIG,
+                       "config: the state of application_id '%s' was built with another "
+                       "configuration: %.*s. These keys shape the state, which cannot be "
+                       "restored under new values: go back to the old values, or start afresh "
+                       "under a new application_id, or delete this application's state with "
+                       "`tidemark reset --config <this config> --yes`",
+                       cl->cfg->application_id, (int)changed.len, changed.data);
+    tm_buf_free(&changed);
+    return rc;
+}
+
 static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const record *l,
                               int64_t *next_offsets, char *errstr, size_t errlen)
 {
@@ -434,6 +527,9 @@ static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const record *l,
     const char *why = tm_changelog_parse_checkpoint(l->value, l->value_len, &c);
     if (why)
         return bad_record(l, why, errstr, errlen);
+    int rc = check_fingerprint(cl, &c, errstr, errlen);
+    if (rc < 0)
+        return rc;
     if (c.n_topics != n_topics)
         return bad_record(l, "input.topics has changed", errstr, errlen);
     tm_partition_clock *parts = tm_xcalloc(n_topics, sizeof *parts);

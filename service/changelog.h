@@ -12,9 +12,15 @@
  *       checkpoint admitted: version 1, n (u32 LE), max expiry (int64 LE),
  *       n x (hash lo, hash hi, expiry) (u64, u64, int64 LE); tombstoned
  *       once the watermark passes its max expiry
- *   key "c"                                       the checkpoint: version 1,
+ *   key "c"                                       the checkpoint: version 2,
  *       seq, W (int64 LE), n_topics (u32 LE), and per input topic: next
- *       input offset, max event time, last record time (int64 LE)
+ *       input offset, max event time, last record time (int64 LE); then
+ *       the state fingerprint: its length (u32 LE) and its text
+ *       (tm_config_state_fingerprint). Version 1 (no fingerprint) is read.
+ *
+ * Every record fits the changelog topic's record limit: a checkpoint's
+ * dedup keys are split over as many "d" records as needed, each with its
+ * own seq.
  *
  * Coalescing (DESIGN "Performance"): one record per changed window per
  * checkpoint and one for all dedup keys of a checkpoint, not one per event.
@@ -35,8 +41,18 @@
 
 typedef struct tm_changelog tm_changelog;
 
-/* Creates the changelog codec of one task. Borrows cfg. */
+/* Creates the changelog codec of one task, for records of at most the
+ * producer's limit (tm_config_producer_max_bytes). Borrows cfg. */
 tm_changelog *tm_changelog_new(const tm_config *cfg);
+
+/* An upper bound of the bytes (tm_record_wire_bytes) of the largest
+ * window, checkpoint or single-key dedup record under cfg: the changelog
+ * topic must take records this large. */
+size_t tm_changelog_max_fixed_bytes(const tm_config *cfg);
+
+/* Lowers the record limit to what the changelog topic takes
+ * (tm_record_wire_bytes of each record <= max_record_bytes). */
+void tm_changelog_set_record_limit(tm_changelog *cl, size_t max_record_bytes);
 /* NULL is a no-op. */
 void tm_changelog_free(tm_changelog *cl);
 
@@ -59,9 +75,11 @@ void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_of
  * The codec must be fresh too (it learns the live dedup batches, to
  * tombstone them later). The checkpoint record writes its next input
  * offsets into next_offsets (one per input topic; the caller starts them
- * at -1: no checkpoint). The bytes are borrowed for the call. Returns 0,
- * or TM_ESTORE with a message when the record cannot be read (written by an
- * incompatible version or another configuration).
+ * at -1: no checkpoint). The bytes are borrowed for the call. Returns 0;
+ * TM_ECONFIG with a message naming the changed keys when the checkpoint's
+ * state fingerprint differs from cfg's (the state was built for another
+ * configuration); TM_ESTORE with a message when the record cannot be read
+ * (written by an incompatible version).
  */
 int tm_changelog_restore_record(tm_changelog *cl, tm_engine *e, const void *key, size_t key_len,
                                 const void *value, size_t value_len, int64_t *next_offsets,
@@ -117,6 +135,8 @@ void tm_changelog_dedup_entry(const tm_changelog_dedup *d, size_t i, tm_dedup_ha
 typedef struct tm_changelog_checkpoint {
     int64_t seq, w;
     uint32_t n_topics;
+    const char *fingerprint; /* NULL in a version 1 checkpoint */
+    size_t fingerprint_len;
     const unsigned char *input_bytes_;
 } tm_changelog_checkpoint;
 

@@ -107,6 +107,10 @@ static void put_checkpoint(tm_buf *b, const parsed *r)
         tm_buf_putc(b, '}');
     }
     tm_buf_putc(b, ']');
+    if (c->fingerprint) {
+        tm_buf_puts(b, ",\"state\":");
+        tm_buf_put_json_string(b, c->fingerprint, c->fingerprint_len);
+    }
 }
 
 int tm_changelog_json_members(tm_buf *out, const void *key, size_t key_len, const void *value,

@@ -105,7 +105,13 @@ typedef enum {
     T_KAFKA     /* kafka.*: free-form passthrough; the row is for --help */
 } opt_type;
 
-enum { F_REQUIRED = 1u };
+enum {
+    F_REQUIRED = 1u,
+    /* Shapes the state a task keeps (windows, dedup keys, what a task
+     * owns): a restore under another value would bring back state of
+     * another shape, so it is in tm_config_state_fingerprint. */
+    F_STATE = 2u
+};
 
 #define WIN(t) (1u << (t))
 #define WIN_SIZED (WIN(TM_WINDOW_TUMBLING) | WIN(TM_WINDOW_HOPPING))
@@ -212,7 +218,7 @@ static const opt opts[] = {
              "[A-Za-z0-9._-]+"},
     {.name = "input.topics",
      .type = T_LIST,
-     .flags = F_REQUIRED,
+     .flags = F_REQUIRED | F_STATE,
      .check = check_topic,
      .off = FIELD(input_topics),
      .off_n = FIELD(n_input_topics),
@@ -231,10 +237,12 @@ static const opt opts[] = {
      .help = "How to read the event time: epoch_ms, epoch_s, rfc3339, or auto "
              "(number -> epoch_ms, string -> rfc3339)."},
     {.name = "input.group_by",
+     .flags = F_STATE,
      .type = T_GROUP_BY,
      .def_help = "(none: one global key)",
      .help = "Group key: a JSON pointer, a list of pointers, or \"$record_key\"."},
     {.name = "input.event_id",
+     .flags = F_STATE,
      .type = T_STRING,
      .check = check_pointer,
      .off = FIELD(event_id_pointer),
@@ -256,11 +264,12 @@ static const opt opts[] = {
      .help = "A partition silent this long stops holding the watermark back; 0 = never."},
     {.name = "window.type",
      .type = T_ENUM,
-     .flags = F_REQUIRED,
+     .flags = F_REQUIRED | F_STATE,
      .choices = window_types,
      .off = FIELD(window_type),
      .help = "tumbling, hopping or session."},
     {.name = "window.size_ms",
+     .flags = F_STATE,
      .type = T_INT,
      .min = 1,
      .max = INT64_MAX,
@@ -270,6 +279,7 @@ static const opt opts[] = {
      .def_help = "(required: tumbling, hopping)",
      .help = "Window length."},
     {.name = "window.advance_ms",
+     .flags = F_STATE,
      .type = T_INT,
      .min = 1,
      .max = INT64_MAX,
@@ -279,6 +289,7 @@ static const opt opts[] = {
      .def_help = "(required: hopping)",
      .help = "Distance between hopping window starts; <= window.size_ms."},
     {.name = "window.offset_ms",
+     .flags = F_STATE,
      .type = T_INT,
      .def = "0",
      .min = INT64_MIN,
@@ -288,6 +299,7 @@ static const opt opts[] = {
      .help = "Shifts window starts; any value, normalised into [0, size) "
              "(tumbling) or [0, advance) (hopping)."},
     {.name = "window.gap_ms",
+     .flags = F_STATE,
      .type = T_INT,
      .min = 1,
      .max = INT64_MAX,
@@ -304,22 +316,26 @@ static const opt opts[] = {
      .off = FIELD(allowed_lateness_ms),
      .help = "L: a fired window still takes (and re-emits for) events until W >= end + L."},
     {.name = "aggregations",
+     .flags = F_STATE,
      .type = T_AGGS,
      .def_help = "[] (count only)",
      .help = "List of {name, op, pointer}; op count|sum|min|max|avg; "
              "pointer required except for count."},
     {.name = "dedup.enabled",
+     .flags = F_STATE,
      .type = T_BOOL,
      .def = "false",
      .off = FIELD(dedup_enabled),
      .help = "Drop records whose dedup key was seen within dedup.ttl_ms."},
     {.name = "dedup.key",
+     .flags = F_STATE,
      .type = T_ENUM,
      .def = "id+event_time",
      .choices = dedup_keys,
      .off = FIELD(dedup_key),
      .help = "Dedup key: the event id, or the pair (id, event time)."},
     {.name = "dedup.ttl_ms",
+     .flags = F_STATE,
      .type = T_INT,
      .min = 1,
      .max = INT64_MAX,
@@ -397,6 +413,14 @@ static const opt opts[] = {
      .choices = log_levels,
      .off = FIELD(log_level),
      .help = "debug, info, warn or error."},
+    {.name = "static_membership",
+     .type = T_BOOL,
+     .def = "true",
+     .off = FIELD(static_membership),
+     .help = "Join the consumer group as a static member (group.instance.id = "
+             "<application_id>-<instance id>): a restarted instance takes its tasks back at "
+             "once, without a rebalance; an instance gone for good holds its tasks until "
+             "kafka.session.timeout.ms. kafka.group.instance.id overrides the id."},
     {.name = "kafka.*",
      .type = T_KAFKA,
      .def_help = "(librdkafka's)",
@@ -1595,6 +1619,162 @@ int tm_config_topic_index(const tm_config *cfg, const char *topic)
     return -1;
 }
 
+const char *tm_config_kafka(const tm_config *cfg, const char *key)
+{
+    const char *v = NULL;
+    for (size_t i = 0; i < cfg->n_kafka; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0)
+            v = cfg->kafka[i].value; /* one per key is kept; last wins anyway */
+    return v;
+}
+
+size_t tm_config_producer_max_bytes(const tm_config *cfg)
+{
+    const char *v = tm_config_kafka(cfg, "message.max.bytes");
+    int64_t n;
+    /* librdkafka refuses values outside its range when the live service
+     * starts; replay, which never starts a client, keeps the default. */
+    if (!v || tm_parse_i64(v, &n) < 0 || n < TM_PRODUCER_MAX_BYTES_MIN ||
+        n > TM_PRODUCER_MAX_BYTES_MAX)
+        return TM_PRODUCER_MAX_BYTES_DEFAULT;
+    return (size_t)n;
+}
+
+/* ---- the state fingerprint --------------------------------------------- */
+
+/* Whether option o takes part in cfg's state: window keys of its window
+ * type only, dedup keys only with dedup on. */
+static bool shapes_state(const opt *o, const tm_config *cfg)
+{
+    if (!(o->flags & F_STATE))
+        return false;
+    if (o->windows && !(o->windows & WIN(cfg->window_type)))
+        return false;
+    bool dedup_detail = strncmp(o->name, "dedup.", 6) == 0 && strcmp(o->name, "dedup.enabled") != 0;
+    if ((dedup_detail || strcmp(o->name, "input.event_id") == 0) && !cfg->dedup_enabled)
+        return false;
+    return true;
+}
+
+/* Option o's value in cfg, as one line of text. */
+static void put_value(tm_buf *b, const opt *o, const tm_config *cfg)
+{
+    const void *f = (const char *)cfg + o->off;
+    switch (o->type) {
+    case T_STRING: {
+        const char *v = *(char *const *)f;
+        tm_buf_puts(b, v ? v : "");
+        break;
+    }
+    case T_INT:
+        tm_buf_put_i64(b, *(const int64_t *)f);
+        break;
+    case T_BOOL:
+        tm_buf_puts(b, *(const bool *)f ? "true" : "false");
+        break;
+    case T_ENUM: {
+        int v;
+        memcpy(&v, f, sizeof v);
+        tm_buf_puts(b, o->choices[v]);
+        break;
+    }
+    case T_LIST: {
+        char *const *items = *(char *const *const *)f;
+        size_t n = *(const size_t *)((const char *)cfg + o->off_n);
+        for (size_t i = 0; i < n; i++)
+            tm_buf_printf(b, "%s%s", i ? "," : "", items[i]);
+        break;
+    }
+    case T_GROUP_BY:
+        if (cfg->group_mode == TM_GROUP_RECORD_KEY)
+            tm_buf_puts(b, RECORD_KEY);
+        for (size_t i = 0; i < cfg->n_group_pointers; i++)
+            tm_buf_printf(b, "%s%s", i ? "," : "", cfg->group_pointers[i]);
+        break;
+    case T_AGGS:
+        for (size_t i = 0; i < cfg->n_aggs; i++)
+            tm_buf_printf(b, "%s%s:%s:%s", i ? "," : "", cfg->aggs[i].name,
+                          agg_ops[cfg->aggs[i].op],
+                          cfg->aggs[i].pointer ? cfg->aggs[i].pointer : "");
+        break;
+    case T_KAFKA:
+        break;
+    }
+}
+
+void tm_config_state_fingerprint(const tm_config *cfg, tm_buf *out)
+{
+    tm_buf_reset(out);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (!shapes_state(&opts[i], cfg))
+            continue;
+        tm_buf_printf(out, "%s=", opts[i].name);
+        put_value(out, &opts[i], cfg);
+        tm_buf_putc(out, '\n');
+    }
+}
+
+/* The value of key in a fingerprint (its length in *len), or NULL. */
+static const char *fingerprint_value(const char *fp, size_t fp_len, const char *key, size_t key_len,
+                                     size_t *len)
+{
+    const char *end = fp + fp_len;
+    for (const char *line = fp; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *stop = nl ? nl : end;
+        if ((size_t)(stop - line) > key_len && memcmp(line, key, key_len) == 0 &&
+            line[key_len] == '=') {
+            *len = (size_t)(stop - line) - key_len - 1;
+            return line + key_len + 1;
+        }
+        line = nl ? nl + 1 : end;
+    }
+    return NULL;
+}
+
+/* Appends "key (was A, now B)" for key's line in old/new when they differ
+ * ("unset" for a key one side lacks). Returns whether they differ. */
+static bool diff_key(tm_buf *out, const char *key, size_t key_len, const char *old, size_t old_len,
+                     const char *new, size_t new_len)
+{
+    size_t a_len = 0, b_len = 0;
+    const char *a = fingerprint_value(old, old_len, key, key_len, &a_len);
+    const char *b = fingerprint_value(new, new_len, key, key_len, &b_len);
+    if ((!a && !b) || (a && b && a_len == b_len && memcmp(a, b, a_len) == 0))
+        return false;
+    tm_buf_printf(out, "%s%.*s (was %.*s, now %.*s)", out->len ? "; " : "", (int)key_len, key,
+                  a ? (int)a_len : 5, a ? a : "unset", b ? (int)b_len : 5, b ? b : "unset");
+    return true;
+}
+
+/* Calls diff_key for every key of fp that `seen` does not hold. */
+static size_t diff_keys_of(tm_buf *out, const char *fp, size_t fp_len, const char *old,
+                           size_t old_len, const char *new, size_t new_len, const char *seen,
+                           size_t seen_len)
+{
+    size_t n = 0;
+    const char *end = fp + fp_len;
+    for (const char *line = fp; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *stop = nl ? nl : end;
+        const char *eq = memchr(line, '=', (size_t)(stop - line));
+        size_t key_len = eq ? (size_t)(eq - line) : (size_t)(stop - line);
+        size_t ignored;
+        if (!seen || !fingerprint_value(seen, seen_len, line, key_len, &ignored))
+            n += diff_key(out, line, key_len, old, old_len, new, new_len);
+        line = nl ? nl + 1 : end;
+    }
+    return n;
+}
+
+size_t tm_config_fingerprint_diff(const char *old, size_t old_len, const char *new, size_t new_len,
+                                  tm_buf *out)
+{
+    /* The new configuration's keys, then those only the old one had. */
+    size_t n = diff_keys_of(out, new, new_len, old, old_len, new, new_len, NULL, 0);
+    return n + diff_keys_of(out, old, old_len, old, old_len, new, new_len, new, new_len);
+}
+
 static void type_text(const opt *o, char *buf, size_t n)
 {
     switch (o->type) {
@@ -1647,7 +1827,8 @@ void tm_config_print_help(void *file)
                           : (o->flags & F_REQUIRED) ? "(required)"
                                                     : "(none)";
         type_text(o, type, sizeof type);
-        fprintf(f, "%-34s %-29s %-30s %s\n", o->name, type, def, o->help);
+        fprintf(f, "%-34s %-29s %-30s %s%s\n", o->name, type, def, o->help,
+                o->flags & F_STATE ? " [state]" : "");
     }
     fputs("\nSources, later wins: the JSON file (nested objects, e.g. "
           "{\"window\":{\"size_ms\":60000}}),\n"
@@ -1656,6 +1837,11 @@ void tm_config_print_help(void *file)
           "kafka.bootstrap.servers),\n"
           "then --set key=value overrides. Lists from the environment or overrides are\n"
           "comma-separated, or JSON text starting with '['. Unknown keys and unknown\n"
-          "TIDEMARK_* variables are errors.\n",
+          "TIDEMARK_* variables are errors.\n"
+          "\n"
+          "[state]: the key shapes the state an application keeps; a restart with another\n"
+          "value refuses to start (exit 2) rather than restore state of another shape:\n"
+          "use a new application_id, or delete the state with tidemark reset. Every other\n"
+          "key may change between restarts.\n",
           f);
 }

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
+
 typedef enum { TM_TIME_EPOCH_MS, TM_TIME_EPOCH_S, TM_TIME_RFC3339, TM_TIME_AUTO } tm_time_format;
 
 typedef enum {
@@ -100,7 +102,8 @@ typedef struct tm_config {
     int64_t metrics_port;
     int64_t stall_timeout_ms; /* health.stall_timeout_ms */
     char *log_level;
-    tm_kv *kafka; /* kafka.* passthrough, in file order */
+    bool static_membership; /* group.instance.id from the instance id */
+    tm_kv *kafka;           /* kafka.* passthrough, in file order */
     size_t n_kafka;
 } tm_config;
 
@@ -124,6 +127,33 @@ void tm_config_free(tm_config *cfg);
 /* Writes the option reference (name, type, default, help) to f, for
  * tidemark --help and the README. */
 void tm_config_print_help(void *file);
+
+/*
+ * The settings that shape the state an application keeps (window type and
+ * sizes, offset, gap, aggregations, group key, dedup key and TTL, input
+ * topics), as text: one "key=value" line each, in option-table order.
+ * Written into every checkpoint, so that a restart under another
+ * configuration is refused instead of restoring state of another shape.
+ * Replaces out's contents.
+ */
+void tm_config_state_fingerprint(const tm_config *cfg, tm_buf *out);
+
+/* Appends to out the keys whose values differ between two fingerprints,
+ * as "key (was A, now B)" joined by "; "; returns how many. */
+size_t tm_config_fingerprint_diff(const char *old, size_t old_len, const char *new, size_t new_len,
+                                  tm_buf *out);
+
+/* The value the user gave kafka.<key>, or NULL. */
+const char *tm_config_kafka(const tm_config *cfg, const char *key);
+
+/* librdkafka's message.max.bytes: its default and range. */
+#define TM_PRODUCER_MAX_BYTES_DEFAULT 1000000
+#define TM_PRODUCER_MAX_BYTES_MIN 1000
+#define TM_PRODUCER_MAX_BYTES_MAX 1000000000
+
+/* The largest record the producer sends: kafka.message.max.bytes, else
+ * librdkafka's default. A topic may take less (its max.message.bytes). */
+size_t tm_config_producer_max_bytes(const tm_config *cfg);
 
 /* Index of topic in cfg->input_topics, or -1. */
 int tm_config_topic_index(const tm_config *cfg, const char *topic);

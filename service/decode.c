@@ -1158,6 +1158,19 @@ static tm_dlq_reason read_key(tm_decoder *d, const char *rk, size_t rk_len, tm_e
     }
 }
 
+/* invalid_key for a group key longer than TM_GROUP_KEY_MAX: every record
+ * tidemark writes of its windows (results, changelog) must fit a broker's
+ * record limit, and a result's JSON value may hold the key escaped six
+ * times over (\u00XX). */
+static tm_dlq_reason check_key_size(const tm_event *ev, char *detail, size_t detail_len)
+{
+    if (ev->key_len <= TM_GROUP_KEY_MAX)
+        return TM_DLQ_NONE;
+    return fail(detail, detail_len, TM_DLQ_INVALID_KEY,
+                "the group key is %zu bytes, more than the %d tidemark takes", ev->key_len,
+                TM_GROUP_KEY_MAX);
+}
+
 /* ---- event id ---- */
 
 /* missing_event_id, or the id in ev; only called with dedup enabled. */
@@ -1406,6 +1419,8 @@ tm_dlq_reason tm_decode(tm_decoder *d, const char *record_key_bytes, size_t reco
     r = read_time(d, tnode, &e.t, detail, detail_len);
     if (r == TM_DLQ_NONE)
         r = read_key(d, record_key_bytes, record_key_len, &e, detail, detail_len);
+    if (r == TM_DLQ_NONE)
+        r = check_key_size(&e, detail, detail_len);
     if (r == TM_DLQ_NONE && d->cfg->dedup_enabled)
         r = read_id(d, &e, detail, detail_len);
     if (r == TM_DLQ_NONE)

@@ -35,6 +35,10 @@ typedef enum {
     TM_DLQ_COUNT_
 } tm_dlq_reason;
 
+/* The longest group key (bytes) a record may have; a longer one is
+ * invalid_key. */
+#define TM_GROUP_KEY_MAX 16384
+
 /* The reason code as written in the tidemark.reason header ("" for NONE). */
 const char *tm_dlq_reason_name(tm_dlq_reason r);
 

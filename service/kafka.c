@@ -68,6 +68,11 @@ typedef struct out_topic {
     rd_kafka_topic_t *rkt;
 } out_topic;
 
+typedef struct out_limit {
+    const char *topic; /* borrowed from the config, or changelog_topic */
+    size_t max_bytes;
+} out_limit;
+
 struct tm_kafka {
     const tm_config *cfg;
     tm_kafka_rebalance rb;
@@ -86,6 +91,13 @@ struct tm_kafka {
     /* Producer topic handles, so produce skips librdkafka's name lookup. */
     out_topic *outs;
     size_t n_outs;
+
+    /* The largest record each topic tidemark writes takes
+     * (side_record.h's measure): min(the producer's message.max.bytes,
+     * the topic's max.message.bytes). */
+    size_t producer_max_bytes;
+    out_limit *limits;
+    size_t n_limits;
 
     char *changelog_topic;
     rd_kafka_topic_t *changelog_rkt;
@@ -163,14 +175,21 @@ static void set_fatal(tm_kafka *k, const char *fmt, ...)
     TM_LOG(TM_LOG_ERROR, "kafka", "%s", k->fatal_msg);
 }
 
-/* The value the user gave kafka.<key>, or NULL. */
-static const char *user_value(const tm_config *cfg, const char *key)
+/* What a fencing error means for an operator ("" for other errors): the
+ * transactional.id and group.instance.id both derive from the instance id,
+ * so another process started with this one's id took over. */
+static const char *fenced_hint(rd_kafka_resp_err_t err)
 {
-    const char *v = NULL;
-    for (size_t i = 0; i < cfg->n_kafka; i++)
-        if (strcmp(cfg->kafka[i].key, key) == 0)
-            v = cfg->kafka[i].value; /* the config keeps one per key; last wins */
-    return v;
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+        return " (fenced: another instance started with the same instance id and took over; "
+               "every instance needs its own --instance-id)";
+    default:
+        return "";
+    }
 }
 
 /* ---- callbacks -------------------------------------------------------------- */
@@ -346,7 +365,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, c
 static int conf_force(rd_kafka_conf_t *conf, const tm_config *cfg, const char *key,
                       const char *value, char *errstr, size_t errlen)
 {
-    const char *user = user_value(cfg, key);
+    const char *user = tm_config_kafka(cfg, key);
     if (user && strcmp(user, value) != 0)
         TM_LOG(TM_LOG_WARN, "kafka", "kafka.%s=%s ignored: tidemark needs %s=%s", key, user, key,
                value);
@@ -357,7 +376,7 @@ static int conf_force(rd_kafka_conf_t *conf, const tm_config *cfg, const char *k
 static int conf_default(rd_kafka_conf_t *conf, const tm_config *cfg, const char *key,
                         const char *alias, const char *value, char *errstr, size_t errlen)
 {
-    if (user_value(cfg, key) || (alias && user_value(cfg, alias)))
+    if (tm_config_kafka(cfg, key) || (alias && tm_config_kafka(cfg, alias)))
         return 0;
     return conf_set(conf, key, value, errstr, errlen);
 }
@@ -421,6 +440,12 @@ static int open_consumer(tm_kafka *k, char *errstr, size_t errlen)
         rc = conf_force(conf, cfg, forced[i].key, forced[i].value, errstr, errlen);
     if (!rc)
         rc = conf_default(conf, cfg, "auto.offset.reset", NULL, "earliest", errstr, errlen);
+    /* Static membership (KIP-345): a restarted instance (the same
+     * instance id: the StatefulSet's pod name) takes its partitions back
+     * at once, without a rebalance and without waiting for its old
+     * session to time out. */
+    if (!rc && cfg->static_membership)
+        rc = conf_default(conf, cfg, "group.instance.id", NULL, k->client_id, errstr, errlen);
     if (!rc)
         rc = conf_default(conf, cfg, "client.id", NULL, k->client_id, errstr, errlen);
     /* librdkafka's default (1000 ms) idles the consumer for a second each
@@ -454,7 +479,11 @@ static int open_consumer(tm_kafka *k, char *errstr, size_t errlen)
     return 0;
 }
 
-static int open_producer(tm_kafka *k, const char *instance_id, char *errstr, size_t errlen)
+/* The producer's configuration: checked now (most refused properties are
+ * refused here, before anything connects), the client made once the
+ * topics' record limits are known (make_producer). */
+static int producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t **out, char *errstr,
+                         size_t errlen)
 {
     const tm_config *cfg = k->cfg;
     rd_kafka_conf_t *conf;
@@ -489,8 +518,14 @@ static int open_producer(tm_kafka *k, const char *instance_id, char *errstr, siz
         tm_parse_i64(value, &ms) != 0 || ms <= 0 || ms > 1000000000)
         ms = MIN_TXN_TIMEOUT_MS;
     k->txn_timeout_ms = (int)ms;
+    sz = sizeof value;
+    if (rd_kafka_conf_get(conf, "message.max.bytes", value, &sz) != RD_KAFKA_CONF_OK ||
+        tm_parse_i64(value, &ms) != 0 || ms <= 0)
+        ms = TM_PRODUCER_MAX_BYTES_DEFAULT;
+    k->producer_max_bytes = (size_t)ms;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    return new_client(&k->producer, RD_KAFKA_PRODUCER, conf, "producer", errstr, errlen);
+    *out = conf;
+    return 0;
 }
 
 /* The changelog reader: a plain consumer that is assigned partitions by
@@ -585,13 +620,31 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
     if (!nt)
         return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: changelog topic '%s': %s",
                          k->changelog_topic, msg);
-    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    /* Compaction keeps the changelog near the size of the state itself
+     * (one record per live window and dedup batch, and the checkpoint),
+     * which is what a restore from an empty store reads. Kafka never
+     * compacts the active segment, and by default rolls it only at 1 GiB
+     * or after 7 days, and cleans a log only once half of it is dirty; a
+     * changelog rewritten every commit interval would then restore up to
+     * twice the state plus a gigabyte. So: segments of 64 MiB or 10
+     * minutes, and a cleaning pass once 10% is dirty. Tombstones stay for
+     * 7 days (delete.retention.ms): a store that was away for less than
+     * that still sees every deletion in the tail it replays. */
+    static const char *const changelog_configs[][2] = {
+        {"cleanup.policy", "compact"},
+        {"segment.bytes", "67108864"},
+        {"segment.ms", "600000"},
+        {"min.cleanable.dirty.ratio", "0.1"},
+        {"delete.retention.ms", "604800000"},
+    };
+    for (size_t i = 0; i < sizeof changelog_configs / sizeof changelog_configs[0]; i++)
+        rd_kafka_NewTopic_set_config(nt, changelog_configs[i][0], changelog_configs[i][1]);
     rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(k->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_new(k->consumer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
     rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(k->producer);
-    rd_kafka_CreateTopics(k->producer, &nt, 1, opts, q);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
+    rd_kafka_CreateTopics(k->consumer, &nt, 1, opts, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
     if (!ev) {
         rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: creating changelog topic '%s': timed out",
@@ -613,7 +666,8 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
                                : rd_kafka_err2str(err));
         else
             TM_LOG(TM_LOG_INFO, "kafka",
-                   "created changelog topic %s (%d partitions, replication %d, compacted)",
+                   "created changelog topic %s (%d partitions, replication %d, compacted: "
+                   "segments of 64 MiB or 10 min, cleaned at 10%% dirty)",
                    k->changelog_topic, partitions, replication);
     }
     if (ev)
@@ -687,6 +741,148 @@ static int ensure_changelog(tm_kafka *k, char *errstr, size_t errlen)
     return 0;
 }
 
+/* ---- record limits ------------------------------------------------------ */
+
+/* Kafka's default max.message.bytes, assumed for a topic whose configs
+ * cannot be read (DescribeConfigs denied, or not supported). */
+#define KAFKA_DEFAULT_MAX_MESSAGE_BYTES 1048588
+
+/* The topics tidemark writes to: results, late, dead letters, changelog. */
+static size_t out_topics(const tm_kafka *k, const char *names[4])
+{
+    names[0] = k->cfg->output_topic;
+    names[1] = k->cfg->late_topic;
+    names[2] = k->cfg->dlq_topic;
+    names[3] = k->changelog_topic;
+    return 4;
+}
+
+/* The max.message.bytes of one described topic, or 0 when it has none. */
+static size_t described_max_bytes(const rd_kafka_ConfigResource_t *res)
+{
+    size_t n = 0;
+    const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+        int64_t bytes;
+        if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "max.message.bytes") == 0 && v &&
+            tm_parse_i64(v, &bytes) == 0 && bytes > 0)
+            return (size_t)bytes;
+    }
+    return 0;
+}
+
+/*
+ * Reads max.message.bytes of every topic tidemark writes to
+ * (DescribeConfigs). A topic whose configs cannot be read is assumed to
+ * have Kafka's default, with a warning: the service still starts where the
+ * ACLs deny DescribeConfigs.
+ */
+static void describe_limits(tm_kafka *k, const char *const *names, size_t n, size_t *topic_max)
+{
+    char msg[512];
+    rd_kafka_ConfigResource_t **res = tm_xcalloc(n, sizeof *res);
+    for (size_t i = 0; i < n; i++) {
+        res[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, names[i]);
+        topic_max[i] = 0;
+    }
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->consumer, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
+    rd_kafka_DescribeConfigs(k->consumer, res, n, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
+    const char *failed = !ev                        ? "timed out"
+                         : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
+                                                    : NULL;
+    size_t cnt = 0;
+    const rd_kafka_ConfigResource_t **got =
+        failed ? NULL
+               : rd_kafka_DescribeConfigs_result_resources(
+                     rd_kafka_event_DescribeConfigs_result(ev), &cnt);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = failed ? failed : "not in the answer";
+        for (size_t j = 0; j < cnt; j++) {
+            if (strcmp(rd_kafka_ConfigResource_name(got[j]), names[i]) != 0)
+                continue;
+            why = rd_kafka_ConfigResource_error(got[j])
+                      ? rd_kafka_ConfigResource_error_string(got[j])
+                      : NULL;
+            if (!why)
+                topic_max[i] = described_max_bytes(got[j]);
+            if (!why && topic_max[i] == 0)
+                why = "no max.message.bytes in its configs";
+        }
+        if (why) {
+            TM_LOG(TM_LOG_WARN, "kafka",
+                   "cannot read max.message.bytes of topic %s (%s): assuming Kafka's default %d",
+                   names[i], why, KAFKA_DEFAULT_MAX_MESSAGE_BYTES);
+            topic_max[i] = KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_ConfigResource_destroy(res[i]);
+    free(res);
+}
+
+/* The largest record tidemark may write to each topic it writes to, and
+ * batch.size in pconf lowered to the smallest topic limit (*lowered: a
+ * broker refuses a whole batch larger than the topic's max.message.bytes,
+ * and librdkafka does not split one). Refuses a topic too small for the
+ * records tidemark must be able to write (needed[i]). */
+static int set_record_limits(tm_kafka *k, rd_kafka_conf_t *pconf, const size_t *needed,
+                             bool *lowered, char *errstr, size_t errlen)
+{
+    const char *names[4];
+    size_t n = out_topics(k, names), topic_max[4];
+    describe_limits(k, names, n, topic_max);
+    k->limits = tm_xcalloc(n, sizeof *k->limits);
+    k->n_limits = n;
+    size_t smallest = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t limit = topic_max[i] < k->producer_max_bytes ? topic_max[i] : k->producer_max_bytes;
+        k->limits[i] = (out_limit){names[i], limit};
+        if (topic_max[i] < smallest)
+            smallest = topic_max[i];
+        if (limit < needed[i])
+            return tm_seterr(errstr, errlen, TM_ECONFIG,
+                             "config: topic '%s' takes records of at most %zu bytes (its "
+                             "max.message.bytes %zu, the producer's message.max.bytes %zu); "
+                             "tidemark needs %zu for the largest record it may write there: "
+                             "raise the topic's max.message.bytes",
+                             names[i], limit, topic_max[i], k->producer_max_bytes, needed[i]);
+    }
+    char batch[32];
+    size_t sz = sizeof batch;
+    int64_t current = 0;
+    if (rd_kafka_conf_get(pconf, "batch.size", batch, &sz) == RD_KAFKA_CONF_OK &&
+        tm_parse_i64(batch, &current) == 0 && current > 0 && (size_t)current > smallest) {
+        snprintf(batch, sizeof batch, "%zu", smallest);
+        TM_LOG(TM_LOG_INFO, "kafka", "batch.size lowered to %s: the smallest max.message.bytes",
+               batch);
+        *lowered = true;
+        return conf_set(pconf, "batch.size", batch, errstr, errlen);
+    }
+    return 0;
+}
+
+size_t tm_kafka_record_limit(const tm_kafka *k, const char *topic)
+{
+    for (size_t i = 0; i < k->n_limits; i++)
+        if (strcmp(k->limits[i].topic, topic) == 0)
+            return k->limits[i].max_bytes;
+    return k->producer_max_bytes;
+}
+
+size_t tm_kafka_changelog_record_limit(const tm_kafka *k)
+{
+    return tm_kafka_record_limit(k, k->changelog_topic);
+}
+
 /* ---- open and close ------------------------------------------------------ */
 
 /* init_transactions fences the previous incarnation of our
@@ -719,7 +915,8 @@ static int init_transactions(tm_kafka *k, char *errstr, size_t errlen)
 
 static bool has_bootstrap(const tm_config *cfg)
 {
-    return user_value(cfg, "bootstrap.servers") || user_value(cfg, "metadata.broker.list");
+    return tm_config_kafka(cfg, "bootstrap.servers") ||
+           tm_config_kafka(cfg, "metadata.broker.list");
 }
 
 static int no_bootstrap(char *errstr, size_t errlen)
@@ -729,7 +926,8 @@ static int no_bootstrap(char *errstr, size_t errlen)
 }
 
 int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
-                  const tm_kafka_rebalance *rb, char *errstr, size_t errlen)
+                  const tm_kafka_rebalance *rb, const tm_kafka_needs *needs, char *errstr,
+                  size_t errlen)
 {
     assert(out && cfg && instance_id);
     if (!has_bootstrap(cfg))
@@ -746,12 +944,34 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
     k->reset_earliest = true;
 
     /* The producer first: most refused properties are refused by it (acks,
-     * idempotence), before the consumer connects anywhere. */
-    int rc = open_producer(k, instance_id, errstr, errlen);
+     * idempotence), before the consumer connects anywhere. A copy of its
+     * configuration remakes it (before it has connected) when a topic's
+     * record limit lowers its batch size. */
+    rd_kafka_conf_t *pconf = NULL, *spare = NULL;
+    int rc = producer_conf(k, instance_id, &pconf, errstr, errlen);
+    if (!rc) {
+        spare = rd_kafka_conf_dup(pconf);
+        rc = new_client(&k->producer, RD_KAFKA_PRODUCER, pconf, "producer", errstr, errlen);
+    }
     if (!rc)
         rc = open_consumer(k, errstr, errlen);
     if (!rc)
         rc = ensure_changelog(k, errstr, errlen);
+    bool remake = false;
+    if (!rc) {
+        const tm_kafka_needs none = {0};
+        const tm_kafka_needs *nd = needs ? needs : &none;
+        size_t needed[4] = {nd->output_bytes, nd->side_bytes, nd->side_bytes, nd->changelog_bytes};
+        rc = set_record_limits(k, spare, needed, &remake, errstr, errlen);
+    }
+    if (!rc && remake) {
+        rd_kafka_destroy(k->producer);
+        k->producer = NULL;
+        rc = new_client(&k->producer, RD_KAFKA_PRODUCER, spare, "producer", errstr, errlen);
+        spare = NULL; /* consumed */
+    }
+    if (spare)
+        rd_kafka_conf_destroy(spare);
     if (!rc) {
         k->changelog_rkt = rd_kafka_topic_new(k->producer, k->changelog_topic, NULL);
         if (!k->changelog_rkt)
@@ -770,8 +990,7 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
     return 0;
 }
 
-int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
-                                   size_t errlen)
+int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size_t errlen)
 {
     assert(out && cfg);
     if (!has_bootstrap(cfg))
@@ -779,30 +998,133 @@ int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *e
     tm_kafka *k = tm_xcalloc(1, sizeof *k);
     k->cfg = cfg;
     /* Its own client and group ids: never mistaken for an instance's. */
-    k->client_id = xprintf("%s-changelog-reader", cfg->application_id);
+    k->client_id = xprintf("%s-admin", cfg->application_id);
     k->changelog_topic = xprintf("%s-changelog", cfg->application_id);
     int rc = open_restore(k, errstr, errlen);
-    if (!rc) {
-        rd_kafka_topic_t *meta = rd_kafka_topic_new(k->restore, k->changelog_topic, NULL);
-        int parts = 0, brokers = 0;
-        rc = meta ? topic_partitions(k->restore, meta, now_ms() + OP_TIMEOUT_MS, &parts, &brokers,
-                                     errstr, errlen)
-                  : tm_seterr(errstr, errlen, TM_ECONFIG, "config: changelog topic '%s': %s",
-                              k->changelog_topic, rd_kafka_err2str(rd_kafka_last_error()));
-        if (meta)
-            rd_kafka_topic_destroy(meta);
-        if (!rc && parts == 0)
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
-                           "kafka: changelog topic '%s' does not exist (tidemark run creates it)",
-                           k->changelog_topic);
-        k->n_changelog = parts;
-    }
     if (rc) {
         tm_kafka_close(k);
         return rc;
     }
     *out = k;
     return 0;
+}
+
+int tm_kafka_topic_partitions(tm_kafka *k, const char *topic, int *partitions, char *errstr,
+                              size_t errlen)
+{
+    rd_kafka_topic_t *meta = rd_kafka_topic_new(k->restore, topic, NULL);
+    if (!meta)
+        return tm_seterr(errstr, errlen, TM_ECONFIG, "config: topic '%s': %s", topic,
+                         rd_kafka_err2str(rd_kafka_last_error()));
+    int brokers = 0;
+    int rc = topic_partitions(k->restore, meta, now_ms() + OP_TIMEOUT_MS, partitions, &brokers,
+                              errstr, errlen);
+    rd_kafka_topic_destroy(meta);
+    return rc;
+}
+
+int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
+                                   size_t errlen)
+{
+    tm_kafka *k;
+    int rc = tm_kafka_open_admin(&k, cfg, errstr, errlen);
+    if (rc)
+        return rc;
+    int parts = 0;
+    rc = tm_kafka_topic_partitions(k, k->changelog_topic, &parts, errstr, errlen);
+    if (!rc && parts == 0)
+        rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                       "kafka: changelog topic '%s' does not exist (tidemark run creates it)",
+                       k->changelog_topic);
+    k->n_changelog = parts;
+    if (rc) {
+        tm_kafka_close(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+/* Waits for the result of the admin request sent on q; NULL on timeout. */
+static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q)
+{
+    return rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
+}
+
+int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t errlen)
+{
+    char msg[256];
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->restore, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->restore);
+    rd_kafka_DeleteTopics(k->restore, &dt, 1, opts, q);
+    rd_kafka_event_t *ev = admin_result(q);
+    int rc = 0;
+    if (!ev || rd_kafka_event_error(ev)) {
+        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting topic '%s': %s", topic,
+                       ev ? rd_kafka_event_error_string(ev) : "timed out");
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &cnt);
+        rd_kafka_resp_err_t err =
+            cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
+        if (err && err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting topic '%s': %s", topic,
+                           rd_kafka_err2str(err));
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_DeleteTopic_destroy(dt);
+    return rc;
+}
+
+int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has_members,
+                          char *errstr, size_t errlen)
+{
+    char msg[256];
+    *found = false;
+    *has_members = false;
+    rd_kafka_DeleteGroup_t *dg = rd_kafka_DeleteGroup_new(group);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(k->restore, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
+    rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(k->restore);
+    rd_kafka_DeleteGroups(k->restore, &dg, 1, opts, q);
+    rd_kafka_event_t *ev = admin_result(q);
+    int rc = 0;
+    if (!ev || rd_kafka_event_error(ev)) {
+        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting consumer group '%s': %s", group,
+                       ev ? rd_kafka_event_error_string(ev) : "timed out");
+    } else {
+        size_t cnt = 0;
+        const rd_kafka_group_result_t **res =
+            rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &cnt);
+        const rd_kafka_error_t *error = cnt == 1 ? rd_kafka_group_result_error(res[0]) : NULL;
+        rd_kafka_resp_err_t err = cnt != 1 ? RD_KAFKA_RESP_ERR__BAD_MSG
+                                  : error  ? rd_kafka_error_code(error)
+                                           : RD_KAFKA_RESP_ERR_NO_ERROR;
+        *found = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+        *has_members = err == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP;
+        if (err == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                           "kafka: consumer group '%s' has active members: stop every instance "
+                           "of the application first",
+                           group);
+        else if (err && err != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting consumer group '%s': %s",
+                           group, error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_DeleteGroup_destroy(dg);
+    return rc;
 }
 
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k)
@@ -847,6 +1169,7 @@ void tm_kafka_close(tm_kafka *k)
         rd_kafka_destroy(k->producer);
     }
     free(k->outs);
+    free(k->limits);
     free(k->in_rkt);
     free(k->batch);
     free(k->changelog_pending);
@@ -877,10 +1200,11 @@ int tm_kafka_subscribe(tm_kafka *k, char *errstr, size_t errlen)
 static bool is_fatal(tm_kafka *k, char *errstr, size_t errlen)
 {
     char why[512];
-    if (!k->fatal && rd_kafka_fatal_error(k->producer, why, sizeof why))
-        set_fatal(k, "kafka: producer: %s", why);
-    if (!k->fatal && rd_kafka_fatal_error(k->consumer, why, sizeof why))
-        set_fatal(k, "kafka: consumer: %s", why);
+    rd_kafka_resp_err_t err;
+    if (!k->fatal && (err = rd_kafka_fatal_error(k->producer, why, sizeof why)))
+        set_fatal(k, "kafka: producer: %s%s", why, fenced_hint(err));
+    if (!k->fatal && (err = rd_kafka_fatal_error(k->consumer, why, sizeof why)))
+        set_fatal(k, "kafka: consumer: %s%s", why, fenced_hint(err));
     if (k->fatal)
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
     return k->fatal;
@@ -1076,7 +1400,7 @@ static tm_kafka_status txn_status(tm_kafka *k, rd_kafka_error_t *error, const ch
               what, rd_kafka_error_string(error), dr ? " (first failed delivery: " : "",
               dr ? k->dr_error : "", dr ? ")" : "");
     if (st == TM_KAFKA_FATAL)
-        set_fatal(k, "kafka: %s: %s", what, rd_kafka_error_string(error));
+        set_fatal(k, "kafka: %s: %s%s", what, rd_kafka_error_string(error), fenced_hint(code));
     rd_kafka_error_destroy(error);
     return st;
 }

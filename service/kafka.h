@@ -54,12 +54,24 @@ typedef struct tm_kafka_rebalance {
 
 typedef struct tm_kafka tm_kafka;
 
+/* The largest records tidemark may have to write (tm_record_wire_bytes),
+ * by kind of topic: tm_kafka_open refuses a topic that takes less. */
+typedef struct tm_kafka_needs {
+    size_t output_bytes;    /* output.topic: the largest result */
+    size_t side_bytes;      /* late and dead-letter topics: headers alone */
+    size_t changelog_bytes; /* the changelog: the largest window or checkpoint */
+} tm_kafka_needs;
+
 /*
  * Creates the clients for cfg: kafka.* properties are passed to both
  * librdkafka clients (a property librdkafka refuses is an error naming
  * it); group.id = application_id, isolation.level = read_committed,
  * enable.auto.commit = false, partition.assignment.strategy = range,
- * transactional.id = <application_id>-<instance_id>. Creates the changelog
+ * transactional.id = <application_id>-<instance_id>, and (with
+ * cfg->static_membership, unless kafka.group.instance.id is set)
+ * group.instance.id = the same. Reads every output topic's
+ * max.message.bytes (tm_kafka_record_limit) and refuses one smaller than
+ * *needs says (TM_ECONFIG, naming the topic; needs NULL: no minimum). Creates the changelog
  * topic <application_id>-changelog (compacted, one partition per input
  * partition) if missing, and calls init_transactions (which fences a
  * previous incarnation with the same instance_id). The input topics must
@@ -71,7 +83,15 @@ typedef struct tm_kafka tm_kafka;
  * topic, changelog not creatable).
  */
 int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
-                  const tm_kafka_rebalance *rb, char *errstr, size_t errlen);
+                  const tm_kafka_rebalance *rb, const tm_kafka_needs *needs, char *errstr,
+                  size_t errlen);
+
+/* The largest record (tm_record_wire_bytes) topic takes: the smaller of the
+ * producer's message.max.bytes and the topic's max.message.bytes (Kafka's
+ * default when it could not be read). */
+size_t tm_kafka_record_limit(const tm_kafka *k, const char *topic);
+/* The same for the changelog topic. */
+size_t tm_kafka_changelog_record_limit(const tm_kafka *k);
 
 /*
  * A handle for tm_kafka_read_changelog only (`tidemark changelog`): one
@@ -82,6 +102,25 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
  */
 int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
                                    size_t errlen);
+
+/* ---- administration (`tidemark reset`) ---- */
+
+/* A handle for the administration calls below: no producer, no group
+ * membership. Borrows cfg. */
+int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size_t errlen);
+
+/* *partitions: topic's partition count, 0 when it does not exist. */
+int tm_kafka_topic_partitions(tm_kafka *k, const char *topic, int *partitions, char *errstr,
+                              size_t errlen);
+
+/* Deletes topic (DeleteTopics); a missing topic is no error. */
+int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t errlen);
+
+/* Deletes the consumer group and its committed offsets (DeleteGroups);
+ * *found says whether it existed. A group with members is refused
+ * (TM_EKAFKA, saying to stop the instances first; *has_members set). */
+int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has_members,
+                          char *errstr, size_t errlen);
 
 /* Partition count of the changelog topic (one per task). */
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k);

@@ -21,6 +21,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "replay.h"
+#include "reset.h"
 #include "runner.h"
 
 extern char **environ;
@@ -47,6 +48,11 @@ static void usage(FILE *f)
           "      print the committed changelog records of the application (every\n"
           "      partition, or N only), one JSON object a line with its partition and\n"
           "      offset (proto/changelog.schema.json): a read-only view of the state\n"
+          "  reset --config FILE [--yes] [--set KEY=VALUE]...\n"
+          "      delete the application's state so that it starts afresh: its changelog\n"
+          "      and repartition topics, its consumer group (committed input offsets)\n"
+          "      and this machine's state directory; without --yes, only print what it\n"
+          "      would delete (exit 2). Stop every instance first\n"
           "\n"
           "options:\n"
           "  --set KEY=VALUE   override a configuration key (dotted name); beats\n"
@@ -66,21 +72,27 @@ typedef struct cli_args {
     const char *output_dir;  /* replay */
     const char *instance_id; /* run */
     const char *partition;   /* changelog */
+    bool yes;                /* reset */
     const char **overrides;
     size_t n_overrides;
 } cli_args;
 
-/* Parses the options of `cmd` (replay, run or changelog); returns 0 or
+/* Parses the options of `cmd` (replay, run, changelog or reset); returns 0 or
  * prints the problem and returns 2. */
 static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
 {
     bool replay = strcmp(cmd, "replay") == 0;
     bool run = strcmp(cmd, "run") == 0;
     bool changelog = strcmp(cmd, "changelog") == 0;
+    bool reset = strcmp(cmd, "reset") == 0;
     a->overrides = tm_xcalloc((size_t)argc, sizeof *a->overrides);
     for (int i = 0; i < argc; i++) {
         const char *opt = argv[i];
         const char **dst = NULL;
+        if (reset && strcmp(opt, "--yes") == 0) {
+            a->yes = true;
+            continue;
+        }
         if (strcmp(opt, "--config") == 0)
             dst = &a->config;
         else if (replay && strcmp(opt, "--input") == 0)
@@ -302,6 +314,31 @@ out:
     return status;
 }
 
+static int cmd_reset(int argc, char **argv)
+{
+    cli_args a = {0};
+    int status = parse_args("reset", argc, argv, &a);
+    tm_config *cfg = NULL;
+    char err[1024];
+    if (status)
+        goto out;
+    if (tm_config_load(&cfg, a.config, environ, a.overrides, a.n_overrides, err, sizeof err) < 0) {
+        fprintf(stderr, "tidemark reset: %s\n", err);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    tm_log_parse_level(cfg->log_level, &tm_log_threshold);
+    int rc = tm_reset_run(cfg, a.yes, stdout, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tidemark reset: %s\n", err);
+        status = rc == TM_ECONFIG || rc == TM_EINVAL ? EXIT_USAGE : 1;
+    }
+out:
+    tm_config_free(cfg);
+    free(a.overrides);
+    return status;
+}
+
 /* Reads a positive integer option value; prints the problem and returns
  * false when it is not one. */
 static bool positive_option(const char *name, const char *text, int *out)
@@ -365,6 +402,8 @@ int main(int argc, char **argv)
         return cmd_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "changelog") == 0)
         return cmd_changelog(argc - 2, argv + 2);
+    if (strcmp(cmd, "reset") == 0)
+        return cmd_reset(argc - 2, argv + 2);
     fprintf(stderr, "tidemark: unknown command '%s' (see tidemark --help)\n", cmd);
     return EXIT_USAGE;
 }

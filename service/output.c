@@ -6,6 +6,9 @@
 #include <assert.h>
 #include <string.h>
 
+#include "decode.h"
+#include "side_record.h"
+
 void tm_output_key(tm_buf *b, const tm_window_result *r)
 {
     tm_buf_append(b, r->key, r->key_len);
@@ -54,4 +57,17 @@ void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r)
         put_aggregate(b, &cfg->aggs[i], r->acc[i], r->count);
     }
     tm_buf_puts(b, "}}");
+}
+
+/* JSON escapes a byte in at most 6 bytes (\u00XX); an int64 or a shortest
+ * double takes at most 24 characters. */
+enum { ESCAPED_MAX = 6, NUMBER_MAX = 24, VALUE_FIXED = 256 };
+
+size_t tm_output_max_bytes(const tm_config *cfg)
+{
+    size_t key = TM_GROUP_KEY_MAX + 1 + NUMBER_MAX; /* <group key>@<start> */
+    size_t value = VALUE_FIXED + 2 + ESCAPED_MAX * TM_GROUP_KEY_MAX;
+    for (size_t i = 0; i < cfg->n_aggs; i++)
+        value += 4 + ESCAPED_MAX * strlen(cfg->aggs[i].name) + NUMBER_MAX;
+    return tm_record_wire_bytes(key, value, NULL, 0);
 }

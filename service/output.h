@@ -18,4 +18,9 @@ void tm_output_key(tm_buf *b, const tm_window_result *r);
  * the field's sum over the window's count. */
 void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r);
 
+/* An upper bound of the bytes (tm_record_wire_bytes) of any result record
+ * under cfg: a group key of TM_GROUP_KEY_MAX bytes, each escaped as \u00XX
+ * in the value, and every number at its longest. */
+size_t tm_output_max_bytes(const tm_config *cfg);
+
 #endif

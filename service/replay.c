@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "envelope.h"
 #include "output.h"
+#include "side_record.h"
 
 /* One task, and the offset the next record of each of its topics gets when
  * its line has none (the count of earlier records: kcat always writes
@@ -34,6 +35,10 @@ typedef struct replay {
     tm_buf value; /* scratch for the output value */
     tm_replay_summary summary;
     int write_errno; /* first write error, reported at the end */
+    /* The record limit the live service's producer would have (replay
+     * knows no topic's own limit): oversized late and dead-letter copies
+     * are written by reference, as live. */
+    size_t max_record_bytes;
 } replay;
 
 enum { OUT_RESULTS, OUT_LATE, OUT_DLQ };
@@ -60,22 +65,20 @@ static void on_result(void *ctx, int32_t partition, const tm_window_result *res)
     r->summary.results++;
 }
 
-static void source_of(char *buf, size_t n, const tm_record *rec)
+static void write_side_record(replay *r, const char *topic, int32_t partition,
+                              const tm_side_record *s, int which)
 {
-    snprintf(buf, n, "%s/%d/%lld", rec->topic, (int)rec->partition, (long long)rec->offset);
+    tm_envelope_write(&r->line, topic, partition, s->key, s->key_len, s->value, s->value_len,
+                      s->headers, s->n_headers);
+    write_line(r, which);
 }
 
 static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
 {
     replay *r = ctx;
-    char source[512], wm[24];
-    source_of(source, sizeof source, rec);
-    snprintf(wm, sizeof wm, "%lld", (long long)watermark);
-    tm_header h[] = {
-        {"tidemark.reason", "too_late"}, {"tidemark.watermark", wm}, {"tidemark.source", source}};
-    tm_envelope_write(&r->line, r->cfg->late_topic, rec->partition, rec->key, rec->key_len,
-                      rec->value, rec->value_len, h, 3);
-    write_line(r, OUT_LATE);
+    tm_side_record s;
+    tm_side_record_late(&s, rec, watermark, r->max_record_bytes);
+    write_side_record(r, r->cfg->late_topic, rec->partition, &s, OUT_LATE);
     r->summary.late++;
 }
 
@@ -83,14 +86,9 @@ static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason
                            const char *detail)
 {
     replay *r = ctx;
-    char source[512];
-    source_of(source, sizeof source, rec);
-    tm_header h[] = {{"tidemark.reason", tm_dlq_reason_name(reason)},
-                     {"tidemark.source", source},
-                     {"tidemark.detail", detail}};
-    tm_envelope_write(&r->line, r->cfg->dlq_topic, rec->partition, rec->key, rec->key_len,
-                      rec->value, rec->value_len, h, 3);
-    write_line(r, OUT_DLQ);
+    tm_side_record s;
+    tm_side_record_dead_letter(&s, rec, reason, detail, r->max_record_bytes);
+    write_side_record(r, r->cfg->dlq_topic, rec->partition, &s, OUT_DLQ);
     r->summary.dead++;
 }
 
@@ -223,7 +221,7 @@ static int close_outputs(replay *r, const char *dir, char *errstr, size_t errlen
 int tm_replay_run(const tm_config *cfg, const char *input_path, const char *output_dir,
                   tm_replay_summary *summary, char *errstr, size_t errlen)
 {
-    replay r = {.cfg = cfg};
+    replay r = {.cfg = cfg, .max_record_bytes = tm_config_producer_max_bytes(cfg)};
     int rc = TM_OK;
     FILE *in = fopen(input_path, "r");
     if (!in) {

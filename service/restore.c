@@ -63,6 +63,7 @@ typedef struct restore {
     size_t buffered; /* bytes in every chunk */
     tm_restore_stats stats;
     int64_t t0;
+    size_t record_limit;   /* the changelog's, for the codecs; 0: unknown */
     char err[512];         /* a failure inside the read's callback */
     int64_t last_progress; /* when the read's progress was last logged */
     /* The parallel steps. */
@@ -124,7 +125,9 @@ static int run_parallel(restore *rs, void (*step)(restore *rs, job *j), char *er
         if (j->rc < 0 && !failed)
             failed = j;
     }
-    return failed ? tm_seterr(errstr, errlen, failed->rc, "%s", failed->err) : TM_OK;
+    return failed ? tm_seterr(errstr, errlen, failed->rc, "task %d: %s", (int)failed->t.partition,
+                              failed->err)
+                  : TM_OK;
 }
 
 /* ---- tail chunks ---- */
@@ -310,6 +313,8 @@ static void rebuild_job(restore *rs, job *j)
         return;
     tm_engine_track_changes(j->t.engine);
     j->t.changelog = tm_changelog_new(cfg);
+    if (rs->record_limit > 0)
+        tm_changelog_set_record_limit(j->t.changelog, rs->record_limit);
     j->t.next_offsets = tm_xmalloc((cfg->n_input_topics + 1) * sizeof *j->t.next_offsets);
     for (size_t i = 0; i < cfg->n_input_topics; i++)
         j->t.next_offsets[i] = -1;
@@ -378,7 +383,14 @@ int tm_restore_tasks(const tm_config *cfg, tm_kafka *k, const int32_t *partition
                      size_t errlen)
 {
     assert(cfg && k && o && (n == 0 || (partitions && out)));
-    restore rs = {.cfg = cfg, .o = o, .n = n, .t0 = tm_wall_clock_ms()};
+    /* The codecs split dedup keys to what the changelog topic takes; a
+     * handle without a producer (a changelog reader) knows no limit, and
+     * its codecs keep the configuration's. */
+    restore rs = {.cfg = cfg,
+                  .o = o,
+                  .n = n,
+                  .t0 = tm_wall_clock_ms(),
+                  .record_limit = tm_kafka_changelog_record_limit(k)};
     int rc = tm_store_check_fds(o->open_stores + n, errstr, errlen);
     if (rc < 0 || n == 0)
         return rc;

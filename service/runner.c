@@ -25,6 +25,7 @@
 #include "log.h"
 #include "output.h"
 #include "restore.h"
+#include "side_record.h"
 #include "store.h"
 #include "telemetry.h"
 
@@ -64,6 +65,11 @@ struct tm_runner {
     /* The first failure inside a callback (produce), acted on after it. */
     tm_kafka_status status;
     char status_msg[512];
+    /* A restore refused the configuration (tm_changelog_restore_record's
+     * TM_ECONFIG): the process exits with it (status 2), not as a fatal
+     * Kafka error, since a restart would be refused again. */
+    bool refused;
+    char refused_msg[1024];
     tm_buf key, value;
     tm_record *batch;
     tm_buf observed_bytes;
@@ -203,38 +209,33 @@ static void on_result(void *ctx, int32_t partition, const tm_window_result *res)
     r->dirty = true;
 }
 
-static void source_of(char *buf, size_t n, const tm_record *rec)
+/* Produces a late or dead-letter record into the open transaction. */
+static void produce_side_record(tm_runner *r, const char *topic, int32_t partition,
+                                const tm_side_record *s)
 {
-    snprintf(buf, n, "%s/%d/%lld", rec->topic, (int)rec->partition, (long long)rec->offset);
+    char err[256];
+    note_status(r,
+                tm_kafka_produce(r->kafka, topic, partition, s->key, s->key_len, s->value,
+                                 s->value_len, s->headers, s->n_headers, err, sizeof err),
+                err);
 }
 
 static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
 {
     tm_runner *r = ctx;
-    char source[512], wm[24], err[256];
-    source_of(source, sizeof source, rec);
-    snprintf(wm, sizeof wm, "%lld", (long long)watermark);
-    tm_header h[] = {
-        {"tidemark.reason", "too_late"}, {"tidemark.watermark", wm}, {"tidemark.source", source}};
-    note_status(r,
-                tm_kafka_produce(r->kafka, r->cfg->late_topic, rec->partition, rec->key,
-                                 rec->key_len, rec->value, rec->value_len, h, 3, err, sizeof err),
-                err);
+    tm_side_record s;
+    tm_side_record_late(&s, rec, watermark, tm_kafka_record_limit(r->kafka, r->cfg->late_topic));
+    produce_side_record(r, r->cfg->late_topic, rec->partition, &s);
 }
 
 static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason,
                            const char *detail)
 {
     tm_runner *r = ctx;
-    char source[512], err[256];
-    source_of(source, sizeof source, rec);
-    tm_header h[] = {{"tidemark.reason", tm_dlq_reason_name(reason)},
-                     {"tidemark.source", source},
-                     {"tidemark.detail", detail}};
-    note_status(r,
-                tm_kafka_produce(r->kafka, r->cfg->dlq_topic, rec->partition, rec->key,
-                                 rec->key_len, rec->value, rec->value_len, h, 3, err, sizeof err),
-                err);
+    tm_side_record s;
+    tm_side_record_dead_letter(&s, rec, reason, detail,
+                               tm_kafka_record_limit(r->kafka, r->cfg->dlq_topic));
+    produce_side_record(r, r->cfg->dlq_topic, rec->partition, &s);
 }
 
 /* ---- transactions ---- */
@@ -417,6 +418,10 @@ static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start
         r->stopped_in_restore = true;
         return rc;
     }
+    if (rc == TM_ECONFIG && !r->refused) {
+        r->refused = true;
+        snprintf(r->refused_msg, sizeof r->refused_msg, "%s", err);
+    }
     if (rc < 0) {
         TM_LOG(TM_LOG_ERROR, "runner", "restore failed: %s", err);
         note_status(r, TM_KAFKA_FATAL, err);
@@ -504,8 +509,11 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
     /* First, so that the probes answer while the cluster is joined. */
     int rc = tm_telemetry_open(&r->telemetry, cfg, errstr, errlen);
     const tm_kafka_rebalance rb = {r, on_assigned, on_revoked};
+    const tm_kafka_needs needs = {.output_bytes = tm_output_max_bytes(cfg),
+                                  .side_bytes = TM_SIDE_RECORD_MIN_LIMIT,
+                                  .changelog_bytes = tm_changelog_max_fixed_bytes(cfg)};
     if (rc == TM_OK)
-        rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, errstr, errlen);
+        rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, &needs, errstr, errlen);
     if (rc == TM_OK)
         rc = tm_kafka_subscribe(r->kafka, errstr, errlen);
     if (rc < 0) {
@@ -545,6 +553,8 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
     int timeout = wait < 0 ? 0 : wait > POLL_MAX_MS ? POLL_MAX_MS : (int)wait;
     tm_kafka_status st = TM_KAFKA_OK;
     ssize_t n = tm_kafka_poll_batch(r->kafka, r->batch, BATCH_MAX, timeout, &st, err, sizeof err);
+    if (n < 0 && st == TM_KAFKA_FATAL && r->refused)
+        return tm_seterr(errstr, errlen, TM_ECONFIG, "%s", r->refused_msg);
     if (n < 0 && st == TM_KAFKA_FATAL)
         return fatal("consumer", err, errstr, errlen);
     int64_t now = tm_wall_clock_ms();

@@ -32,9 +32,11 @@
 #include "store.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -434,13 +436,16 @@ static bool marked_for_rebuild(const tm_store *s)
     return marked;
 }
 
+/* Every file a task directory may hold. */
+static const char *const store_files[] = {"data.mdb", "lock.mdb", REBUILD_MARK};
+#define N_STORE_FILES (sizeof store_files / sizeof store_files[0])
+
 /* Deletes the store's files (not the directory). Returns 0 or an errno. */
 static int wipe_files(const tm_store *s)
 {
-    static const char *const names[] = {"data.mdb", "lock.mdb", REBUILD_MARK};
     int err = 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && err == 0; i++) {
-        char *p = file_path(s, names[i]);
+    for (size_t i = 0; i < N_STORE_FILES && err == 0; i++) {
+        char *p = file_path(s, store_files[i]);
         if (unlink(p) != 0 && errno != ENOENT)
             err = errno;
         free(p);
@@ -722,4 +727,59 @@ int tm_store_clear(tm_store *s, char *errstr, size_t errlen)
         return store_err(s, rc, "clear", errstr, errlen);
     s->applied = 0;
     return TM_OK;
+}
+
+/* ------------------------------------------------------------ removal -- */
+
+/* Removes one task directory: its store's files, then the directory (which
+ * fails, naming it, if it holds anything else). Returns 0 or an errno. */
+static int remove_task_dir(const char *path)
+{
+    tm_buf b = {0};
+    int err = 0;
+    for (size_t i = 0; i < N_STORE_FILES && err == 0; i++) {
+        tm_buf_reset(&b);
+        tm_buf_printf(&b, "%s/%s", path, store_files[i]);
+        if (unlink(b.data) != 0 && errno != ENOENT)
+            err = errno;
+    }
+    tm_buf_free(&b);
+    if (err == 0 && rmdir(path) != 0 && errno != ENOENT)
+        err = errno;
+    return err;
+}
+
+int tm_store_remove_all(const char *dir, const char *app_id, size_t *removed, char *errstr,
+                        size_t errlen)
+{
+    *removed = 0;
+    tm_buf app = {0}, task = {0};
+    tm_buf_printf(&app, "%s/%s", dir, app_id);
+    int rc = TM_OK;
+    DIR *d = opendir(app.data);
+    if (!d) {
+        if (errno != ENOENT)
+            rc = tm_seterr(errstr, errlen, TM_EIO, "state directory %s: %s", app.data,
+                           strerror(errno));
+        goto out;
+    }
+    for (struct dirent *e = readdir(d); e && rc == TM_OK; e = readdir(d)) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        tm_buf_reset(&task);
+        tm_buf_printf(&task, "%s/%s", app.data, e->d_name);
+        int err = remove_task_dir(task.data);
+        if (err)
+            rc =
+                tm_seterr(errstr, errlen, TM_EIO, "cannot remove %s: %s", task.data, strerror(err));
+        else
+            (*removed)++;
+    }
+    closedir(d);
+    if (rc == TM_OK && rmdir(app.data) != 0)
+        rc = tm_seterr(errstr, errlen, TM_EIO, "cannot remove %s: %s", app.data, strerror(errno));
+out:
+    tm_buf_free(&app);
+    tm_buf_free(&task);
+    return rc;
 }

@@ -90,4 +90,14 @@ uint64_t tm_store_bytes(const tm_store *s);
 /* Deletes every key and resets the applied offset to 0. */
 int tm_store_clear(tm_store *s, char *errstr, size_t errlen);
 
+/*
+ * Removes the stores of every task of app_id under dir (dir/app_id/ and
+ * everything tidemark put in it), for `tidemark reset`; a missing directory
+ * is no error. *removed: the task directories removed. A file tidemark did
+ * not write makes it fail, naming the directory. No store of app_id may be
+ * open in any process.
+ */
+int tm_store_remove_all(const char *dir, const char *app_id, size_t *removed, char *errstr,
+                        size_t errlen);
+
 #endif

@@ -164,13 +164,15 @@ static void app_open(app *a, int tasks, const char *bootstrap)
     if (tm_config_load(&a->cfg, a->config_path, NULL, NULL, 0, err, sizeof err) < 0)
         tm_bench_fail("%s", err);
     /* Creates the changelog topic, one partition per input partition. */
-    if (tm_kafka_open(&a->producer, a->cfg, "generator", NULL, err, sizeof err) < 0)
+    if (tm_kafka_open(&a->producer, a->cfg, "generator", NULL, NULL, err, sizeof err) < 0)
         tm_bench_fail("%s", err);
     for (int p = 0; p < tasks; p++) {
         if (tm_engine_open(&a->engines[p], a->cfg, p, 0, err, sizeof err) < 0)
             tm_bench_fail("engine: %s", err);
         tm_engine_track_changes(a->engines[p]);
         a->changelogs[p] = tm_changelog_new(a->cfg);
+        tm_changelog_set_record_limit(a->changelogs[p],
+                                      tm_kafka_changelog_record_limit(a->producer));
     }
 }
 

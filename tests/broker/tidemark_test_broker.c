@@ -21,15 +21,24 @@
  * serves on until SIGTERM or SIGINT.
  *
  * Usage: tidemark-test-broker [--brokers N] [--topic NAME:PARTITIONS]...
+ *                             [--message-max-bytes N] [--retention-bytes N]
+ *
+ * --message-max-bytes: the brokers' message.max.bytes, the default
+ * max.message.bytes of topics (Kafka's 1048588 if not given); a record batch
+ * over its topic's limit is rejected with MESSAGE_TOO_LARGE.
+ * --retention-bytes: the brokers' log.retention.bytes, the most a partition
+ * keeps before it drops its oldest batches; -1 (default): everything.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,9 +69,19 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: tidemark-test-broker [--brokers N] "
             "[--topic NAME:PARTITIONS]...\n"
+            "                            [--message-max-bytes N] "
+            "[--retention-bytes N]\n"
             "  --brokers N               number of brokers, 1..%d "
             "(default 1)\n"
             "  --topic NAME:PARTITIONS   create a topic, repeatable\n"
+            "  --message-max-bytes N     brokers' message.max.bytes, the "
+            "default topic\n"
+            "                            max.message.bytes (default "
+            "1048588)\n"
+            "  --retention-bytes N       brokers' log.retention.bytes, "
+            "bytes kept per\n"
+            "                            partition (default -1: "
+            "unlimited)\n"
             "Prints BOOTSTRAP=host:port,... as the first line of standard "
             "output\nand runs until SIGTERM or SIGINT. Standard input takes "
             "commands, one a line,\neach answered by a line (ok or error: ...): "
@@ -85,17 +104,27 @@ static int bad_args(const char *fmt, ...)
     return 2;
 }
 
-/* Parses a decimal int in [min, max]; returns -1 on failure. */
-static int parse_int(const char *s, int min, int max)
+/* Parses a decimal number in [min, max] into *out; returns 0, or -1 on
+ * failure. */
+static int parse_number(const char *s, long long min, long long max, long long *out)
 {
     char *end;
-    long v;
+    long long v;
 
     errno = 0;
-    v = strtol(s, &end, 10);
+    v = strtoll(s, &end, 10);
     if (errno || end == s || *end != '\0' || v < min || v > max)
         return -1;
-    return (int)v;
+    *out = v;
+    return 0;
+}
+
+/* Parses a decimal int in [min, max], min >= 0; returns -1 on failure. */
+static int parse_int(const char *s, int min, int max)
+{
+    long long v;
+
+    return parse_number(s, min, max, &v) ? -1 : (int)v;
 }
 
 /* Kafka topic names: [a-zA-Z0-9._-], 1..249 characters. */
@@ -217,6 +246,9 @@ int main(int argc, char **argv)
 {
     static struct topic_arg topics[MAX_TOPICS];
     int topic_cnt = 0, brokers = 1, i, sig = 0;
+    /* message.max.bytes -1: not given, the mock keeps Kafka's default;
+     * log.retention.bytes -1: unlimited, the default. */
+    long long message_max_bytes = -1, retention_bytes = -1;
     char errstr[512];
     rd_kafka_conf_t *conf;
     rd_kafka_t *rk;
@@ -256,6 +288,16 @@ int main(int argc, char **argv)
             if (topics[topic_cnt].partitions < 0)
                 return bad_args("invalid partition count in --topic %s", argv[i]);
             topic_cnt++;
+        } else if (!strcmp(a, "--message-max-bytes")) {
+            if (++i == argc)
+                return bad_args("%s needs a value", a);
+            if (parse_number(argv[i], 0, INT32_MAX, &message_max_bytes))
+                return bad_args("invalid --message-max-bytes value: %s", argv[i]);
+        } else if (!strcmp(a, "--retention-bytes")) {
+            if (++i == argc)
+                return bad_args("%s needs a value", a);
+            if (parse_number(argv[i], -1, LLONG_MAX, &retention_bytes))
+                return bad_args("invalid --retention-bytes value: %s", argv[i]);
         } else {
             return bad_args("unknown argument: %s", a);
         }
@@ -294,6 +336,10 @@ int main(int argc, char **argv)
         rd_kafka_destroy(rk);
         return 1;
     }
+
+    if (message_max_bytes >= 0)
+        rd_kafka_mock_set_message_max_bytes(mcluster, (int32_t)message_max_bytes);
+    rd_kafka_mock_set_retention_bytes(mcluster, retention_bytes);
 
     for (i = 0; i < topic_cnt; i++) {
         rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(

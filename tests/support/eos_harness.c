@@ -37,6 +37,9 @@ static const char *const INPUT_TOPIC = "orders";
 
 /* The test's only environment (one test per process: Criterion forks). */
 static tm_eos *current;
+/* A `tidemark` command other than run (reset, changelog) finishes well
+ * within this. */
+enum { CLI_TIMEOUT_MS = 60000 };
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 
 /* ---- small things ---- */
@@ -200,8 +203,12 @@ static void start_broker(tm_eos *e)
     snprintf(t_late, sizeof t_late, "%s:%s", LATE_TOPIC, parts);
     snprintf(t_dlq, sizeof t_dlq, "%s:%s", DLQ_TOPIC, parts);
     join_path(log, sizeof log, e->dir, "broker.log");
-    const char *args[] = {"--brokers", brokers_s, "--topic", t_in,  "--topic", t_out,
-                          "--topic",   t_late,    "--topic", t_dlq, NULL};
+    /* Not the changelog topic: the service creates it (CreateTopics). */
+    const char *args[10 + TM_EOS_MAX_BROKER_ARGS + 1] = {"--brokers", brokers_s, "--topic", t_in,
+                                                         "--topic",   t_out,     "--topic", t_late,
+                                                         "--topic",   t_dlq};
+    for (size_t i = 0; i < TM_EOS_MAX_BROKER_ARGS && e->broker_args[i]; i++)
+        args[10 + i] = e->broker_args[i];
     e->broker = tm_test_broker_start(args, log);
     e->probe = tm_kafka_probe_new(tm_test_broker_bootstrap(e->broker), e->app_id);
     write_config(e, e->window);
@@ -228,6 +235,7 @@ tm_eos *tm_eos_setup(const tm_eos_options *o)
     e->brokers = o->brokers > 0 ? o->brokers : 3;
     e->merchants = o->merchants;
     e->window = o->window;
+    memcpy(e->broker_args, o->broker_args, sizeof e->broker_args);
 
     const char *tmp = getenv("TMPDIR");
     char templ[TM_EOS_PATH];
@@ -345,8 +353,9 @@ void tm_eos_start(tm_eos *e, tm_eos_instance *in)
     join_path(in->log_path, sizeof in->log_path, e->dir, name);
     snprintf(set, sizeof set, "state.dir=%s", in->state_dir);
     snprintf(port, sizeof port, "metrics.port=%d", in->metrics_port);
-    char *argv[16] = {(char *)bin,    "run",   "--config", e->config_path, "--instance-id",
-                      (char *)in->id, "--set", set,        "--set",        port};
+    const char *instance_id = in->instance_id[0] ? in->instance_id : in->id;
+    char *argv[16] = {(char *)bin,         "run",   "--config", e->config_path, "--instance-id",
+                      (char *)instance_id, "--set", set,        "--set",        port};
     size_t argc = 10;
     for (size_t i = 0; i < TM_EOS_MAX_SETS && in->sets[i]; i++) {
         argv[argc++] = "--set";
@@ -394,6 +403,44 @@ void tm_eos_stop(tm_eos *e, tm_eos_instance *in)
               tm_proc_status_str(status), in->log_path);
 }
 
+int tm_eos_cli(tm_eos *e, const char *log_name, const char *const *args, char *log_path,
+               size_t log_path_len)
+{
+    const char *bin = getenv("TIDEMARK_BINARY");
+    cr_assert(bin && *bin, "TIDEMARK_BINARY is not set (ctest sets it)");
+    join_path(log_path, log_path_len, e->dir, log_name);
+    char *argv[24] = {(char *)bin};
+    size_t argc = 1;
+    for (size_t i = 0; args[i]; i++) {
+        cr_assert(argc < 23, "too many arguments");
+        argv[argc++] = (char *)args[i];
+    }
+    argv[argc] = NULL;
+    const tm_proc_io io = {.log_path = log_path};
+    pid_t pid = tm_proc_spawn(argv, &io);
+    int status;
+    bool exited = tm_proc_wait(pid, CLI_TIMEOUT_MS, &status);
+    if (!exited)
+        print_log_tail(log_path);
+    cr_assert(exited, "tidemark %s did not exit within %d ms; log %s", args[0], CLI_TIMEOUT_MS,
+              log_path);
+    return status;
+}
+
+int tm_eos_wait_exit(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
+{
+    (void)e;
+    cr_assert(in->pid > 0, "instance %s is not running", in->id);
+    int status;
+    bool exited = tm_proc_wait(in->pid, timeout_ms, &status);
+    if (!exited)
+        print_log_tail(in->log_path);
+    cr_assert(exited, "instance %s did not exit within %lld ms; log %s", in->id,
+              (long long)timeout_ms, in->log_path);
+    in->pid = 0;
+    return status;
+}
+
 void tm_eos_check_instances(tm_eos *e)
 {
     for (int i = 0; i < e->n_inst; i++) {
@@ -416,7 +463,12 @@ void tm_eos_check_instances(tm_eos *e)
 
 bool tm_eos_log_contains(const tm_eos_instance *in, const char *needle)
 {
-    FILE *f = fopen(in->log_path, "r");
+    return tm_eos_file_contains(in->log_path, needle);
+}
+
+bool tm_eos_file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
     if (!f)
         return false;
     char *buf = NULL;

@@ -45,7 +45,12 @@
 #include "replay.h"
 #include "workload.h"
 
-enum { TM_EOS_MAX_INSTANCES = 4, TM_EOS_PATH = 512, TM_EOS_MAX_SETS = 2 };
+enum {
+    TM_EOS_MAX_INSTANCES = 4,
+    TM_EOS_PATH = 512,
+    TM_EOS_MAX_SETS = 2,
+    TM_EOS_MAX_BROKER_ARGS = 4
+};
 
 /* Tumbling 5 s, hopping 10 s every 5 s, sessions with a 1 s gap, or
  * tumbling 1 h (every merchant's window stays open for long: a large
@@ -63,10 +68,13 @@ typedef struct tm_eos_options {
     int partitions;       /* of every topic; 0: 4 */
     tm_eos_window window; /* the pipeline's window (default tumbling 5 s) */
     int merchants;        /* the workload's keys; 0: its default (48) */
+    /* More launcher arguments (tests/broker/README.md), NULL-ended. */
+    const char *broker_args[TM_EOS_MAX_BROKER_ARGS + 1];
 } tm_eos_options;
 
 typedef struct tm_eos_instance {
-    char id[32];
+    char id[32];          /* names its state directory and logs */
+    char instance_id[32]; /* its --instance-id; "" (the default): id */
     char state_dir[TM_EOS_PATH];
     char log_path[TM_EOS_PATH];        /* the current (last) incarnation's log */
     int metrics_port;                  /* metrics.port; 0 (the default): no HTTP server */
@@ -87,6 +95,7 @@ typedef struct tm_eos {
     int brokers;
     int merchants;
     tm_eos_window window;
+    const char *broker_args[TM_EOS_MAX_BROKER_ARGS + 1]; /* the options' */
     tm_test_broker *broker;
     tm_kafka_probe *probe;
     tm_feeder *feeder; /* the running feeder, if any */
@@ -149,6 +158,16 @@ void tm_eos_kill(tm_eos *e, tm_eos_instance *in);
 /* SIGTERM; fails the test unless it exits 0 within the bound. */
 void tm_eos_stop(tm_eos *e, tm_eos_instance *in);
 
+/* Runs `tidemark args...` (args NULL-terminated, e.g. {"reset", "--config",
+ * e->config_path, NULL}) to completion (bounded), its stdout and stderr in
+ * <dir>/<log_name>, whose path goes to log_path; returns the wait status. */
+int tm_eos_cli(tm_eos *e, const char *log_name, const char *const *args, char *log_path,
+               size_t log_path_len);
+
+/* Waits (bounded) for in to exit by itself, without checking the other
+ * instances, and returns its wait status; fails the test on timeout. */
+int tm_eos_wait_exit(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
+
 /* Fails the test if a started instance has exited by itself (with its
  * log's tail on stderr), or restarts it when e->supervise allows. */
 void tm_eos_check_instances(tm_eos *e);
@@ -160,6 +179,8 @@ void tm_eos_wait_log(tm_eos *e, tm_eos_instance *in, const char *needle, int64_t
 
 /* Whether the current incarnation's log holds a line containing needle. */
 bool tm_eos_log_contains(const tm_eos_instance *in, const char *needle);
+/* Whether the file at path holds a line containing needle. */
+bool tm_eos_file_contains(const char *path, const char *needle);
 
 /* A restore, as the runner logs it ("task N restored in T ms: W windows,
  * K dedup keys, R changelog records replayed from offset F"). */

@@ -143,8 +143,11 @@ static void feed(tm_feeder *f)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, f);
-    static const char *const props[] = {"enable.idempotence", "true",   "linger.ms", "5",
-                                        "message.timeout.ms", "180000", NULL};
+    /* message.max.bytes: a test may feed records larger than librdkafka's
+     * default (the broker, with its own limits, decides). */
+    static const char *const props[] = {
+        "enable.idempotence", "true",     "linger.ms", "5", "message.timeout.ms", "180000",
+        "message.max.bytes",  "16000000", NULL};
     rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, f->bootstrap, props, conf, err, sizeof err);
     if (!rk) {
         snprintf(f->error, sizeof f->error, "producer: %s", err);
@@ -459,6 +462,29 @@ tm_kafka_probe *tm_kafka_probe_new(const char *bootstrap, const char *group)
     p->committed = new_client(RD_KAFKA_CONSUMER, bootstrap, cprops, NULL, err, sizeof err);
     cr_assert(p->committed, "probe: %s", err);
     return p;
+}
+
+void tm_kafka_probe_create_topic(tm_kafka_probe *p, const char *topic, int partitions,
+                                 const char *config, const char *value)
+{
+    char err[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, -1, err, sizeof err);
+    cr_assert(nt, "create %s: %s", topic, err);
+    if (config)
+        rd_kafka_NewTopic_set_config(nt, config, value);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(p->uncommitted);
+    rd_kafka_CreateTopics(p->uncommitted, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    cr_assert(ev, "create %s: no answer within 30 s", topic);
+    cr_assert(!rd_kafka_event_error(ev), "create %s: %s", topic, rd_kafka_event_error_string(ev));
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    cr_assert(n == 1 && !rd_kafka_topic_result_error(res[0]), "create %s: %s", topic,
+              n == 1 ? rd_kafka_topic_result_error_string(res[0]) : "no result");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
 }
 
 void tm_kafka_probe_free(tm_kafka_probe *p)

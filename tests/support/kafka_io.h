@@ -73,6 +73,11 @@ void tm_kafka_probe_free(tm_kafka_probe *p);
 /* Partition count of topic (0: no such topic; -1: no answer in time). */
 int tm_kafka_probe_partitions(tm_kafka_probe *p, const char *topic);
 
+/* Creates topic (CreateTopics, the cluster's replication) with one topic
+ * config (config NULL: none); fails the test on any error. */
+void tm_kafka_probe_create_topic(tm_kafka_probe *p, const char *topic, int partitions,
+                                 const char *config, const char *value);
+
 /*
  * The group's committed offsets of topic's partitions 0..n-1 into out (-1:
  * none). Returns 0, or -1 when the broker did not answer in time (a

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "emissions.h"
 #include "engine.h"
+#include "side_record.h"
 
 /* The records of all checkpoints so far, in order (a changelog partition
  * before compaction). */
@@ -59,26 +60,36 @@ static int cmp_ranked(const void *a, const void *b)
 
 /* Restores e from the log's first n records as the store holds them
  * (store.h): the latest record of each key, tombstoned keys left out, in
- * key order. */
-static void restore_from(tm_changelog *cl, tm_engine *e, const changelog_log *log, size_t n,
-                         int64_t *next)
+ * key order. Returns tm_changelog_restore_record's first error (with its
+ * message), or 0. */
+static int restore_from(tm_changelog *cl, tm_engine *e, const changelog_log *log, size_t n,
+                        int64_t *next, char *err, size_t errlen)
 {
     ranked *v = calloc(n + 1, sizeof *v);
     for (size_t i = 0; i < n; i++)
         v[i] = (ranked){&log->v[i], i};
     qsort(v, n, sizeof *v, cmp_ranked);
-    char err[256];
     *next = -1;
-    for (size_t i = 0; i < n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         const log_record *r = v[i].r, *later = i + 1 < n ? v[i + 1].r : NULL;
         if (!r->value ||
             (later && later->key_len == r->key_len && memcmp(later->key, r->key, r->key_len) == 0))
             continue;
-        cr_assert_eq(tm_changelog_restore_record(cl, e, r->key, r->key_len, r->value, r->value_len,
-                                                 next, err, sizeof err),
-                     0, "%s", err);
+        rc = tm_changelog_restore_record(cl, e, r->key, r->key_len, r->value, r->value_len, next,
+                                         err, errlen);
     }
     free(v);
+    return rc;
+}
+
+static void free_log(changelog_log *log)
+{
+    for (size_t j = 0; j < log->n; j++) {
+        free(log->v[j].key);
+        free(log->v[j].value);
+    }
+    free(log->v);
 }
 
 enum { N_EVENTS = 4000, EVERY = 97 };
@@ -122,7 +133,24 @@ static void feed(tm_engine *e, const tm_config *cfg, const event *ev, size_t i, 
     tm_engine_process(e, &rec, ev[i].ts, &sink);
 }
 
-static void check_restores(const char *window_json)
+/* Checks the checkpoint's records against the record limit (0: none
+ * set) and counts its dedup records into *dedup_records. */
+static void check_record_sizes(const tm_kv_change *c, size_t n, size_t limit, size_t *dedup_records)
+{
+    size_t dedup = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].key_len > 0 && ((const char *)c[i].key)[0] == 'd' && c[i].value)
+            dedup++;
+        size_t bytes = tm_record_wire_bytes(c[i].key_len, c[i].value_len, NULL, 0);
+        cr_assert(limit == 0 || bytes <= limit, "a record of %zu bytes over the limit %zu", bytes,
+                  limit);
+    }
+    if (dedup > *dedup_records)
+        *dedup_records = dedup;
+}
+
+/* Records of at most record_limit bytes (0: the default limit). */
+static void check_restores(const char *window_json, size_t record_limit)
 {
     char json[2048];
     snprintf(json, sizeof json,
@@ -144,6 +172,9 @@ static void check_restores(const char *window_json)
     cr_assert_eq(tm_engine_open(&a, cfg, 0, 0, err, sizeof err), 0, "%s", err);
     tm_engine_track_changes(a);
     tm_changelog *cl = tm_changelog_new(cfg);
+    if (record_limit)
+        tm_changelog_set_record_limit(cl, record_limit);
+    size_t most_dedup_records = 0;
     tm_test_lines ref = {.cfg = cfg};
     changelog_log log = {0};
     size_t log_len_at[N_EVENTS / EVERY + 1], out_len_at[N_EVENTS / EVERY + 1];
@@ -155,12 +186,15 @@ static void check_restores(const char *window_json)
             const tm_kv_change *c;
             size_t n;
             tm_changelog_collect(cl, a, &next, &c, &n);
+            check_record_sizes(c, n, record_limit, &most_dedup_records);
             append_changes(&log, c, n);
             log_len_at[n_ckpt] = log.n;
             out_len_at[n_ckpt++] = ref.n;
         }
     }
     cr_assert_gt(ref.n, 50, "the workload must emit");
+    if (record_limit)
+        cr_assert_gt(most_dedup_records, 1, "the limit must split a checkpoint's dedup keys");
 
     /* Restore at several checkpoints and continue: the same results. */
     for (size_t k = 0; k < n_ckpt; k += 7) {
@@ -168,7 +202,8 @@ static void check_restores(const char *window_json)
         cr_assert_eq(tm_engine_open(&b, cfg, 0, 0, err, sizeof err), 0, "%s", err);
         tm_changelog *rc = tm_changelog_new(cfg);
         int64_t next;
-        restore_from(rc, b, &log, log_len_at[k], &next);
+        cr_assert_eq(restore_from(rc, b, &log, log_len_at[k], &next, err, sizeof err), 0, "%s",
+                     err);
         cr_assert_eq(next, (int64_t)((k + 1) * EVERY), "checkpoint %zu: next offset", k);
         tm_test_lines cont = {.cfg = cfg};
         for (size_t i = (size_t)next; i < N_EVENTS; i++)
@@ -183,11 +218,7 @@ static void check_restores(const char *window_json)
         tm_engine_close(b);
     }
 
-    for (size_t j = 0; j < log.n; j++) {
-        free(log.v[j].key);
-        free(log.v[j].value);
-    }
-    free(log.v);
+    free_log(&log);
     tm_test_lines_free(&ref);
     tm_changelog_free(cl);
     tm_engine_close(a);
@@ -197,17 +228,26 @@ static void check_restores(const char *window_json)
 
 Test(changelog, tumbling_restores_exactly)
 {
-    check_restores("{\"type\":\"tumbling\",\"size_ms\":1000}");
+    check_restores("{\"type\":\"tumbling\",\"size_ms\":1000}", 0);
+}
+
+/* A changelog topic that takes small records: a checkpoint's dedup keys
+ * are split over several records, each within the limit, and restore
+ * still brings every key back (a duplicate across checkpoints is caught). */
+Test(changelog, dedup_keys_split_over_records_within_the_limit_restore_exactly)
+{
+    /* About 10 keys a record; a checkpoint of 97 events admits ~90. */
+    check_restores("{\"type\":\"tumbling\",\"size_ms\":1000}", 400);
 }
 
 Test(changelog, hopping_restores_exactly)
 {
-    check_restores("{\"type\":\"hopping\",\"size_ms\":1500,\"advance_ms\":500}");
+    check_restores("{\"type\":\"hopping\",\"size_ms\":1500,\"advance_ms\":500}", 0);
 }
 
 Test(changelog, sessions_restore_exactly)
 {
-    check_restores("{\"type\":\"session\",\"gap_ms\":120}");
+    check_restores("{\"type\":\"session\",\"gap_ms\":120}", 0);
 }
 
 Test(changelog, unreadable_records_are_a_clear_error)
@@ -228,6 +268,102 @@ Test(changelog, unreadable_records_are_a_clear_error)
                  TM_ESTORE);
     cr_assert(strstr(err, "unknown kind"), "%s", err);
     cr_assert_eq(next, -1, "no checkpoint restored: nothing consumed");
+    tm_changelog_free(cl);
+    tm_engine_close(e);
+    tm_config_free(cfg);
+}
+
+/* A checkpoint written under base_window, restored under window_json with
+ * the same aggregations: returns the restore's code and message. */
+static int restore_under(const char *written_json, const char *restored_json, char *err,
+                         size_t errlen)
+{
+    tm_config *a = tm_test_config(written_json), *b = tm_test_config(restored_json);
+    tm_engine *ea = NULL, *eb = NULL;
+    cr_assert_eq(tm_engine_open(&ea, a, 0, 0, err, errlen), 0, "%s", err);
+    cr_assert_eq(tm_engine_open(&eb, b, 0, 0, err, errlen), 0, "%s", err);
+    tm_engine_track_changes(ea);
+    tm_changelog *wa = tm_changelog_new(a), *rb = tm_changelog_new(b);
+    const tm_kv_change *c;
+    size_t n;
+    int64_t next = 1;
+    tm_changelog_collect(wa, ea, &next, &c, &n);
+    changelog_log log = {0};
+    append_changes(&log, c, n);
+    int rc = restore_from(rb, eb, &log, log.n, &next, err, errlen);
+    free_log(&log);
+    tm_changelog_free(wa);
+    tm_changelog_free(rb);
+    tm_engine_close(ea);
+    tm_engine_close(eb);
+    tm_config_free(a);
+    tm_config_free(b);
+    return rc;
+}
+
+#define STATE_CONFIG(window, lateness, aggs)                                                       \
+    "{\"application_id\":\"c\",\"input\":{\"topics\":[\"in\"],"                                    \
+    "\"event_time\":{\"pointer\":\"/t\"},\"group_by\":\"/k\"},\"window\":" window                  \
+    ",\"allowed_lateness_ms\":" lateness ",\"aggregations\":" aggs                                 \
+    ",\"output\":{\"topic\":\"out\"}}"
+
+#define TUMBLING_10S "{\"type\":\"tumbling\",\"size_ms\":10000}"
+#define COUNT "[{\"name\":\"n\",\"op\":\"count\"}]"
+
+Test(changelog, a_restore_under_a_changed_window_is_refused_naming_the_keys)
+{
+    char err[2048];
+    int rc = restore_under(STATE_CONFIG(TUMBLING_10S, "0", COUNT),
+                           STATE_CONFIG("{\"type\":\"tumbling\",\"size_ms\":60000}", "0", COUNT),
+                           err, sizeof err);
+    cr_assert_eq(rc, TM_ECONFIG, "%s", err);
+    cr_assert(strstr(err, "window.size_ms (was 10000, now 60000)"), "%s", err);
+    cr_assert(strstr(err, "tidemark reset"), "the way out is named: %s", err);
+    cr_assert(strstr(err, "application_id"), "%s", err);
+
+    rc = restore_under(STATE_CONFIG(TUMBLING_10S, "0", COUNT),
+                       STATE_CONFIG("{\"type\":\"session\",\"gap_ms\":10000}", "0", COUNT), err,
+                       sizeof err);
+    cr_assert_eq(rc, TM_ECONFIG, "%s", err);
+    cr_assert(strstr(err, "window.type (was tumbling, now session)"), "%s", err);
+    cr_assert(strstr(err, "window.gap_ms (was unset, now 10000)"), "%s", err);
+    cr_assert(strstr(err, "window.size_ms (was 10000, now unset)"), "%s", err);
+
+    rc = restore_under(
+        STATE_CONFIG(TUMBLING_10S, "0", COUNT),
+        STATE_CONFIG(TUMBLING_10S, "0",
+                     "[{\"name\":\"n\",\"op\":\"count\"},{\"name\":\"s\",\"op\":\"sum\","
+                     "\"pointer\":\"/a\"}]"),
+        err, sizeof err);
+    cr_assert_eq(rc, TM_ECONFIG, "%s", err);
+    cr_assert(strstr(err, "aggregations (was n:count:, now n:count:,s:sum:/a)"), "%s", err);
+}
+
+Test(changelog, keys_that_do_not_shape_state_may_change)
+{
+    char err[2048];
+    cr_assert_eq(restore_under(STATE_CONFIG(TUMBLING_10S, "0", COUNT),
+                               STATE_CONFIG(TUMBLING_10S, "5000", COUNT), err, sizeof err),
+                 0, "allowed lateness changed: %s", err);
+}
+
+/* A version 1 checkpoint (before the fingerprint) is still read. */
+Test(changelog, a_version_1_checkpoint_is_read)
+{
+    tm_config *cfg = tm_test_config(STATE_CONFIG(TUMBLING_10S, "0", COUNT));
+    char err[512];
+    tm_engine *e = NULL;
+    cr_assert_eq(tm_engine_open(&e, cfg, 0, 0, err, sizeof err), 0);
+    /* version 1, seq 4, W 1000, one topic: next offset 7, max_t 3000, last 3000 */
+    static const unsigned char v1[] = {1,    4, 0, 0, 0, 0, 0, 0,    0,    0xe8, 3, 0, 0, 0, 0,
+                                       0,    0, 1, 0, 0, 0, 7, 0,    0,    0,    0, 0, 0, 0, 0xb8,
+                                       0x0b, 0, 0, 0, 0, 0, 0, 0xb8, 0x0b, 0,    0, 0, 0, 0, 0};
+    tm_changelog *cl = tm_changelog_new(cfg);
+    int64_t next = -1;
+    cr_assert_eq(tm_changelog_restore_record(cl, e, "c", 1, v1, sizeof v1, &next, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(next, 7);
+    cr_assert_eq(tm_engine_clock(e)->w, 1000);
     tm_changelog_free(cl);
     tm_engine_close(e);
     tm_config_free(cfg);

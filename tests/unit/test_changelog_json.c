@@ -64,7 +64,7 @@ static void feed(fixture *f, const char *id, int64_t t, const char *amount)
 }
 
 /* The JSON members of every record of the next checkpoint, in order. */
-static size_t checkpoint(fixture *f, char out[][512], size_t max)
+static size_t checkpoint(fixture *f, char out[][1024], size_t max)
 {
     const tm_kv_change *c;
     size_t n;
@@ -93,11 +93,18 @@ static void assert_dedup(const char *got, const char *prefix, const char *suffix
         cr_assert(strchr("0123456789abcdef", got[i]), "hash digit '%c' in %s", got[i], got);
 }
 
+/* The fixture's state fingerprint, as a checkpoint renders it. */
+#define FIXTURE_STATE                                                                              \
+    ",\"state\":\"input.topics=in\\ninput.group_by=/k\\ninput.event_id=/id\\n"                     \
+    "window.type=tumbling\\nwindow.size_ms=1000\\nwindow.offset_ms=0\\n"                           \
+    "aggregations=n:count:,s:sum:/a\\ndedup.enabled=true\\ndedup.key=id+event_time\\n"             \
+    "dedup.ttl_ms=5000\\n\""
+
 Test(changelog_json, every_kind_renders_exactly)
 {
     fixture f = {0};
     open_fixture(&f);
-    char rec[8][512];
+    char rec[8][1024];
 
     feed(&f, "e1", 1500, "12.5");
     size_t n = checkpoint(&f, rec, 8);
@@ -109,7 +116,7 @@ Test(changelog_json, every_kind_renders_exactly)
                  "\",\"expiry\":6500}]");
     cr_assert_str_eq(rec[2], "\"kind\":\"checkpoint\",\"seq\":0,\"watermark\":1500,\"inputs\":"
                              "[{\"next_offset\":1,\"max_event_time\":1500,"
-                             "\"last_record_time\":1500}]");
+                             "\"last_record_time\":1500}]" FIXTURE_STATE);
 
     /* The watermark passes the first window's end (it fires and expires at
      * once) and the first batch's expiry: both are tombstoned. */
@@ -126,7 +133,7 @@ Test(changelog_json, every_kind_renders_exactly)
     cr_assert_str_eq(rec[3], "\"kind\":\"dedup\",\"seq\":0,\"tombstone\":true");
     cr_assert_str_eq(rec[4], "\"kind\":\"checkpoint\",\"seq\":1,\"watermark\":8000,\"inputs\":"
                              "[{\"next_offset\":2,\"max_event_time\":8000,"
-                             "\"last_record_time\":8000}]");
+                             "\"last_record_time\":8000}]" FIXTURE_STATE);
     cr_assert_eq(f.lines.n, 1, "the first window fired once");
     close_fixture(&f);
 }
@@ -166,9 +173,10 @@ Test(changelog_json, unreadable_records_are_errors)
     for (const tm_kv_change *r = window; r <= ckpt; r++) {
         cr_assert_lt(r->value_len + 1, sizeof bytes);
         memcpy(bytes, r->value, r->value_len);
-        bytes[0] = 2;
+        unsigned char version = (unsigned char)bytes[0];
+        bytes[0] = 0x7f;
         assert_unreadable(r->key, r->key_len, bytes, r->value_len, "unknown version");
-        bytes[0] = 1;
+        bytes[0] = (char)version;
         assert_unreadable(r->key, r->key_len, bytes, r->value_len - 1, "truncated or oversized");
         bytes[r->value_len] = 0;
         assert_unreadable(r->key, r->key_len, bytes, r->value_len + 1, "truncated or oversized");

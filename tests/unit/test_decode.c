@@ -821,6 +821,25 @@ Test(decode, key_invalid)
     expect_reason("{\"ts\":1,\"merchant\":[\"m\"],\"amount\":1}", TM_DLQ_INVALID_KEY);
 }
 
+/* A group key of TM_GROUP_KEY_MAX bytes is taken; one byte more is
+ * invalid_key (its results could not be written within a broker's record
+ * limit). */
+Test(decode, key_longer_than_the_limit_is_invalid)
+{
+    size_t n = TM_GROUP_KEY_MAX + 1;
+    char *json = malloc(n + 64), *key = malloc(n + 1);
+    memset(key, 'm', n);
+    key[n] = '\0';
+    snprintf(json, n + 64, "{\"ts\":1,\"merchant\":\"%s\",\"amount\":1}", key);
+    expect_reason(json, TM_DLQ_INVALID_KEY);
+    cr_assert_str_eq(detail, "the group key is 16385 bytes, more than the 16384 tidemark takes");
+    key[n - 1] = '\0';
+    snprintf(json, n + 64, "{\"ts\":1,\"merchant\":\"%s\",\"amount\":1}", key);
+    expect_key(json, key);
+    free(json);
+    free(key);
+}
+
 static char *list2[] = {"/merchant", "/region"};
 static char *list3[] = {"/merchant", "/n", "/flag"};
 

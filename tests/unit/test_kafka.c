@@ -169,7 +169,7 @@ static tm_kafka *open_ok(const tm_config *cfg, const char *instance, const tm_ka
 {
     tm_kafka *k = NULL;
     char err[512];
-    int rc = tm_kafka_open(&k, cfg, instance, rb, err, sizeof err);
+    int rc = tm_kafka_open(&k, cfg, instance, rb, NULL, err, sizeof err);
     cr_assert_eq(rc, 0, "tm_kafka_open: %d %s", rc, err);
     cr_assert_not_null(k);
     return k;
@@ -455,7 +455,7 @@ Test(kafka, bad_kafka_property_is_a_config_error_naming_it)
         const char *ov[] = {cases[i][0]};
         cr_assert_eq(load_config(&cfg, ov, 1, err, sizeof err), 0, "%s", err);
         tm_kafka *k = NULL;
-        int rc = tm_kafka_open(&k, cfg, "i0", NULL, err, sizeof err);
+        int rc = tm_kafka_open(&k, cfg, "i0", NULL, NULL, err, sizeof err);
         cr_expect_eq(rc, TM_ECONFIG, "%s: rc %d (%s)", cases[i][0], rc, err);
         cr_expect_null(k);
         cr_expect(strstr(err, cases[i][1]) != NULL, "'%s' does not name %s", err, cases[i][1]);
@@ -467,7 +467,7 @@ Test(kafka, bad_kafka_property_is_a_config_error_naming_it)
     tm_config *cfg = config();
     tm_kafka *k = NULL;
     char err[512];
-    cr_expect_eq(tm_kafka_open(&k, cfg, "i0", NULL, err, sizeof err), TM_ECONFIG);
+    cr_expect_eq(tm_kafka_open(&k, cfg, "i0", NULL, NULL, err, sizeof err), TM_ECONFIG);
     cr_expect(strstr(err, "kafka.bootstrap.servers") != NULL, "%s", err);
     tm_config_free(cfg);
 }
@@ -507,7 +507,7 @@ Test(kafka, changelog_with_too_few_partitions_is_refused)
     tm_config *cfg = config();
     tm_kafka *k = NULL;
     char err[512];
-    int rc = tm_kafka_open(&k, cfg, "i0", NULL, err, sizeof err);
+    int rc = tm_kafka_open(&k, cfg, "i0", NULL, NULL, err, sizeof err);
     cr_expect_eq(rc, TM_EKAFKA, "rc %d: %s", rc, err);
     cr_expect_null(k);
     cr_expect(strstr(err, "app-changelog") && strstr(err, "fewer"), "%s", err);
@@ -521,7 +521,7 @@ Test(kafka, missing_input_topic_is_an_error)
     tm_config *cfg = config();
     tm_kafka *k = NULL;
     char err[512];
-    cr_expect_eq(tm_kafka_open(&k, cfg, "i0", NULL, err, sizeof err), TM_EKAFKA, "%s", err);
+    cr_expect_eq(tm_kafka_open(&k, cfg, "i0", NULL, NULL, err, sizeof err), TM_EKAFKA, "%s", err);
     cr_expect(strstr(err, "'in' does not exist"), "%s", err);
     tm_config_free(cfg);
 }
@@ -539,7 +539,7 @@ Test(kafka, missing_changelog_is_created_or_named)
     tm_config *cfg = config();
     tm_kafka *k = NULL;
     char err[512];
-    int rc = tm_kafka_open(&k, cfg, "i0", NULL, err, sizeof err);
+    int rc = tm_kafka_open(&k, cfg, "i0", NULL, NULL, err, sizeof err);
     if (rc == 0) {
         cr_expect_eq(tm_kafka_changelog_end(k, 1), -1);
         restored r;
