@@ -717,6 +717,29 @@ int tm_eos_restores(const tm_eos_instance *in, tm_eos_restore *out, int max)
     return rs.n;
 }
 
+static void on_summary(void *ctx, const char *msg)
+{
+    tm_eos_restore_summary *out = ctx, r;
+    long long ms, open_ms, read_ms, rebuild_ms;
+    if (sscanf(msg,
+               "restored %d task(s) in %lld ms (stores opened in %lld ms, changelog read into "
+               "them in %lld ms, engines rebuilt in %lld ms): %llu changelog records",
+               &r.tasks, &ms, &open_ms, &read_ms, &rebuild_ms, &r.records) != 6)
+        return;
+    r.ms = ms;
+    r.open_ms = open_ms;
+    r.read_ms = read_ms;
+    r.rebuild_ms = rebuild_ms;
+    *out = r;
+}
+
+bool tm_eos_restore_summary_of(const tm_eos_instance *in, tm_eos_restore_summary *out)
+{
+    out->tasks = -1;
+    each_log_msg(in, "task(s) in", on_summary, out);
+    return out->tasks >= 0;
+}
+
 static void on_assigned(void *ctx, const char *msg)
 {
     int n;

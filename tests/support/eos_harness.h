@@ -195,6 +195,19 @@ typedef struct tm_eos_restore {
  * into out; returns how many there are. */
 int tm_eos_restores(const tm_eos_instance *in, tm_eos_restore *out, int max);
 
+/* A restore's summary line ("restored N task(s) in T ms (stores opened in
+ * A ms, changelog read into them in B ms, engines rebuilt in C ms): R
+ * changelog records, ..."). */
+typedef struct tm_eos_restore_summary {
+    int tasks;
+    int64_t ms, open_ms, read_ms, rebuild_ms;
+    unsigned long long records;
+} tm_eos_restore_summary;
+
+/* The last restore summary in the current incarnation's log into *out;
+ * false if there is none yet. */
+bool tm_eos_restore_summary_of(const tm_eos_instance *in, tm_eos_restore_summary *out);
+
 /* The task count of the last assignment in the current incarnation's log
  * (the Kafka module's "assigned N task(s)", logged before the restores),
  * or -1 if none yet. */
