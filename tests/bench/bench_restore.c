@@ -5,14 +5,12 @@
  *
  * For --tasks 1 and 4 (each a fresh application): a changelog holding
  * --events open windows and as many held dedup keys (default 1,000,000
- * each), spread evenly over the tasks, written by the service's own code:
- * one engine per task fed generated events (a new merchant and a new order
- * id each, so each event opens a window and holds a dedup key; event times
- * inside one hour-long window, which never fires), a checkpoint collected
- * (tm_changelog_collect) every --checkpoint-events events per task, and
- * produced with the service's transactional producer (tm_kafka), one
- * transaction per round of checkpoints, as `tidemark run` does. Then,
- * timed, with a new changelog reader each time (as after a restart):
+ * each), spread evenly over the tasks, written by the service's own code
+ * (tests/support/changelog_gen.h: an engine per task fed events that each
+ * open a window and hold a dedup key, a checkpoint every
+ * --checkpoint-events events per task, produced in transactions as
+ * `tidemark run` does). Then, timed, with a new changelog reader each
+ * time (as after a restart):
  *
  *   empty  tm_restore_tasks into an empty state directory: the whole
  *          changelog is read, written into LMDB, and the engines rebuilt;
@@ -27,12 +25,11 @@
  * second. --threads sets the restore's worker threads (default: one per
  * online CPU).
  *
- * The test broker keeps about 5 MB per partition unless patched (it drops
- * the oldest records beyond that; 1,000,000 windows and keys are about
- * 105 MB): the bench checks that every changelog partition still starts
- * at offset 0, and fails otherwise.
+ * The test broker keeps whole partitions (patch 0004; 1,000,000 windows
+ * and keys are about 87 MB); builds before it dropped each partition's
+ * oldest records past about 5 MB, so the bench checks that every
+ * changelog partition still starts at offset 0, and fails otherwise.
  */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,7 +38,7 @@
 #include <unistd.h>
 
 #include "broker.h"
-#include "changelog.h"
+#include "changelog_gen.h"
 #include "common.h"
 #include "config.h"
 #include "engine.h"
@@ -116,151 +113,37 @@ static options parse_options(int argc, char **argv)
     return o;
 }
 
-/* ---- one application: its configuration, its generating engines ---- */
+/* ---- one application: its configuration, its generated changelog ---- */
 
 typedef struct app {
     int tasks;
-    char name[64], topic[64], config_path[600], state_dir[600];
     tm_config *cfg;
-    tm_kafka *producer;
-    tm_engine *engines[MAX_TASKS];
-    tm_changelog *changelogs[MAX_TASKS];
-    size_t generated[MAX_TASKS]; /* events fed to each engine */
-    uint64_t records, bytes;     /* changelog records produced */
+    tm_changelog_gen *gen;
 } app;
-
-static void write_config(app *a, const char *bootstrap)
-{
-    FILE *f = fopen(a->config_path, "w");
-    if (!f)
-        tm_bench_fail("cannot write %s: %s", a->config_path, strerror(errno));
-    fprintf(f,
-            "{\"application_id\": \"%s\",\n"
-            " \"input\": {\"topics\": [\"%s\"], \"event_time\": {\"pointer\": \"/event_time\"},\n"
-            "           \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
-            " \"watermark\": {\"max_out_of_orderness_ms\": 2000, \"idle_timeout_ms\": 0},\n"
-            " \"window\": {\"type\": \"tumbling\", \"size_ms\": 3600000},\n"
-            " \"aggregations\": [{\"name\": \"orders\", \"op\": \"count\"},\n"
-            "                  {\"name\": \"gmv\", \"op\": \"sum\", \"pointer\": \"/amount\"}],\n"
-            " \"dedup\": {\"enabled\": true, \"key\": \"id\", \"ttl_ms\": 86400000},\n"
-            " \"output\": {\"topic\": \"gmv\"},\n"
-            " \"state.dir\": \"%s\",\n"
-            " \"metrics.port\": 0,\n"
-            " \"kafka\": {\"bootstrap.servers\": \"%s\"}}\n",
-            a->name, a->topic, a->state_dir, bootstrap);
-    if (fclose(f) != 0)
-        tm_bench_fail("cannot write %s", a->config_path);
-}
 
 static void app_open(app *a, int tasks, const char *bootstrap)
 {
-    char err[1024];
+    char name[64], topic[64], state_dir[600];
     a->tasks = tasks;
-    snprintf(a->name, sizeof a->name, "restore%d-%s", tasks, strrchr(tm_bench_dir(), '-') + 1);
-    snprintf(a->topic, sizeof a->topic, "orders%d", tasks);
-    snprintf(a->config_path, sizeof a->config_path, "%s/%s.json", tm_bench_dir(), a->name);
-    snprintf(a->state_dir, sizeof a->state_dir, "%s/state-%s", tm_bench_dir(), a->name);
-    write_config(a, bootstrap);
-    if (tm_config_load(&a->cfg, a->config_path, NULL, NULL, 0, err, sizeof err) < 0)
-        tm_bench_fail("%s", err);
-    /* Creates the changelog topic, one partition per input partition. */
-    if (tm_kafka_open(&a->producer, a->cfg, "generator", NULL, NULL, err, sizeof err) < 0)
-        tm_bench_fail("%s", err);
-    for (int p = 0; p < tasks; p++) {
-        if (tm_engine_open(&a->engines[p], a->cfg, p, 0, err, sizeof err) < 0)
-            tm_bench_fail("engine: %s", err);
-        tm_engine_track_changes(a->engines[p]);
-        a->changelogs[p] = tm_changelog_new(a->cfg);
-        tm_changelog_set_record_limit(a->changelogs[p],
-                                      tm_kafka_changelog_record_limit(a->producer));
-    }
+    snprintf(name, sizeof name, "restore%d-%s", tasks, strrchr(tm_bench_dir(), '-') + 1);
+    snprintf(topic, sizeof topic, "orders%d", tasks);
+    snprintf(state_dir, sizeof state_dir, "%s/state-%s", tm_bench_dir(), name);
+    a->cfg = tm_changelog_gen_config(name, topic, state_dir, bootstrap);
+    a->gen = tm_changelog_gen_open(a->cfg, tasks);
 }
 
 static void app_close(app *a)
 {
-    for (int p = 0; p < a->tasks; p++) {
-        tm_engine_close(a->engines[p]);
-        tm_changelog_free(a->changelogs[p]);
-    }
-    tm_kafka_close(a->producer);
+    tm_changelog_gen_close(a->gen);
     tm_config_free(a->cfg);
 }
 
-static void ignore_result(void *ctx, int32_t partition, const tm_window_result *r)
+static uint64_t app_records(const app *a)
 {
-    (void)ctx, (void)partition, (void)r;
-    tm_bench_fail("a window fired: the generated event times should keep them all open");
-}
-
-static void ignore_late(void *ctx, const tm_record *rec, int64_t watermark)
-{
-    (void)ctx, (void)rec, (void)watermark;
-    tm_bench_fail("a late record: the generated event times are in order");
-}
-
-static void ignore_dead(void *ctx, const tm_record *rec, tm_dlq_reason reason, const char *detail)
-{
-    (void)ctx, (void)rec, (void)reason;
-    tm_bench_fail("a dead letter: %s", detail);
-}
-
-/* Feeds n new events to task p's engine: event i (counting every event of
- * the task) has merchant and order id "<p>-<i>", and an event time inside
- * the first window. */
-static void feed(app *a, int p, size_t n)
-{
-    static const int64_t T0 = 1700000000000; /* a window start: a multiple of an hour */
-    const tm_engine_sink sink = {NULL, ignore_result, ignore_late, ignore_dead};
-    char value[160];
-    for (size_t k = 0; k < n; k++) {
-        size_t i = a->generated[p]++;
-        int64_t t = T0 + (int64_t)(i % 1000000);
-        int len = snprintf(value, sizeof value,
-                           "{\"event_time\":%lld,\"merchant\":\"%d-%zu\",\"order_id\":\"%d-%zu\","
-                           "\"amount\":%zu.25}",
-                           (long long)t, p, i, p, i, i % 500);
-        tm_record rec = {.topic = a->topic,
-                         .partition = p,
-                         .offset = (int64_t)i,
-                         .ts = t,
-                         .value = value,
-                         .value_len = (size_t)len};
-        tm_engine_process(a->engines[p], &rec, t, &sink);
-    }
-}
-
-static void expect_ok(tm_kafka_status st, const char *what, const char *err)
-{
-    if (st != TM_KAFKA_OK)
-        tm_bench_fail("%s: %s", what, err);
-}
-
-/* --events (or a tail) more events spread over the tasks, checkpointed
- * every --checkpoint-events per task: one transaction per round. */
-static void generate(app *a, size_t events, size_t per_checkpoint)
-{
-    char err[512];
-    size_t per_task = events / (size_t)a->tasks;
-    for (size_t done = 0; done < per_task; done += per_checkpoint) {
-        tm_bench_check_interrupt();
-        size_t n = per_task - done < per_checkpoint ? per_task - done : per_checkpoint;
-        expect_ok(tm_kafka_begin(a->producer, err, sizeof err), "begin", err);
-        for (int p = 0; p < a->tasks; p++) {
-            feed(a, p, n);
-            int64_t next = (int64_t)a->generated[p];
-            const tm_kv_change *c;
-            size_t nc;
-            tm_changelog_collect(a->changelogs[p], a->engines[p], &next, &c, &nc);
-            for (size_t k = 0; k < nc; k++) {
-                expect_ok(tm_kafka_produce_changelog(a->producer, p, c[k].key, c[k].key_len,
-                                                     c[k].value, c[k].value_len, err, sizeof err),
-                          "produce", err);
-                a->bytes += c[k].key_len + c[k].value_len;
-            }
-            a->records += nc;
-        }
-        expect_ok(tm_kafka_commit(a->producer, err, sizeof err), "commit", err);
-    }
+    uint64_t n = 0;
+    for (int p = 0; p < a->tasks; p++)
+        n += tm_changelog_gen_records(a->gen, p);
+    return n;
 }
 
 /* Fails unless every changelog partition still starts at offset 0. */
@@ -275,8 +158,8 @@ static void check_kept(const app *a, tm_kafka *reader)
     for (int p = 0; p < a->tasks; p++)
         if (parts[p].start != 0)
             tm_bench_fail("the test broker dropped the first %lld records of changelog partition "
-                          "%d (it keeps about 5 MB per partition unless patched): use fewer "
-                          "--events or more --tasks",
+                          "%d (a broker without patch 0004 keeps about 5 MB a partition): use "
+                          "fewer --events or more --tasks",
                           (long long)parts[p].start, p);
 }
 
@@ -302,13 +185,12 @@ static void restore(const app *a, const options *o, const char *what)
     double secs = (double)(tm_bench_now_ns() - t0) / 1e9;
     size_t windows = 0, keys = 0;
     for (int p = 0; p < a->tasks; p++) {
+        const tm_engine *want = tm_changelog_gen_engine(a->gen, p);
         size_t w = tm_engine_open_windows(out[p].engine),
                d = tm_engine_dedup_entries(out[p].engine);
-        if (w != tm_engine_open_windows(a->engines[p]) ||
-            d != tm_engine_dedup_entries(a->engines[p]))
+        if (w != tm_engine_open_windows(want) || d != tm_engine_dedup_entries(want))
             tm_bench_fail("task %d restored %zu windows and %zu dedup keys, expected %zu and %zu",
-                          p, w, d, tm_engine_open_windows(a->engines[p]),
-                          tm_engine_dedup_entries(a->engines[p]));
+                          p, w, d, tm_engine_open_windows(want), tm_engine_dedup_entries(want));
         windows += w;
         keys += d;
         tm_restored_task_close(&out[p]);
@@ -333,8 +215,9 @@ int main(int argc, char **argv)
 
     char log[600], topics[4][32];
     snprintf(log, sizeof log, "%s/broker.log", tm_bench_dir());
-    const char *args[16] = {"--brokers", "1"};
-    size_t n_args = 2;
+    const char *args[24] = {"--brokers", "1",           "--topic", "gmv:64",
+                            "--topic",   "gmv-late:64", "--topic", "gmv-dlq:64"};
+    size_t n_args = 8;
     for (size_t i = 0; i < o.n_tasks; i++) {
         snprintf(topics[i], sizeof topics[i], "orders%d:%d", o.tasks[i], o.tasks[i]);
         args[n_args++] = "--topic";
@@ -349,12 +232,12 @@ int main(int argc, char **argv)
         app a = {0};
         app_open(&a, o.tasks[i], tm_test_broker_bootstrap(b));
         int64_t t0 = tm_bench_now_ns();
-        generate(&a, o.events, o.checkpoint_events);
+        tm_changelog_gen_write(a.gen, o.events, o.checkpoint_events);
         printf("%d task%s  changelog written: %llu records, %.1f MB, in %.1f s\n", a.tasks,
-               a.tasks == 1 ? " " : "s", (unsigned long long)a.records, (double)a.bytes / 1e6,
-               (double)(tm_bench_now_ns() - t0) / 1e9);
+               a.tasks == 1 ? " " : "s", (unsigned long long)app_records(&a),
+               (double)tm_changelog_gen_bytes(a.gen) / 1e6, (double)(tm_bench_now_ns() - t0) / 1e9);
         restore(&a, &o, "empty");
-        generate(&a, o.tail, o.checkpoint_events);
+        tm_changelog_gen_write(a.gen, o.tail, o.checkpoint_events);
         restore(&a, &o, "warm");
         app_close(&a);
     }

@@ -1,0 +1,205 @@
+/*
+ * Unit tests of restore.c against the test broker (tests/broker), with
+ * changelogs written by the service's own code (changelog_gen.h) and LMDB
+ * stores under a fresh /tmp directory per test: tasks restored together
+ * come back as the engines that wrote their changelogs had them, and a
+ * second restore reads only the new tail; a changelog deleted and created
+ * again (an application reset) wipes the stores ahead of it; a stop
+ * request before the read leaves the stores as they were; too few file
+ * descriptors for the tasks is an error naming the counts.
+ *
+ * Every wait is bounded (librdkafka timeouts, the broker's start); no
+ * Criterion .timeout (it leaks under ASan).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "broker.h"
+#include "changelog_gen.h"
+#include "common.h"
+#include "kafka.h"
+#include "log.h"
+#include "proc.h"
+#include "restore.h"
+
+enum { TASKS = 3 };
+
+static char dir[64];
+static tm_test_broker *broker;
+
+static void setup(void)
+{
+    /* librdkafka's informational lines would drown the test output. */
+    tm_log_threshold = TM_LOG_ERROR;
+    snprintf(dir, sizeof dir, "/tmp/tm_restore_XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    tm_test_broker_stop(broker);
+    broker = NULL;
+    tm_proc_kill_all();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(restore, .init = setup, .fini = teardown);
+
+/* The broker with the generator's topics and the changelog, TASKS
+ * partitions each, and the pipeline's configuration (state under dir). */
+static tm_config *start(void)
+{
+    const char *args[] = {
+        "--brokers",  "1",       "--topic",   "orders:3", "--topic",         "gmv:3", "--topic",
+        "gmv-late:3", "--topic", "gmv-dlq:3", "--topic",  "app-changelog:3", NULL};
+    broker = tm_test_broker_start(args, NULL);
+    char state[96];
+    snprintf(state, sizeof state, "%s/state", dir);
+    return tm_changelog_gen_config("app", "orders", state, tm_test_broker_bootstrap(broker));
+}
+
+static tm_kafka *reader(const tm_config *cfg)
+{
+    tm_kafka *k = NULL;
+    char err[512];
+    cr_assert_eq(tm_kafka_open_changelog_reader(&k, cfg, err, sizeof err), 0, "%s", err);
+    return k;
+}
+
+/* Restores tasks 0..TASKS-1 into out; returns tm_restore_tasks's code. */
+static int restore_all(const tm_config *cfg, volatile sig_atomic_t *stop, tm_restored_task *out,
+                       char *err, size_t errlen)
+{
+    const int32_t partitions[TASKS] = {0, 1, 2};
+    tm_kafka *k = reader(cfg);
+    const tm_restore_options o = {.stop = stop};
+    int rc = tm_restore_tasks(cfg, k, partitions, TASKS, &o, out, err, errlen);
+    tm_kafka_close(k);
+    return rc;
+}
+
+/* Restores every task and checks it against the generator's engine: the
+ * same windows and dedup keys, the checkpoint's next input offset, and
+ * the changelog records read (records[p]; -1: any). */
+static void check_restore(const tm_config *cfg, const tm_changelog_gen *g, const int64_t *records)
+{
+    tm_restored_task out[TASKS];
+    char err[512];
+    cr_assert_eq(restore_all(cfg, NULL, out, err, sizeof err), 0, "%s", err);
+    for (int p = 0; p < TASKS; p++) {
+        const tm_engine *want = tm_changelog_gen_engine(g, p);
+        cr_assert_eq(out[p].partition, p);
+        cr_assert_eq(tm_engine_open_windows(out[p].engine), tm_engine_open_windows(want), "task %d",
+                     p);
+        cr_assert_eq(tm_engine_dedup_entries(out[p].engine), tm_engine_dedup_entries(want),
+                     "task %d", p);
+        cr_assert_eq(tm_engine_watermark(out[p].engine), tm_engine_watermark(want), "task %d", p);
+        cr_assert_eq(out[p].next_offsets[0], tm_changelog_gen_events(g, p), "task %d", p);
+        cr_assert(records[p] < 0 || out[p].records == (uint64_t)records[p],
+                  "task %d: %llu records read, expected %lld", p,
+                  (unsigned long long)out[p].records, (long long)records[p]);
+        tm_restored_task_close(&out[p]);
+    }
+}
+
+/* The changelog records the generator has written to each task. */
+static void records_of(const tm_changelog_gen *g, int64_t *records)
+{
+    for (int p = 0; p < TASKS; p++)
+        records[p] = (int64_t)tm_changelog_gen_records(g, p);
+}
+
+Test(restore, tasks_come_back_as_written_and_a_second_restore_reads_only_the_tail)
+{
+    tm_config *cfg = start();
+    tm_changelog_gen *g = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(g, 3000, 400);
+    int64_t before[TASKS], records[TASKS];
+    records_of(g, before);
+    for (int p = 0; p < TASKS; p++)
+        cr_assert_gt(before[p], 1000, "windows, dedup batches and checkpoints");
+    check_restore(cfg, g, before);
+
+    tm_changelog_gen_write(g, 300, 400);
+    records_of(g, records);
+    for (int p = 0; p < TASKS; p++)
+        records[p] -= before[p];
+    check_restore(cfg, g, records);
+
+    tm_changelog_gen_close(g);
+    tm_config_free(cfg);
+}
+
+/* An application reset deletes the changelog; the stores of a pod it
+ * missed are ahead of the new one, and hold state that no longer exists:
+ * the restore must give the new changelog's state, not the old one's
+ * (nor both). */
+Test(restore, stores_ahead_of_a_recreated_changelog_are_wiped)
+{
+    tm_config *cfg = start();
+    tm_changelog_gen *old = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(old, 3000, 400);
+    const int64_t any[TASKS] = {-1, -1, -1};
+    check_restore(cfg, old, any);
+    tm_changelog_gen_close(old);
+
+    char err[512];
+    tm_kafka *admin = NULL;
+    cr_assert_eq(tm_kafka_open_admin(&admin, cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_kafka_delete_topic(admin, "app-changelog", err, sizeof err), 0, "%s", err);
+    tm_kafka_close(admin);
+
+    /* A new changelog (created again by the generator's clients), shorter
+     * than the stores' applied offsets. */
+    tm_changelog_gen *fresh = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(fresh, 300, 400);
+    int64_t records[TASKS];
+    records_of(fresh, records);
+    check_restore(cfg, fresh, records);
+    tm_changelog_gen_close(fresh);
+    tm_config_free(cfg);
+}
+
+Test(restore, a_stop_requested_before_the_read_leaves_the_stores_as_they_were)
+{
+    tm_config *cfg = start();
+    tm_changelog_gen *g = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(g, 600, 400);
+    volatile sig_atomic_t stop = 1;
+    tm_restored_task out[TASKS];
+    memset(out, 0, sizeof out);
+    char err[512];
+    cr_assert_eq(restore_all(cfg, &stop, out, err, sizeof err), TM_ESTOPPED);
+    for (int p = 0; p < TASKS; p++)
+        cr_assert(!out[p].store && !out[p].engine, "out is left untouched");
+    /* Nothing was applied: the next restore reads every record. */
+    int64_t records[TASKS];
+    records_of(g, records);
+    check_restore(cfg, g, records);
+    tm_changelog_gen_close(g);
+    tm_config_free(cfg);
+}
+
+Test(restore, too_few_file_descriptors_for_the_tasks_is_an_error_naming_the_counts)
+{
+    tm_config *cfg = start();
+    tm_kafka *k = reader(cfg);
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    rl.rlim_cur = 300; /* this test's process only: Criterion forks each test */
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    const int32_t partitions[TASKS] = {0, 1, 2};
+    const tm_restore_options o = {.open_stores = 12}; /* 15 tasks: 45 + 256 > 300 */
+    tm_restored_task out[TASKS];
+    char err[512];
+    cr_assert_eq(tm_restore_tasks(cfg, k, partitions, TASKS, &o, out, err, sizeof err), TM_ESTORE);
+    cr_assert(strstr(err, "15 tasks need about 301 open files") && strstr(err, "is 300"), "%s",
+              err);
+    tm_kafka_close(k);
+    tm_config_free(cfg);
+}
