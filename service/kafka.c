@@ -1407,9 +1407,9 @@ static tm_kafka_status txn_status(tm_kafka *k, rd_kafka_error_t *error, const ch
     else
         st = TM_KAFKA_FATAL;
     bool dr = st == TM_KAFKA_ABORTABLE && k->dr_error[0];
-    tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA, "kafka: %s: %s%s%s%s",
+    tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA, "kafka: %s: %s%s%s%s%s",
               what, rd_kafka_error_string(error), dr ? " (first failed delivery: " : "",
-              dr ? k->dr_error : "", dr ? ")" : "");
+              dr ? k->dr_error : "", dr ? ")" : "", st == TM_KAFKA_FATAL ? fenced_hint(code) : "");
     if (st == TM_KAFKA_FATAL)
         set_fatal(k, "kafka: %s: %s%s", what, rd_kafka_error_string(error), fenced_hint(code));
     rd_kafka_error_destroy(error);
