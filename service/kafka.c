@@ -1449,8 +1449,9 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
 {
     char why[512];
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        rd_kafka_fatal_error(k->producer, why, sizeof why);
-        set_fatal(k, "kafka: produce to %s [%d]: %s", topic, (int)partition, why);
+        rd_kafka_resp_err_t fatal_err = rd_kafka_fatal_error(k->producer, why, sizeof why);
+        set_fatal(k, "kafka: produce to %s [%d]: %s%s", topic, (int)partition, why,
+                  fenced_hint(fatal_err));
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;
     }
@@ -1458,9 +1459,11 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
     tm_kafka_status st =
         err == RD_KAFKA_RESP_ERR__STATE && k->txn_open ? TM_KAFKA_ABORTABLE : TM_KAFKA_FATAL;
     tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA,
-              "kafka: produce to %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(err));
+              "kafka: produce to %s [%d]: %s%s", topic, (int)partition, rd_kafka_err2str(err),
+              fenced_hint(err));
     if (st == TM_KAFKA_FATAL)
-        set_fatal(k, "kafka: produce to %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(err));
+        set_fatal(k, "kafka: produce to %s [%d]: %s%s", topic, (int)partition,
+                  rd_kafka_err2str(err), fenced_hint(err));
     return st;
 }
 
