@@ -608,6 +608,70 @@ static int topic_partitions(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int64_t deadl
     }
 }
 
+/* An admin request: sends it on rk with opts, its result to q. */
+typedef void (*admin_send_fn)(rd_kafka_t *rk, void *request, const rd_kafka_AdminOptions_t *opts,
+                              rd_kafka_queue_t *q);
+
+/*
+ * Sends one admin request (op) and waits for its result: the event (the
+ * caller destroys it, and reads the per-item results), or NULL with a
+ * message "kafka: <what>: <why>" when the request as a whole failed or
+ * timed out.
+ */
+static rd_kafka_event_t *admin_call(rd_kafka_t *rk, rd_kafka_admin_op_t op, admin_send_fn send,
+                                    void *request, const char *what, char *errstr, size_t errlen)
+{
+    char msg[256];
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, op);
+    rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
+    /* Only the operations that take one accept it; the others refuse. */
+    (void)rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    send(rk, request, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
+    if (!ev || rd_kafka_event_error(ev)) {
+        tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: %s: %s", what,
+                  ev ? rd_kafka_event_error_string(ev) : "timed out");
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        ev = NULL;
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    return ev;
+}
+
+static void send_create_topic(rd_kafka_t *rk, void *request, const rd_kafka_AdminOptions_t *opts,
+                              rd_kafka_queue_t *q)
+{
+    rd_kafka_CreateTopics(rk, (rd_kafka_NewTopic_t **)request, 1, opts, q);
+}
+
+static void send_delete_topic(rd_kafka_t *rk, void *request, const rd_kafka_AdminOptions_t *opts,
+                              rd_kafka_queue_t *q)
+{
+    rd_kafka_DeleteTopics(rk, (rd_kafka_DeleteTopic_t **)request, 1, opts, q);
+}
+
+static void send_delete_group(rd_kafka_t *rk, void *request, const rd_kafka_AdminOptions_t *opts,
+                              rd_kafka_queue_t *q)
+{
+    rd_kafka_DeleteGroups(rk, (rd_kafka_DeleteGroup_t **)request, 1, opts, q);
+}
+
+/* The request is a describe_request: resources and their count. */
+typedef struct describe_request {
+    rd_kafka_ConfigResource_t **res;
+    size_t n;
+} describe_request;
+
+static void send_describe_configs(rd_kafka_t *rk, void *request,
+                                  const rd_kafka_AdminOptions_t *opts, rd_kafka_queue_t *q)
+{
+    describe_request *d = request;
+    rd_kafka_DescribeConfigs(rk, d->res, d->n, opts, q);
+}
+
 /* Creates the compacted changelog topic; "already exists" is success (a
  * peer instance won the race). */
 static int create_changelog(tm_kafka *k, int partitions, int replication, char *errstr,
@@ -639,19 +703,12 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
     };
     for (size_t i = 0; i < sizeof changelog_configs / sizeof changelog_configs[0]; i++)
         rd_kafka_NewTopic_set_config(nt, changelog_configs[i][0], changelog_configs[i][1]);
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(k->consumer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
-    rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
-    rd_kafka_CreateTopics(k->consumer, &nt, 1, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
+    char what[320];
+    snprintf(what, sizeof what, "creating changelog topic '%s'", k->changelog_topic);
+    rd_kafka_event_t *ev = admin_call(k->consumer, RD_KAFKA_ADMIN_OP_CREATETOPICS,
+                                      send_create_topic, &nt, what, errstr, errlen);
     if (!ev) {
-        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: creating changelog topic '%s': timed out",
-                       k->changelog_topic);
-    } else if (rd_kafka_event_error(ev)) {
-        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: creating changelog topic '%s': %s",
-                       k->changelog_topic, rd_kafka_event_error_string(ev));
+        rc = TM_EKAFKA;
     } else {
         size_t cnt = 0;
         const rd_kafka_topic_result_t **res =
@@ -659,8 +716,7 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
         rd_kafka_resp_err_t err =
             cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
         if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: creating changelog topic '%s': %s",
-                           k->changelog_topic,
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: %s: %s", what,
                            cnt == 1 && rd_kafka_topic_result_error_string(res[0])
                                ? rd_kafka_topic_result_error_string(res[0])
                                : rd_kafka_err2str(err));
@@ -669,11 +725,8 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
                    "created changelog topic %s (%d partitions, replication %d, compacted: "
                    "segments of 64 MiB or 10 min, cleaned at 10%% dirty)",
                    k->changelog_topic, partitions, replication);
-    }
-    if (ev)
         rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
+    }
     rd_kafka_NewTopic_destroy(nt);
     return rc;
 }
@@ -780,28 +833,22 @@ static size_t described_max_bytes(const rd_kafka_ConfigResource_t *res)
  */
 static void describe_limits(tm_kafka *k, const char *const *names, size_t n, size_t *topic_max)
 {
-    char msg[512];
-    rd_kafka_ConfigResource_t **res = tm_xcalloc(n, sizeof *res);
+    char failed[256] = "";
+    describe_request req = {tm_xcalloc(n, sizeof *req.res), n};
     for (size_t i = 0; i < n; i++) {
-        res[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, names[i]);
+        req.res[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, names[i]);
         topic_max[i] = 0;
     }
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(k->consumer, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
-    rd_kafka_DescribeConfigs(k->consumer, res, n, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
-    const char *failed = !ev                        ? "timed out"
-                         : rd_kafka_event_error(ev) ? rd_kafka_event_error_string(ev)
-                                                    : NULL;
+    rd_kafka_event_t *ev =
+        admin_call(k->consumer, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, send_describe_configs, &req,
+                   "DescribeConfigs", failed, sizeof failed);
     size_t cnt = 0;
     const rd_kafka_ConfigResource_t **got =
-        failed ? NULL
-               : rd_kafka_DescribeConfigs_result_resources(
-                     rd_kafka_event_DescribeConfigs_result(ev), &cnt);
+        ev ? rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev),
+                                                       &cnt)
+           : NULL;
     for (size_t i = 0; i < n; i++) {
-        const char *why = failed ? failed : "not in the answer";
+        const char *why = ev ? "not in the answer" : failed;
         for (size_t j = 0; j < cnt; j++) {
             if (strcmp(rd_kafka_ConfigResource_name(got[j]), names[i]) != 0)
                 continue;
@@ -822,11 +869,9 @@ static void describe_limits(tm_kafka *k, const char *const *names, size_t n, siz
     }
     if (ev)
         rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
     for (size_t i = 0; i < n; i++)
-        rd_kafka_ConfigResource_destroy(res[i]);
-    free(res);
+        rd_kafka_ConfigResource_destroy(req.res[i]);
+    free(req.res);
 }
 
 /* The largest record tidemark may write to each topic it writes to, and
@@ -1045,40 +1090,24 @@ int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *e
     return 0;
 }
 
-/* Waits for the result of the admin request sent on q; NULL on timeout. */
-static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q)
-{
-    return rd_kafka_queue_poll(q, CREATE_TIMEOUT_MS + 5000);
-}
-
 int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t errlen)
 {
-    char msg[256];
+    char what[320];
+    snprintf(what, sizeof what, "deleting topic '%s'", topic);
     rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(k->restore, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(k->restore);
-    rd_kafka_DeleteTopics(k->restore, &dt, 1, opts, q);
-    rd_kafka_event_t *ev = admin_result(q);
-    int rc = 0;
-    if (!ev || rd_kafka_event_error(ev)) {
-        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting topic '%s': %s", topic,
-                       ev ? rd_kafka_event_error_string(ev) : "timed out");
-    } else {
+    rd_kafka_event_t *ev = admin_call(k->restore, RD_KAFKA_ADMIN_OP_DELETETOPICS, send_delete_topic,
+                                      &dt, what, errstr, errlen);
+    int rc = ev ? 0 : TM_EKAFKA;
+    if (ev) {
         size_t cnt = 0;
         const rd_kafka_topic_result_t **res =
             rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &cnt);
         rd_kafka_resp_err_t err =
             cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__BAD_MSG;
         if (err && err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting topic '%s': %s", topic,
-                           rd_kafka_err2str(err));
-    }
-    if (ev)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: %s: %s", what, rd_kafka_err2str(err));
         rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
+    }
     rd_kafka_DeleteTopic_destroy(dt);
     return rc;
 }
@@ -1086,21 +1115,15 @@ int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t e
 int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has_members,
                           char *errstr, size_t errlen)
 {
-    char msg[256];
+    char what[320];
+    snprintf(what, sizeof what, "deleting consumer group '%s'", group);
     *found = false;
     *has_members = false;
     rd_kafka_DeleteGroup_t *dg = rd_kafka_DeleteGroup_new(group);
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(k->restore, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
-    rd_kafka_AdminOptions_set_request_timeout(opts, CREATE_TIMEOUT_MS, msg, sizeof msg);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(k->restore);
-    rd_kafka_DeleteGroups(k->restore, &dg, 1, opts, q);
-    rd_kafka_event_t *ev = admin_result(q);
-    int rc = 0;
-    if (!ev || rd_kafka_event_error(ev)) {
-        rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting consumer group '%s': %s", group,
-                       ev ? rd_kafka_event_error_string(ev) : "timed out");
-    } else {
+    rd_kafka_event_t *ev = admin_call(k->restore, RD_KAFKA_ADMIN_OP_DELETEGROUPS, send_delete_group,
+                                      &dg, what, errstr, errlen);
+    int rc = ev ? 0 : TM_EKAFKA;
+    if (ev) {
         size_t cnt = 0;
         const rd_kafka_group_result_t **res =
             rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &cnt);
@@ -1110,19 +1133,16 @@ int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has
                                            : RD_KAFKA_RESP_ERR_NO_ERROR;
         *found = err == RD_KAFKA_RESP_ERR_NO_ERROR;
         *has_members = err == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP;
-        if (err == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
+        if (*has_members)
             rc = tm_seterr(errstr, errlen, TM_EKAFKA,
                            "kafka: consumer group '%s' has active members: stop every instance "
                            "of the application first",
                            group);
         else if (err && err != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: deleting consumer group '%s': %s",
-                           group, error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
-    }
-    if (ev)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: %s: %s", what,
+                           error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
         rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_AdminOptions_destroy(opts);
+    }
     rd_kafka_DeleteGroup_destroy(dg);
     return rc;
 }
@@ -1396,9 +1416,9 @@ static tm_kafka_status txn_status(tm_kafka *k, rd_kafka_error_t *error, const ch
     else
         st = TM_KAFKA_FATAL;
     bool dr = st == TM_KAFKA_ABORTABLE && k->dr_error[0];
-    tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA, "kafka: %s: %s%s%s%s",
+    tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA, "kafka: %s: %s%s%s%s%s",
               what, rd_kafka_error_string(error), dr ? " (first failed delivery: " : "",
-              dr ? k->dr_error : "", dr ? ")" : "");
+              dr ? k->dr_error : "", dr ? ")" : "", st == TM_KAFKA_FATAL ? fenced_hint(code) : "");
     if (st == TM_KAFKA_FATAL)
         set_fatal(k, "kafka: %s: %s%s", what, rd_kafka_error_string(error), fenced_hint(code));
     rd_kafka_error_destroy(error);
@@ -1438,8 +1458,9 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
 {
     char why[512];
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        rd_kafka_fatal_error(k->producer, why, sizeof why);
-        set_fatal(k, "kafka: produce to %s [%d]: %s", topic, (int)partition, why);
+        rd_kafka_resp_err_t fatal_err = rd_kafka_fatal_error(k->producer, why, sizeof why);
+        set_fatal(k, "kafka: produce to %s [%d]: %s%s", topic, (int)partition, why,
+                  fenced_hint(fatal_err));
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;
     }
@@ -1447,9 +1468,11 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
     tm_kafka_status st =
         err == RD_KAFKA_RESP_ERR__STATE && k->txn_open ? TM_KAFKA_ABORTABLE : TM_KAFKA_FATAL;
     tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA,
-              "kafka: produce to %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(err));
+              "kafka: produce to %s [%d]: %s%s", topic, (int)partition, rd_kafka_err2str(err),
+              fenced_hint(err));
     if (st == TM_KAFKA_FATAL)
-        set_fatal(k, "kafka: produce to %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(err));
+        set_fatal(k, "kafka: produce to %s [%d]: %s%s", topic, (int)partition,
+                  rd_kafka_err2str(err), fenced_hint(err));
     return st;
 }
 

@@ -566,8 +566,8 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
         tick(r, now);
     if (tm_telemetry_due(r->telemetry, now))
         publish(r, now);
-    if (r->status == TM_KAFKA_FATAL)
-        return fatal("kafka", r->status_msg, errstr, errlen);
+    if (r->status == TM_KAFKA_FATAL) /* the message names its module */
+        return tm_seterr(errstr, errlen, TM_EFATAL, "%s", r->status_msg);
     if (r->status == TM_KAFKA_ABORTABLE)
         return abort_and_rewind(r, r->status_msg, errstr, errlen);
     if (now < due)

@@ -552,7 +552,8 @@ static rd_kafka_t *group_member(const char *group)
     conf_set(conf, "isolation.level", "read_committed");
     conf_set(conf, "enable.auto.commit", "false");
     conf_set(conf, "heartbeat.interval.ms", "100");
-    /* The mock waits session.timeout.ms - 1s for members to rejoin. */
+    /* Short, so that a member that is gone is noticed soon (a rebalance
+     * itself ends once every member has rejoined, patch 0005). */
     conf_set(conf, "session.timeout.ms", "3000");
     c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     cr_assert_not_null(c, "%s", errstr);

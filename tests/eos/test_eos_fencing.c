@@ -41,8 +41,5 @@ Test(eos, a_second_instance_with_the_same_id_fences_the_first)
     cr_assert(!tm_feeder_finished(e->feeder), "the input ran out before the fencing: feed slower");
 
     tm_eos_wait_restored(e, second, 60000);
-    tm_eos_wait_done(e, 180000);
-    tm_eos_stop(e, second);
-    tm_eos_verify(e);
-    tm_eos_pass(e);
+    tm_eos_finish(e, second, 180000);
 }

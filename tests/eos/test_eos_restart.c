@@ -58,8 +58,5 @@ Test(eos, restart_owns_its_tasks_within_5_s_with_default_settings)
                       (long long)took[k]);
     cr_assert(!tm_feeder_finished(e->feeder), "the input ran out before the restarts: feed slower");
 
-    tm_eos_wait_done(e, 180000);
-    tm_eos_stop(e, a);
-    tm_eos_verify(e);
-    tm_eos_pass(e);
+    tm_eos_finish(e, a, 180000);
 }

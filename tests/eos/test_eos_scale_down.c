@@ -51,8 +51,5 @@ Test(eos, a_removed_instance_s_tasks_move_after_the_session_timeout)
     cr_assert(!tm_feeder_finished(e->feeder), "the input ran out before the scale-down");
 
     tm_eos_wait_restored(e, b, 60000);
-    tm_eos_wait_done(e, 180000);
-    tm_eos_stop(e, b);
-    tm_eos_verify(e);
-    tm_eos_pass(e);
+    tm_eos_finish(e, b, 180000);
 }

@@ -629,6 +629,14 @@ static size_t count_lines(const char *path)
     return n;
 }
 
+void tm_eos_finish(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
+{
+    tm_eos_wait_done(e, timeout_ms);
+    tm_eos_stop(e, in);
+    tm_eos_verify(e);
+    tm_eos_pass(e);
+}
+
 void tm_eos_verify(tm_eos *e)
 {
     char live[TM_EOS_PATH], want[TM_EOS_PATH], path[TM_EOS_PATH + 32], err[1024];

@@ -234,6 +234,10 @@ void tm_eos_committed(tm_eos *e, int64_t *out);
  */
 void tm_eos_verify(tm_eos *e);
 
+/* The end of a test whose last instance is in: waits until done (at most
+ * timeout_ms), stops it, verifies the output and marks the test passed. */
+void tm_eos_finish(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
+
 /* Removes path and everything under it (rm -rf); fails the test on error. */
 void tm_eos_rm_rf(const char *path);
 
