@@ -15,10 +15,11 @@
  * recreated (deleted, e.g. by an application reset): the store holds state
  * that no longer exists, so it is wiped and restored from the changelog.
  *
- * A stop request ends a restore within about 100 ms of the read (and
- * between tasks of a rebuild): what was read is applied to the stores with
- * the offset after the last record read, so the next restore goes on from
- * there.
+ * A stop request ends a restore within about 100 ms while it reads (the
+ * read checks it before each record and every 100 ms while it waits), and
+ * within a few thousand records while it rebuilds: what was read is
+ * applied to the stores with the offset after the last record read, so
+ * the next restore goes on from there.
  */
 #ifndef TM_RESTORE_H
 #define TM_RESTORE_H
