@@ -42,7 +42,7 @@ static const char DEMO_CONFIG[] =
 typedef struct generator_thread {
     tm_kafka_loader *loader;
     const tm_demo_options *opt;
-    volatile sig_atomic_t *stop;
+    tm_stop_flag *stop;
     unsigned long produced;
     char error[256];
 } generator_thread;
@@ -133,7 +133,7 @@ static int create_topics(tm_kafka_cluster *c, int partitions, char *errstr, size
     return TM_OK;
 }
 
-int tm_demo_run(const tm_demo_options *opt, volatile sig_atomic_t *stop, FILE *out, char *errstr,
+int tm_demo_run(const tm_demo_options *opt, tm_stop_flag *stop, FILE *out, char *errstr,
                 size_t errlen)
 {
     char dir[] = "/tmp/tidemark-demo-XXXXXX";

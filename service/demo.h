@@ -8,7 +8,7 @@
 #ifndef TM_DEMO_H
 #define TM_DEMO_H
 
-#include <signal.h>
+#include "common.h"
 #include <stdio.h>
 
 typedef struct tm_demo_options {
@@ -19,7 +19,7 @@ typedef struct tm_demo_options {
 
 /* Runs the demo, printing committed results on out. Returns 0, or a
  * negative tm_err with a message. */
-int tm_demo_run(const tm_demo_options *opt, volatile sig_atomic_t *stop, FILE *out, char *errstr,
+int tm_demo_run(const tm_demo_options *opt, tm_stop_flag *stop, FILE *out, char *errstr,
                 size_t errlen);
 
 #endif

@@ -1617,7 +1617,7 @@ int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition
 
 /* ---- restore ------------------------------------------------------------ */
 
-static bool stopped(volatile sig_atomic_t *stop)
+static bool stopped(tm_stop_flag *stop)
 {
     return stop && *stop;
 }
@@ -1689,7 +1689,7 @@ static int take_offsets(tm_kafka *k, rd_kafka_event_t *ev, tm_changelog_part *pa
  * read_committed: the last stable offsets) for every part, waited for in
  * 100 ms steps so that *stop is seen. */
 static int list_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n, const ssize_t *index,
-                        bool earliest, int64_t deadline, volatile sig_atomic_t *stop, char *errstr,
+                        bool earliest, int64_t deadline, tm_stop_flag *stop, char *errstr,
                         size_t errlen)
 {
     char msg[512];
@@ -1724,8 +1724,8 @@ static int list_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n, const s
 
 /* Errors are retried until the deadline: a leader moving or a broker
  * restarting answers with one for a while. */
-int tm_kafka_changelog_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n,
-                               volatile sig_atomic_t *stop, char *errstr, size_t errlen)
+int tm_kafka_changelog_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n, tm_stop_flag *stop,
+                               char *errstr, size_t errlen)
 {
     assert(k && (parts || n == 0));
     int rc = check_tasks(k, parts, n, errstr, errlen);
@@ -1804,7 +1804,7 @@ static int assign_parts(tm_kafka *k, tm_changelog_part *parts, size_t n, char *e
 }
 
 int tm_kafka_read_changelogs(tm_kafka *k, tm_changelog_part *parts, size_t n, tm_changelog_fn fn,
-                             void *ctx, volatile sig_atomic_t *stop, char *errstr, size_t errlen)
+                             void *ctx, tm_stop_flag *stop, char *errstr, size_t errlen)
 {
     assert(k && fn && (parts || n == 0));
     int rc = check_tasks(k, parts, n, errstr, errlen);

@@ -12,7 +12,7 @@
 #ifndef TM_KAFKA_H
 #define TM_KAFKA_H
 
-#include <signal.h>
+#include "common.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -217,8 +217,8 @@ typedef struct tm_changelog_part {
  * deadline. Returns 0; TM_ESTOPPED once *stop (NULL: never) is set while
  * waiting; or a negative tm_err with a message.
  */
-int tm_kafka_changelog_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n,
-                               volatile sig_atomic_t *stop, char *errstr, size_t errlen);
+int tm_kafka_changelog_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n, tm_stop_flag *stop,
+                               char *errstr, size_t errlen);
 
 /* A changelog record of parts[part] at offset; value NULL for a
  * tombstone. The bytes are borrowed for the call. Returns 0 to go on, or a
@@ -240,7 +240,7 @@ typedef int (*tm_changelog_fn)(void *ctx, size_t part, const void *key, size_t k
  * Must not be called from inside fn.
  */
 int tm_kafka_read_changelogs(tm_kafka *k, tm_changelog_part *parts, size_t n, tm_changelog_fn fn,
-                             void *ctx, volatile sig_atomic_t *stop, char *errstr, size_t errlen);
+                             void *ctx, tm_stop_flag *stop, char *errstr, size_t errlen);
 
 /*
  * The two calls above for the one changelog partition of task `task`

@@ -157,7 +157,7 @@ out:
     return status;
 }
 
-static volatile sig_atomic_t stop_requested;
+static tm_stop_flag stop_requested;
 
 static void request_stop(int sig)
 {

@@ -24,7 +24,7 @@
 #ifndef TM_RESTORE_H
 #define TM_RESTORE_H
 
-#include <signal.h>
+#include "common.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,10 +58,10 @@ typedef struct tm_restore_options {
     /* Told that the process is alive (every few thousand records) and
      * each task's restore; NULL: none. Borrowed. */
     tm_telemetry *telemetry;
-    volatile sig_atomic_t *stop; /* non-zero: stop (SIGTERM); NULL: never */
-    size_t open_stores;          /* stores the caller already holds (file descriptors) */
-    unsigned threads;            /* worker threads, 0: one per online CPU */
-    tm_restore_stats *stats;     /* filled on success; NULL: not wanted */
+    tm_stop_flag *stop;      /* non-zero: stop (SIGTERM); NULL: never */
+    size_t open_stores;      /* stores the caller already holds (file descriptors) */
+    unsigned threads;        /* worker threads, 0: one per online CPU */
+    tm_restore_stats *stats; /* filled on success; NULL: not wanted */
 } tm_restore_options;
 
 /*

@@ -57,8 +57,8 @@ struct tm_runner {
     tm_telemetry *telemetry;
     task *tasks; /* ascending partition */
     size_t n_tasks;
-    volatile sig_atomic_t *stop; /* tm_runner_run's; restores check it */
-    bool stopped_in_restore;     /* a restore ended on *stop */
+    tm_stop_flag *stop;      /* tm_runner_run's; restores check it */
+    bool stopped_in_restore; /* a restore ended on *stop */
     bool in_txn;
     bool dirty; /* something to checkpoint since the last commit */
     int64_t last_commit_ms;
@@ -578,7 +578,7 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
     return TM_OK;
 }
 
-int tm_runner_run(tm_runner *r, volatile sig_atomic_t *stop, char *errstr, size_t errlen)
+int tm_runner_run(tm_runner *r, tm_stop_flag *stop, char *errstr, size_t errlen)
 {
     r->stop = stop;
     r->last_commit_ms = tm_wall_clock_ms();

@@ -15,7 +15,7 @@
 #ifndef TM_RUNNER_H
 #define TM_RUNNER_H
 
-#include <signal.h>
+#include "common.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,7 +46,7 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
  * committed, the group left) or a fatal error. Returns 0 after a clean
  * stop, or a negative tm_err with a message.
  */
-int tm_runner_run(tm_runner *r, volatile sig_atomic_t *stop, char *errstr, size_t errlen);
+int tm_runner_run(tm_runner *r, tm_stop_flag *stop, char *errstr, size_t errlen);
 
 /* Closes tasks and clients; NULL is a no-op. */
 void tm_runner_close(tm_runner *r);

@@ -686,7 +686,7 @@ Test(kafka, commit_makes_outputs_changelog_and_offsets_visible_together)
 typedef struct parts_seen {
     char text[3][256];
     size_t n;
-    volatile sig_atomic_t *stop_after_first; /* set when the first record arrives */
+    tm_stop_flag *stop_after_first; /* set when the first record arrives */
 } parts_seen;
 
 static int on_part(void *ctx, size_t part, const void *key, size_t key_len, const void *value,
@@ -742,7 +742,7 @@ Test(kafka, changelogs_are_read_at_once_up_to_their_last_stable_offsets)
         cr_expect_eq(parts[i].next, end[i], "part %d: next %lld", i, (long long)parts[i].next);
 
     /* Stopped before the read: nothing is read, and next stays at from. */
-    volatile sig_atomic_t stop = 1;
+    tm_stop_flag stop = 1;
     memset(&seen, 0, sizeof seen);
     parts[0].from = 0;
     cr_expect_eq(tm_kafka_read_changelogs(k, parts, 3, on_part, &seen, &stop, err, sizeof err),

@@ -72,8 +72,8 @@ static tm_kafka *reader(const tm_config *cfg)
 }
 
 /* Restores tasks 0..TASKS-1 into out; returns tm_restore_tasks's code. */
-static int restore_all(const tm_config *cfg, volatile sig_atomic_t *stop, tm_restored_task *out,
-                       char *err, size_t errlen)
+static int restore_all(const tm_config *cfg, tm_stop_flag *stop, tm_restored_task *out, char *err,
+                       size_t errlen)
 {
     const int32_t partitions[TASKS] = {0, 1, 2};
     tm_kafka *k = reader(cfg);
@@ -170,7 +170,7 @@ Test(restore, a_stop_requested_before_the_read_leaves_the_stores_as_they_were)
     tm_config *cfg = start();
     tm_changelog_gen *g = tm_changelog_gen_open(cfg, TASKS);
     tm_changelog_gen_write(g, 600, 400);
-    volatile sig_atomic_t stop = 1;
+    tm_stop_flag stop = 1;
     tm_restored_task out[TASKS];
     memset(out, 0, sizeof out);
     char err[512];
