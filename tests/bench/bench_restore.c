@@ -63,7 +63,7 @@ typedef struct options {
     bool keep, one_by_one;
 } options;
 
-static void usage(void)
+__attribute__((noreturn)) static void usage(void)
 {
     fprintf(stderr, "usage: bench_restore [--events N] [--tail N] [--checkpoint-events N] "
                     "[--tasks 1,4] [--threads N] [--one-by-one] [--keep]\n");
