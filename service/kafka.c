@@ -17,10 +17,17 @@
  *   returns.
  * - The messages behind the records handed out by poll_batch are held in
  *   batch[] until release_batch or the next poll_batch.
- * - A revoke inside poll_batch drops the records gathered so far in that
- *   call: the eager protocol revokes the whole assignment, the runner has
- *   committed and closed those tasks, and whoever owns the partitions next
- *   reads the records again from the committed offsets.
+ * - A rebalance is applied between two batches, never inside one: the
+ *   rebalance callback only keeps the event (librdkafka delivers no other
+ *   until it is answered), poll_batch stops gathering once one is kept, and
+ *   the next poll_batch applies it (the runner's revoked or assigned, then
+ *   rd_kafka_assign) before it reads again. So every record handed out
+ *   belongs to the assignment in force, and a record fetched after an
+ *   assignment is never thrown away once the consumer has moved past it.
+ * - owned[] holds the tasks of the assignment in force. A record of another
+ *   partition (fetched for the previous assignment, dequeued before
+ *   librdkafka marked it outdated) is dropped: its next owner reads it
+ *   again from the committed offset.
  * - Once fatal is set it stays set, and every poll_batch returns FATAL.
  * - Rebalance, delivery-report and error callbacks run on the runner's
  *   thread, inside poll_batch (consumer) or produce, commit and abort
@@ -109,7 +116,13 @@ struct tm_kafka {
     bool reset_earliest; /* auto.offset.reset is earliest (else latest) */
     bool txn_open;
     bool closing; /* tm_kafka_close runs: no rebalance callbacks */
-    bool revoked; /* a revoke happened inside the current poll_batch */
+    /* The rebalance event kept by the callback for the next poll_batch:
+     * ASSIGN_PARTITIONS or REVOKE_PARTITIONS with a copy of its partitions;
+     * rb_parts is NULL when none waits. */
+    rd_kafka_resp_err_t rb_event;
+    rd_kafka_topic_partition_list_t *rb_parts;
+    int32_t *owned; /* the tasks of the assignment in force, ascending */
+    size_t n_owned;
     bool fatal;
     char fatal_msg[512];
     char dr_error[256]; /* the first failed delivery of the open transaction */
@@ -277,7 +290,7 @@ static size_t task_slot(const int32_t *tasks, size_t n, int32_t task)
 
 /* Eager assignment: the runner restores the tasks and says where each
  * input partition starts; then the consumer starts fetching there. */
-static void on_assign(tm_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
 {
     const tm_config *cfg = k->cfg;
     size_t n, nt = cfg->n_input_topics;
@@ -293,7 +306,7 @@ static void on_assign(tm_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition_list
                   "partitions to the changelog topic",
                   (int)tasks[n - 1], k->changelog_topic, (int)k->n_changelog);
     bool stopped = false;
-    if (!k->fatal && k->has_rb && !k->closing) {
+    if (!k->fatal && k->has_rb) {
         int rc = k->rb.assigned(k->rb.ctx, tasks, n, start);
         stopped = rc == TM_ESTOPPED;
         if (rc < 0 && !stopped)
@@ -309,45 +322,81 @@ static void on_assign(tm_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition_list
     }
     /* Stopped during the restore: the tasks are not there to consume for;
      * the process is about to leave the group. */
-    rd_kafka_resp_err_t err = rd_kafka_assign(rk, k->fatal || stopped ? NULL : parts);
+    bool take = !k->fatal && !stopped;
+    rd_kafka_resp_err_t err = rd_kafka_assign(k->consumer, take ? parts : NULL);
     if (err)
         set_fatal(k, "kafka: assign: %s", rd_kafka_err2str(err));
     free(start);
-    free(tasks);
+    free(k->owned);
+    k->owned = tasks;
+    k->n_owned = take && !err ? n : 0;
 }
 
-static void on_revoke(tm_kafka *k, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+static void apply_revoke(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
 {
-    if (rd_kafka_assignment_lost(rk))
+    if (rd_kafka_assignment_lost(k->consumer))
         TM_LOG(TM_LOG_WARN, "kafka",
                "assignment lost (session timeout or poll interval exceeded): the open "
                "transaction can no longer commit its offsets");
     TM_LOG(TM_LOG_INFO, "kafka", "revoking %d partition(s)", parts->cnt);
-    if (k->has_rb && !k->closing) {
+    if (k->has_rb) {
         size_t n;
         int32_t *tasks = tasks_of(parts, &n);
         k->rb.revoked(k->rb.ctx, tasks, n);
         free(tasks);
     }
-    k->revoked = true;
-    rd_kafka_resp_err_t err = rd_kafka_assign(rk, NULL);
+    k->n_owned = 0;
+    rd_kafka_resp_err_t err = rd_kafka_assign(k->consumer, NULL);
     if (err)
         set_fatal(k, "kafka: unassign: %s", rd_kafka_err2str(err));
+}
+
+/* Applies the rebalance event the callback kept, if any (see the
+ * invariants): called by poll_batch after the previous batch was handed
+ * out and processed. */
+static void apply_rebalance(tm_kafka *k)
+{
+    rd_kafka_topic_partition_list_t *parts = k->rb_parts;
+    if (!parts)
+        return;
+    k->rb_parts = NULL;
+    if (k->rb_event == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        apply_assign(k, parts);
+    else
+        apply_revoke(k, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     tm_kafka *k = opaque;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        on_assign(k, rk, parts);
-    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-        on_revoke(k, rk, parts);
-    } else {
+    if (k->closing) {
+        /* consumer_close's own revoke: the runner has finished. */
+        rd_kafka_assign(rk, NULL);
+        return;
+    }
+    if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS &&
+        err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         /* An assignor failure: hold nothing, the group rebalances again. */
         TM_LOG(TM_LOG_ERROR, "kafka", "rebalance failed: %s", rd_kafka_err2str(err));
+        k->n_owned = 0;
         rd_kafka_assign(rk, NULL);
+        return;
     }
+    if (k->rb_parts) {
+        /* librdkafka waits for the answer to one event before the next. */
+        set_fatal(k, "kafka: a rebalance (%s) arrived before the previous one was applied",
+                  rd_kafka_err2str(err));
+        return;
+    }
+    k->rb_event = err;
+    k->rb_parts = rd_kafka_topic_partition_list_copy(parts);
+    /* Ends the consumer call's wait now (it would otherwise wait out its
+     * timeout for records before poll_batch could apply the event). */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(rk);
+    rd_kafka_queue_yield(q);
+    rd_kafka_queue_destroy(q);
 }
 
 /* ---- configuration ------------------------------------------------------ */
@@ -1158,6 +1207,12 @@ void tm_kafka_close(tm_kafka *k)
         return;
     tm_kafka_release_batch(k);
     k->closing = true;
+    if (k->rb_parts) {
+        /* The group waits for an answer to the event kept for the next
+         * poll: there is none; hold nothing. */
+        rd_kafka_assign(k->consumer, NULL);
+        rd_kafka_topic_partition_list_destroy(k->rb_parts);
+    }
     if (k->consumer) {
         /* Leaves the group; the revoke it triggers only unassigns. */
         rd_kafka_consumer_close(k->consumer);
@@ -1189,6 +1244,7 @@ void tm_kafka_close(tm_kafka *k)
         rd_kafka_destroy(k->producer);
     }
     free(k->outs);
+    free(k->owned);
     free(k->limits);
     free(k->in_rkt);
     free(k->batch);
@@ -1261,12 +1317,22 @@ static int topic_index_of(const tm_kafka *k, const rd_kafka_topic_t *rkt)
     return tm_config_topic_index(k->cfg, rd_kafka_topic_name(rkt));
 }
 
+static bool owns(const tm_kafka *k, int32_t task)
+{
+    return k->n_owned > 0 && bsearch(&task, k->owned, k->n_owned, sizeof task, cmp_i32);
+}
+
 static bool fill_record(const tm_kafka *k, tm_record *r, const rd_kafka_message_t *m)
 {
     int ti = topic_index_of(k, m->rkt);
     if (ti < 0) {
         TM_LOG(TM_LOG_WARN, "kafka", "record of unexpected topic %s skipped",
                rd_kafka_topic_name(m->rkt));
+        return false;
+    }
+    if (!owns(k, m->partition)) {
+        TM_LOG(TM_LOG_DEBUG, "kafka", "%s [%d] offset %lld: fetched before a revoke, dropped",
+               rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
         return false;
     }
     rd_kafka_timestamp_type_t tstype;
@@ -1292,8 +1358,8 @@ ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeou
         k->batch = tm_xrealloc(k->batch, max * sizeof *k->batch);
         k->cap_batch = max;
     }
+    apply_rebalance(k);
     int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    k->revoked = false;
     for (;;) {
         if (is_fatal(k, errstr, errlen)) {
             tm_kafka_release_batch(k);
@@ -1310,19 +1376,6 @@ ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeou
         rd_kafka_message_t **got = &k->batch[k->n_batch];
         ssize_t n = rd_kafka_consume_batch_queue(q, wait, got, max - k->n_batch);
         rd_kafka_queue_destroy(q);
-        if (k->revoked) {
-            /* The records gathered so far are of revoked partitions. */
-            for (ssize_t i = 0; i < n; i++)
-                rd_kafka_message_destroy(got[i]);
-            n = 0;
-            tm_kafka_release_batch(k);
-            k->revoked = false;
-        }
-        if (n <= 0) {
-            if (k->n_batch > 0 || wait == 0)
-                break;
-            continue; /* woken early (a rebalance): wait out the rest */
-        }
         /* Keep the records, compacting in place (never ahead of reading). */
         for (ssize_t i = 0; i < n; i++) {
             rd_kafka_message_t *m = got[i];
@@ -1335,6 +1388,10 @@ ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeou
                 k->batch[k->n_batch++] = m;
             }
         }
+        /* A kept rebalance ends the batch: the next poll applies it, after
+         * the runner has processed these records. */
+        if (k->rb_parts || (n <= 0 && (k->n_batch > 0 || wait == 0)))
+            break;
     }
     return (ssize_t)k->n_batch;
 }

@@ -136,11 +136,13 @@ int tm_kafka_subscribe(tm_kafka *k, char *errstr, size_t errlen);
 /*
  * Polls up to max records (waiting at most timeout_ms for the first) into
  * recs. Record bytes stay valid until tm_kafka_release_batch (or the next
- * poll, which releases them). Serves rebalance callbacks; a revoke inside
- * the call drops the records gathered so far in it (they belong to the
- * revoked tasks and are read again by their next owner). Returns the count
- * (0 on timeout), or -1 with *status FATAL once either client is fenced or
- * failed fatally, or a rebalance callback failed.
+ * poll, which releases them). A rebalance is applied at the start of the
+ * next call, never inside a batch: first tm_kafka_rebalance's revoked or
+ * assigned, then the consumer's new assignment; a rebalance announced
+ * during the call ends it early. So every record returned belongs to the
+ * tasks the runner owns. Returns the count (0 on timeout), or -1 with
+ * *status FATAL once either client is fenced or failed fatally, or a
+ * rebalance callback failed.
  */
 ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeout_ms,
                             tm_kafka_status *status, char *errstr, size_t errlen);

@@ -7,8 +7,8 @@
  *   offsets) commits or aborts together.
  * - A task's store only ever holds committed state: it is written after
  *   the commit that made its changes visible.
- * - Every polled record belongs to a task this instance owns: records
- *   gathered before a revoke are dropped by tm_kafka_poll_batch, and those
+ * - Every polled record belongs to a task this instance owns:
+ *   tm_kafka_poll_batch applies a rebalance between batches, and records
  *   fetched after an assignment start at the restored checkpoint.
  */
 #include "runner.h"

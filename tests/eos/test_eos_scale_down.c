@@ -18,7 +18,7 @@ enum { SESSION_TIMEOUT_MS = 6000 };
 
 Test(eos, a_removed_instance_s_tasks_move_after_the_session_timeout)
 {
-    enum { EVENTS = 12000, RATE = 800 };
+    enum { EVENTS = 12000, RATE = 600 }; /* 20 s: the input outlasts the session timeout */
     tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "scale-down"});
     tm_eos_write_input(e, EVENTS, 9);
     tm_eos_instance *a = tm_eos_instance_add(e, "a"), *b = tm_eos_instance_add(e, "b");

@@ -21,8 +21,10 @@
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1001,6 +1003,113 @@ Test(kafka, a_joining_member_takes_a_task_from_the_committed_offset)
     cr_expect_eq(owner->recs[before].partition, 1);
     cr_expect_eq(owner->recs[before].offset, 3);
     cr_expect_eq(b.n_recs, owner == &b ? 1 : 0, "b read nothing twice");
+
+    tm_kafka_close(a.k);
+    tm_kafka_close(b.k);
+    tm_config_free(cfg);
+}
+
+/* ---- a rebalance inside one long poll ------------------------------------ */
+
+/* A member that, like the runner, starts a task it gets back at its own
+ * checkpoint (restart_at), not where it had read to. */
+typedef struct rejoiner {
+    tm_kafka *k;
+    int64_t restart_at; /* -1: the group's committed offset */
+    int32_t task;       /* the first task of the latest assignment */
+    atomic_int assigned, revoked;
+    atomic_int stop; /* ends poll_in_thread */
+} rejoiner;
+
+static int rejoiner_assigned(void *ctx, const int32_t *tasks, size_t n, int64_t *start_offsets)
+{
+    rejoiner *m = ctx;
+    for (size_t j = 0; j < n; j++)
+        if (m->assigned > 0 && m->restart_at >= 0)
+            start_offsets[j] = m->restart_at; /* one input topic */
+    m->task = n > 0 ? tasks[0] : -1;
+    m->assigned++;
+    return 0;
+}
+
+static void rejoiner_revoked(void *ctx, const int32_t *tasks, size_t n)
+{
+    (void)tasks, (void)n;
+    ((rejoiner *)ctx)->revoked++;
+}
+
+/* Polls m->k until m->stop: the joining member, on its own thread. */
+static void *poll_in_thread(void *arg)
+{
+    rejoiner *m = arg;
+    tm_record recs[16];
+    while (!m->stop) {
+        tm_kafka_status st;
+        char err[512];
+        if (tm_kafka_poll_batch(m->k, recs, 16, 100, &st, err, sizeof err) < 0)
+            break;
+        tm_kafka_release_batch(m->k);
+    }
+    return NULL;
+}
+
+/* The revoke, the new assignment and the fetch from its start offsets
+ * can all happen inside one long consumer call: the records fetched for
+ * the new assignment are delivered, from the start offset on, none lost. */
+Test(kafka, records_fetched_in_the_poll_that_assigns_them_are_kept)
+{
+    enum { RECORDS = 20, RESTART_AT = 5 };
+    const char *topics[] = {"in:2", "out:2", "app-changelog:2", NULL};
+    broker_start(topics);
+    const char *kv[2 * RECORDS];
+    for (size_t i = 0; i < RECORDS; i++)
+        kv[2 * i] = "k", kv[2 * i + 1] = "v";
+    produce_plain("in", 0, kv, RECORDS);
+    produce_plain("in", 1, kv, RECORDS);
+
+    const char *ov[] = {"kafka.session.timeout.ms=6000", "kafka.heartbeat.interval.ms=300"};
+    tm_config *cfg = NULL;
+    char err[512];
+    cr_assert_eq(load_config(&cfg, ov, 2, err, sizeof err), 0, "%s", err);
+    rejoiner a = {.restart_at = RESTART_AT}, b = {.restart_at = -1};
+    tm_kafka_rebalance rb_a = {&a, rejoiner_assigned, rejoiner_revoked};
+    tm_kafka_rebalance rb_b = {&b, rejoiner_assigned, rejoiner_revoked};
+    a.k = open_ok(cfg, "i0", &rb_a);
+    cr_assert_eq(tm_kafka_subscribe(a.k, err, sizeof err), 0, "%s", err);
+    got g[2 * RECORDS];
+    cr_assert_eq(poll_records(a.k, g, 2 * RECORDS), 2 * RECORDS, "a read everything first");
+
+    b.k = open_ok(cfg, "i1", &rb_b);
+    cr_assert_eq(tm_kafka_subscribe(b.k, err, sizeof err), 0, "%s", err);
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, poll_in_thread, &b), 0);
+
+    /* Long polls: the whole rebalance and the first fetch of a's new
+     * assignment fit in one (which returns once it holds them all). */
+    int64_t next = RESTART_AT;
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    tm_record recs[RECORDS - RESTART_AT];
+    while ((a.assigned < 2 || next < RECORDS) && tm_test_now_ms() < deadline) {
+        tm_kafka_status st;
+        ssize_t r =
+            tm_kafka_poll_batch(a.k, recs, RECORDS - RESTART_AT, 8000, &st, err, sizeof err);
+        cr_assert_geq(r, 0, "poll_batch: %s", err);
+        for (ssize_t i = 0; i < r; i++) {
+            cr_assert_eq(a.assigned, 2, "a record before the new assignment");
+            cr_assert_eq(recs[i].partition, a.task);
+            cr_assert_eq(recs[i].offset, next, "offset %lld of task %d, expected %lld",
+                         (long long)recs[i].offset, (int)a.task, (long long)next);
+            next++;
+        }
+        tm_kafka_release_batch(a.k);
+    }
+    b.stop = 1;
+    pthread_join(thread, NULL);
+    cr_expect_eq(a.revoked, 1);
+    cr_assert_eq(a.assigned, 2, "a was assigned %d times", (int)a.assigned);
+    cr_expect_eq(b.assigned, 1);
+    cr_expect_eq(next, RECORDS, "a read task %d from %d to %lld only", (int)a.task, RESTART_AT,
+                 (long long)next);
 
     tm_kafka_close(a.k);
     tm_kafka_close(b.k);
