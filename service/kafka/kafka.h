@@ -20,7 +20,7 @@
 
 #include "config.h"
 #include "engine.h"
-#include "envelope.h"
+#include "records.h"
 
 /* How a failed Kafka operation must be handled (librdkafka's
  * examples/transactions.c): */

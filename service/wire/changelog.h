@@ -37,7 +37,7 @@
 
 #include "config.h"
 #include "engine.h"
-#include "store.h"
+#include "records.h"
 
 typedef struct tm_changelog tm_changelog;
 

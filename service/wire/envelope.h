@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "records.h"
 
 /* A parsed input line. Strings are owned by the envelope and live until
  * tm_envelope_clear or the next parse into it. NULL key/payload = null. */
@@ -32,11 +33,6 @@ typedef struct tm_envelope {
 int tm_envelope_parse(tm_envelope *env, const char *line, size_t len, char *errstr, size_t errlen);
 
 void tm_envelope_clear(tm_envelope *env);
-
-typedef struct tm_header {
-    const char *name;
-    const char *value;
-} tm_header;
 
 /* Appends one output line (with its newline) to b: {"topic","partition",
  * "key","payload","headers"}. A NULL key or payload is written as null. */

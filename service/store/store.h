@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "records.h"
+
 typedef struct tm_store tm_store;
 
 /* File descriptors an open store holds (LMDB 0.9: the data file, the lock
@@ -44,14 +46,6 @@ void tm_store_raise_fd_limit(void);
  * the process (Kafka connections, the HTTP server). Returns 0, or TM_ESTORE
  * with a message naming both counts and the limit. */
 int tm_store_check_fds(size_t n_stores, char *errstr, size_t errlen);
-
-/* One change: put key -> value, or delete key when value is NULL. */
-typedef struct tm_kv_change {
-    const void *key;
-    size_t key_len;
-    const void *value; /* NULL: delete */
-    size_t value_len;
-} tm_kv_change;
 
 /*
  * Opens (creating if missing) the store of task `partition` under
