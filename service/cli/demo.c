@@ -16,8 +16,8 @@
 
 #include "common.h"
 #include "config.h"
+#include "demo_cluster.h"
 #include "generator.h"
-#include "kafka.h"
 #include "log.h"
 #include "runner.h"
 
@@ -40,7 +40,7 @@ static const char DEMO_CONFIG[] =
     "\"commit_interval_ms\":500,\"metrics\":{\"port\":0},\"log\":{\"level\":\"warn\"}}";
 
 typedef struct generator_thread {
-    tm_kafka_loader *loader;
+    tm_demo_loader *loader;
     const tm_demo_options *opt;
     tm_stop_flag *stop;
     unsigned long produced;
@@ -63,8 +63,8 @@ static void *generate(void *arg)
         for (; owed >= 1; owed--) {
             tm_generated r;
             tm_generator_next(gen, now, &r);
-            if (tm_kafka_loader_send(g->loader, "orders", r.partition, r.key, r.key_len, r.payload,
-                                     r.payload_len, now, g->error, sizeof g->error) < 0)
+            if (tm_demo_loader_send(g->loader, "orders", r.partition, r.key, r.key_len, r.payload,
+                                    r.payload_len, now, g->error, sizeof g->error) < 0)
                 goto out;
             g->produced++;
         }
@@ -121,12 +121,12 @@ static int demo_config(tm_config **cfg, const char *bootstrap, const char *dir, 
     return tm_config_load(cfg, path, NULL, sets, 2, errstr, errlen);
 }
 
-static int create_topics(tm_kafka_cluster *c, int partitions, char *errstr, size_t errlen)
+static int create_topics(tm_demo_cluster *c, int partitions, char *errstr, size_t errlen)
 {
     /* The changelog topic is not here: the service creates it. */
     static const char *const topics[] = {"orders", "gmv", "orders-late", "orders-dlq"};
     for (size_t i = 0; i < sizeof topics / sizeof *topics; i++) {
-        int rc = tm_kafka_cluster_create_topic(c, topics[i], partitions, errstr, errlen);
+        int rc = tm_demo_cluster_create_topic(c, topics[i], partitions, errstr, errlen);
         if (rc < 0)
             return rc;
     }
@@ -139,18 +139,18 @@ int tm_demo_run(const tm_demo_options *opt, tm_stop_flag *stop, FILE *out, char 
     char dir[] = "/tmp/tidemark-demo-XXXXXX";
     if (!mkdtemp(dir))
         return tm_seterr(errstr, errlen, TM_EIO, "cannot create a temporary directory");
-    tm_kafka_cluster *cluster = NULL;
-    tm_kafka_loader *loader = NULL;
+    tm_demo_cluster *cluster = NULL;
+    tm_demo_loader *loader = NULL;
     tm_config *cfg = NULL;
     tm_runner *runner = NULL;
     printer p = {out, 0};
-    int rc = tm_kafka_cluster_start(&cluster, 1, errstr, errlen);
+    int rc = tm_demo_cluster_start(&cluster, 1, errstr, errlen);
     if (rc == TM_OK)
         rc = create_topics(cluster, opt->partitions, errstr, errlen);
     if (rc == TM_OK)
-        rc = demo_config(&cfg, tm_kafka_cluster_bootstrap(cluster), dir, errstr, errlen);
+        rc = demo_config(&cfg, tm_demo_cluster_bootstrap(cluster), dir, errstr, errlen);
     if (rc == TM_OK)
-        rc = tm_kafka_loader_open(&loader, tm_kafka_cluster_bootstrap(cluster), errstr, errlen);
+        rc = tm_demo_loader_open(&loader, tm_demo_cluster_bootstrap(cluster), errstr, errlen);
     if (rc == TM_OK) {
         tm_log_parse_level(cfg->log_level, &tm_log_threshold);
         const tm_runner_options ro = {
@@ -161,7 +161,7 @@ int tm_demo_run(const tm_demo_options *opt, tm_stop_flag *stop, FILE *out, char 
         fprintf(out,
                 "tidemark demo: cluster at %s; %d order events/s for %d s into 'orders' "
                 "(%d partitions); window results as they commit:\n",
-                tm_kafka_cluster_bootstrap(cluster), opt->rate, opt->seconds, opt->partitions);
+                tm_demo_cluster_bootstrap(cluster), opt->rate, opt->seconds, opt->partitions);
         generator_thread g = {loader, opt, stop, 0, ""};
         pthread_t th;
         pthread_create(&th, NULL, generate, &g);
@@ -174,9 +174,9 @@ int tm_demo_run(const tm_demo_options *opt, tm_stop_flag *stop, FILE *out, char 
                 g.produced, p.results);
     }
     tm_runner_close(runner);
-    tm_kafka_loader_close(loader);
+    tm_demo_loader_close(loader);
     tm_config_free(cfg);
-    tm_kafka_cluster_stop(cluster);
+    tm_demo_cluster_stop(cluster);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

@@ -2,9 +2,11 @@
  * kafka.h: tidemark's Kafka clients: one group consumer (read_committed,
  * range assignment, manual assignment offsets), one transactional producer
  * (transactional.id stable across restarts), a changelog reader, topic
- * administration, and error classification. The only module that includes
- * librdkafka; the rest of the service sees tm_record, tm_header and error
- * classes.
+ * administration, and error classification. Implemented by the files of
+ * service/kafka/ (kafka_private.h says which does what), the only layer
+ * that includes librdkafka (the demo's in-process cluster aside:
+ * service/cli/demo_cluster.c); the rest of the service sees tm_record,
+ * tm_header and error classes.
  *
  * Threading: a tm_kafka is used by one thread (the runner's). Rebalance
  * callbacks run on that thread, inside tm_kafka_poll_batch.
@@ -255,32 +257,5 @@ int64_t tm_kafka_read_changelog(tm_kafka *k, int32_t task, int64_t from,
                                 int (*fn)(void *ctx, const void *key, size_t key_len,
                                           const void *value, size_t value_len, int64_t offset),
                                 void *ctx, char *errstr, size_t errlen);
-
-/* ---- the demo's in-process cluster ---- */
-
-/* A Kafka cluster inside this process: librdkafka's mock cluster with the
- * project's transaction patches (tests/broker/README.md), for `tidemark
- * demo`. Not for production. */
-typedef struct tm_kafka_cluster tm_kafka_cluster;
-
-int tm_kafka_cluster_start(tm_kafka_cluster **out, int brokers, char *errstr, size_t errlen);
-/* "host:port,...": valid until the cluster stops. */
-const char *tm_kafka_cluster_bootstrap(const tm_kafka_cluster *c);
-int tm_kafka_cluster_create_topic(tm_kafka_cluster *c, const char *topic, int partitions,
-                                  char *errstr, size_t errlen);
-/* NULL is a no-op. */
-void tm_kafka_cluster_stop(tm_kafka_cluster *c);
-
-/* A plain (non-transactional) producer feeding input topics: the demo's
- * event source. Usable from another thread than the runner's. */
-typedef struct tm_kafka_loader tm_kafka_loader;
-
-int tm_kafka_loader_open(tm_kafka_loader **out, const char *bootstrap, char *errstr, size_t errlen);
-/* Produces one record with timestamp ts (copies the bytes). */
-int tm_kafka_loader_send(tm_kafka_loader *l, const char *topic, int32_t partition, const void *key,
-                         size_t key_len, const void *value, size_t value_len, int64_t ts,
-                         char *errstr, size_t errlen);
-/* Flushes and closes; NULL is a no-op. */
-void tm_kafka_loader_close(tm_kafka_loader *l);
 
 #endif

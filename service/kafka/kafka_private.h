@@ -1,0 +1,165 @@
+/*
+ * kafka_private.h: what the files of service/kafka/ share: the tm_kafka
+ * handle, the operation timeout, the clock helpers, and the functions one
+ * file defines for the others. Only the .c files of service/kafka/ include
+ * it; the rest of the service sees kafka.h.
+ *
+ * The files, one job each:
+ *   kafka.c                   the handle: open (service, admin), close, the
+ *                             fatal state
+ *   kafka_conf.c              the kafka.* passthrough, forced and default
+ *                             properties, the log and error callbacks
+ *   kafka_admin.c             metadata, admin requests, the changelog topic,
+ *                             record limits, topic and group deletion
+ *   kafka_consumer.c          the group consumer: rebalances, batches, seek, lag
+ *   kafka_producer.c          the transactional producer
+ *   kafka_changelog_reader.c  the changelog reader (restore)
+ *
+ * Invariant: rebalance, delivery-report and error callbacks run on the
+ * runner's thread, inside poll_batch (consumer) or produce, commit and
+ * abort (producer). Only the log callback runs on librdkafka's own
+ * threads, and it touches nothing but the thread-safe logger.
+ */
+#ifndef TM_KAFKA_PRIVATE_H
+#define TM_KAFKA_PRIVATE_H
+
+#include "kafka.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+/* Metadata, topic creation, init_transactions, send_offsets, seek and
+ * watermark queries: long enough for a broker restart or a coordinator
+ * move, short enough that a wrong bootstrap address fails visibly. */
+#define OP_TIMEOUT_MS 30000
+
+typedef struct out_topic {
+    char *name;
+    rd_kafka_topic_t *rkt;
+} out_topic;
+
+typedef struct out_limit {
+    const char *topic; /* borrowed from the config, or changelog_topic */
+    size_t max_bytes;
+} out_limit;
+
+struct tm_kafka {
+    const tm_config *cfg;
+    tm_kafka_rebalance rb;
+    bool has_rb;
+    char *client_id; /* <application_id>-<instance_id> */
+
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_t *restore; /* created by the first read_changelog */
+
+    /* Handles of the input topics on the consumer, by topic index: a
+     * message's topic is found by comparing pointers, and holding the
+     * handles keeps those pointers from being reused. */
+    rd_kafka_topic_t **in_rkt;
+
+    /* Producer topic handles, so produce skips librdkafka's name lookup. */
+    out_topic *outs;
+    size_t n_outs;
+
+    /* The largest record each topic tidemark writes takes
+     * (side_record.h's measure): min(the producer's message.max.bytes,
+     * the topic's max.message.bytes). */
+    size_t producer_max_bytes;
+    out_limit *limits;
+    size_t n_limits;
+
+    char *changelog_topic;
+    rd_kafka_topic_t *changelog_rkt;
+    int32_t n_changelog; /* partitions of the changelog topic */
+    int64_t *changelog_pending;
+    int64_t *changelog_committed;
+
+    int txn_timeout_ms;
+    bool reset_earliest; /* auto.offset.reset is earliest (else latest) */
+    bool txn_open;
+    bool closing; /* tm_kafka_close runs: no rebalance callbacks */
+    /* The rebalance event kept by the callback for the next poll_batch:
+     * ASSIGN_PARTITIONS or REVOKE_PARTITIONS with a copy of its partitions;
+     * rb_parts is NULL when none waits. */
+    rd_kafka_resp_err_t rb_event;
+    rd_kafka_topic_partition_list_t *rb_parts;
+    int32_t *owned; /* the tasks of the assignment in force, ascending */
+    size_t n_owned;
+    bool fatal;
+    char fatal_msg[512];
+    char dr_error[256]; /* the first failed delivery of the open transaction */
+
+    rd_kafka_message_t **batch;
+    size_t n_batch, cap_batch;
+};
+
+/* ---- the clock ------------------------------------------------------------ */
+
+static inline int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Milliseconds left until deadline, clamped to [0, INT_MAX-ish]. */
+static inline int remaining_ms(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    if (left < 0)
+        return 0;
+    return left > 1000000000 ? 1000000000 : (int)left;
+}
+
+/* ---- kafka.c ------------------------------------------------------------ */
+
+char *tm_kafka_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *tm_kafka_fenced_hint(rd_kafka_resp_err_t err);
+
+/* ---- kafka_conf.c --------------------------------------------------------- */
+
+int tm_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *errstr,
+                      size_t errlen);
+int tm_kafka_conf_force(rd_kafka_conf_t *conf, const tm_config *cfg, const char *key,
+                        const char *value, char *errstr, size_t errlen);
+int tm_kafka_conf_default(rd_kafka_conf_t *conf, const tm_config *cfg, const char *key,
+                          const char *alias, const char *value, char *errstr, size_t errlen);
+int tm_kafka_base_conf(tm_kafka *k, rd_kafka_conf_t **out, char *errstr, size_t errlen);
+int tm_kafka_new_client(rd_kafka_t **out, rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                        const char *what, char *errstr, size_t errlen);
+
+/* ---- kafka_admin.c -------------------------------------------------------- */
+
+int tm_kafka_ensure_changelog(tm_kafka *k, char *errstr, size_t errlen);
+int tm_kafka_set_record_limits(tm_kafka *k, rd_kafka_conf_t *pconf, const size_t *needed,
+                               bool *lowered, char *errstr, size_t errlen);
+
+/* ---- kafka_consumer.c ----------------------------------------------------- */
+
+int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen);
+
+/* ---- kafka_producer.c ----------------------------------------------------- */
+
+int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t **out,
+                           char *errstr, size_t errlen);
+int tm_kafka_init_transactions(tm_kafka *k, char *errstr, size_t errlen);
+
+/* ---- kafka_changelog_reader.c --------------------------------------------- */
+
+int tm_kafka_open_restore(tm_kafka *k, char *errstr, size_t errlen);
+
+#endif
