@@ -62,7 +62,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* The producer's configuration: checked now (most refused properties are
  * refused here, before anything connects), the client made once the
- * topics' record limits are known (make_producer). */
+ * topics' record limits are known (tm_kafka_open). */
 int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t **out,
                            char *errstr, size_t errlen)
 {

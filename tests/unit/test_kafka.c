@@ -1,5 +1,5 @@
 /*
- * test_kafka.c: kafka.c against the test broker (tests/broker: librdkafka's
+ * test_kafka.c: the kafka layer (service/kafka/) against the test broker (tests/broker: librdkafka's
  * mock cluster, patched to be faithful to transactions). Every test starts
  * its own tidemark-test-broker process (TIDEMARK_TEST_BROKER), reads its
  * BOOTSTRAP= line, and stops it with SIGTERM in the suite's fini, so a
