@@ -1,11 +1,11 @@
 /*
- * test_kafka.c: the kafka layer (service/kafka/) against the test broker (tests/broker: librdkafka's
- * mock cluster, patched to be faithful to transactions). Every test starts
- * its own tidemark-test-broker process (TIDEMARK_TEST_BROKER), reads its
- * BOOTSTRAP= line, and stops it with SIGTERM in the suite's fini, so a
- * failed assertion never leaves a broker behind. Plain librdkafka clients
- * play the outside world: the producer of the input, and read_committed
- * readers of outputs and committed offsets.
+ * test_kafka.c: the kafka layer (service/kafka/) against the test broker
+ * (tests/broker: librdkafka's mock cluster, patched to be faithful to
+ * transactions). Every test starts its own tidemark-test-broker process
+ * (TIDEMARK_TEST_BROKER), reads its BOOTSTRAP= line, and stops it with
+ * SIGTERM in the suite's fini, so a failed assertion never leaves a broker
+ * behind. Plain librdkafka clients play the outside world: the producer of
+ * the input, and read_committed readers of outputs and committed offsets.
  *
  * Every wait is bounded (deadlines, librdkafka timeouts); no Criterion
  * .timeout (it leaks under ASan, see tests/broker/README.md). A group join
