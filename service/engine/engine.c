@@ -193,11 +193,6 @@ void tm_engine_stats_add(tm_engine_stats *dst, const tm_engine_stats *src)
     tm_histogram_add(&dst->event_time_lag, &src->event_time_lag);
 }
 
-int32_t tm_engine_partition(const tm_engine *e)
-{
-    return e->partition;
-}
-
 int64_t tm_engine_watermark(const tm_engine *e)
 {
     return e->wm.w;

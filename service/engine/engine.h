@@ -86,7 +86,6 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
  * what is due (SEMANTICS 7 step 3 alone): idleness moves with time. */
 void tm_engine_tick(tm_engine *e, int64_t now, const tm_engine_sink *sink);
 
-int32_t tm_engine_partition(const tm_engine *e);
 int64_t tm_engine_watermark(const tm_engine *e);
 const tm_engine_stats *tm_engine_stats_of(const tm_engine *e);
 size_t tm_engine_open_windows(const tm_engine *e);

@@ -467,11 +467,6 @@ int tm_telemetry_open(tm_telemetry **out, const tm_config *cfg, char *errstr, si
     return TM_OK;
 }
 
-int tm_telemetry_port(const tm_telemetry *t)
-{
-    return t->http ? tm_http_port(t->http) : 0;
-}
-
 void tm_telemetry_close(tm_telemetry *t)
 {
     if (!t)
