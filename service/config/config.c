@@ -73,22 +73,15 @@ _Static_assert(TM_LATE_EMIT == 0 && TM_LATE_DROP == 1, "late_actions[] order");
 #define JSON_INT_MAX 9007199254740992.0
 
 /*
- * TIDEMARK_* variables that are not options: read by tests, benchmarks and
- * scripts, never by the config. Listed once, here, so that the strict
- * unknown-variable check does not trip on them.
+ * TIDEMARK_* variables that are not options: the build's, which developers
+ * export in the shells they also run tidemark from, so the strict
+ * unknown-variable check must not trip on them. The tests' own variables
+ * are not here: the tests keep them out of the environment of the
+ * tidemark they run (tests/support/proc.h).
  */
 static const char *const env_allow[] = {
-    "TIDEMARK_SOURCE_DIR",   /* tests: the repository checkout */
-    "TIDEMARK_BINARY",       /* tests: the tidemark executable under test */
-    "TIDEMARK_TEST_BROKER",  /* tests: the test broker launcher */
-    "TIDEMARK_DEPS_DIR",     /* build/CI: where third-party sources live */
-    "TIDEMARK_FUZZ_SECONDS", /* tests/run.sh: fuzzing time per target */
-    "TIDEMARK_STAGES",       /* tests/run.sh: the stages to run */
-    "TIDEMARK_JOBS",         /* tests/run.sh: build and test parallelism */
-    "TIDEMARK_CHAOS_EVENTS", /* tests/eos: the chaos test's size */
-    "TIDEMARK_CHAOS_KILLS",  /* tests/eos: the chaos test's kill count */
-    "TIDEMARK_CHAOS_SEED",   /* tests/eos: the chaos test's seed */
-    "TIDEMARK_EOS_KEEP",     /* tests/eos: keep the test directories */
+    "TIDEMARK_DEPS_DIR", /* CMake, deploy/install-deps.sh: where third-party sources live */
+    "TIDEMARK_JOBS",     /* deploy/install-deps.sh, tests/run.sh: build parallelism */
     NULL,
 };
 
