@@ -642,7 +642,7 @@ static int kafka_set(loader *L, const char *prop, size_t plen, const char *value
     }
     cfg->kafka = tm_xrealloc(cfg->kafka, (cfg->n_kafka + 1) * sizeof *cfg->kafka);
     L->kafka_src = tm_xrealloc(L->kafka_src, (cfg->n_kafka + 1) * sizeof *L->kafka_src);
-    cfg->kafka[cfg->n_kafka].key = tm_xstrndup(prop, plen);
+    cfg->kafka[cfg->n_kafka].key = tm_xmemdup0(prop, plen);
     cfg->kafka[cfg->n_kafka].value = tm_xstrdup(value);
     L->kafka_src[cfg->n_kafka++] = src;
     return 0;
@@ -840,7 +840,7 @@ static int env_kafka(loader *L, const char *name, size_t len, const char *value)
                          (int)len, name);
     if (value[0] == '\0')
         return 0;
-    char *prop = tm_xstrndup(name + skip, len - skip);
+    char *prop = tm_xmemdup0(name + skip, len - skip);
     for (char *p = prop; *p; p++) {
         if (*p == '_')
             *p = '.';
@@ -1093,7 +1093,7 @@ static cJSON *split_commas(const char *text)
             a++;
         while (b > a && is_space(b[-1]))
             b--;
-        char *item = tm_xstrndup(a, (size_t)(b - a));
+        char *item = tm_xmemdup0(a, (size_t)(b - a));
         cJSON *node = cJSON_CreateString(item);
         free(item);
         if (!node)

@@ -120,10 +120,7 @@ static void hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry)
     }
     e->expiry = expiry;
     dedup_bucket *b = bucket_for(d, expiry);
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->hashes = tm_xrealloc(b->hashes, b->cap * sizeof *b->hashes);
-    }
+    b->hashes = tm_grow(b->hashes, &b->cap, b->n + 1, sizeof *b->hashes);
     b->hashes[b->n++] = h;
 }
 
@@ -134,10 +131,7 @@ void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t w)
     hold(d, h, expiry);
     if (!d->track)
         return;
-    if (d->n_admitted == d->cap_admitted) {
-        d->cap_admitted = d->cap_admitted ? 2 * d->cap_admitted : 1024;
-        d->admitted = tm_xrealloc(d->admitted, d->cap_admitted * sizeof *d->admitted);
-    }
+    d->admitted = tm_grow(d->admitted, &d->cap_admitted, d->n_admitted + 1, sizeof *d->admitted);
     d->admitted[d->n_admitted++] = (tm_dedup_admitted){h, expiry};
 }
 

@@ -300,10 +300,7 @@ static bool jc_at_top_object(const json_check *jc)
 static void jc_record_name(json_check *jc, const unsigned char *start, const unsigned char *stop)
 {
     tm_json_members *m = jc->members;
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 16;
-        m->v = tm_xrealloc(m->v, m->cap * sizeof *m->v);
-    }
+    m->v = tm_grow(m->v, &m->cap, m->n + 1, sizeof *m->v);
     size_t len = (size_t)(stop - start) - 2;
     m->v[m->n++] = (tm_json_member){.name = (const char *)start + 1, .name_len = len};
     if (memchr(start + 1, '\\', len))

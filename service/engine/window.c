@@ -188,10 +188,7 @@ static void mark_dirty(tm_windows *ws, window *w)
 {
     if (!ws->track || w->dirty_pos != TM_HEAP_NONE)
         return;
-    if (ws->n_dirty == ws->cap_dirty) {
-        ws->cap_dirty = ws->cap_dirty ? 2 * ws->cap_dirty : 256;
-        ws->dirty = tm_xrealloc(ws->dirty, ws->cap_dirty * sizeof *ws->dirty);
-    }
+    ws->dirty = tm_grow(ws->dirty, &ws->cap_dirty, ws->n_dirty + 1, sizeof *ws->dirty);
     w->dirty_pos = ws->n_dirty;
     ws->dirty[ws->n_dirty++] = w;
 }
@@ -209,12 +206,9 @@ static void mark_deleted(tm_windows *ws, window *w)
     }
     if (!w->persisted)
         return;
-    if (ws->n_deleted == ws->cap_deleted) {
-        ws->cap_deleted = ws->cap_deleted ? 2 * ws->cap_deleted : 64;
-        ws->deleted = tm_xrealloc(ws->deleted, ws->cap_deleted * sizeof *ws->deleted);
-    }
+    ws->deleted = tm_grow(ws->deleted, &ws->cap_deleted, ws->n_deleted + 1, sizeof *ws->deleted);
     ws->deleted[ws->n_deleted++] =
-        (window_lookup){tm_xstrndup(w->key, w->key_len), w->key_len, w->start};
+        (window_lookup){tm_xmemdup0(w->key, w->key_len), w->key_len, w->start};
 }
 
 /* Takes w out of both heaps and frees it; the caller has unlinked it from
