@@ -110,6 +110,6 @@ const tm_watermark *tm_engine_clock(const tm_engine *e);
  * watermark state (parts: one per input topic). */
 void tm_engine_restore_window(tm_engine *e, const tm_window_state *st);
 void tm_engine_restore_dedup(tm_engine *e, tm_dedup_hash h, int64_t expiry);
-void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t w);
+void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t watermark);
 
 #endif

@@ -319,14 +319,14 @@ static size_t hopping_starts(tm_windows *ws, int64_t t)
 }
 
 static tm_add_result add_fixed(tm_windows *ws, const char *key, size_t key_len, int64_t t,
-                               const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+                               const double *values, int64_t watermark, tm_emit_fn emit, void *ctx)
 {
     size_t n = hopping_starts(ws, t);
     bool any = false, late = false;
     for (size_t i = 0; i < n; i++) {
         int64_t start = ws->starts[i];
         int64_t end = tm_sat_add(start, ws->size);
-        if (w >= tm_sat_add(end, ws->lateness))
+        if (watermark >= tm_sat_add(end, ws->lateness))
             continue; /* too late for this window */
         window_lookup k = {key, key_len, start};
         window_slot *slot = index_find(ws, &k);
@@ -342,7 +342,7 @@ static tm_add_result add_fixed(tm_windows *ws, const char *key, size_t key_len, 
         win->count++;
         mark_dirty(ws, win);
         any = true;
-        if (w >= end) {
+        if (watermark >= end) {
             late = true;
             fire_now(ws, win, TM_TRIGGER_LATE_EVENT, emit, ctx);
         }
@@ -361,7 +361,8 @@ static window_slot *session_slot(tm_windows *ws, const char *key, size_t key_len
 }
 
 static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len, int64_t t,
-                                 const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+                                 const double *values, int64_t watermark, tm_emit_fn emit,
+                                 void *ctx)
 {
     int64_t s = t, e = tm_sat_add(t, ws->gap);
     window_slot *slot = session_slot(ws, key, key_len);
@@ -385,7 +386,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
             revision = after->revision;
         after = after->next;
     }
-    if (w >= tm_sat_add(me, ws->lateness))
+    if (watermark >= tm_sat_add(me, ws->lateness))
         return TM_ADD_TOO_LATE; /* nothing changes */
 
     /* Combine the run's accumulators in ascending start order, then add the
@@ -430,7 +431,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
     else
         ((window_slot *)tm_table_insert(&ws->index, key_hash(key, key_len)))->win = target;
 
-    if (w >= me) {
+    if (watermark >= me) {
         fire_now(ws, target, TM_TRIGGER_LATE_EVENT, emit, ctx);
         return TM_ADD_LATE;
     }
@@ -458,15 +459,15 @@ static void index_unlink(tm_windows *ws, window *w)
         tm_table_remove(&ws->index, slot);
 }
 
-size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
+size_t tm_windows_advance(tm_windows *ws, int64_t watermark, tm_emit_fn emit, void *ctx)
 {
-    for (window_ref *top = tm_heap_top(&ws->due); top && top->end <= w;
+    for (window_ref *top = tm_heap_top(&ws->due); top && top->end <= watermark;
          top = tm_heap_top(&ws->due)) {
         fire_now(ws, top->win, TM_TRIGGER_WATERMARK, emit, ctx);
     }
     size_t expired = 0;
-    for (window_ref *top = tm_heap_top(&ws->held); top && tm_sat_add(top->end, ws->lateness) <= w;
-         top = tm_heap_top(&ws->held)) {
+    for (window_ref *top = tm_heap_top(&ws->held);
+         top && tm_sat_add(top->end, ws->lateness) <= watermark; top = tm_heap_top(&ws->held)) {
         window *win = top->win;
         assert(win->fired);
         index_unlink(ws, win);
@@ -476,7 +477,7 @@ size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
     return expired;
 }
 
-size_t tm_windows_open(const tm_windows *ws)
+size_t tm_windows_count(const tm_windows *ws)
 {
     return ws->held.len;
 }
@@ -524,11 +525,11 @@ void tm_windows_free(tm_windows *ws)
 }
 
 tm_add_result tm_windows_add(tm_windows *ws, const char *key, size_t key_len, int64_t t,
-                             const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+                             const double *values, int64_t watermark, tm_emit_fn emit, void *ctx)
 {
     if (ws->sessions)
-        return add_session(ws, key, key_len, t, values, w, emit, ctx);
-    return add_fixed(ws, key, key_len, t, values, w, emit, ctx);
+        return add_session(ws, key, key_len, t, values, watermark, emit, ctx);
+    return add_fixed(ws, key, key_len, t, values, watermark, emit, ctx);
 }
 
 /* ---- checkpoints ---- */
