@@ -28,6 +28,9 @@ cd "$ROOT"
 ALL_STAGES="deps release asan format ops fuzz"
 STAGES=${TIDEMARK_STAGES:-$ALL_STAGES}
 FUZZ_SECONDS=${TIDEMARK_FUZZ_SECONDS:-30}
+# tidemark refuses TIDEMARK_* variables that are not its options, and the
+# ops stage runs it: these two are read, and kept out of its environment.
+unset TIDEMARK_STAGES TIDEMARK_FUZZ_SECONDS
 JOBS=${TIDEMARK_JOBS:-$(nproc)}
 export CMAKE_BUILD_PARALLEL_LEVEL=$JOBS
 export CTEST_PARALLEL_LEVEL=$JOBS

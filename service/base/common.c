@@ -76,17 +76,31 @@ void *tm_xrealloc(void *p, size_t n)
     return q;
 }
 
-char *tm_xstrndup(const char *s, size_t n)
+char *tm_xmemdup0(const void *p, size_t n)
 {
-    char *p = tm_xmalloc(n + 1);
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
+    char *copy = tm_xmalloc(n + 1);
+    memcpy(copy, p, n);
+    copy[n] = '\0';
+    return copy;
 }
 
 char *tm_xstrdup(const char *s)
 {
-    return tm_xstrndup(s, strlen(s));
+    return tm_xmemdup0(s, strlen(s));
+}
+
+void *tm_grow(void *ptr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return ptr;
+    size_t n = *cap ? *cap : 16;
+    while (n < need && n <= SIZE_MAX / 2)
+        n *= 2;
+    if (n < need || n > SIZE_MAX / elem)
+        tm_die("out of memory: %zu elements of %zu bytes", n, elem);
+    ptr = tm_xrealloc(ptr, n * elem);
+    *cap = n;
+    return ptr;
 }
 
 void tm_buf_reserve(tm_buf *b, size_t extra)

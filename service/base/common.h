@@ -54,7 +54,14 @@ void *tm_xmalloc(size_t n);
 void *tm_xcalloc(size_t count, size_t size);
 void *tm_xrealloc(void *p, size_t n);
 char *tm_xstrdup(const char *s);
-char *tm_xstrndup(const char *s, size_t n);
+/* A copy of the n bytes at p (NUL bytes included) with a NUL after them. */
+char *tm_xmemdup0(const void *p, size_t n);
+
+/* The growable array: returns ptr, an array of *cap elements of elem bytes,
+ * reallocated if need be to hold at least need elements, *cap doubling
+ * (from 16). Use as `v = tm_grow(v, &cap, n + 1, sizeof *v)` before
+ * appending the element n. Aborts when out of memory, like tm_xrealloc. */
+void *tm_grow(void *ptr, size_t *cap, size_t need, size_t elem);
 
 /* Prints "tidemark: <message>" on stderr and aborts. For broken invariants
  * and exhausted memory only. */

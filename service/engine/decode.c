@@ -11,22 +11,16 @@
  *
  * Invariants:
  * - Never reads outside value[0..value_len) and needs no NUL terminator.
- *   Deep nesting cannot exhaust the stack: the strict check below runs
- *   first, iteratively, and cJSON only ever sees input it accepted, so its
- *   recursion is bounded by TM_JSON_MAX_DEPTH levels.
- * - "Valid JSON" means RFC 8259, checked here rather than by cJSON, which is
- *   lenient (it takes any byte <= 0x20 as whitespace, leading zeros, raw
- *   control characters in strings, invalid UTF-8). Two documented limits on
- *   top of RFC 8259 come from cJSON: strings may not contain \u0000 (cJSON
- *   strings are NUL-terminated, so "a\u0000b" would silently become "a"),
- *   and a number may not be longer than 63 characters (cJSON's buffer).
- *   Both are invalid_json with a detail that says so. A leading UTF-8 BOM
- *   is skipped (RFC 8259 section 8.1 allows it; cJSON and Jackson do too).
+ *   Deep nesting cannot exhaust the stack: the strict check (json_check.h)
+ *   runs first, iteratively, and cJSON only ever sees input it accepted, so
+ *   its recursion is bounded by the check's depth limit.
+ * - "Valid JSON" means RFC 8259 with two limits from cJSON, checked by
+ *   json_check.c rather than by cJSON, which is lenient.
  * - Pointers are compiled once, at open (jsonptr.h). An object with a
  *   duplicate member name resolves to the last one, as in Jackson (Flink),
  *   JavaScript and Python.
  * - No allocation in steady state: cJSON nodes come from a per-decoder bump
- *   arena (below), key and id text go into reused tm_bufs, the member
+ *   arena (json_alloc.h), key and id text go into reused tm_bufs, the member
  *   table is reused, and string keys and ids point straight into the
  *   arena. Everything tm_event points to
  *   lives until the next tm_decode (which resets the arena) or close.
@@ -34,28 +28,16 @@
  *   used: such an event time is invalid_event_time, a key invalid_key, an
  *   id missing_event_id and an aggregation value invalid_field_type.
  *
- * Memory for cJSON. cJSON allocates every node and string through global
- * hooks (cJSON_InitHooks), which tm_decoder_open installs once per process.
- * The hooks consult a thread-local "current arena", set only while
- * tm_decode runs cJSON_ParseWithLength on this thread:
- *   malloc_fn: from the current arena if one is set, else malloc();
- *   free_fn:   ignores pointers inside the current arena's blocks (the arena
- *              is reset wholesale at the next tm_decode), else free().
- * With no arena set the hooks are plain malloc/free, so other cJSON users
- * (config.c), on any thread, before or after a decoder opens, are
- * unaffected. Trees parsed in the arena are never passed to cJSON_Delete
- * after the arena is unset. cJSON's realloc hook is dropped when custom
- * hooks are installed; cJSON then prints by malloc+copy, which is only
- * slower. Caveats for the rest of the service: never call cJSON_InitHooks
- * elsewhere, and keep LC_NUMERIC "C" (cJSON parses numbers with the
- * locale's decimal point).
+ * Memory for cJSON: tm_decoder_open installs the process-wide allocation
+ * hooks of json_alloc.h, and tm_decode sets the decoder's arena as the
+ * thread's current one only while it parses (json_alloc.c lists what the
+ * rest of the service must not do to cJSON).
  */
 #include "decode.h"
 
 #include <assert.h>
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,16 +45,11 @@
 #include <string.h>
 
 #include "common.h"
+#include "json_alloc.h"
+#include "json_check.h"
 #include "jsonptr.h"
 #include "rfc3339.h"
 
-/* cJSON refuses deeper nesting; checking the same limit first keeps every
- * deep input on the iterative path and its message precise. It is also
- * Jackson's default (StreamReadConstraints, 1000). */
-#define TM_JSON_MAX_DEPTH CJSON_NESTING_LIMIT
-_Static_assert(TM_JSON_MAX_DEPTH == 1000, "update the nesting message in jc_push");
-/* cJSON copies a number into a 64-byte buffer before strtod. */
-#define TM_JSON_MAX_NUMBER_LEN 63
 /* How much of a bad event time string a detail quotes. */
 #define TM_DETAIL_SNIPPET 64
 
@@ -90,589 +67,6 @@ const char *tm_dlq_reason_name(tm_dlq_reason r)
     if ((unsigned)r >= (unsigned)TM_DLQ_COUNT_)
         return "unknown";
     return names[r];
-}
-
-/* ------------------------------------------------------------------------ */
-/* Arena for cJSON                                                           */
-
-/* Bump allocation granule: cJSON nodes hold doubles and pointers. */
-#define ARENA_ALIGN 16
-/* First size of the retained block: a few typical records' worth. */
-#define ARENA_INITIAL 8192
-/* The retained block grows to fit the largest record seen, up to this; a
- * single larger record borrows overflow chunks that are freed right after,
- * so one huge value does not pin its memory for the process lifetime. */
-#define ARENA_MAX_KEEP ((size_t)1 << 20)
-/* Smallest overflow chunk, so that overflow is not one malloc per node. */
-#define ARENA_MIN_CHUNK ((size_t)64 << 10)
-
-typedef struct arena_chunk {
-    struct arena_chunk *next;
-    size_t cap;
-    size_t used;
-    _Alignas(ARENA_ALIGN) unsigned char data[];
-} arena_chunk;
-
-typedef struct tm_arena {
-    unsigned char *base; /* the retained block */
-    size_t cap;
-    size_t used;
-    arena_chunk *chunks; /* overflow of the current record, newest first */
-    size_t chunk_used;   /* bytes used in chunks, to size the next block */
-} tm_arena;
-
-static _Thread_local tm_arena *tl_arena;
-
-static bool in_range(const void *p, const void *base, size_t cap)
-{
-    uintptr_t u = (uintptr_t)p, b = (uintptr_t)base;
-    return u >= b && u - b < cap;
-}
-
-static bool arena_owns(const tm_arena *a, const void *p)
-{
-    if (in_range(p, a->base, a->cap))
-        return true;
-    for (const arena_chunk *c = a->chunks; c; c = c->next) {
-        if (in_range(p, c->data, c->cap))
-            return true;
-    }
-    return false;
-}
-
-/* The slow path: the retained block is full for this record. */
-static void *arena_alloc_chunk(tm_arena *a, size_t n)
-{
-    arena_chunk *c = a->chunks;
-    if (!c || c->cap - c->used < n) {
-        size_t cap = c ? c->cap * 2 : ARENA_MIN_CHUNK;
-        if (cap < n)
-            cap = n;
-        c = tm_xmalloc(sizeof *c + cap);
-        c->cap = cap;
-        c->used = 0;
-        c->next = a->chunks;
-        a->chunks = c;
-    }
-    void *p = c->data + c->used;
-    c->used += n;
-    a->chunk_used += n;
-    return p;
-}
-
-/* cJSON's requests are bounded by the input length, so the NULL below is
- * unreachable in practice; cJSON would turn it into a parse failure. */
-static void *arena_alloc(tm_arena *a, size_t n)
-{
-    if (n > SIZE_MAX / 4)
-        return NULL;
-    n = n ? (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1) : ARENA_ALIGN;
-    if (a->cap - a->used >= n) {
-        void *p = a->base + a->used;
-        a->used += n;
-        return p;
-    }
-    return arena_alloc_chunk(a, n);
-}
-
-/* Starts a new record: frees overflow chunks, and grows the retained block
- * if the last record needed more (up to ARENA_MAX_KEEP). */
-static void arena_reset(tm_arena *a)
-{
-    size_t need = a->used + a->chunk_used;
-    while (a->chunks) {
-        arena_chunk *next = a->chunks->next;
-        free(a->chunks);
-        a->chunks = next;
-    }
-    if (need > a->cap && a->cap < ARENA_MAX_KEEP) {
-        size_t cap = a->cap;
-        while (cap < need && cap < ARENA_MAX_KEEP)
-            cap *= 2;
-        free(a->base);
-        a->base = tm_xmalloc(cap);
-        a->cap = cap;
-    }
-    a->used = 0;
-    a->chunk_used = 0;
-}
-
-static void arena_init(tm_arena *a)
-{
-    memset(a, 0, sizeof *a);
-    a->base = tm_xmalloc(ARENA_INITIAL);
-    a->cap = ARENA_INITIAL;
-}
-
-/* Releases everything, at decoder close. */
-static void arena_free(tm_arena *a)
-{
-    arena_reset(a);
-    free(a->base);
-    memset(a, 0, sizeof *a);
-}
-
-/* cJSON's malloc: the arena while tm_decode parses on this thread, the
- * system allocator for everyone else. */
-static void *hook_malloc(size_t n)
-{
-    tm_arena *a = tl_arena;
-    return a ? arena_alloc(a, n) : malloc(n);
-}
-
-/* cJSON's free: only a failed parse frees inside the arena (cJSON
- * deletes its partial tree), and that memory goes with the next reset. */
-static void hook_free(void *p)
-{
-    tm_arena *a = tl_arena;
-    if (a && arena_owns(a, p))
-        return; /* released by the next arena_reset */
-    free(p);
-}
-
-/* The hooks are process-wide and cJSON_InitHooks is not thread-safe, so
- * they are installed exactly once. The first tm_decoder_open must not race
- * with another thread's use of cJSON (config loading runs before decoders
- * are opened, so it does not). */
-static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
-
-static void install_hooks(void)
-{
-    cJSON_Hooks hooks = {.malloc_fn = hook_malloc, .free_fn = hook_free};
-    cJSON_InitHooks(&hooks);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Strict RFC 8259 check                                                     */
-
-/* A top-level member of the record as the check saw it: its name's raw
- * bytes between the quotes and its value's JSON text, both inside the
- * record value. */
-typedef struct top_member {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-} top_member;
-
-/* Reused across records, so that recording members allocates nothing in
- * steady state; trimmed back after a record with more than
- * MEMBERS_MAX_KEEP members, like the arena. */
-#define MEMBERS_MAX_KEEP 1024
-typedef struct member_vec {
-    top_member *v;
-    size_t n, cap;
-} member_vec;
-
-/* An iterative checker: the container kinds of the open levels are a bit
- * stack, so nesting costs no C stack. Fails with a static message and the
- * byte offset of the problem. */
-typedef struct json_check {
-    const unsigned char *p, *begin, *end;
-    const char *err;
-    size_t depth;
-    uint64_t is_object[(TM_JSON_MAX_DEPTH + 63) / 64];
-    member_vec *members; /* the top-level members, recorded on the way */
-    bool escaped_name;   /* some top-level name holds a backslash escape */
-} json_check;
-
-/* Records why the check failed; jc->p stays at the offending byte. */
-static bool jc_fail(json_check *jc, const char *msg)
-{
-    jc->err = msg;
-    return false;
-}
-
-/* RFC 8259 whitespace only (cJSON would take any byte <= 0x20). */
-static bool is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-/* Called between all tokens; compact JSON has no whitespace at all, so the
- * common case is the first test. */
-static inline void jc_skip_ws(json_check *jc)
-{
-    const unsigned char *p = jc->p, *end = jc->end;
-    if (p < end && ' ' < *p) /* (operand order keeps clang-format 14 from misparsing) */
-        return;
-    while (p < end && is_ws(*p))
-        p++;
-    jc->p = p;
-}
-
-/* A hex digit's value, or -1. */
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Reads "\uXXXX" at p (bounds already checked); -1 if the digits are bad. */
-static long read_u_escape(const unsigned char *p)
-{
-    long v = 0;
-    for (int i = 2; i < 6; i++) {
-        int h = hex_value(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
-/* One "\u" escape, or a surrogate pair of them (cJSON rejects unpaired
- * surrogates; saying so here gives a better message). */
-static bool jc_u_escape(json_check *jc)
-{
-    if (jc->end - jc->p < 6)
-        return jc_fail(jc, "truncated \\u escape");
-    long v = read_u_escape(jc->p);
-    if (v < 0)
-        return jc_fail(jc, "bad hex digit in \\u escape");
-    if (v == 0)
-        return jc_fail(jc, "\\u0000 in a string is not supported");
-    if (v >= 0xDC00 && v <= 0xDFFF)
-        return jc_fail(jc, "unpaired UTF-16 surrogate escape");
-    jc->p += 6;
-    if (v < 0xD800 || v > 0xDBFF)
-        return true;
-    if (jc->end - jc->p < 6 || jc->p[0] != '\\' || jc->p[1] != 'u')
-        return jc_fail(jc, "unpaired UTF-16 surrogate escape");
-    long lo = read_u_escape(jc->p);
-    if (lo < 0xDC00 || lo > 0xDFFF)
-        return jc_fail(jc, "unpaired UTF-16 surrogate escape");
-    jc->p += 6;
-    return true;
-}
-
-/* A backslash escape inside a string (RFC 8259 section 7). */
-static bool jc_escape(json_check *jc)
-{
-    if (jc->end - jc->p < 2)
-        return jc_fail(jc, "unterminated string");
-    switch (jc->p[1]) {
-    case '"':
-    case '\\':
-    case '/':
-    case 'b':
-    case 'f':
-    case 'n':
-    case 'r':
-    case 't':
-        jc->p += 2;
-        return true;
-    case 'u':
-        return jc_u_escape(jc);
-    default:
-        return jc_fail(jc, "invalid escape in string");
-    }
-}
-
-/* A UTF-8 continuation byte, 10xxxxxx. */
-static bool is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
-}
-
-/* One multi-byte UTF-8 sequence (RFC 3629 table 4: no overlong forms, no
- * surrogates, nothing above U+10FFFF). */
-static bool jc_utf8(json_check *jc)
-{
-    const unsigned char *p = jc->p;
-    size_t left = (size_t)(jc->end - p);
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return jc_fail(jc, "invalid UTF-8");
-    }
-    if (left < n || p[1] < lo || p[1] > hi)
-        return jc_fail(jc, "invalid UTF-8");
-    for (size_t i = 2; i < n; i++) {
-        if (!is_cont(p[i]))
-            return jc_fail(jc, "invalid UTF-8");
-    }
-    jc->p += n;
-    return true;
-}
-
-/* Bytes that a string may hold as they are: printable ASCII except '"' and
- * '\\'. A table makes the hot loop one load and test per byte. */
-static const unsigned char plain_byte[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xA0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xB0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xC0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xD0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xE0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xF0 */
-};
-
-/* A string starting at the opening quote. Plain ASCII is the hot loop. */
-static bool jc_string(json_check *jc)
-{
-    jc->p++;
-    for (;;) {
-        const unsigned char *p = jc->p, *end = jc->end;
-        while (p < end && plain_byte[*p])
-            p++;
-        jc->p = p;
-        if (jc->p >= jc->end)
-            return jc_fail(jc, "unterminated string");
-        unsigned char c = *jc->p;
-        if (c == '"') {
-            jc->p++;
-            return true;
-        }
-        if (c < 0x20)
-            return jc_fail(jc, "control character in string");
-        if (!(c == '\\' ? jc_escape(jc) : jc_utf8(jc)))
-            return false;
-    }
-}
-
-/* Whether the next byte exists and is a digit. */
-static bool is_digit_byte(const json_check *jc)
-{
-    return jc->p < jc->end && *jc->p >= '0' && *jc->p <= '9';
-}
-
-/* Skips a run of digits (possibly empty). */
-static void jc_digits(json_check *jc)
-{
-    while (is_digit_byte(jc))
-        jc->p++;
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static bool jc_number(json_check *jc)
-{
-    const unsigned char *start = jc->p;
-    if (*jc->p == '-')
-        jc->p++;
-    if (!is_digit_byte(jc))
-        return jc_fail(jc, "invalid number");
-    if (*jc->p++ != '0')
-        jc_digits(jc);
-    if (jc->p < jc->end && *jc->p == '.') {
-        jc->p++;
-        if (!is_digit_byte(jc))
-            return jc_fail(jc, "invalid number");
-        jc_digits(jc);
-    }
-    if (jc->p < jc->end && (*jc->p == 'e' || *jc->p == 'E')) {
-        jc->p++;
-        if (jc->p < jc->end && (*jc->p == '+' || *jc->p == '-'))
-            jc->p++;
-        if (!is_digit_byte(jc))
-            return jc_fail(jc, "invalid number");
-        jc_digits(jc);
-    }
-    if (jc->p - start > TM_JSON_MAX_NUMBER_LEN)
-        return jc_fail(jc, "number longer than 63 characters is not supported");
-    return true;
-}
-
-/* true, false or null. */
-static bool jc_literal(json_check *jc, const char *word, size_t n)
-{
-    if ((size_t)(jc->end - jc->p) < n || memcmp(jc->p, word, n) != 0)
-        return jc_fail(jc, "invalid literal");
-    jc->p += n;
-    return true;
-}
-
-/* Opens a level at '{' or '[' (consumed), bounded by the depth limit. */
-static bool jc_push(json_check *jc, bool object)
-{
-    if (jc->depth >= TM_JSON_MAX_DEPTH)
-        return jc_fail(jc, "nesting deeper than 1000 levels");
-    uint64_t bit = (uint64_t)1 << (jc->depth % 64);
-    if (object)
-        jc->is_object[jc->depth / 64] |= bit;
-    else
-        jc->is_object[jc->depth / 64] &= ~bit;
-    jc->depth++;
-    jc->p++;
-    return true;
-}
-
-/* Whether the innermost open level is an object (else an array). */
-static bool jc_top_is_object(const json_check *jc)
-{
-    size_t i = jc->depth - 1;
-    return (jc->is_object[i / 64] >> (i % 64)) & 1;
-}
-
-/* True while the check is directly inside the record object: where the
- * members that pointers start from are recorded. */
-static bool jc_at_top_object(const json_check *jc)
-{
-    return jc->depth == 1 && jc_top_is_object(jc);
-}
-
-/* Starts recording a top-level member at its name (quotes included). */
-static void jc_record_name(json_check *jc, const unsigned char *start, const unsigned char *stop)
-{
-    member_vec *m = jc->members;
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 16;
-        m->v = tm_xrealloc(m->v, m->cap * sizeof *m->v);
-    }
-    size_t len = (size_t)(stop - start) - 2;
-    m->v[m->n++] = (top_member){.name = (const char *)start + 1, .name_len = len};
-    if (memchr(start + 1, '\\', len))
-        jc->escaped_name = true;
-}
-
-/* A member name and its colon, with the whitespace around them. */
-static bool jc_member_name(json_check *jc)
-{
-    jc_skip_ws(jc);
-    if (jc->p >= jc->end || *jc->p != '"')
-        return jc_fail(jc, "expected a member name");
-    const unsigned char *start = jc->p;
-    if (!jc_string(jc))
-        return false;
-    if (jc_at_top_object(jc))
-        jc_record_name(jc, start, jc->p);
-    jc_skip_ws(jc);
-    if (jc->p >= jc->end || *jc->p != ':')
-        return jc_fail(jc, "expected ':'");
-    jc->p++;
-    return true;
-}
-
-/* Reads the start of a value. *opened says whether it was '{' or '[' and
- * left a new level open (and, for an object, read its first name). */
-static bool jc_value_start(json_check *jc, bool *opened)
-{
-    *opened = false;
-    jc_skip_ws(jc);
-    if (jc->p >= jc->end)
-        return jc_fail(jc, "expected a value");
-    if (jc_at_top_object(jc))
-        jc->members->v[jc->members->n - 1].value = (const char *)jc->p;
-    switch (*jc->p) {
-    case '{':
-        if (!jc_push(jc, true))
-            return false;
-        jc_skip_ws(jc);
-        if (jc->p < jc->end && *jc->p == '}') {
-            jc->p++;
-            jc->depth--;
-            return true;
-        }
-        *opened = true;
-        return jc_member_name(jc);
-    case '[':
-        if (!jc_push(jc, false))
-            return false;
-        jc_skip_ws(jc);
-        if (jc->p < jc->end && *jc->p == ']') {
-            jc->p++;
-            jc->depth--;
-            return true;
-        }
-        *opened = true;
-        return true;
-    case '"':
-        return jc_string(jc);
-    case 't':
-        return jc_literal(jc, "true", 4);
-    case 'f':
-        return jc_literal(jc, "false", 5);
-    case 'n':
-        return jc_literal(jc, "null", 4);
-    default:
-        if (*jc->p == '-' || (*jc->p >= '0' && *jc->p <= '9'))
-            return jc_number(jc);
-        return jc_fail(jc, "expected a value");
-    }
-}
-
-/* After a complete value: closes every level that ends here. Returns with
- * *more set when a ',' asks for another value at the current level. */
-static bool jc_value_end(json_check *jc, bool *more)
-{
-    *more = false;
-    while (jc->depth > 0) {
-        if (jc_at_top_object(jc)) { /* a top-level member's value ends here */
-            top_member *m = &jc->members->v[jc->members->n - 1];
-            m->value_len = (size_t)((const char *)jc->p - m->value);
-        }
-        jc_skip_ws(jc);
-        if (jc->p >= jc->end)
-            return jc_fail(jc, "unexpected end of input");
-        bool object = jc_top_is_object(jc);
-        unsigned char c = *jc->p;
-        if (c != ',' && c != (object ? '}' : ']'))
-            return jc_fail(jc, object ? "expected ',' or '}'" : "expected ',' or ']'");
-        jc->p++;
-        if (c == ',') {
-            *more = true;
-            return object ? jc_member_name(jc) : true;
-        }
-        jc->depth--;
-    }
-    return true;
-}
-
-/* Checks that value[0..len) is exactly one RFC 8259 JSON text (optionally
- * after a UTF-8 BOM). On success *first is the first byte of the value,
- * which tells its type, and, for an object, members holds its members in
- * order. */
-static bool json_check_text(json_check *jc, const char *value, size_t len, member_vec *members,
-                            unsigned char *first)
-{
-    jc->begin = (const unsigned char *)value;
-    jc->p = jc->begin;
-    jc->end = jc->begin + len;
-    jc->err = NULL;
-    jc->depth = 0;
-    jc->members = members;
-    jc->members->n = 0;
-    jc->escaped_name = false;
-    if (len >= 3 && memcmp(value, "\xEF\xBB\xBF", 3) == 0)
-        jc->p += 3;
-    jc_skip_ws(jc);
-    *first = jc->p < jc->end ? *jc->p : 0;
-    bool opened = true, more = true;
-    while (opened || more) {
-        if (!jc_value_start(jc, &opened))
-            return false;
-        if (!opened && !jc_value_end(jc, &more))
-            return false;
-    }
-    jc_skip_ws(jc);
-    if (jc->p != jc->end)
-        return jc_fail(jc, "unexpected data after the value");
-    return true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -704,13 +98,13 @@ struct tm_decoder {
     dec_ptr *group; /* n_group of them */
     size_t n_group; /* the counts, kept so that close needs no cfg */
     size_t n_aggs;
-    dec_ptr id;         /* compiled when dedup is enabled */
-    dec_ptr *agg;       /* one per aggregation; empty for count */
-    double *values;     /* one per aggregation, handed out in tm_event */
-    tm_buf key;         /* composite, number and record keys */
-    tm_buf id_text;     /* number ids */
-    tm_arena arena;     /* cJSON nodes of the current record */
-    member_vec members; /* top-level members of the current record */
+    dec_ptr id;              /* compiled when dedup is enabled */
+    dec_ptr *agg;            /* one per aggregation; empty for count */
+    double *values;          /* one per aggregation, handed out in tm_event */
+    tm_buf key;              /* composite, number and record keys */
+    tm_buf id_text;          /* number ids */
+    tm_json_arena arena;     /* cJSON nodes of the current record */
+    tm_json_members members; /* top-level members of the current record */
 
     const tm_jsonptr_token **slot_token; /* first token of each slot */
     const cJSON **slot_node;             /* per record: that member's parsed value */
@@ -882,7 +276,7 @@ static void assign_slots(tm_decoder *d)
 int tm_decoder_open(tm_decoder **out, const tm_config *cfg, char *errstr, size_t errlen)
 {
     assert(out != NULL && cfg != NULL);
-    pthread_once(&hooks_once, install_hooks);
+    tm_json_alloc_install();
     tm_decoder *d = tm_xcalloc(1, sizeof *d);
     d->cfg = cfg;
     int rc = compile_all(d, errstr, errlen);
@@ -892,7 +286,7 @@ int tm_decoder_open(tm_decoder **out, const tm_config *cfg, char *errstr, size_t
     }
     assign_slots(d);
     d->values = tm_xcalloc(d->n_aggs, sizeof *d->values);
-    arena_init(&d->arena);
+    tm_json_arena_init(&d->arena);
     *out = d;
     return TM_OK;
 }
@@ -911,12 +305,12 @@ void tm_decoder_close(tm_decoder *d)
     free(d->agg);
     free(d->slot_token);
     free(d->slot_node);
-    free(d->members.v);
+    tm_json_members_free(&d->members);
     free(d->values);
     tm_buf_free(&d->key);
     tm_buf_free(&d->id_text);
     if (d->arena.base)
-        arena_free(&d->arena);
+        tm_json_arena_free(&d->arena);
     free(d);
 }
 
@@ -989,7 +383,7 @@ static void snippet(char *out, size_t out_len, const char *s)
     bool cut = n > TM_DETAIL_SNIPPET;
     if (cut) {
         n = TM_DETAIL_SNIPPET;
-        while (n > 0 && is_cont((unsigned char)s[n]))
+        while (n > 0 && tm_utf8_is_cont((unsigned char)s[n]))
             n--;
     }
     size_t room = out_len - 4; /* "..." and the NUL */
@@ -1251,9 +645,9 @@ static const char *json_type_of_first_byte(unsigned char c)
 }
 
 /* The last top-level member named like tok (duplicates: the last wins). */
-static const top_member *find_member(const member_vec *m, const tm_jsonptr_token *tok)
+static const tm_json_member *find_member(const tm_json_members *m, const tm_jsonptr_token *tok)
 {
-    const top_member *found = NULL;
+    const tm_json_member *found = NULL;
     for (size_t i = 0; i < m->n; i++) {
         if (m->v[i].name_len == tok->len && memcmp(m->v[i].name, tok->name, tok->len) == 0)
             found = &m->v[i];
@@ -1326,7 +720,7 @@ static cJSON *member_node(tm_decoder *d, const char *v, size_t n)
     switch (v[0]) {
     case '"':
         if (!memchr(v + 1, '\\', n - 2)) {
-            char *copy = arena_alloc(&d->arena, n - 1);
+            char *copy = tm_json_arena_alloc(&d->arena, n - 1);
             memcpy(copy, v + 1, n - 2);
             copy[n - 2] = '\0';
             return cJSON_CreateStringReference(copy);
@@ -1353,7 +747,7 @@ static bool parse_slots(tm_decoder *d)
     d->sliced = true;
     d->root = NULL;
     for (size_t s = 0; s < d->n_slots; s++) {
-        const top_member *m = find_member(&d->members, d->slot_token[s]);
+        const tm_json_member *m = find_member(&d->members, d->slot_token[s]);
         d->slot_node[s] = m ? member_node(d, m->value, m->value_len) : NULL;
         if (m && !d->slot_node[s])
             return false;
@@ -1378,23 +772,18 @@ static tm_dlq_reason parse_value(tm_decoder *d, const char *value, size_t value_
         return fail(detail, detail_len, TM_DLQ_EMPTY_VALUE, "value is null");
     if (value_len == 0)
         return fail(detail, detail_len, TM_DLQ_EMPTY_VALUE, "value is empty");
-    if (d->members.cap > MEMBERS_MAX_KEEP) { /* grown by the previous record */
-        free(d->members.v);
-        memset(&d->members, 0, sizeof d->members);
-    }
-    json_check jc;
-    unsigned char first;
-    if (!json_check_text(&jc, value, value_len, &d->members, &first))
+    tm_json_check_result jc;
+    if (tm_json_check(value, value_len, &d->members, &jc) != TM_OK)
         return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "invalid JSON at byte %zu: %s",
-                    (size_t)(jc.p - jc.begin), jc.err);
-    if (first != '{')
+                    jc.err_offset, jc.err);
+    if (jc.first != '{')
         return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "value is %s, expected a JSON object",
-                    json_type_of_first_byte(first));
-    arena_reset(&d->arena);
-    tl_arena = &d->arena;
+                    json_type_of_first_byte(jc.first));
+    tm_json_arena_reset(&d->arena);
+    tm_json_arena_use(&d->arena);
     bool whole = d->whole_doc || jc.escaped_name;
     bool ok = whole ? parse_whole(d, value, value_len) : parse_slots(d);
-    tl_arena = NULL;
+    tm_json_arena_use(NULL);
     if (!ok) /* not expected after the strict check */
         return fail(detail, detail_len, TM_DLQ_INVALID_JSON, "invalid JSON: rejected by cJSON");
     return TM_DLQ_NONE;

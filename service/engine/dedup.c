@@ -85,10 +85,10 @@ tm_dedup_hash tm_dedup_hash_of(const char *id, size_t id_len, bool with_time, in
     return (tm_dedup_hash){lo, hi};
 }
 
-bool tm_dedup_holds(const tm_dedup *d, tm_dedup_hash h, int64_t w)
+bool tm_dedup_holds(const tm_dedup *d, tm_dedup_hash h, int64_t watermark)
 {
     const dedup_entry *e = tm_table_find(&d->held, h.lo, entry_eq, &h);
-    return e && e->expiry > w;
+    return e && e->expiry > watermark;
 }
 
 static dedup_bucket *bucket_for(tm_dedup *d, int64_t expiry)
@@ -120,24 +120,18 @@ static void hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry)
     }
     e->expiry = expiry;
     dedup_bucket *b = bucket_for(d, expiry);
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 64;
-        b->hashes = tm_xrealloc(b->hashes, b->cap * sizeof *b->hashes);
-    }
+    b->hashes = tm_grow(b->hashes, &b->cap, b->n + 1, sizeof *b->hashes);
     b->hashes[b->n++] = h;
 }
 
-void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t w)
+void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t watermark)
 {
-    assert(expiry > w && !tm_dedup_holds(d, h, w));
-    (void)w; /* only the precondition reads it */
+    assert(expiry > watermark && !tm_dedup_holds(d, h, watermark));
+    (void)watermark; /* only the precondition reads it */
     hold(d, h, expiry);
     if (!d->track)
         return;
-    if (d->n_admitted == d->cap_admitted) {
-        d->cap_admitted = d->cap_admitted ? 2 * d->cap_admitted : 1024;
-        d->admitted = tm_xrealloc(d->admitted, d->cap_admitted * sizeof *d->admitted);
-    }
+    d->admitted = tm_grow(d->admitted, &d->cap_admitted, d->n_admitted + 1, sizeof *d->admitted);
     d->admitted[d->n_admitted++] = (tm_dedup_admitted){h, expiry};
 }
 
@@ -166,16 +160,16 @@ static int64_t bucket_last_ms(const tm_dedup *d, int64_t number)
     return number * d->bucket_ms + (d->bucket_ms - 1);
 }
 
-size_t tm_dedup_expire(tm_dedup *d, int64_t w)
+size_t tm_dedup_expire(tm_dedup *d, int64_t watermark)
 {
     size_t removed = 0;
-    for (bucket_ref *top = tm_heap_top(&d->order); top && bucket_last_ms(d, top->number) <= w;
-         top = tm_heap_top(&d->order)) {
+    for (bucket_ref *top = tm_heap_top(&d->order);
+         top && bucket_last_ms(d, top->number) <= watermark; top = tm_heap_top(&d->order)) {
         dedup_bucket *b = top->bucket;
         for (size_t i = 0; i < b->n; i++) {
             dedup_entry *e = tm_table_find(&d->held, b->hashes[i].lo, entry_eq, &b->hashes[i]);
             /* Absent or renewed (held again with a later expiry): skip. */
-            if (e && e->expiry <= w) {
+            if (e && e->expiry <= watermark) {
                 tm_table_remove(&d->held, e);
                 removed++;
             }

@@ -55,12 +55,13 @@ void tm_dedup_destroy(tm_dedup *d);
  * decoded (with_time). */
 tm_dedup_hash tm_dedup_hash_of(const char *id, size_t id_len, bool with_time, int64_t t);
 
-/* Whether h is held at watermark w. */
-bool tm_dedup_holds(const tm_dedup *d, tm_dedup_hash h, int64_t w);
+/* Whether h is held at the given watermark. */
+bool tm_dedup_holds(const tm_dedup *d, tm_dedup_hash h, int64_t watermark);
 
-/* Holds h until the watermark reaches expiry (> w). h must not be held at
- * w (an expired entry of h may still be present: it is renewed). */
-void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t w);
+/* Holds h until the watermark reaches expiry (> watermark). h must not be
+ * held at watermark (an expired entry of h may still be present: it is
+ * renewed). */
+void tm_dedup_hold(tm_dedup *d, tm_dedup_hash h, int64_t expiry, int64_t watermark);
 
 /* From now on, record holds for tm_dedup_drain_admitted. */
 void tm_dedup_track_changes(tm_dedup *d);
@@ -72,9 +73,9 @@ const tm_dedup_admitted *tm_dedup_drain_admitted(tm_dedup *d, size_t *n);
 /* Holds h from saved state (restore); not recorded as admitted. */
 void tm_dedup_restore(tm_dedup *d, tm_dedup_hash h, int64_t expiry);
 
-/* Reclaims the entries of every bucket that lies wholly at or below w;
- * returns how many entries were removed. */
-size_t tm_dedup_expire(tm_dedup *d, int64_t w);
+/* Reclaims the entries of every bucket that lies wholly at or below the
+ * watermark; returns how many entries were removed. */
+size_t tm_dedup_expire(tm_dedup *d, int64_t watermark);
 
 /* Entries in memory: the held ones, plus expired ones not yet reclaimed. */
 size_t tm_dedup_size(const tm_dedup *d);

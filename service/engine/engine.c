@@ -128,10 +128,10 @@ static bool admit_dedup(tm_engine *e, const tm_event *ev, int64_t t)
 
 void tm_engine_tick(tm_engine *e, int64_t now, const tm_engine_sink *sink)
 {
-    int64_t w = tm_watermark_advance(&e->wm, now);
+    int64_t watermark = tm_watermark_advance(&e->wm, now);
     emit_ctx c = {e, sink};
-    e->stats.windows_expired += tm_windows_advance(e->windows, w, emit_window, &c);
-    e->stats.dedup_released += tm_dedup_expire(&e->dedup, w);
+    e->stats.windows_expired += tm_windows_advance(e->windows, watermark, emit_window, &c);
+    e->stats.dedup_released += tm_dedup_expire(&e->dedup, watermark);
 }
 
 void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm_engine_sink *sink)
@@ -155,16 +155,16 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
     if (!admit_dedup(e, &ev, t))
         return;
 
-    int64_t w_before = e->wm.w;
+    int64_t watermark_before = e->wm.w;
     emit_ctx c = {e, sink};
-    tm_add_result added =
-        tm_windows_add(e->windows, ev.key, ev.key_len, t, ev.values, w_before, emit_window, &c);
+    tm_add_result added = tm_windows_add(e->windows, ev.key, ev.key_len, t, ev.values,
+                                         watermark_before, emit_window, &c);
     if (added == TM_ADD_TOO_LATE) {
         e->stats.too_late++;
         if (e->cfg->late_action == TM_LATE_DROP)
             e->stats.late_dropped++;
         else
-            sink->late(sink->ctx, rec, w_before);
+            sink->late(sink->ctx, rec, watermark_before);
     } else {
         e->stats.accepted++;
         if (added == TM_ADD_LATE)
@@ -193,11 +193,6 @@ void tm_engine_stats_add(tm_engine_stats *dst, const tm_engine_stats *src)
     tm_histogram_add(&dst->event_time_lag, &src->event_time_lag);
 }
 
-int32_t tm_engine_partition(const tm_engine *e)
-{
-    return e->partition;
-}
-
 int64_t tm_engine_watermark(const tm_engine *e)
 {
     return e->wm.w;
@@ -210,7 +205,7 @@ const tm_engine_stats *tm_engine_stats_of(const tm_engine *e)
 
 size_t tm_engine_open_windows(const tm_engine *e)
 {
-    return tm_windows_open(e->windows);
+    return tm_windows_count(e->windows);
 }
 
 size_t tm_engine_dedup_entries(const tm_engine *e)
@@ -249,8 +244,8 @@ void tm_engine_restore_dedup(tm_engine *e, tm_dedup_hash h, int64_t expiry)
     tm_dedup_restore(&e->dedup, h, expiry);
 }
 
-void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t w)
+void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t watermark)
 {
     memcpy(e->wm.parts, parts, e->wm.n_parts * sizeof *parts);
-    e->wm.w = w;
+    e->wm.w = watermark;
 }

@@ -86,7 +86,6 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
  * what is due (SEMANTICS 7 step 3 alone): idleness moves with time. */
 void tm_engine_tick(tm_engine *e, int64_t now, const tm_engine_sink *sink);
 
-int32_t tm_engine_partition(const tm_engine *e);
 int64_t tm_engine_watermark(const tm_engine *e);
 const tm_engine_stats *tm_engine_stats_of(const tm_engine *e);
 size_t tm_engine_open_windows(const tm_engine *e);
@@ -111,6 +110,6 @@ const tm_watermark *tm_engine_clock(const tm_engine *e);
  * watermark state (parts: one per input topic). */
 void tm_engine_restore_window(tm_engine *e, const tm_window_state *st);
 void tm_engine_restore_dedup(tm_engine *e, tm_dedup_hash h, int64_t expiry);
-void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t w);
+void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t watermark);
 
 #endif

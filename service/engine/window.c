@@ -188,10 +188,7 @@ static void mark_dirty(tm_windows *ws, window *w)
 {
     if (!ws->track || w->dirty_pos != TM_HEAP_NONE)
         return;
-    if (ws->n_dirty == ws->cap_dirty) {
-        ws->cap_dirty = ws->cap_dirty ? 2 * ws->cap_dirty : 256;
-        ws->dirty = tm_xrealloc(ws->dirty, ws->cap_dirty * sizeof *ws->dirty);
-    }
+    ws->dirty = tm_grow(ws->dirty, &ws->cap_dirty, ws->n_dirty + 1, sizeof *ws->dirty);
     w->dirty_pos = ws->n_dirty;
     ws->dirty[ws->n_dirty++] = w;
 }
@@ -209,12 +206,9 @@ static void mark_deleted(tm_windows *ws, window *w)
     }
     if (!w->persisted)
         return;
-    if (ws->n_deleted == ws->cap_deleted) {
-        ws->cap_deleted = ws->cap_deleted ? 2 * ws->cap_deleted : 64;
-        ws->deleted = tm_xrealloc(ws->deleted, ws->cap_deleted * sizeof *ws->deleted);
-    }
+    ws->deleted = tm_grow(ws->deleted, &ws->cap_deleted, ws->n_deleted + 1, sizeof *ws->deleted);
     ws->deleted[ws->n_deleted++] =
-        (window_lookup){tm_xstrndup(w->key, w->key_len), w->key_len, w->start};
+        (window_lookup){tm_xmemdup0(w->key, w->key_len), w->key_len, w->start};
 }
 
 /* Takes w out of both heaps and frees it; the caller has unlinked it from
@@ -325,14 +319,14 @@ static size_t hopping_starts(tm_windows *ws, int64_t t)
 }
 
 static tm_add_result add_fixed(tm_windows *ws, const char *key, size_t key_len, int64_t t,
-                               const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+                               const double *values, int64_t watermark, tm_emit_fn emit, void *ctx)
 {
     size_t n = hopping_starts(ws, t);
     bool any = false, late = false;
     for (size_t i = 0; i < n; i++) {
         int64_t start = ws->starts[i];
         int64_t end = tm_sat_add(start, ws->size);
-        if (w >= tm_sat_add(end, ws->lateness))
+        if (watermark >= tm_sat_add(end, ws->lateness))
             continue; /* too late for this window */
         window_lookup k = {key, key_len, start};
         window_slot *slot = index_find(ws, &k);
@@ -348,7 +342,7 @@ static tm_add_result add_fixed(tm_windows *ws, const char *key, size_t key_len, 
         win->count++;
         mark_dirty(ws, win);
         any = true;
-        if (w >= end) {
+        if (watermark >= end) {
             late = true;
             fire_now(ws, win, TM_TRIGGER_LATE_EVENT, emit, ctx);
         }
@@ -367,7 +361,8 @@ static window_slot *session_slot(tm_windows *ws, const char *key, size_t key_len
 }
 
 static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len, int64_t t,
-                                 const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+                                 const double *values, int64_t watermark, tm_emit_fn emit,
+                                 void *ctx)
 {
     int64_t s = t, e = tm_sat_add(t, ws->gap);
     window_slot *slot = session_slot(ws, key, key_len);
@@ -391,7 +386,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
             revision = after->revision;
         after = after->next;
     }
-    if (w >= tm_sat_add(me, ws->lateness))
+    if (watermark >= tm_sat_add(me, ws->lateness))
         return TM_ADD_TOO_LATE; /* nothing changes */
 
     /* Combine the run's accumulators in ascending start order, then add the
@@ -436,7 +431,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
     else
         ((window_slot *)tm_table_insert(&ws->index, key_hash(key, key_len)))->win = target;
 
-    if (w >= me) {
+    if (watermark >= me) {
         fire_now(ws, target, TM_TRIGGER_LATE_EVENT, emit, ctx);
         return TM_ADD_LATE;
     }
@@ -464,15 +459,15 @@ static void index_unlink(tm_windows *ws, window *w)
         tm_table_remove(&ws->index, slot);
 }
 
-size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
+size_t tm_windows_advance(tm_windows *ws, int64_t watermark, tm_emit_fn emit, void *ctx)
 {
-    for (window_ref *top = tm_heap_top(&ws->due); top && top->end <= w;
+    for (window_ref *top = tm_heap_top(&ws->due); top && top->end <= watermark;
          top = tm_heap_top(&ws->due)) {
         fire_now(ws, top->win, TM_TRIGGER_WATERMARK, emit, ctx);
     }
     size_t expired = 0;
-    for (window_ref *top = tm_heap_top(&ws->held); top && tm_sat_add(top->end, ws->lateness) <= w;
-         top = tm_heap_top(&ws->held)) {
+    for (window_ref *top = tm_heap_top(&ws->held);
+         top && tm_sat_add(top->end, ws->lateness) <= watermark; top = tm_heap_top(&ws->held)) {
         window *win = top->win;
         assert(win->fired);
         index_unlink(ws, win);
@@ -482,7 +477,7 @@ size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx)
     return expired;
 }
 
-size_t tm_windows_open(const tm_windows *ws)
+size_t tm_windows_count(const tm_windows *ws)
 {
     return ws->held.len;
 }
@@ -530,11 +525,11 @@ void tm_windows_free(tm_windows *ws)
 }
 
 tm_add_result tm_windows_add(tm_windows *ws, const char *key, size_t key_len, int64_t t,
-                             const double *values, int64_t w, tm_emit_fn emit, void *ctx)
+                             const double *values, int64_t watermark, tm_emit_fn emit, void *ctx)
 {
     if (ws->sessions)
-        return add_session(ws, key, key_len, t, values, w, emit, ctx);
-    return add_fixed(ws, key, key_len, t, values, w, emit, ctx);
+        return add_session(ws, key, key_len, t, values, watermark, emit, ctx);
+    return add_fixed(ws, key, key_len, t, values, watermark, emit, ctx);
 }
 
 /* ---- checkpoints ---- */

@@ -62,19 +62,20 @@ void tm_windows_free(tm_windows *ws);
 
 /*
  * SEMANTICS 7 step 1 for one event with group key key[0..key_len), event
- * time t (after clamping) and aggregation inputs values, at watermark w (as
- * it was before the record). Emissions caused at once (late refires,
+ * time t (after clamping) and aggregation inputs values, at the task
+ * watermark as it was before the record. Emissions caused at once (late refires,
  * tombstones of merged-away sessions) go to emit.
  */
 tm_add_result tm_windows_add(tm_windows *ws, const char *key, size_t key_len, int64_t t,
-                             const double *values, int64_t w, tm_emit_fn emit, void *ctx);
+                             const double *values, int64_t watermark, tm_emit_fn emit, void *ctx);
 
-/* SEMANTICS 7 step 3 after W moved to w: fires what is due, in order, then
- * expires. Returns the number of windows expired. */
-size_t tm_windows_advance(tm_windows *ws, int64_t w, tm_emit_fn emit, void *ctx);
+/* SEMANTICS 7 step 3 after the task watermark W moved to watermark: fires
+ * what is due, in order, then expires. Returns the number of windows
+ * expired. */
+size_t tm_windows_advance(tm_windows *ws, int64_t watermark, tm_emit_fn emit, void *ctx);
 
 /* Number of windows held (fired or not). */
-size_t tm_windows_open(const tm_windows *ws);
+size_t tm_windows_count(const tm_windows *ws);
 
 /* ---- checkpoints (the live service's changelog) ---- */
 

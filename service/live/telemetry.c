@@ -349,19 +349,20 @@ static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *t
     tm_prom_family(b, "tidemark_watermark_seconds", "gauge",
                    "The task watermark (event time, Unix seconds).");
     for (size_t k = 0; k < n; k++) {
-        int64_t w = tm_engine_watermark(tasks[k].engine);
-        if (w == TM_WATERMARK_MIN)
+        int64_t watermark = tm_engine_watermark(tasks[k].engine);
+        if (watermark == TM_WATERMARK_MIN)
             continue;
         labels_of(&l, cfg, tasks[k].partition, 0);
-        tm_prom_sample(b, "tidemark_watermark_seconds", l.task, 1, seconds(w));
+        tm_prom_sample(b, "tidemark_watermark_seconds", l.task, 1, seconds(watermark));
     }
     tm_prom_family(b, "tidemark_watermark_lag_seconds", "gauge", "Now minus the task watermark.");
     for (size_t k = 0; k < n; k++) {
-        int64_t w = tm_engine_watermark(tasks[k].engine);
-        if (w == TM_WATERMARK_MIN)
+        int64_t watermark = tm_engine_watermark(tasks[k].engine);
+        if (watermark == TM_WATERMARK_MIN)
             continue;
         labels_of(&l, cfg, tasks[k].partition, 0);
-        tm_prom_sample(b, "tidemark_watermark_lag_seconds", l.task, 1, seconds(tm_sat_sub(now, w)));
+        tm_prom_sample(b, "tidemark_watermark_lag_seconds", l.task, 1,
+                       seconds(tm_sat_sub(now, watermark)));
     }
     tm_prom_family(b, "tidemark_open_windows", "gauge", "Windows held in state.");
     for (size_t k = 0; k < n; k++) {
@@ -465,11 +466,6 @@ int tm_telemetry_open(tm_telemetry **out, const tm_config *cfg, char *errstr, si
     }
     *out = t;
     return TM_OK;
-}
-
-int tm_telemetry_port(const tm_telemetry *t)
-{
-    return t->http ? tm_http_port(t->http) : 0;
 }
 
 void tm_telemetry_close(tm_telemetry *t)

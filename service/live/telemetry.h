@@ -38,9 +38,6 @@ int tm_telemetry_open(tm_telemetry **out, const tm_config *cfg, char *errstr, si
 /* Stops the server; NULL is a no-op. */
 void tm_telemetry_close(tm_telemetry *t);
 
-/* The port the server listens on, 0 without a server. */
-int tm_telemetry_port(const tm_telemetry *t);
-
 /* ---- health (the runner's thread) ---- */
 
 /* The loop is alive at now: it turned, or retried a broker call. */

@@ -72,7 +72,9 @@ int tm_store_apply(tm_store *s, const tm_kv_change *changes, size_t n, int64_t a
 
 /* Calls fn for every key/value in key order, inside one short read
  * transaction; the bytes are valid only during the call. fn returns 0 to go
- * on, non-zero to stop (returned). */
+ * on, non-zero to stop. Returns 0 after the last key, fn's non-zero value
+ * if it stopped, or a negative tm_err with a message (so fn should stop
+ * with a positive value or a tm_err of its own). */
 int tm_store_scan(tm_store *s,
                   int (*fn)(void *ctx, const void *key, size_t key_len, const void *value,
                             size_t value_len),
@@ -81,7 +83,8 @@ int tm_store_scan(tm_store *s,
 /* Bytes the environment uses on disk (for metrics). */
 uint64_t tm_store_bytes(const tm_store *s);
 
-/* Deletes every key and resets the applied offset to 0. */
+/* Deletes every key and resets the applied offset to 0. Returns 0 or a
+ * negative tm_err with a message. */
 int tm_store_clear(tm_store *s, char *errstr, size_t errlen);
 
 /*

@@ -75,7 +75,7 @@ static char *make_payload(uint64_t id, size_t merchant, double amount, int64_t t
                      "{\"order_id\":\"o-%010llu\",\"merchant\":\"m-%05zu\",\"amount\":%.2f,"
                      "\"event_time\":%lld,\"currency\":\"EUR\",\"channel\":\"web\"}",
                      (unsigned long long)id, merchant, amount, (long long)t);
-    return tm_xstrndup(buf, (size_t)n);
+    return tm_xmemdup0(buf, (size_t)n);
 }
 
 enum { WINDOW_MS = 60000, OUT_OF_ORDER_MS = 2000 };

@@ -483,7 +483,7 @@ static event *generate(const options *o)
                              "{\"order_id\":\"o-%010zu\",\"merchant\":\"m-%05zu\",\"amount\":%.2f,"
                              "\"event_time\":%lld,\"currency\":\"EUR\",\"channel\":\"web\"}",
                              i, merchant, amount, (long long)t);
-            ev[i].payload = tm_xstrndup(buf, (size_t)n);
+            ev[i].payload = tm_xmemdup0(buf, (size_t)n);
             ev[i].len = (uint32_t)n;
             originals++;
         }

@@ -16,8 +16,9 @@
  * whole-record path, on a second decoder.
  *
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Iservice
- *   tests/fuzz/fuzz_decode.c service/engine/decode.c service/base/common.c
- *   service/base/jsonptr.c service/base/rfc3339.c -lcjson -lm
+ *   tests/fuzz/fuzz_decode.c service/engine/decode.c service/engine/json_alloc.c
+ *   service/engine/json_check.c service/base/common.c service/base/jsonptr.c
+ *   service/base/rfc3339.c -lcjson -lm
  */
 #include <math.h>
 #include <stdbool.h>

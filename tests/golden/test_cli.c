@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "proc.h"
 
 typedef struct run_result {
     int status; /* exit status, or -1 if it did not exit normally */
@@ -46,7 +46,9 @@ static run_result run(const char *const *args)
     posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
     pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, environ), 0);
+    char **envp = tm_proc_child_env();
+    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, envp), 0);
+    free(envp);
     posix_spawn_file_actions_destroy(&fa);
     int ws;
     cr_assert_eq(waitpid(pid, &ws, 0), pid);

@@ -28,8 +28,6 @@ enum {
     LOG_TAIL_LINES = 40
 };
 
-extern char **environ;
-
 static const char *const OUTPUT_TOPIC = "gmv";
 static const char *const LATE_TOPIC = "orders-late";
 static const char *const DLQ_TOPIC = "orders-dlq";
@@ -362,21 +360,8 @@ void tm_eos_start(tm_eos *e, tm_eos_instance *in)
         argv[argc++] = (char *)in->sets[i];
     }
     argv[argc] = NULL;
-    /* The service rejects TIDEMARK_* variables it does not know: the
-     * tests' own settings stay out of its environment. */
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **envp = calloc(n + 1, sizeof *envp);
-    cr_assert(envp, "out of memory");
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "TIDEMARK_CHAOS_", 15) != 0 &&
-            strncmp(environ[i], "TIDEMARK_EOS_", 13) != 0)
-            envp[m++] = environ[i];
-    const tm_proc_io io = {.log_path = in->log_path, .envp = envp};
+    const tm_proc_io io = {.log_path = in->log_path};
     in->pid = tm_proc_spawn(argv, &io);
-    free(envp);
 }
 
 void tm_eos_kill(tm_eos *e, tm_eos_instance *in)

@@ -86,6 +86,20 @@ static void cloexec_pipe(int fds[2])
     set_cloexec(fds[1]);
 }
 
+char **tm_proc_child_env(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = calloc(n + 1, sizeof *envp);
+    cr_assert(envp, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "TIDEMARK_", 9) != 0)
+            envp[m++] = environ[i];
+    return envp;
+}
+
 pid_t tm_proc_spawn(char *const argv[], const tm_proc_io *io)
 {
     posix_spawn_file_actions_t fa;
@@ -133,7 +147,9 @@ pid_t tm_proc_spawn(char *const argv[], const tm_proc_io *io)
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, io && io->envp ? io->envp : environ);
+    char **child_env = io && io->envp ? NULL : tm_proc_child_env();
+    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, child_env ? child_env : io->envp);
+    free(child_env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (in[0] >= 0)

@@ -24,15 +24,23 @@ typedef struct tm_proc_io {
     const char *log_path; /* stdout and stderr appended here; NULL: inherited */
     int *stdin_fd;        /* non-NULL: stdin is a pipe, our end written here */
     int *stdout_fd;       /* non-NULL: stdout is a pipe, our end written here */
-    char *const *envp;    /* the environment; NULL: ours */
+    char *const *envp;    /* the environment; NULL: tm_proc_child_env() */
 } tm_proc_io;
 
 /*
+ * The environment for a child: ours without the TIDEMARK_* variables.
+ * tidemark refuses TIDEMARK_* names that are not its options, and ctest,
+ * tests/run.sh and the eos tests set several (TIDEMARK_BINARY, ...) for
+ * the tests themselves. A NULL-terminated array pointing into environ;
+ * free the array, not the strings.
+ */
+char **tm_proc_child_env(void);
+
+/*
  * Spawns argv[0] (a path) with argv (NULL-terminated) and the environment
- * io->envp (default: the current one). Without a stdin pipe, stdin is /dev/null. Our pipe ends are
- * close-on-exec (no other child inherits them); the caller owns them.
- * Tracks the child until it is reaped. Returns its pid; fails the test if
- * it cannot spawn.
+ * io->envp (default: tm_proc_child_env()). Without a stdin pipe, stdin is /dev/null. Our pipe ends
+ * are close-on-exec (no other child inherits them); the caller owns them. Tracks the child until it
+ * is reaped. Returns its pid; fails the test if it cannot spawn.
  */
 pid_t tm_proc_spawn(char *const argv[], const tm_proc_io *io);
 

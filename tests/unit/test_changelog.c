@@ -34,9 +34,9 @@ static void append_changes(changelog_log *log, const tm_kv_change *c, size_t n)
     log->v = realloc(log->v, (log->n + n) * sizeof *log->v);
     for (size_t i = 0; i < n; i++) {
         log_record *r = &log->v[log->n++];
-        r->key = tm_xstrndup(c[i].key, c[i].key_len);
+        r->key = tm_xmemdup0(c[i].key, c[i].key_len);
         r->key_len = c[i].key_len;
-        r->value = c[i].value ? tm_xstrndup(c[i].value, c[i].value_len) : NULL;
+        r->value = c[i].value ? tm_xmemdup0(c[i].value, c[i].value_len) : NULL;
         r->value_len = c[i].value_len;
     }
 }

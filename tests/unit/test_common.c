@@ -2,7 +2,8 @@
  * test_common.c: common.c, the helpers every other module leans on: the
  * shortest round-trip number text and JSON string escaping of the output
  * records, and the saturating and flooring integer arithmetic of event
- * times that come from untrusted input.
+ * times that come from untrusted input; and the allocation helpers
+ * (tm_grow, tm_xmemdup0).
  */
 #include "common.h"
 
@@ -242,4 +243,32 @@ Test(common, buf_printf_grows)
     cr_expect_str_eq(b.data, "");
     tm_buf_free(&b);
     tm_buf_free(&b); /* freeing twice is harmless: the buffer is zeroed */
+}
+
+Test(common, grow_doubles_and_keeps_contents)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    v = tm_grow(v, &cap, 1, sizeof *v);
+    cr_assert_eq(cap, 16, "the first allocation holds 16");
+    for (int i = 0; i < 16; i++)
+        v[i] = i;
+    int *same = tm_grow(v, &cap, 16, sizeof *v);
+    cr_assert_eq(same, v, "no reallocation while it fits");
+    cr_assert_eq(cap, 16);
+    v = tm_grow(v, &cap, 17, sizeof *v);
+    cr_assert_eq(cap, 32, "doubles");
+    v = tm_grow(v, &cap, 100, sizeof *v);
+    cr_assert_eq(cap, 128, "doubles until need fits");
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(v[i], i, "contents kept across growth");
+    v[99] = 99; /* the whole capacity is writable (ASan checks) */
+    free(v);
+}
+
+Test(common, memdup0_keeps_nul_bytes)
+{
+    char *p = tm_xmemdup0("a\0b", 3);
+    cr_assert_eq(memcmp(p, "a\0b\0", 4), 0, "bytes past a NUL are copied, and a NUL added");
+    free(p);
 }

@@ -31,7 +31,8 @@ static void setup(fixture *f)
     const char *ov[] = {port, "health.stall_timeout_ms=1000"};
     cr_assert_eq(tm_config_load(&f->cfg, path, NULL, ov, 2, err, sizeof err), 0, "%s", err);
     cr_assert_eq(tm_telemetry_open(&f->t, f->cfg, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(tm_telemetry_port(f->t), f->port);
+    cr_assert_eq(tm_http_request(f->port, "GET", "/healthz", &f->headers, &f->body), 200,
+                 "serving on the chosen port");
 }
 
 static void teardown(fixture *f)

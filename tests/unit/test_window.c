@@ -90,7 +90,7 @@ Test(window, lateness_boundary_w_equals_end_plus_l)
     recorder r = {0};
     add(ws, "k", 5, 1, INT64_MIN, &r);
     tm_windows_advance(ws, 149, record, &r);
-    cr_assert_eq(tm_windows_open(ws), 1, "W = end + L - 1 keeps the window");
+    cr_assert_eq(tm_windows_count(ws), 1, "W = end + L - 1 keeps the window");
     /* Still accepted one ms before expiry: a late refire. */
     cr_assert_eq(add(ws, "k", 7, 2, 149, &r), TM_ADD_LATE);
     cr_assert_eq(r.n, 2);
@@ -99,7 +99,7 @@ Test(window, lateness_boundary_w_equals_end_plus_l)
     cr_assert_eq(r.e[1].count, 2);
     cr_assert_float_eq(r.e[1].acc[0], 3.0, 1e-12);
     tm_windows_advance(ws, 150, record, &r);
-    cr_assert_eq(tm_windows_open(ws), 0, "W = end + L expires");
+    cr_assert_eq(tm_windows_count(ws), 0, "W = end + L expires");
     cr_assert_eq(add(ws, "k", 7, 2, 150, &r), TM_ADD_TOO_LATE);
     cr_assert_eq(r.n, 2, "expired windows emit nothing");
     tm_windows_free(ws);
@@ -143,7 +143,7 @@ Test(window, hopping_assigns_every_window_in_ascending_start)
     recorder r = {0};
     add(ws, "k", 95, 1, INT64_MIN, &r);
     /* Starts 0, 30, 60, 90 contain 95 ([k*30, k*30+100)). */
-    cr_assert_eq(tm_windows_open(ws), 4);
+    cr_assert_eq(tm_windows_count(ws), 4);
     tm_windows_advance(ws, 10000, record, &r);
     cr_assert_eq(r.n, 4);
     for (size_t i = 0; i < 4; i++)
@@ -176,9 +176,9 @@ Test(window, sessions_touching_merge)
     recorder r = {0};
     add(ws, "k", 0, 1, INT64_MIN, &r);  /* [0,10) */
     add(ws, "k", 10, 2, INT64_MIN, &r); /* touches: [0,20) */
-    cr_assert_eq(tm_windows_open(ws), 1, "touching sessions merge");
+    cr_assert_eq(tm_windows_count(ws), 1, "touching sessions merge");
     add(ws, "k", 31, 3, INT64_MIN, &r); /* [31,41): gap of 11 */
-    cr_assert_eq(tm_windows_open(ws), 2);
+    cr_assert_eq(tm_windows_count(ws), 2);
     tm_windows_advance(ws, 100, record, &r);
     cr_assert_eq(r.n, 2);
     cr_assert_eq(r.e[0].start, 0);
@@ -224,7 +224,7 @@ Test(window, session_merge_of_emitted_sessions_tombstones_and_continues_revision
     cr_assert_eq(r.e[6].end, 40);
     cr_assert_eq(r.e[6].revision, 3);
     cr_assert_eq(r.e[6].count, 5);
-    cr_assert_eq(tm_windows_open(ws), 1);
+    cr_assert_eq(tm_windows_count(ws), 1);
     tm_windows_free(ws);
 }
 
@@ -255,7 +255,7 @@ Test(window, session_too_late_changes_nothing)
     add(ws, "k", 100, 1, INT64_MIN, &r);
     /* [0,10) alone: W = 15 >= 10 + 5. */
     cr_assert_eq(add(ws, "k", 0, 1, 15, &r), TM_ADD_TOO_LATE);
-    cr_assert_eq(tm_windows_open(ws), 1);
+    cr_assert_eq(tm_windows_count(ws), 1);
     cr_assert_eq(r.n, 0);
     tm_windows_free(ws);
 }
