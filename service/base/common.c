@@ -105,14 +105,8 @@ void *tm_grow(void *ptr, size_t *cap, size_t need, size_t elem)
 
 void tm_buf_reserve(tm_buf *b, size_t extra)
 {
-    size_t need = b->len + extra + 1; /* room for the terminating NUL */
-    if (need <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap *= 2;
-    b->data = tm_xrealloc(b->data, cap);
-    b->cap = cap;
+    /* + 1: room for the terminating NUL */
+    b->data = tm_grow(b->data, &b->cap, b->len + extra + 1, 1);
 }
 
 void tm_buf_append(tm_buf *b, const void *data, size_t n)

@@ -86,10 +86,7 @@ static size_t sift_down(tm_heap *h, size_t i, const void *tmp)
 
 void tm_heap_push(tm_heap *h, const void *elem)
 {
-    if (h->len == h->cap) {
-        h->cap = h->cap ? h->cap * 2 : 64;
-        h->items = tm_xrealloc(h->items, h->cap * h->elem_size);
-    }
+    h->items = tm_grow(h->items, &h->cap, h->len + 1, h->elem_size);
     size_t i = sift_up(h, h->len++, elem);
     put(h, i, elem);
 }

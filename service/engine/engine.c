@@ -115,14 +115,14 @@ static bool admit_dedup(tm_engine *e, const tm_event *ev, int64_t t)
         return true;
     tm_dedup_hash h =
         tm_dedup_hash_of(ev->id, ev->id_len, cfg->dedup_key == TM_DEDUP_ID_EVENT_TIME, ev->t);
-    if (tm_dedup_holds(&e->dedup, h, e->wm.w)) {
+    if (tm_dedup_holds(&e->dedup, h, e->wm.task_watermark)) {
         e->stats.duplicates++;
         return false;
     }
     int64_t expiry = tm_sat_add(t, cfg->dedup_ttl_ms);
     /* An entry that would already be expired is not worth holding. */
-    if (expiry > e->wm.w)
-        tm_dedup_hold(&e->dedup, h, expiry, e->wm.w);
+    if (expiry > e->wm.task_watermark)
+        tm_dedup_hold(&e->dedup, h, expiry, e->wm.task_watermark);
     return true;
 }
 
@@ -155,7 +155,7 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
     if (!admit_dedup(e, &ev, t))
         return;
 
-    int64_t watermark_before = e->wm.w;
+    int64_t watermark_before = e->wm.task_watermark;
     emit_ctx c = {e, sink};
     tm_add_result added = tm_windows_add(e->windows, ev.key, ev.key_len, t, ev.values,
                                          watermark_before, emit_window, &c);
@@ -195,7 +195,7 @@ void tm_engine_stats_add(tm_engine_stats *dst, const tm_engine_stats *src)
 
 int64_t tm_engine_watermark(const tm_engine *e)
 {
-    return e->wm.w;
+    return e->wm.task_watermark;
 }
 
 const tm_engine_stats *tm_engine_stats_of(const tm_engine *e)
@@ -203,7 +203,7 @@ const tm_engine_stats *tm_engine_stats_of(const tm_engine *e)
     return &e->stats;
 }
 
-size_t tm_engine_open_windows(const tm_engine *e)
+size_t tm_engine_window_count(const tm_engine *e)
 {
     return tm_windows_count(e->windows);
 }
@@ -247,5 +247,5 @@ void tm_engine_restore_dedup(tm_engine *e, tm_dedup_hash h, int64_t expiry)
 void tm_engine_restore_clock(tm_engine *e, const tm_partition_clock *parts, int64_t watermark)
 {
     memcpy(e->wm.parts, parts, e->wm.n_parts * sizeof *parts);
-    e->wm.w = watermark;
+    e->wm.task_watermark = watermark;
 }

@@ -88,7 +88,7 @@ void tm_engine_tick(tm_engine *e, int64_t now, const tm_engine_sink *sink);
 
 int64_t tm_engine_watermark(const tm_engine *e);
 const tm_engine_stats *tm_engine_stats_of(const tm_engine *e);
-size_t tm_engine_open_windows(const tm_engine *e);
+size_t tm_engine_window_count(const tm_engine *e);
 size_t tm_engine_dedup_entries(const tm_engine *e);
 
 /* ---- checkpoints (the live service's changelog; see changelog.h) ---- */

@@ -16,7 +16,7 @@ void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orde
     wm->n_parts = n_parts;
     wm->max_out_of_orderness_ms = max_out_of_orderness_ms;
     wm->idle_timeout_ms = idle_timeout_ms;
-    wm->w = TM_WATERMARK_MIN;
+    wm->task_watermark = TM_WATERMARK_MIN;
     for (size_t i = 0; i < n_parts; i++) {
         wm->parts[i].max_t = TM_WATERMARK_MIN;
         /* A partition that never sees a record goes idle counting from the
@@ -81,7 +81,7 @@ int64_t tm_watermark_advance(tm_watermark *wm, int64_t now)
             min_active = pw;
     }
     int64_t computed = any_active ? min_active : max_all;
-    if (computed > wm->w)
-        wm->w = computed;
-    return wm->w;
+    if (computed > wm->task_watermark)
+        wm->task_watermark = computed;
+    return wm->task_watermark;
 }

@@ -30,7 +30,7 @@ typedef struct tm_watermark {
     size_t n_parts;
     int64_t max_out_of_orderness_ms;
     int64_t idle_timeout_ms; /* 0 disables idleness */
-    int64_t w;               /* the task watermark */
+    int64_t task_watermark;  /* W */
 } tm_watermark;
 
 /* Initialises a task's watermark for n_parts partitions (one per input

@@ -135,11 +135,10 @@ static int run_parallel(restore *rs, void (*step)(restore *rs, job *j), char *er
 static void chunk_add(chunk *c, const void *key, size_t key_len, const void *value,
                       size_t value_len)
 {
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 256;
-        c->changes = tm_xrealloc(c->changes, c->cap * sizeof *c->changes);
+    size_t cap = c->cap;
+    c->changes = tm_grow(c->changes, &c->cap, c->n + 1, sizeof *c->changes);
+    if (c->cap != cap) /* the two arrays share one capacity */
         c->tombstone = tm_xrealloc(c->tombstone, c->cap * sizeof *c->tombstone);
-    }
     /* Offsets for now: the buffer moves while it grows. */
     c->changes[c->n] = (tm_kv_change){.key = (void *)(uintptr_t)c->bytes.len,
                                       .key_len = key_len,
@@ -362,7 +361,7 @@ static void report(const restore *rs, tm_restored_task *out)
         TM_LOG(TM_LOG_INFO, "restore",
                "task %d restored in %lld ms: %zu windows, %zu dedup keys, %llu changelog records "
                "replayed from offset %lld",
-               (int)j->t.partition, (long long)j->done_ms, tm_engine_open_windows(j->t.engine),
+               (int)j->t.partition, (long long)j->done_ms, tm_engine_window_count(j->t.engine),
                tm_engine_dedup_entries(j->t.engine), (unsigned long long)j->t.records,
                (long long)j->from);
         out[i] = j->t;

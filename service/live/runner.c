@@ -176,10 +176,7 @@ static void observe(tm_runner *r, int32_t partition, const tm_window_result *res
 {
     if (!r->opt.observer)
         return;
-    if (r->n_observed == r->cap_observed) {
-        r->cap_observed = r->cap_observed ? 2 * r->cap_observed : 256;
-        r->observed = tm_xrealloc(r->observed, r->cap_observed * sizeof *r->observed);
-    }
+    r->observed = tm_grow(r->observed, &r->cap_observed, r->n_observed + 1, sizeof *r->observed);
     observed *o = &r->observed[r->n_observed++];
     o->partition = partition;
     o->key_off = r->observed_bytes.len;

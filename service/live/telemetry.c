@@ -368,7 +368,7 @@ static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *t
     for (size_t k = 0; k < n; k++) {
         labels_of(&l, cfg, tasks[k].partition, 0);
         tm_prom_sample(b, "tidemark_open_windows", l.task, 1,
-                       (double)tm_engine_open_windows(tasks[k].engine));
+                       (double)tm_engine_window_count(tasks[k].engine));
     }
     tm_prom_family(b, "tidemark_dedup_entries", "gauge", "Dedup keys held in state.");
     for (size_t k = 0; k < n; k++) {

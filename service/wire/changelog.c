@@ -150,10 +150,7 @@ static void put_f64(tm_buf *b, double v)
  * value (none for a tombstone). */
 static pending_change *begin_record(tm_changelog *cl)
 {
-    if (cl->n_pending == cl->cap_pending) {
-        cl->cap_pending = cl->cap_pending ? 2 * cl->cap_pending : 64;
-        cl->pending = tm_xrealloc(cl->pending, cl->cap_pending * sizeof *cl->pending);
-    }
+    cl->pending = tm_grow(cl->pending, &cl->cap_pending, cl->n_pending + 1, sizeof *cl->pending);
     pending_change *p = &cl->pending[cl->n_pending++];
     *p = (pending_change){.key_off = cl->bytes.len};
     return p;
@@ -199,10 +196,7 @@ static void on_window(void *ctx, const tm_window_state *st, bool deleted)
 
 static void add_batch(tm_changelog *cl, int64_t seq, int64_t max_expiry)
 {
-    if (cl->n_batches == cl->cap_batches) {
-        cl->cap_batches = cl->cap_batches ? 2 * cl->cap_batches : 64;
-        cl->batches = tm_xrealloc(cl->batches, cl->cap_batches * sizeof *cl->batches);
-    }
+    cl->batches = tm_grow(cl->batches, &cl->cap_batches, cl->n_batches + 1, sizeof *cl->batches);
     cl->batches[cl->n_batches++] = (dedup_batch){seq, max_expiry};
 }
 
@@ -284,7 +278,7 @@ static void collect_checkpoint(tm_changelog *cl, const tm_engine *e, const int64
     begin_value(cl, p);
     put_u8(&cl->bytes, CHECKPOINT_VERSION);
     put_i64(&cl->bytes, cl->seq);
-    put_i64(&cl->bytes, wm->w);
+    put_i64(&cl->bytes, wm->task_watermark);
     put_le(&cl->bytes, wm->n_parts, 4);
     for (size_t i = 0; i < wm->n_parts; i++) {
         put_i64(&cl->bytes, next_offsets[i]);
@@ -303,7 +297,7 @@ void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_of
     cl->n_pending = 0;
     tm_engine_drain_windows(e, on_window, cl);
     int64_t seqs = collect_dedup(cl, e);
-    expire_batches(cl, tm_engine_clock(e)->w);
+    expire_batches(cl, tm_engine_clock(e)->task_watermark);
     collect_checkpoint(cl, e, next_offsets);
     cl->seq += seqs;
 
@@ -454,7 +448,7 @@ const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
         return TRUNCATED;
     p++;
     out->seq = take_i64(&p);
-    out->w = take_i64(&p);
+    out->watermark = take_i64(&p);
     out->n_topics = (uint32_t)take_le(&p, 4);
     out->input_bytes_ = p;
     out->fingerprint = NULL;
@@ -539,7 +533,7 @@ static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const record *l,
         parts[i].max_t = in.max_t;
         parts[i].last_record_time = in.last_record_time;
     }
-    tm_engine_restore_clock(e, parts, c.w);
+    tm_engine_restore_clock(e, parts, c.watermark);
     free(parts);
     cl->seq = c.seq + 1;
     return TM_OK;
@@ -582,12 +576,12 @@ static int restore_dedup(tm_changelog *cl, tm_engine *e, const record *l, const 
     const char *why = tm_changelog_parse_dedup(l->value, l->value_len, &d);
     if (why)
         return bad_record(l, why, errstr, errlen);
-    int64_t w = tm_engine_clock(e)->w;
+    int64_t watermark = tm_engine_clock(e)->task_watermark;
     for (size_t i = 0; i < d.n; i++) {
         tm_dedup_hash h;
         int64_t expiry;
         tm_changelog_dedup_entry(&d, i, &h, &expiry);
-        if (expiry > w)
+        if (expiry > watermark)
             tm_engine_restore_dedup(e, h, expiry);
     }
     add_batch(cl, k->seq, d.max_expiry);

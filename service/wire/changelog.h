@@ -133,7 +133,7 @@ void tm_changelog_dedup_entry(const tm_changelog_dedup *d, size_t i, tm_dedup_ha
 /* The checkpoint's value; its per-topic part is read with
  * tm_changelog_checkpoint_input. */
 typedef struct tm_changelog_checkpoint {
-    int64_t seq, w;
+    int64_t seq, watermark;
     uint32_t n_topics;
     const char *fingerprint; /* NULL in a version 1 checkpoint */
     size_t fingerprint_len;

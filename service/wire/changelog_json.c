@@ -96,7 +96,7 @@ static void put_checkpoint(tm_buf *b, const parsed *r)
     const tm_changelog_checkpoint *c = &r->v.checkpoint;
     tm_buf_puts(b, "\"kind\":\"checkpoint\"");
     put_member_i64(b, "seq", c->seq);
-    put_member_i64(b, "watermark", c->w);
+    put_member_i64(b, "watermark", c->watermark);
     tm_buf_puts(b, ",\"inputs\":[");
     for (size_t i = 0; i < c->n_topics; i++) {
         tm_changelog_input in = tm_changelog_checkpoint_input(c, i);

@@ -202,11 +202,11 @@ static void restore(const app *a, const options *o, const char *what)
     size_t windows = 0, keys = 0;
     for (int p = 0; p < a->tasks; p++) {
         const tm_engine *want = tm_changelog_gen_engine(a->gen, p);
-        size_t w = tm_engine_open_windows(out[p].engine),
+        size_t w = tm_engine_window_count(out[p].engine),
                d = tm_engine_dedup_entries(out[p].engine);
-        if (w != tm_engine_open_windows(want) || d != tm_engine_dedup_entries(want))
+        if (w != tm_engine_window_count(want) || d != tm_engine_dedup_entries(want))
             tm_bench_fail("task %d restored %zu windows and %zu dedup keys, expected %zu and %zu",
-                          p, w, d, tm_engine_open_windows(want), tm_engine_dedup_entries(want));
+                          p, w, d, tm_engine_window_count(want), tm_engine_dedup_entries(want));
         windows += w;
         keys += d;
         tm_restored_task_close(&out[p]);

@@ -363,7 +363,7 @@ Test(changelog, a_version_1_checkpoint_is_read)
     cr_assert_eq(tm_changelog_restore_record(cl, e, "c", 1, v1, sizeof v1, &next, err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(next, 7);
-    cr_assert_eq(tm_engine_clock(e)->w, 1000);
+    cr_assert_eq(tm_engine_clock(e)->task_watermark, 1000);
     tm_changelog_free(cl);
     tm_engine_close(e);
     tm_config_free(cfg);

@@ -94,7 +94,7 @@ static void check_restore(const tm_config *cfg, const tm_changelog_gen *g, const
     for (int p = 0; p < TASKS; p++) {
         const tm_engine *want = tm_changelog_gen_engine(g, p);
         cr_assert_eq(out[p].partition, p);
-        cr_assert_eq(tm_engine_open_windows(out[p].engine), tm_engine_open_windows(want), "task %d",
+        cr_assert_eq(tm_engine_window_count(out[p].engine), tm_engine_window_count(want), "task %d",
                      p);
         cr_assert_eq(tm_engine_dedup_entries(out[p].engine), tm_engine_dedup_entries(want),
                      "task %d", p);
