@@ -4,10 +4,13 @@
 #include "heap.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
 
 static inline void *at(const tm_heap *h, size_t i)
 {

@@ -7,11 +7,14 @@
  */
 #include "jsonptr.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 
 /* Checks the whole text before allocating anything, so that compile has a
  * single failure point and never leaves a half-built pointer behind. */

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "buf.h"
+#include "err.h"
 
 tm_log_level tm_log_threshold = TM_LOG_INFO;
 

@@ -10,8 +10,11 @@
 #include "rfc3339.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#include "common.h"
+#include "err.h"
+#include "num.h"
 
 /* The fixed-width prefix "YYYY-MM-DDThh:mm:ss". */
 #define RFC3339_PREFIX_LEN 19

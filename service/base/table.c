@@ -5,10 +5,13 @@
 #include "table.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
 
 enum { TABLE_MIN_CAP = 16 };
 

@@ -9,17 +9,22 @@
 
 #include <ftw.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "clock.h"
 #include "config.h"
 #include "demo_cluster.h"
+#include "err.h"
 #include "generator.h"
 #include "log.h"
 #include "runner.h"
+#include "stop_flag.h"
 
 /* The sample pipeline: GMV per merchant, 10 s tumbling windows, 2 s of
  * disorder, 5 s allowed lateness, dedup on, clocks clamped. */

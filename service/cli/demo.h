@@ -8,7 +8,8 @@
 #ifndef TM_DEMO_H
 #define TM_DEMO_H
 
-#include "common.h"
+#include "stop_flag.h"
+#include <stddef.h>
 #include <stdio.h>
 
 typedef struct tm_demo_options {

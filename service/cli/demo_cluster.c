@@ -10,8 +10,10 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stddef.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 
 struct tm_demo_cluster {
     rd_kafka_t *owner; /* the mock cluster lives in this handle's threads */

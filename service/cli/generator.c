@@ -7,6 +7,9 @@
  */
 #include "generator.h"
 
+#include "alloc.h"
+#include "buf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +128,14 @@ void tm_generator_next(tm_generator *g, int64_t now_ms, tm_generated *out)
     }
     out->payload = g->payload.data;
     out->payload_len = g->payload.len;
+}
+
+uint64_t tm_rand_next(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 2685821657736338717ull;
 }

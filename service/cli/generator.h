@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
-
 typedef struct tm_generator tm_generator;
 
 /* One record to produce. payload is NULL for a null value. Borrowed from the
@@ -30,5 +28,10 @@ void tm_generator_free(tm_generator *g);
 
 /* The next record, received at processing time now_ms. */
 void tm_generator_next(tm_generator *g, int64_t now_ms, tm_generated *out);
+
+/* The next number of a xorshift64* sequence (*state: non-zero): small,
+ * fast and the same for a seed; for workloads and tests, never for anything
+ * that must be unpredictable. */
+uint64_t tm_rand_next(uint64_t *state);
 
 #endif

@@ -12,17 +12,23 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "buf.h"
 #include "changelog_json.h"
-#include "common.h"
 #include "config.h"
 #include "demo.h"
+#include "err.h"
 #include "kafka.h"
 #include "log.h"
+#include "num.h"
 #include "replay.h"
 #include "reset.h"
 #include "runner.h"
+#include "stop_flag.h"
+#include "version.h"
 
 extern char **environ;
 

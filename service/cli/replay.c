@@ -4,14 +4,19 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
 #include "engine.h"
 #include "envelope.h"
+#include "err.h"
 #include "output.h"
 #include "side_record.h"
 

@@ -9,10 +9,16 @@
  */
 #include "reset.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
-#include "common.h"
+#include "buf.h"
+#include "clock.h"
+#include "err.h"
 #include "kafka.h"
+#include "num.h"
 #include "store.h"
 
 /* The internal topics of an application, in deletion order. */

@@ -22,14 +22,21 @@
  *   environment variable, or the file) it is about.
  */
 #include "config.h"
+
 #include "jsonptr.h"
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
+#include "err.h"
+#include "num.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "buf.h"
 
 typedef enum { TM_TIME_EPOCH_MS, TM_TIME_EPOCH_S, TM_TIME_RFC3339, TM_TIME_AUTO } tm_time_format;
 

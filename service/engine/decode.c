@@ -39,12 +39,16 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
+#include "err.h"
 #include "json_alloc.h"
 #include "json_check.h"
 #include "jsonptr.h"

@@ -4,11 +4,15 @@
 #include "dedup.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
 #include "hash.h"
+#include "num.h"
 
 typedef struct dedup_entry {
     uint64_t lo; /* the table hash */

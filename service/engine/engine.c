@@ -6,11 +6,16 @@
 #include "engine.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
+#include "num.h"
 
 struct tm_engine {
     const tm_config *cfg;

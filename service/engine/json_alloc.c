@@ -20,14 +20,15 @@
  */
 #include "json_alloc.h"
 
+#include "alloc.h"
+
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common.h"
 
 /* Bump allocation granule: cJSON nodes hold doubles and pointers. */
 #define ARENA_ALIGN 16

@@ -13,11 +13,14 @@
 #include "json_check.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 
 /* cJSON refuses deeper nesting; checking the same limit first keeps every
  * deep input on the iterative path and its message precise. It is also

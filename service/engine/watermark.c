@@ -4,9 +4,13 @@
 #include "watermark.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "num.h"
 
 void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orderness_ms,
                        int64_t idle_timeout_ms, int64_t start_time)

@@ -10,12 +10,16 @@
 #include "window.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
 #include "hash.h"
 #include "heap.h"
+#include "num.h"
 #include "table.h"
 
 typedef struct window {

@@ -11,11 +11,15 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 #include "log.h"
 
 /* Best-effort abort of a transaction left open at close. */

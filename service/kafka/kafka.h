@@ -14,7 +14,7 @@
 #ifndef TM_KAFKA_H
 #define TM_KAFKA_H
 
-#include "common.h"
+#include "stop_flag.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

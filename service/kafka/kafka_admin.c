@@ -7,12 +7,17 @@
  */
 #include "kafka_private.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 #include "log.h"
+#include "num.h"
 
 /* CreateTopics: a broker answers in well under a second; this bounds a
  * cluster whose controller is unreachable. */

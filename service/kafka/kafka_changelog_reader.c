@@ -6,10 +6,15 @@
 #include "kafka_private.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 #include "log.h"
+#include "stop_flag.h"
 
 /* A changelog read that gets nothing (no record, no end of partition) for
  * this long fails. */

@@ -7,9 +7,10 @@
  */
 #include "kafka_private.h"
 
+#include <stddef.h>
 #include <string.h>
 
-#include "common.h"
+#include "err.h"
 #include "log.h"
 
 /* ---- callbacks -------------------------------------------------------------- */

@@ -21,10 +21,14 @@
 #include "kafka_private.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 #include "log.h"
 
 /* ---- rebalances ------------------------------------------------------------ */

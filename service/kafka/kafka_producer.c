@@ -22,12 +22,17 @@
  */
 #include "kafka_private.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 #include "log.h"
+#include "num.h"
 
 /* How long produce waits for the queue to drain when it is full. */
 #define QUEUE_FULL_POLL_MS 10

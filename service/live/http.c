@@ -9,12 +9,16 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "buf.h"
+#include "err.h"
 #include "log.h"
 
 enum {

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "common.h"
+#include "buf.h"
 
 typedef struct tm_http_response {
     int status;               /* 200 unless the handler sets it */

@@ -3,6 +3,9 @@
  */
 #include "prom.h"
 
+#include "buf.h"
+
+#include <stdbool.h>
 #include <string.h>
 
 /* Escapes \ and newline, and " too inside label values. */

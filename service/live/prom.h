@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "common.h"
+#include "buf.h"
 #include "histogram.h"
 
 #define TM_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

@@ -20,11 +20,16 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "err.h"
 #include "log.h"
 
 /* A tail chunk is applied to its store once it holds this much: big enough

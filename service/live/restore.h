@@ -24,7 +24,7 @@
 #ifndef TM_RESTORE_H
 #define TM_RESTORE_H
 
-#include "common.h"
+#include "stop_flag.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -13,19 +13,26 @@
  */
 #include "runner.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "alloc.h"
+#include "buf.h"
 #include "changelog.h"
-#include "common.h"
+#include "clock.h"
 #include "engine.h"
+#include "err.h"
 #include "kafka.h"
 #include "log.h"
 #include "output.h"
 #include "restore.h"
 #include "side_record.h"
+#include "stop_flag.h"
 #include "store.h"
 #include "telemetry.h"
 

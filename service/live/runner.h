@@ -15,7 +15,7 @@
 #ifndef TM_RUNNER_H
 #define TM_RUNNER_H
 
-#include "common.h"
+#include "stop_flag.h"
 #include <stddef.h>
 #include <stdint.h>
 

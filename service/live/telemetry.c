@@ -11,9 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "err.h"
 #include "http.h"
 #include "log.h"
+#include "num.h"
 #include "prom.h"
+#include "version.h"
 
 enum { PUBLISH_EVERY_MS = 250 };
 

@@ -36,6 +36,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +46,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
+#include "err.h"
 
 #define INITIAL_MAPSIZE ((size_t)64 << 20)
 #define DIRECT_KEY_MAX 511u /* liblmdb's default MDB_MAXKEYSIZE */

@@ -9,11 +9,16 @@
 #include "changelog.h"
 
 #include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
 #include "decode.h"
+#include "err.h"
 #include "side_record.h"
 
 /* Window and dedup records are at version 1; the checkpoint record at 2

@@ -7,7 +7,9 @@
 
 #include <inttypes.h>
 
+#include "buf.h"
 #include "changelog.h"
+#include "err.h"
 
 /* A parsed record: everything is checked before anything is written. */
 typedef struct parsed {

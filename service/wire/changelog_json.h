@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "common.h"
+#include "buf.h"
 
 /*
  * Appends the members of the record's JSON object to out, without the

@@ -5,6 +5,9 @@
  */
 #include "envelope.h"
 
+#include "buf.h"
+#include "err.h"
+
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "buf.h"
 #include "records.h"
 
 /* A parsed input line. Strings are owned by the envelope and live until

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "buf.h"
 #include "decode.h"
 #include "side_record.h"
 

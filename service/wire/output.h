@@ -5,7 +5,9 @@
 #ifndef TM_OUTPUT_H
 #define TM_OUTPUT_H
 
-#include "common.h"
+#include <stddef.h>
+
+#include "buf.h"
 #include "config.h"
 #include "window.h"
 

@@ -19,16 +19,22 @@
  * Each figure is the best and the median of --runs runs.
  */
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
 #include "config.h"
 #include "engine.h"
 #include "envelope.h"
+#include "err.h"
+#include "generator.h"
+#include "num.h"
 #include "output.h"
 #include "replay.h"
 

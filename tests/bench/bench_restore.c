@@ -33,6 +33,7 @@
  * changelog partition still starts at offset 0, and fails otherwise.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,11 @@
 
 #include "broker.h"
 #include "changelog_gen.h"
-#include "common.h"
 #include "config.h"
 #include "engine.h"
 #include "kafka.h"
 #include "log.h"
+#include "num.h"
 #include "restore.h"
 #include "support.h"
 

@@ -83,11 +83,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "broker.h"
-#include "common.h"
+#include "buf.h"
 #include "config.h"
 #include "engine.h"
+#include "generator.h"
 #include "kafka_io.h"
+#include "num.h"
 #include "proc.h"
 #include "support.h"
 

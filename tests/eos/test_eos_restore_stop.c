@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "buf.h"
 #include "eos_harness.h"
 #include "http_get.h"
 #include "proc.h"

@@ -22,13 +22,14 @@
  */
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
 #include "config.h"
 #include "decode.h"
+#include "err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

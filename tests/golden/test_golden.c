@@ -9,13 +9,14 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
 #include "config.h"
 #include "golden_compare.h"
 #include "replay.h"

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "eos_harness.h"
 #include "http_get.h"
 #include "proc.h"

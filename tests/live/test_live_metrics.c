@@ -19,6 +19,7 @@
 
 #include <cJSON.h>
 
+#include "buf.h"
 #include "eos_harness.h"
 #include "http_get.h"
 #include "proc.h"

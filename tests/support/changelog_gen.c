@@ -4,11 +4,15 @@
 #include "changelog_gen.h"
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "alloc.h"
+#include "buf.h"
 #include "changelog.h"
-#include "common.h"
 #include "emissions.h"
 #include "kafka.h"
 

@@ -4,11 +4,14 @@
 #include "emissions.h"
 
 #include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
 #include "output.h"
 
 tm_config *tm_test_config(const char *json)

@@ -3,6 +3,8 @@
  */
 #include "http_get.h"
 
+#include "buf.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>

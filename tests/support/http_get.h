@@ -6,7 +6,7 @@
 #ifndef TM_TEST_HTTP_GET_H
 #define TM_TEST_HTTP_GET_H
 
-#include "common.h"
+#include "buf.h"
 
 /* Sends "<method> <path> HTTP/1.1" to 127.0.0.1:port and reads the whole
  * answer (the server closes the connection). Returns the status code with

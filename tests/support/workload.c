@@ -6,12 +6,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "common.h"
+#include "generator.h"
 
 enum { RECENT = 1024, PAYLOAD_MAX = 256 };
 

@@ -6,15 +6,20 @@
  * clear error.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "changelog.h"
-#include "common.h"
 #include "config.h"
 #include "emissions.h"
 #include "engine.h"
+#include "err.h"
+#include "generator.h"
 #include "side_record.h"
 
 /* The records of all checkpoints so far, in order (a changelog partition

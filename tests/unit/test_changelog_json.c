@@ -5,14 +5,18 @@
  * clear error that leaves the output untouched.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "changelog.h"
 #include "changelog_json.h"
-#include "common.h"
 #include "emissions.h"
 #include "engine.h"
+#include "err.h"
 
 /* Tumbling 1 s windows, no disorder or lateness (a window expires as it
  * fires), dedup with a 5 s TTL: two events make every kind of record. */

@@ -7,10 +7,13 @@
  */
 #include "config.h"
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -9,13 +9,17 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
 #include "config.h"
 #include "decode.h"
+#include "err.h"
 
 static tm_config cfg;
 static tm_decoder *dec;

@@ -6,14 +6,17 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
 #include "config.h"
 #include "emissions.h"
 #include "engine.h"
+#include "generator.h"
 
 /* ---- helpers ---- */
 

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "err.h"
 #include "http.h"
 #include "http_get.h"
 

@@ -3,11 +3,12 @@
  * against documents is tested through the decoder (test_decode.c).
  */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "err.h"
 #include "jsonptr.h"
 
 static tm_jsonptr compile_ok(const char *text)

@@ -13,10 +13,11 @@
  */
 #include "kafka.h"
 
-#include "common.h"
 #include "config.h"
+#include "err.h"
 #include "log.h"
 #include "proc.h"
+#include "stop_flag.h"
 
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
@@ -25,6 +26,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

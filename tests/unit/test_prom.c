@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "buf.h"
 #include "histogram.h"
 #include "prom.h"
 #include "prom_text.h"

@@ -12,6 +12,8 @@
  * Criterion .timeout (it leaks under ASan).
  */
 #include <criterion/criterion.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,12 @@
 
 #include "broker.h"
 #include "changelog_gen.h"
-#include "common.h"
+#include "err.h"
 #include "kafka.h"
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
+#include "stop_flag.h"
 
 enum { TASKS = 3 };
 

@@ -3,10 +3,12 @@
  * computed independently with Python's datetime.
  */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "common.h"
+#include "alloc.h"
+#include "err.h"
 #include "rfc3339.h"
 
 /* Parses a C string; the buffer handed over has no NUL after the text, so

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "engine.h"
 #include "http_get.h"
 #include "prom_text.h"

@@ -1,107 +1,16 @@
 /*
- * common.c: errors, checked allocation, tm_buf and small integer helpers.
+ * buf.c: see buf.h.
  */
-#include "common.h"
+#include "buf.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-const char *tm_strerror(int err)
-{
-    switch (err) {
-    case TM_OK:
-        return "success";
-#define TM_ERR_CASE(name, msg)                                                                     \
-    case TM_E##name:                                                                               \
-        return msg;
-        TM_ERRNO_MAP(TM_ERR_CASE)
-#undef TM_ERR_CASE
-    default:
-        return "unknown error";
-    }
-}
-
-void tm_die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("tidemark: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    abort();
-}
-
-void tm_vformat(char *buf, size_t len, const char *fmt, va_list ap)
-{
-    if (buf && len > 0)
-        vsnprintf(buf, len, fmt, ap);
-}
-
-int tm_seterr(char *errstr, size_t errlen, int err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    tm_vformat(errstr, errlen, fmt, ap);
-    va_end(ap);
-    return err;
-}
-
-void *tm_xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        tm_die("out of memory allocating %zu bytes", n);
-    return p;
-}
-
-void *tm_xcalloc(size_t count, size_t size)
-{
-    void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p)
-        tm_die("out of memory allocating %zu x %zu bytes", count, size);
-    return p;
-}
-
-void *tm_xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        tm_die("out of memory reallocating %zu bytes", n);
-    return q;
-}
-
-char *tm_xmemdup0(const void *p, size_t n)
-{
-    char *copy = tm_xmalloc(n + 1);
-    memcpy(copy, p, n);
-    copy[n] = '\0';
-    return copy;
-}
-
-char *tm_xstrdup(const char *s)
-{
-    return tm_xmemdup0(s, strlen(s));
-}
-
-void *tm_grow(void *ptr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return ptr;
-    size_t n = *cap ? *cap : 16;
-    while (n < need && n <= SIZE_MAX / 2)
-        n *= 2;
-    if (n < need || n > SIZE_MAX / elem)
-        tm_die("out of memory: %zu elements of %zu bytes", n, elem);
-    ptr = tm_xrealloc(ptr, n * elem);
-    *cap = n;
-    return ptr;
-}
+#include "alloc.h"
+#include "err.h"
 
 void tm_buf_reserve(tm_buf *b, size_t extra)
 {
@@ -250,59 +159,4 @@ void tm_buf_free(tm_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
-}
-
-uint64_t tm_rand_next(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ull;
-}
-
-int tm_parse_i64(const char *s, int64_t *out)
-{
-    /* strtoll would skip leading white space; a config value must not. */
-    if (!s || !(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9')))
-        return TM_EINVAL;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end != '\0' || end == s)
-        return TM_EINVAL;
-    *out = (int64_t)v;
-    return TM_OK;
-}
-
-int64_t tm_sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
-int64_t tm_sat_sub(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_sub_overflow(a, b, &r))
-        return b < 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
-int64_t tm_floor_div(int64_t n, int64_t d)
-{
-    int64_t q = n / d;
-    if ((n % d != 0) && ((n < 0) != (d < 0)))
-        q--;
-    return q;
-}
-
-int64_t tm_wall_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

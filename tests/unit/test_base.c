@@ -1,11 +1,15 @@
 /*
- * test_common.c: common.c, the helpers every other module leans on: the
+ * test_base.c: the small base modules every other module leans on (buf,
+ * num, alloc, err): the
  * shortest round-trip number text and JSON string escaping of the output
  * records, and the saturating and flooring integer arithmetic of event
  * times that come from untrusted input; and the allocation helpers
  * (tm_grow, tm_xmemdup0).
  */
-#include "common.h"
+#include "alloc.h"
+#include "buf.h"
+#include "err.h"
+#include "num.h"
 
 #include <criterion/criterion.h>
 #include <float.h>
