@@ -176,9 +176,12 @@ Test(eos, chaos_sigkill)
                           changelog_txn_open(e, changelog_parts);
         restores_cut += restore_cut;
         commits_cut += commit_cut;
-        printf("eos %s: kill %ld/%ld (%s, +%lld ms, %d checkpoint(s) seen in flight; %d of %d "
-               "tasks restored%s) at %.1f s: %lld of %zu input records committed\n",
-               e->name, k + 1, kills, phase_names[ph], (long long)delay, tries, restored, assigned,
+        char tasks[64] = "not assigned yet";
+        if (assigned >= 0)
+            snprintf(tasks, sizeof tasks, "%d of %d tasks restored", restored, assigned);
+        printf("eos %s: kill %ld/%ld (%s, +%lld ms, %d checkpoint(s) seen in flight; %s%s) at "
+               "%.1f s: %lld of %zu input records committed\n",
+               e->name, k + 1, kills, phase_names[ph], (long long)delay, tries, tasks,
                restore_cut  ? ", cut a restore"
                : commit_cut ? ", cut a commit"
                             : "",

@@ -6,12 +6,15 @@
  * restarted as Kubernetes would; the output must equal replay either way.
  *
  * The outage of all three brokers outlasts no commit's timeout but does
- * cost the instance its group membership (the coordinator is down through
- * heartbeats and the session): its open transaction can no longer commit
- * its offsets, and must be aborted and every task rewound to its last
- * checkpoint. The test requires that to have happened (the runner's
- * "aborting the transaction" followed by a restore, in one incarnation's
- * log): otherwise it would pass without the outage having tested anything.
+ * cost the instance its group generation: when the brokers come back, its
+ * consumer rejoins (a new member id for its group.instance.id), and the
+ * open transaction's offsets, sent for the old one, are refused as fenced
+ * ("Static consumer fenced by other consumer with same
+ * group.instance.id"). The transaction must then be aborted and every task
+ * rewound to its last checkpoint. The test requires that to have happened
+ * (the runner's "aborting the transaction" followed by a restore, in one
+ * incarnation's log): otherwise it would pass without the outage having
+ * tested anything.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
