@@ -91,14 +91,17 @@ static int partition_of(const cJSON *o)
     return cJSON_GetObjectItemCaseSensitive(o, "partition")->valueint;
 }
 
-/* Payloads equal as JSON values; both null = both tombstones. */
+/* Payloads equal as JSON values (results always are JSON), else byte for
+ * byte: a dead letter's payload is often no JSON at all (cut off, not an
+ * object), and then only its exact bytes say it is the source record's.
+ * Both null: both tombstones (or both written by reference). */
 static bool payload_equal(const cJSON *a, const cJSON *b)
 {
     const char *pa = str_field(a, "payload"), *pb = str_field(b, "payload");
     if (!pa || !pb)
         return !pa && !pb;
     cJSON *ja = cJSON_Parse(pa), *jb = cJSON_Parse(pb);
-    bool eq = ja && jb && json_equal(ja, jb);
+    bool eq = ja && jb ? json_equal(ja, jb) : !ja && !jb && strcmp(pa, pb) == 0;
     cJSON_Delete(ja);
     cJSON_Delete(jb);
     return eq;
@@ -136,28 +139,12 @@ static void compare_results(const char *name, const lines *got, const lines *wan
     }
 }
 
-/* Payloads compared by meaning when both are JSON (as results are), else
- * byte for byte: a dead letter's payload is often no JSON at all (cut off,
- * not an object), and then only its exact bytes say it is the source
- * record's. */
-static bool side_payload_equal(const cJSON *a, const cJSON *b)
-{
-    const char *pa = str_field(a, "payload"), *pb = str_field(b, "payload");
-    if (!pa || !pb)
-        return !pa && !pb;
-    cJSON *ja = cJSON_Parse(pa), *jb = cJSON_Parse(pb);
-    bool eq = ja && jb ? json_equal(ja, jb) : !ja && !jb && strcmp(pa, pb) == 0;
-    cJSON_Delete(ja);
-    cJSON_Delete(jb);
-    return eq;
-}
-
 /* The free-text detail of a dead letter (its wording may change; the
  * reason header carries the meaning). */
 static const char *const FREE_TEXT_HEADER = "tidemark.detail";
 
 /* Two side records are the same record: topic, partition, key, payload
- * (side_payload_equal) and every header but the free-text detail, with the
+ * (payload_equal) and every header but the free-text detail, with the
  * same value. On a difference, *what names it. */
 static bool side_equal(const cJSON *a, const cJSON *b, const char **what)
 {
@@ -172,7 +159,7 @@ static bool side_equal(const cJSON *a, const cJSON *b, const char **what)
     if ((ka || kb) && (!ka || !kb || strcmp(ka, kb) != 0))
         return false;
     *what = "payload";
-    if (!side_payload_equal(a, b))
+    if (!payload_equal(a, b))
         return false;
     const cJSON *ha = cJSON_GetObjectItemCaseSensitive(a, "headers"),
                 *hb = cJSON_GetObjectItemCaseSensitive(b, "headers");
@@ -196,9 +183,9 @@ static bool side_equal(const cJSON *a, const cJSON *b, const char **what)
 }
 
 /* Orders side records by their tidemark.source header ("topic/partition/
- * offset": one record of a source in each of late and dead letters), so
- * that the two outputs, written in different orders by different
- * partitions' tasks, pair up. */
+ * offset"; a source record gives at most one late or dead-letter record),
+ * so that two outputs whose partitions' tasks interleaved differently pair
+ * up. */
 static int by_source(const void *x, const void *y)
 {
     const cJSON *a = *(const cJSON *const *)x, *b = *(const cJSON *const *)y;
