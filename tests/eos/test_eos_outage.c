@@ -4,9 +4,22 @@
  * 5 s, then all three do. The service may exit non-zero on an outage it
  * cannot ride out (a timed-out commit is fatal by design), and is then
  * restarted as Kubernetes would; the output must equal replay either way.
+ *
+ * The outage of all three brokers outlasts no commit's timeout but does
+ * cost the instance its group generation: when the brokers come back, its
+ * consumer rejoins (a new member id for its group.instance.id), and the
+ * open transaction's offsets, sent for the old one, are refused as fenced
+ * ("Static consumer fenced by other consumer with same
+ * group.instance.id"). The transaction must then be aborted and every task
+ * rewound to its last checkpoint. The test requires that to have happened
+ * (the runner's "aborting the transaction" followed by a restore, in one
+ * incarnation's log): otherwise it would pass without the outage having
+ * tested anything.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "eos_harness.h"
 
@@ -26,6 +39,37 @@ static void outage(tm_eos *e, const int *brokers, int n, int64_t ms)
         snprintf(cmd, sizeof cmd, "up %d", brokers[i]);
         tm_test_broker_command(e->broker, cmd);
     }
+}
+
+/* Aborts followed by a rewind (the restore of the tasks) in the logs of
+ * every incarnation of in; *aborts counts the aborts alone. */
+static int aborts_rewound(const tm_eos *e, const tm_eos_instance *in, int *aborts)
+{
+    int rewound = 0;
+    *aborts = 0;
+    for (int run = 1; run <= in->runs; run++) {
+        char path[TM_EOS_PATH + 64];
+        snprintf(path, sizeof path, "%s/%s.%d.log", e->dir, in->id, run);
+        FILE *f = fopen(path, "r");
+        cr_assert(f, "cannot read %s", path);
+        char *line = NULL;
+        size_t cap = 0;
+        bool pending = false;
+        while (getline(&line, &cap, f) > 0) {
+            if (strstr(line, "\"module\":\"runner\"") &&
+                strstr(line, "aborting the transaction: ")) {
+                ++*aborts;
+                pending = true;
+            } else if (pending && strstr(line, "\"module\":\"restore\"") &&
+                       strstr(line, " task(s) in ")) {
+                rewound++;
+                pending = false;
+            }
+        }
+        free(line);
+        fclose(f);
+    }
+    return rewound;
 }
 
 Test(eos, broker_outage)
@@ -48,8 +92,14 @@ Test(eos, broker_outage)
 
     tm_eos_wait_done(e, 180000);
     tm_eos_stop(e, a);
-    printf("eos %s: %d restart(s) after exits the test did not cause\n", e->name,
-           a->unexpected_exits);
+    int aborts, rewound = aborts_rewound(e, a, &aborts);
+    printf("eos %s: %d restart(s) after exits the test did not cause; %d abort(s), %d followed "
+           "by a rewind\n",
+           e->name, a->unexpected_exits, aborts, rewound);
+    cr_assert_geq(rewound, 1,
+                  "no transaction was aborted and rewound through the outages (%d "
+                  "abort(s)); logs %s/%s.*.log",
+                  aborts, e->dir, a->id);
     tm_eos_verify(e);
     tm_eos_pass(e);
 }

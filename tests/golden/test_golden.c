@@ -21,6 +21,8 @@
 #include "golden_compare.h"
 #include "replay.h"
 
+enum { MAX_CASES = 64 };
+
 static void run_case(const char *dir, const char *name)
 {
     /* Sized so that the longest folder (run_cases_under's 1024) fits. */
@@ -44,27 +46,55 @@ static void run_case(const char *dir, const char *name)
     tm_config_free(cfg);
 }
 
-/* Runs every case folder under root; returns how many. */
-static int run_cases_under(const char *root)
+/* The folders under root (entries that are not folders, like a
+ * README.md, are not cases): with a config.json into cases, the others
+ * into without_config (at most MAX_CASES of each). */
+typedef struct case_list {
+    char cases[MAX_CASES][256];
+    size_t n_cases;
+    char without_config[MAX_CASES][256];
+    size_t n_without_config;
+} case_list;
+
+static void list_cases(const char *root, case_list *out)
 {
+    memset(out, 0, sizeof *out);
     DIR *d = opendir(root);
     cr_assert(d, "case folder %s is missing", root);
-    int n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         char dir[1024], cfg[1100];
         if (e->d_name[0] == '.')
             continue;
         snprintf(dir, sizeof dir, "%s/%s", root, e->d_name);
-        snprintf(cfg, sizeof cfg, "%s/config.json", dir);
         struct stat st;
-        if (stat(cfg, &st) != 0)
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
-        run_case(dir, e->d_name);
-        n++;
+        snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+        bool has_config = stat(cfg, &st) == 0;
+        char(*names)[256] = has_config ? out->cases : out->without_config;
+        size_t *n = has_config ? &out->n_cases : &out->n_without_config;
+        cr_assert_lt(*n, MAX_CASES, "more than %d folders in %s", MAX_CASES, root);
+        snprintf(names[(*n)++], sizeof names[0], "%s", e->d_name);
     }
     closedir(d);
-    return n;
+}
+
+/* Runs every case folder under root; returns how many. A folder without
+ * a config.json fails the run: it would otherwise be skipped silently
+ * (a misnamed config.json, a case half added). */
+static size_t run_cases_under(const char *root)
+{
+    static case_list l;
+    list_cases(root, &l);
+    cr_assert_eq(l.n_without_config, 0, "%s/%s: a case folder without config.json", root,
+                 l.without_config[0]);
+    for (size_t i = 0; i < l.n_cases; i++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", root, l.cases[i]);
+        run_case(dir, l.cases[i]);
+    }
+    return l.n_cases;
 }
 
 static const char *source_dir(void)
@@ -116,4 +146,35 @@ Test(golden, own_cases)
     char root[4096];
     snprintf(root, sizeof root, "%s/tests/golden/cases", source_dir());
     cr_assert_geq(run_cases_under(root), 1, "no golden cases found in %s", root);
+}
+
+/* list_cases tells a case from a folder without config.json, and passes
+ * over files. */
+Test(golden, folder_without_config_is_reported)
+{
+    char root[] = "/tmp/tidemark-golden-list-XXXXXX", path[256];
+    cr_assert(mkdtemp(root), "mkdtemp");
+    static const char *const made[] = {"with", "with/config.json", "without", "without/input.jsonl",
+                                       "README.md"};
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, made[i]);
+        if (strchr(made[i], '.')) {
+            FILE *f = fopen(path, "w");
+            cr_assert(f, "cannot write %s", path);
+            fclose(f);
+        } else {
+            cr_assert_eq(mkdir(path, 0755), 0, "mkdir %s", path);
+        }
+    }
+    static case_list l;
+    list_cases(root, &l);
+    for (size_t i = sizeof made / sizeof made[0]; i-- > 0;) {
+        snprintf(path, sizeof path, "%s/%s", root, made[i]);
+        remove(path);
+    }
+    rmdir(root);
+    cr_assert_eq(l.n_cases, 1);
+    cr_assert_str_eq(l.cases[0], "with");
+    cr_assert_eq(l.n_without_config, 1);
+    cr_assert_str_eq(l.without_config[0], "without");
 }
