@@ -13,7 +13,14 @@
 #include <stdint.h>
 
 /* 64-bit hash of p[0..n) with a seed; never returns 0 (0 marks an empty
- * table slot). */
+ * table slot).
+ *
+ * Known weakness, kept on purpose: below 8 bytes the length is mixed in
+ * twice and cancels, so "a" and "a\0" hash equal. Nothing depends on it
+ * today: tables compare key bytes on a hash match, and a dedup id is a
+ * JSON string or number, which cannot hold a NUL (json_check refuses
+ * \u0000). Changing the function changes the dedup hashes that changelogs
+ * hold, so it needs a new state format, not a quiet fix. */
 uint64_t tm_hash64(const void *p, size_t n, uint64_t seed);
 
 /* Mixes a 64-bit value into a hash (for composite keys like key+start). */
