@@ -15,10 +15,8 @@
  * pointer starts with) must decode to exactly the same result, through the
  * whole-record path, on a second decoder.
  *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Iservice
- *   tests/fuzz/fuzz_decode.c service/engine/decode.c service/engine/json_alloc.c
- *   service/engine/json_check.c service/base/common.c service/base/jsonptr.c
- *   service/base/rfc3339.c -lcjson -lm
+ * Build: `cmake --preset fuzz && cmake --build --preset fuzz` (the target
+ * links instrumented copies of the engine, config and base layers only).
  */
 #include <math.h>
 #include <stdbool.h>
