@@ -1,7 +1,7 @@
 /*
  * config.h: the pipeline configuration.
  *
- * Every option is one row of a static table in config.c (name, type,
+ * Every option is one row of a static table in config_options.c (name, type,
  * default, bounds, help). Sources are layered: the JSON file, then
  * TIDEMARK_* environment variables, then command-line overrides; the later
  * source wins. Unknown keys are rejected, and every error names the key.

@@ -1,0 +1,373 @@
+/*
+ * config_options.c: the option table (config_private.h), the choices of
+ * its enum options and the checks of its string options, and lookup by
+ * name.
+ *
+ * Every option is one row of opts[] below, and all of its rules derive from
+ * that row (config.c states the loader's invariants).
+ */
+#include "config_private.h"
+
+#include "jsonptr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Enum options are stored through memcpy of an int at an offset in
+ * tm_config, and the choices arrays below list names in enum order. Both
+ * break silently if config.h changes, so pin them here. */
+_Static_assert(sizeof(tm_time_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(tm_window_type) == sizeof(int), "enum size");
+_Static_assert(sizeof(tm_dedup_key) == sizeof(int), "enum size");
+_Static_assert(sizeof(tm_skew_action) == sizeof(int), "enum size");
+_Static_assert(sizeof(tm_late_action) == sizeof(int), "enum size");
+_Static_assert(TM_TIME_EPOCH_MS == 0 && TM_TIME_EPOCH_S == 1 && TM_TIME_RFC3339 == 2 &&
+                   TM_TIME_AUTO == 3,
+               "time_formats[] order");
+_Static_assert(TM_WINDOW_TUMBLING == 0 && TM_WINDOW_HOPPING == 1 && TM_WINDOW_SESSION == 2,
+               "config_window_types[] order");
+_Static_assert(TM_AGG_COUNT == 0 && TM_AGG_SUM == 1 && TM_AGG_MIN == 2 && TM_AGG_MAX == 3 &&
+                   TM_AGG_AVG == 4,
+               "config_agg_ops[] order");
+_Static_assert(TM_DEDUP_ID == 0 && TM_DEDUP_ID_EVENT_TIME == 1, "dedup_keys[] order");
+_Static_assert(TM_SKEW_CLAMP == 0 && TM_SKEW_DLQ == 1, "skew_actions[] order");
+_Static_assert(TM_LATE_EMIT == 0 && TM_LATE_DROP == 1, "late_actions[] order");
+
+/* Kafka's limit on topic names. */
+#define TOPIC_MAX 249
+/* application_id is at most this long so that the default topics
+ * "<application_id>-late" / "-dlq" are always valid topic names. */
+#define APP_ID_MAX (TOPIC_MAX - 5)
+
+#define FIELD(f) offsetof(tm_config, f)
+
+static const char *const time_formats[] = {"epoch_ms", "epoch_s", "rfc3339", "auto", NULL};
+const char *const config_window_types[] = {"tumbling", "hopping", "session", NULL};
+const char *const config_agg_ops[] = {"count", "sum", "min", "max", "avg", NULL};
+static const char *const dedup_keys[] = {"id", "id+event_time", NULL};
+static const char *const skew_actions[] = {"clamp", "dlq", NULL};
+static const char *const late_actions[] = {"emit", "drop", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+/* Only ASCII letters and digits: isalnum() would follow the locale. */
+static bool is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+static bool all_name_chars(const char *s)
+{
+    for (; *s; s++)
+        if (!is_name_char(*s))
+            return false;
+    return true;
+}
+
+/* RFC 6901, by the same compiler the decoder uses, so that a typo fails at
+ * startup instead of sending every record to the dead-letter topic. The
+ * message lives in thread-local storage until the next call. */
+const char *config_check_pointer(const char *s)
+{
+    static _Thread_local char why[192];
+    tm_jsonptr p;
+    int rc = tm_jsonptr_compile(&p, s, why, sizeof why);
+    tm_jsonptr_free(&p);
+    return rc < 0 ? why : NULL;
+}
+
+/* Kafka's own topic name rules, checked early so that replay (which never
+ * talks to Kafka) accepts exactly the configs the live service accepts. */
+static const char *check_topic(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return "must not be empty";
+    if (n > TOPIC_MAX)
+        return "too long: a Kafka topic name has at most 249 characters";
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return "'.' and '..' are not valid Kafka topic names";
+    if (!all_name_chars(s))
+        return "a Kafka topic name may contain only A-Z a-z 0-9 . _ -";
+    return NULL;
+}
+
+/* application_id names the consumer group, the state directory and the
+ * default topics, so it takes the strictest of their character sets. */
+static const char *check_app_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return "must not be empty";
+    if (n > APP_ID_MAX)
+        return "too long: at most 244 characters, so that '<application_id>-late' is a valid "
+               "topic name";
+    if (!all_name_chars(s))
+        return "may contain only A-Z a-z 0-9 . _ -";
+    return NULL;
+}
+
+static const char *check_nonempty(const char *s)
+{
+    return s[0] ? NULL : "must not be empty";
+}
+
+static const opt opts[] = {
+    {.name = "application_id",
+     .type = T_STRING,
+     .flags = F_REQUIRED,
+     .check = check_app_id,
+     .off = FIELD(application_id),
+     .help = "Names this pipeline; the default late/DLQ topic names derive from it. "
+             "[A-Za-z0-9._-]+"},
+    {.name = "input.topics",
+     .type = T_LIST,
+     .flags = F_REQUIRED | F_STATE,
+     .check = check_topic,
+     .off = FIELD(input_topics),
+     .off_n = FIELD(n_input_topics),
+     .help = "Input topics (non-empty, co-partitioned)."},
+    {.name = "input.event_time.pointer",
+     .type = T_STRING,
+     .flags = F_REQUIRED,
+     .check = config_check_pointer,
+     .off = FIELD(event_time_pointer),
+     .help = "RFC 6901 JSON pointer to the event time in each record value."},
+    {.name = "input.event_time.format",
+     .type = T_ENUM,
+     .def = "auto",
+     .choices = time_formats,
+     .off = FIELD(event_time_format),
+     .help = "How to read the event time: epoch_ms, epoch_s, rfc3339, or auto "
+             "(number -> epoch_ms, string -> rfc3339)."},
+    {.name = "input.group_by",
+     .flags = F_STATE,
+     .type = T_GROUP_BY,
+     .def_help = "(none: one global key)",
+     .help = "Group key: a JSON pointer, a list of pointers, or \"$record_key\"."},
+    {.name = "input.event_id",
+     .flags = F_STATE,
+     .type = T_STRING,
+     .check = config_check_pointer,
+     .off = FIELD(event_id_pointer),
+     .def_help = "(none)",
+     .help = "JSON pointer to the event id; required when dedup.enabled."},
+    {.name = "watermark.max_out_of_orderness_ms",
+     .type = T_INT,
+     .def = "0",
+     .min = 0,
+     .max = INT64_MAX,
+     .off = FIELD(max_out_of_orderness_ms),
+     .help = "D: a partition's watermark is its largest event time minus D."},
+    {.name = "watermark.idle_timeout_ms",
+     .type = T_INT,
+     .def = "0",
+     .min = 0,
+     .max = INT64_MAX,
+     .off = FIELD(idle_timeout_ms),
+     .help = "A partition silent this long stops holding the watermark back; 0 = never."},
+    {.name = "window.type",
+     .type = T_ENUM,
+     .flags = F_REQUIRED | F_STATE,
+     .choices = config_window_types,
+     .off = FIELD(window_type),
+     .help = "tumbling, hopping or session."},
+    {.name = "window.size_ms",
+     .flags = F_STATE,
+     .type = T_INT,
+     .min = 1,
+     .max = INT64_MAX,
+     .off = FIELD(window_size_ms),
+     .windows = WIN_SIZED,
+     .req_windows = WIN_SIZED,
+     .def_help = "(required: tumbling, hopping)",
+     .help = "Window length."},
+    {.name = "window.advance_ms",
+     .flags = F_STATE,
+     .type = T_INT,
+     .min = 1,
+     .max = INT64_MAX,
+     .off = FIELD(window_advance_ms),
+     .windows = WIN(TM_WINDOW_HOPPING),
+     .req_windows = WIN(TM_WINDOW_HOPPING),
+     .def_help = "(required: hopping)",
+     .help = "Distance between hopping window starts; <= window.size_ms."},
+    {.name = "window.offset_ms",
+     .flags = F_STATE,
+     .type = T_INT,
+     .def = "0",
+     .min = INT64_MIN,
+     .max = INT64_MAX,
+     .off = FIELD(window_offset_ms),
+     .windows = WIN_SIZED,
+     .help = "Shifts window starts; any value, normalised into [0, size) "
+             "(tumbling) or [0, advance) (hopping)."},
+    {.name = "window.gap_ms",
+     .flags = F_STATE,
+     .type = T_INT,
+     .min = 1,
+     .max = INT64_MAX,
+     .off = FIELD(window_gap_ms),
+     .windows = WIN(TM_WINDOW_SESSION),
+     .req_windows = WIN(TM_WINDOW_SESSION),
+     .def_help = "(required: session)",
+     .help = "Session gap: an event opens [t, t + gap)."},
+    {.name = "allowed_lateness_ms",
+     .type = T_INT,
+     .def = "0",
+     .min = 0,
+     .max = INT64_MAX,
+     .off = FIELD(allowed_lateness_ms),
+     .help = "L: a fired window still takes (and re-emits for) events until W >= end + L."},
+    {.name = "aggregations",
+     .flags = F_STATE,
+     .type = T_AGGS,
+     .def_help = "[] (count only)",
+     .help = "List of {name, op, pointer}; op count|sum|min|max|avg; "
+             "pointer required except for count."},
+    {.name = "dedup.enabled",
+     .flags = F_STATE,
+     .type = T_BOOL,
+     .def = "false",
+     .off = FIELD(dedup_enabled),
+     .help = "Drop records whose dedup key was seen within dedup.ttl_ms."},
+    {.name = "dedup.key",
+     .flags = F_STATE,
+     .type = T_ENUM,
+     .def = "id+event_time",
+     .choices = dedup_keys,
+     .off = FIELD(dedup_key),
+     .help = "Dedup key: the event id, or the pair (id, event time)."},
+    {.name = "dedup.ttl_ms",
+     .flags = F_STATE,
+     .type = T_INT,
+     .min = 1,
+     .max = INT64_MAX,
+     .off = FIELD(dedup_ttl_ms),
+     .def_help = "2 x (D + L)",
+     .help = "How long (in event time) a dedup key is held; D and L as above."},
+    {.name = "clock_skew.max_ahead_ms",
+     .type = T_INT,
+     .min = 0,
+     .max = INT64_MAX,
+     .off = FIELD(clock_skew_max_ahead_ms),
+     .def_help = "(none: no check)",
+     .help = "M: an event time beyond receipt time + M is from the future."},
+    {.name = "clock_skew.action",
+     .type = T_ENUM,
+     .def = "clamp",
+     .choices = skew_actions,
+     .off = FIELD(clock_skew_action),
+     .help = "Future events: clamp (use receipt time) or dlq."},
+    {.name = "late.action",
+     .type = T_ENUM,
+     .def = "emit",
+     .choices = late_actions,
+     .off = FIELD(late_action),
+     .help = "Too-late events: emit to output.late_topic, or drop."},
+    {.name = "output.topic",
+     .type = T_STRING,
+     .flags = F_REQUIRED,
+     .check = check_topic,
+     .off = FIELD(output_topic),
+     .help = "Window results (key <group key>@<window start>)."},
+    {.name = "output.late_topic",
+     .type = T_STRING,
+     .check = check_topic,
+     .off = FIELD(late_topic),
+     .def_help = "<application_id>-late",
+     .help = "Too-late records, with tidemark.* headers."},
+    {.name = "output.dlq_topic",
+     .type = T_STRING,
+     .check = check_topic,
+     .off = FIELD(dlq_topic),
+     .def_help = "<application_id>-dlq",
+     .help = "Dead letters, with tidemark.* headers."},
+    {.name = "state.dir",
+     .type = T_STRING,
+     .def = "/var/lib/tidemark",
+     .check = check_nonempty,
+     .off = FIELD(state_dir),
+     .help = "Directory of the local state store."},
+    {.name = "commit_interval_ms",
+     .type = T_INT,
+     .def = "100",
+     .min = 1,
+     .max = 60000,
+     .off = FIELD(commit_interval_ms),
+     .help = "How often a transaction is committed."},
+    {.name = "metrics.port",
+     .type = T_INT,
+     .def = "9464",
+     .min = 0,
+     .max = 65535,
+     .off = FIELD(metrics_port),
+     .help = "HTTP port of /metrics, /healthz and /readyz; 0 = disabled."},
+    {.name = "health.stall_timeout_ms",
+     .type = T_INT,
+     .def = "60000",
+     .min = 1000,
+     .max = 3600000,
+     .off = FIELD(stall_timeout_ms),
+     .help = "/healthz and /readyz fail once the service loop has not turned (or the "
+             "consumer not polled) for this long."},
+    {.name = "log.level",
+     .type = T_STRING,
+     .def = "info",
+     .choices = log_levels,
+     .off = FIELD(log_level),
+     .help = "debug, info, warn or error."},
+    {.name = "static_membership",
+     .type = T_BOOL,
+     .def = "true",
+     .off = FIELD(static_membership),
+     .help = "Join the consumer group as a static member (group.instance.id = "
+             "<application_id>-<instance id>): a restarted instance takes its tasks back at "
+             "once, without a rebalance; an instance gone for good holds its tasks until "
+             "kafka.session.timeout.ms. kafka.group.instance.id overrides the id."},
+    {.name = "kafka.*",
+     .type = T_KAFKA,
+     .def_help = "(librdkafka's)",
+     .help = "Passed to librdkafka as is, e.g. kafka.bootstrap.servers."},
+};
+
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+const opt *config_options(size_t *n)
+{
+    *n = N_OPTS;
+    return opts;
+}
+
+/* Writes "a, b, c" (sep ", ") or "a|b|c" into buf: for messages and help. */
+void config_join_choices(const char *const *choices, const char *sep, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; choices[i] && used < n; i++) {
+        int w = snprintf(buf + used, n - used, "%s%s", i ? sep : "", choices[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* ---- option lookup ---------------------------------------------------- */
+
+const opt *config_find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt *o = &opts[i];
+        if (o->type != T_KAFKA && strlen(o->name) == len && memcmp(o->name, name, len) == 0)
+            return o;
+    }
+    return NULL;
+}
+
+slot *config_slot_of(loader *L, const opt *o)
+{
+    return &L->slots[o - opts];
+}
