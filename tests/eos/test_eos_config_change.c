@@ -27,20 +27,13 @@ Test(eos, a_changed_window_is_refused_until_reset)
 {
     enum { EVENTS = 4000 };
     tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "config-change"});
-    tm_eos_write_input(e, EVENTS, 13);
-    tm_eos_load_input(e);
-    tm_eos_instance *a = tm_eos_instance_add(e, "a");
-    tm_eos_start(e, a);
-    tm_eos_wait_done(e, 120000);
-    tm_eos_stop(e, a);
+    tm_eos_instance *a = tm_eos_run_once(e, EVENTS, 13);
     tm_eos_verify(e);
 
     /* The harness's tumbling window is 5 s: 10 s is another state shape. */
     a->sets[0] = "window.size_ms=10000";
     tm_eos_start(e, a);
-    int status = tm_eos_wait_exit(e, a, 60000);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "restart with a changed window: %s",
-              tm_proc_status_str(status));
+    tm_eos_expect_exit(e, a, 2, 60000, "restart with a changed window");
     cr_assert(tm_eos_log_contains(a, "window.size_ms (was 5000, now 10000)"),
               "the refusal names the key; log %s", a->log_path);
     cr_assert(tm_eos_log_contains(a, "tidemark reset"), "and the way out; log %s", a->log_path);
@@ -49,7 +42,7 @@ Test(eos, a_changed_window_is_refused_until_reset)
     char log[TM_EOS_PATH], set_dir[TM_EOS_PATH + 16];
     snprintf(set_dir, sizeof set_dir, "state.dir=%s", a->state_dir);
     const char *dry[] = {"reset", "--config", e->config_path, "--set", set_dir, NULL};
-    status = tm_eos_cli(e, "reset-dry.log", dry, log, sizeof log);
+    int status = tm_eos_cli(e, "reset-dry.log", dry, log, sizeof log);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "reset without --yes: %s",
               tm_proc_status_str(status));
     cr_assert(tm_eos_file_contains(log, e->changelog_topic), "the plan names the changelog");

@@ -13,12 +13,7 @@ TestSuite(eos, .fini = tm_eos_teardown);
 Test(eos, equality)
 {
     tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "equality"});
-    tm_eos_write_input(e, 5000, 1);
-    tm_eos_load_input(e);
-    tm_eos_instance *a = tm_eos_instance_add(e, "a");
-    tm_eos_start(e, a);
-    tm_eos_wait_done(e, 120000);
-    tm_eos_stop(e, a);
+    tm_eos_run_once(e, 5000, 1);
     tm_eos_verify(e);
     tm_eos_pass(e);
 }

@@ -31,9 +31,7 @@ Test(eos, a_second_instance_with_the_same_id_fences_the_first)
     tm_eos_sleep(e, 1000);
     tm_eos_start(e, second);
 
-    int status = tm_eos_wait_exit(e, first, 60000);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "the fenced instance: %s, want exit 1",
-              tm_proc_status_str(status));
+    tm_eos_expect_exit(e, first, 1, 60000, "the fenced instance");
     cr_assert(tm_eos_log_contains(first, "another instance started with the same instance id"),
               "the fenced instance's log must say why; log %s", first->log_path);
     printf("eos %s: the first instance was fenced and exited 1\n", e->name);

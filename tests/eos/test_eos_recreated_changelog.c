@@ -21,12 +21,7 @@ Test(eos, recreated_changelog)
 {
     enum { EVENTS = 6000 };
     tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "recreated"});
-    tm_eos_write_input(e, EVENTS, 5);
-    tm_eos_instance *a = tm_eos_instance_add(e, "a");
-    tm_eos_load_input(e);
-    tm_eos_start(e, a);
-    tm_eos_wait_done(e, 120000);
-    tm_eos_stop(e, a);
+    tm_eos_instance *a = tm_eos_run_once(e, EVENTS, 5);
 
     tm_eos_replace_broker(e);
     tm_eos_load_input(e);

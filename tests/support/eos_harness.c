@@ -415,7 +415,8 @@ int tm_eos_cli(tm_eos *e, const char *log_name, const char *const *args, char *l
     return status;
 }
 
-int tm_eos_wait_exit(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
+void tm_eos_expect_exit(tm_eos *e, tm_eos_instance *in, int code, int64_t timeout_ms,
+                        const char *why)
 {
     (void)e;
     cr_assert(in->pid > 0, "instance %s is not running", in->id);
@@ -426,7 +427,19 @@ int tm_eos_wait_exit(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
     cr_assert(exited, "instance %s did not exit within %lld ms; log %s", in->id,
               (long long)timeout_ms, in->log_path);
     in->pid = 0;
-    return status;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == code, "%s: %s, want exit %d; log %s", why,
+              tm_proc_status_str(status), code, in->log_path);
+}
+
+tm_eos_instance *tm_eos_run_once(tm_eos *e, size_t events, uint64_t seed)
+{
+    tm_eos_write_input(e, events, seed);
+    tm_eos_load_input(e);
+    tm_eos_instance *a = tm_eos_instance_add(e, "a");
+    tm_eos_start(e, a);
+    tm_eos_wait_done(e, 120000);
+    tm_eos_stop(e, a);
+    return a;
 }
 
 void tm_eos_check_instances(tm_eos *e)

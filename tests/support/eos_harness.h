@@ -21,6 +21,8 @@
  *         tm_eos_pass(e);
  *     }
  *
+ * (tm_eos_run_once does the steps from write_input to stop.)
+ *
  * tm_eos_teardown kills whatever is still running, stops the broker, and
  * removes the temporary directory after tm_eos_pass, or keeps it (and
  * prints its path) after a failure, or always with TIDEMARK_EOS_KEEP=1 in
@@ -137,6 +139,11 @@ void tm_eos_write_input(tm_eos *e, size_t events, uint64_t seed);
 /* Produces all of input.jsonl now (and waits for the acknowledgements). */
 void tm_eos_load_input(tm_eos *e);
 
+/* The simplest run: writes `events` input events (seed), loads them all,
+ * starts instance "a", waits until done (at most 120 s) and stops it.
+ * Returns "a" (stopped, its state kept). */
+tm_eos_instance *tm_eos_run_once(tm_eos *e, size_t events, uint64_t seed);
+
 /* Starts a feeder of lines [first, first + count) of input.jsonl at
  * rate_per_s (0: at once) in the background; tm_eos_wait_done waits for it
  * and tm_eos_join_feeder checks it. */
@@ -165,8 +172,10 @@ int tm_eos_cli(tm_eos *e, const char *log_name, const char *const *args, char *l
                size_t log_path_len);
 
 /* Waits (bounded) for in to exit by itself, without checking the other
- * instances, and returns its wait status; fails the test on timeout. */
-int tm_eos_wait_exit(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
+ * instances, and fails the test unless it exited with code; why names the
+ * exit in the failure message. */
+void tm_eos_expect_exit(tm_eos *e, tm_eos_instance *in, int code, int64_t timeout_ms,
+                        const char *why);
 
 /* Fails the test if a started instance has exited by itself (with its
  * log's tail on stderr), or restarts it when e->supervise allows. */
