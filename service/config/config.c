@@ -1,101 +1,29 @@
 /*
- * config.c: loads a tm_config from a JSON file, the environment and
- * command-line overrides (config.h). This file holds the public API and
- * runs the loader's phases; config_private.h lists the files that do them.
- *
- * Invariants:
- * - Every option is one row of opts[] (config_options.c). Option names, environment
- *   names, defaults, bounds, the help text and the validation all derive
- *   from that row; no other code spells an option's rules.
- * - Loading runs in two phases. Gathering: each source (defaults, file,
- *   environment, overrides, in that order) only records which raw value it
- *   supplies for which option, a later source replacing an earlier one.
- *   Applying: each winning raw value is then parsed and checked exactly
- *   once, with the name of the source that supplied it in any error. So a
- *   bad value in the file that the environment overrides is never reported.
- * - Defaults are text parsed like an override, so a default can never
- *   escape the checks a user value gets.
- * - A returned config is complete and consistent: dependent defaults are
- *   filled in (dedup.ttl_ms, output.late_topic, output.dlq_topic), the
- *   window offset is normalised, and cross-option rules hold. Consumers
- *   never re-validate it.
- * - Every error message starts with "config" and names the key (or the
- *   environment variable, or the file) it is about.
+ * config.c: a loaded tm_config (config.h): freeing it, and the questions
+ * the rest of the service asks it. Loading is config_load.c.
  */
-#include "config_private.h"
+#include "config_loader.h"
 
-#include "alloc.h"
-#include "err.h"
-#include "num.h"
-
-#include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- errors ----------------------------------------------------------- */
+#include "num.h"
 
-/* "config: <key><origin>: <message>": the one shape of a value error. */
-__attribute__((format(printf, 4, 5))) int config_key_fail(loader *L, const char *key,
-                                                          const char *origin, const char *fmt, ...)
+void config_free_strv(char **v, size_t n)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return tm_seterr(L->errstr, L->errlen, TM_ECONFIG, "config: %s%s: %s", key, origin, msg);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
-const char *config_json_type_name(const cJSON *j)
+void config_free_aggs(tm_agg_spec *aggs, size_t n)
 {
-    if (cJSON_IsString(j))
-        return "a string";
-    if (cJSON_IsNumber(j))
-        return "a number";
-    if (cJSON_IsBool(j))
-        return "a bool";
-    if (cJSON_IsArray(j))
-        return "a list";
-    if (cJSON_IsObject(j))
-        return "an object";
-    return "null";
-}
-
-/* ---- public API ---------------------------------------------------------- */
-
-int tm_config_load(tm_config **out, const char *path, char *const *envp,
-                   const char *const *overrides, size_t n_overrides, char *errstr, size_t errlen)
-{
-    loader L = {.errstr = errstr, .errlen = errlen};
-    cJSON *root = NULL;
-    int rc = 0;
-    L.cfg = tm_xcalloc(1, sizeof *L.cfg);
-    size_t n_opts;
-    config_options(&n_opts); /* for its length: one slot per row */
-    L.slots = tm_xcalloc(n_opts, sizeof *L.slots);
-    config_load_defaults(&L);
-    if (path)
-        rc = config_load_file(&L, path, &root);
-    if (rc == 0 && envp)
-        rc = config_load_env(&L, envp);
-    if (rc == 0 && overrides)
-        rc = config_load_overrides(&L, overrides, n_overrides);
-    if (rc == 0)
-        rc = config_apply_all(&L);
-    if (rc == 0)
-        rc = config_resolve(&L);
-    cJSON_Delete(root);
-    free(L.kafka_src);
-    free(L.slots);
-    if (rc != 0) {
-        tm_config_free(L.cfg);
-        return rc;
+    for (size_t i = 0; i < n; i++) {
+        free(aggs[i].name);
+        free(aggs[i].pointer);
     }
-    *out = L.cfg;
-    return 0;
+    free(aggs);
 }
 
 void tm_config_free(tm_config *cfg)

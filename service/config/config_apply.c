@@ -5,7 +5,7 @@
  * the config; then resolving: the cross-option rules, and the defaults that
  * depend on other options.
  */
-#include "config_private.h"
+#include "config_loader.h"
 
 #include "alloc.h"
 #include "buf.h"
@@ -247,13 +247,6 @@ static int slot_json(loader *L, const opt *o, const slot *s, cJSON **owned, cons
     return 0;
 }
 
-void config_free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* Reads a JSON list of strings, each passing check, into a new array. */
 static int json_strv(loader *L, const char *key, const char *origin, const cJSON *arr,
                      str_check check, char ***out, size_t *n_out)
@@ -430,15 +423,6 @@ static int agg_from_json(loader *L, const char *item, const char *origin, const 
     a->op = (tm_agg_op)op;
     a->pointer = v[2] ? tm_xstrdup(v[2]) : NULL;
     return 0;
-}
-
-void config_free_aggs(tm_agg_spec *aggs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(aggs[i].name);
-        free(aggs[i].pointer);
-    }
-    free(aggs);
 }
 
 static int aggs_from_json(loader *L, const opt *o, const slot *s, const cJSON *arr)

@@ -3,7 +3,7 @@
  * options flagged F_STATE in the option table, as "key=value" lines, and
  * the diff of two fingerprints that a refused restart reports.
  */
-#include "config_private.h"
+#include "config_loader.h"
 
 #include "buf.h"
 

@@ -6,7 +6,7 @@
  * parses and checks each winning value. kafka.* properties are the
  * exception: they go straight into cfg->kafka as text, for librdkafka.
  */
-#include "config_private.h"
+#include "config_loader.h"
 
 #include "alloc.h"
 #include "buf.h"

@@ -2,7 +2,7 @@
  * config_help.c: tidemark --help: the option reference, one line per row of
  * the option table, and how the sources combine.
  */
-#include "config_private.h"
+#include "config_loader.h"
 
 #include <inttypes.h>
 #include <stddef.h>

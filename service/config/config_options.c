@@ -1,12 +1,12 @@
 /*
- * config_options.c: the option table (config_private.h), the choices of
+ * config_options.c: the option table (config_loader.h), the choices of
  * its enum options and the checks of its string options, and lookup by
  * name.
  *
  * Every option is one row of opts[] below, and all of its rules derive from
  * that row (config.c states the loader's invariants).
  */
-#include "config_private.h"
+#include "config_loader.h"
 
 #include "jsonptr.h"
 

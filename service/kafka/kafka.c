@@ -1,13 +1,9 @@
 /*
- * kafka.c: see kafka.h. The handle: opening it for the service (the
- * producer, the consumer, the changelog topic, record limits,
- * init_transactions), for administration, and closing it; and the fatal
- * state every module sets.
- *
- * Invariant: once fatal is set it stays set, and every poll_batch returns
- * FATAL.
+ * kafka.c: see kafka.h. Opening the handle for the service (the producer,
+ * the consumer, the changelog topic, record limits, init_transactions), for
+ * administration or for reading the changelog, and closing it.
  */
-#include "kafka_private.h"
+#include "kafka_handle.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -24,52 +20,6 @@
 
 /* Best-effort abort of a transaction left open at close. */
 #define CLOSE_ABORT_TIMEOUT_MS 5000
-
-/* A formatted string in new memory (the caller frees it). */
-char *tm_kafka_xprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    assert(n >= 0);
-    char *s = tm_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-/* Records an unrecoverable state: from now on every poll returns FATAL
- * with this message. The first reason wins. */
-void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...)
-{
-    if (k->fatal)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    tm_vformat(k->fatal_msg, sizeof k->fatal_msg, fmt, ap);
-    va_end(ap);
-    k->fatal = true;
-    TM_LOG(TM_LOG_ERROR, "kafka", "%s", k->fatal_msg);
-}
-
-/* What a fencing error means for an operator ("" for other errors): the
- * transactional.id and group.instance.id both derive from the instance id,
- * so another process started with this one's id took over. */
-const char *tm_kafka_fenced_hint(rd_kafka_resp_err_t err)
-{
-    switch (err) {
-    case RD_KAFKA_RESP_ERR__FENCED:
-    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
-    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
-    case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
-        return " (fenced: another instance started with the same instance id and took over; "
-               "every instance needs its own --instance-id)";
-    default:
-        return "";
-    }
-}
 
 /* ---- open and close ------------------------------------------------------ */
 
@@ -228,4 +178,26 @@ void tm_kafka_close(tm_kafka *k)
     free(k->changelog_topic);
     free(k->client_id);
     free(k);
+}
+
+int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
+                                   size_t errlen)
+{
+    tm_kafka *k;
+    int rc = tm_kafka_open_admin(&k, cfg, errstr, errlen);
+    if (rc)
+        return rc;
+    int parts = 0;
+    rc = tm_kafka_topic_partitions(k, k->changelog_topic, &parts, errstr, errlen);
+    if (!rc && parts == 0)
+        rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                       "kafka: changelog topic '%s' does not exist (tidemark run creates it)",
+                       k->changelog_topic);
+    k->n_changelog = parts;
+    if (rc) {
+        tm_kafka_close(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
 }

@@ -3,7 +3,7 @@
  * range assignment, manual assignment offsets), one transactional producer
  * (transactional.id stable across restarts), a changelog reader, topic
  * administration, and error classification. Implemented by the files of
- * service/kafka/ (kafka_private.h says which does what), the only layer
+ * service/kafka/ (kafka_handle.h says which does what), the only layer
  * that includes librdkafka (the demo's in-process cluster aside:
  * service/cli/demo_cluster.c); the rest of the service sees tm_record,
  * tm_header and error classes.

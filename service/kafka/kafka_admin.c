@@ -5,7 +5,7 @@
  * of the topics tidemark writes (DescribeConfigs), and deleting a topic or
  * a consumer group (`tidemark reset`).
  */
-#include "kafka_private.h"
+#include "kafka_handle.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * consumer with read_committed, assigned changelog partitions by hand,
  * that lists their offsets (ListOffsets) and reads many of them at once.
  */
-#include "kafka_private.h"
+#include "kafka_handle.h"
 
 #include <assert.h>
 #include <stdbool.h>
@@ -66,28 +66,6 @@ int tm_kafka_open_restore(tm_kafka *k, char *errstr, size_t errlen)
     if (rc)
         return rc;
     rd_kafka_poll_set_consumer(k->restore);
-    return 0;
-}
-
-int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *errstr,
-                                   size_t errlen)
-{
-    tm_kafka *k;
-    int rc = tm_kafka_open_admin(&k, cfg, errstr, errlen);
-    if (rc)
-        return rc;
-    int parts = 0;
-    rc = tm_kafka_topic_partitions(k, k->changelog_topic, &parts, errstr, errlen);
-    if (!rc && parts == 0)
-        rc = tm_seterr(errstr, errlen, TM_EKAFKA,
-                       "kafka: changelog topic '%s' does not exist (tidemark run creates it)",
-                       k->changelog_topic);
-    k->n_changelog = parts;
-    if (rc) {
-        tm_kafka_close(k);
-        return rc;
-    }
-    *out = k;
     return 0;
 }
 

@@ -5,7 +5,7 @@
  * exactly-once forces and the defaults a user may override, tidemark's log
  * and error callbacks, and the client made from it.
  */
-#include "kafka_private.h"
+#include "kafka_handle.h"
 
 #include <stddef.h>
 #include <string.h>

@@ -18,7 +18,7 @@
  *   librdkafka marked it outdated) is dropped: its next owner reads it
  *   again from the committed offset.
  */
-#include "kafka_private.h"
+#include "kafka_handle.h"
 
 #include <assert.h>
 #include <stdbool.h>

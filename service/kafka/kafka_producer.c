@@ -20,7 +20,7 @@
  *   flush serves every delivery report, so both are exact once the commit
  *   returns.
  */
-#include "kafka_private.h"
+#include "kafka_handle.h"
 
 #include <stdbool.h>
 #include <stddef.h>

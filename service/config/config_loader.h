@@ -1,13 +1,14 @@
 /*
- * config_private.h: what the files of service/config/ share: the option
+ * config_loader.h: what the files of service/config/ share: the option
  * table's row type, the loader's state, and the functions one file defines
  * for the others. Only the .c files of service/config/ include it; the rest
  * of the service sees config.h.
  *
- * The files, one job each (config.c states the loader's invariants):
- *   config.c              the public API; tm_config_load runs the phases;
- *                         the value-error messages gathering and applying
- *                         share
+ * The files, one job each:
+ *   config_load.c         tm_config_load: runs the phases below (and states
+ *                         the loader's invariants)
+ *   config.c              a loaded config: freeing it, its queries
+ *   config_loader.c       the value-error messages every phase shares
  *   config_options.c      the option table, its choices and string checks,
  *                         lookup by name
  *   config_gather.c       gathering: defaults, the file, the environment,
@@ -17,8 +18,8 @@
  *   config_fingerprint.c  the state fingerprint and its diff
  *   config_help.c         --help
  */
-#ifndef TM_CONFIG_PRIVATE_H
-#define TM_CONFIG_PRIVATE_H
+#ifndef TM_CONFIG_LOADER_H
+#define TM_CONFIG_LOADER_H
 
 #include "config.h"
 
@@ -138,7 +139,11 @@ int config_load_overrides(loader *L, const char *const *ovs, size_t n);
 /* The applying phase, then the cross-option rules and dependent defaults. */
 int config_apply_all(loader *L);
 int config_resolve(loader *L);
-/* Free what applying built; tm_config_free uses them too. */
+
+/* ---- config.c ------------------------------------------------------------ */
+
+/* Free what applying builds (a failed apply frees its part; tm_config_free
+ * the rest). */
 void config_free_strv(char **v, size_t n);
 void config_free_aggs(tm_agg_spec *aggs, size_t n);
 

@@ -1,12 +1,12 @@
 /*
- * kafka_private.h: what the files of service/kafka/ share: the tm_kafka
+ * kafka_handle.h: what the files of service/kafka/ share: the tm_kafka
  * handle, the operation timeout, the clock helpers, and the functions one
  * file defines for the others. Only the .c files of service/kafka/ include
  * it; the rest of the service sees kafka.h.
  *
  * The files, one job each:
- *   kafka.c                   the handle: open (service, admin), close, the
- *                             fatal state
+ *   kafka.c                   opening the handle (service, admin), closing it
+ *   kafka_handle.c            the fatal state, formatted names, fencing hints
  *   kafka_conf.c              the kafka.* passthrough, forced and default
  *                             properties, the log and error callbacks
  *   kafka_admin.c             metadata, admin requests, the changelog topic,
@@ -20,8 +20,8 @@
  * abort (producer). Only the log callback runs on librdkafka's own
  * threads, and it touches nothing but the thread-safe logger.
  */
-#ifndef TM_KAFKA_PRIVATE_H
-#define TM_KAFKA_PRIVATE_H
+#ifndef TM_KAFKA_HANDLE_H
+#define TM_KAFKA_HANDLE_H
 
 #include "kafka.h"
 
@@ -124,7 +124,7 @@ static inline int remaining_ms(int64_t deadline)
     return left > 1000000000 ? 1000000000 : (int)left;
 }
 
-/* ---- kafka.c ------------------------------------------------------------ */
+/* ---- kafka_handle.c ------------------------------------------------------ */
 
 char *tm_kafka_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,0 +1,63 @@
+/*
+ * kafka_handle.c: see kafka_handle.h. What every file of the kafka layer
+ * uses: the fatal state, formatted names, what a fencing error means.
+ *
+ * Invariant: once fatal is set it stays set, and every poll_batch returns
+ * FATAL.
+ */
+#include "kafka_handle.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "alloc.h"
+#include "err.h"
+#include "log.h"
+
+/* A formatted string in new memory (the caller frees it). */
+char *tm_kafka_xprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    assert(n >= 0);
+    char *s = tm_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* Records an unrecoverable state: from now on every poll returns FATAL
+ * with this message. The first reason wins. */
+void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...)
+{
+    if (k->fatal)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    tm_vformat(k->fatal_msg, sizeof k->fatal_msg, fmt, ap);
+    va_end(ap);
+    k->fatal = true;
+    TM_LOG(TM_LOG_ERROR, "kafka", "%s", k->fatal_msg);
+}
+
+/* What a fencing error means for an operator ("" for other errors): the
+ * transactional.id and group.instance.id both derive from the instance id,
+ * so another process started with this one's id took over. */
+const char *tm_kafka_fenced_hint(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+        return " (fenced: another instance started with the same instance id and took over; "
+               "every instance needs its own --instance-id)";
+    default:
+        return "";
+    }
+}
