@@ -1,9 +1,9 @@
 /*
  * Tests of the launcher's control channel (README, "The launcher"):
- * `down <id>` / `up <id>` on its standard input, one `ok` a command, errors
- * for anything else, and end of file on standard input leaving the
- * cluster serving. Through tests/support/broker.h, as the exactly-once
- * tests use it. Every wait is bounded.
+ * `down <id>` / `up <id>` / `fail <api> <code> <count>` on its standard
+ * input, one `ok` a command, errors for anything else, and end of file on standard input leaving
+ * the cluster serving. Through tests/support/broker.h, as the exactly-once tests use it. Every wait
+ * is bounded.
  */
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
@@ -86,8 +86,10 @@ Test(launcher_control, down_and_up_reply_ok)
 
 Test(launcher_control, bad_commands_get_errors)
 {
-    static const char *const bad[] = {"down 0", "down 4",  "up x", "down", "sideways 1",
-                                      "up 1 2", "down -1", "",     "   "};
+    static const char *const bad[] = {"down 0",       "down 4",        "up x",         "down",
+                                      "sideways 1",   "up 1 2",        "down -1",      "",
+                                      "   ",          "fail 2 29",     "fail x 29 1",  "fail 2 0 1",
+                                      "fail 2 29 17", "fail 100 29 1", "fail 2 29 1 1"};
     tm_test_broker *b = start();
     char reply[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -111,4 +113,22 @@ Test(launcher_control, eof_on_stdin_keeps_serving)
     status = tm_test_broker_stop(b);
     cr_assert(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s",
               tm_proc_status_str(status));
+}
+
+/* `fail 0 29 1`: the next Produce request (API 0), and only that one, is
+ * answered TOPIC_AUTHORIZATION_FAILED (29), which a producer does not
+ * retry: records are refused, then all go through again. */
+Test(launcher_control, fail_answers_the_next_requests_with_an_error)
+{
+    tm_test_broker *b = start();
+    const char *bs = tm_test_broker_bootstrap(b);
+    cr_assert_eq(produce_all(bs, 3, 10000), 3, "before the command");
+    tm_test_broker_command(b, "fail 0 29 1");
+    /* librdkafka fails the topic's queued records with the refused
+     * request's: one record or all three, depending on what was in flight. */
+    int n = produce_all(bs, 3, 10000);
+    cr_expect_lt(n, 3, "a produce request must fail (%d of 3 acknowledged)", n);
+    n = produce_all(bs, 3, 10000);
+    cr_expect_eq(n, 3, "and only one (%d of 3 acknowledged)", n);
+    tm_test_broker_stop(b);
 }

@@ -15,6 +15,11 @@
  *     down <broker_id>   take a broker down (connections closed, listener
  *                        stopped, same port kept)      -> "ok"
  *     up <broker_id>     bring it back                 -> "ok"
+ *     fail <api_key> <error_code> <count>
+ *                        answer the next <count> requests of that API (on
+ *                        any broker) with that Kafka error code, as a broker
+ *                        does after it lost state (librdkafka's
+ *                        rd_kafka_mock_push_request_errors) -> "ok"
  *
  * Anything else, or a broker id that is not in 1..N, gets "error: <why>".
  * End of file on standard input only ends the control channel: the cluster
@@ -176,23 +181,55 @@ static int split_words(char *line, char **words, int max)
     }
 }
 
+/* `fail <api_key> <error_code> <count>`: the next count requests of the
+ * API are answered with the error. */
+static void run_fail(char **words)
+{
+    rd_kafka_resp_err_t errs[16];
+    int api = parse_int(words[1], 0, 99), code = parse_int(words[2], 1, 32767),
+        count = parse_int(words[3], 1, (int)(sizeof errs / sizeof errs[0]));
+
+    if (api < 0 || code < 0 || count < 0) {
+        reply("error: expected 'fail <api_key 0..99> <error_code 1..32767> <count 1..16>'");
+        return;
+    }
+    for (int i = 0; i < count; i++)
+        errs[i] = (rd_kafka_resp_err_t)code;
+    pthread_mutex_lock(&control.lock);
+    if (control.closing) {
+        pthread_mutex_unlock(&control.lock);
+        reply("error: shutting down");
+        return;
+    }
+    rd_kafka_mock_push_request_errors_array(control.mcluster, (int16_t)api, (size_t)count, errs);
+    pthread_mutex_unlock(&control.lock);
+    reply("ok");
+    fprintf(stderr, "tidemark-test-broker: the next %d request(s) of API %d fail with %s\n", count,
+            api, rd_kafka_err2name(errs[0]));
+}
+
 /* Runs one control command (a line without its newline) and replies. */
 static void run_command(char *line)
 {
-    char *words[2];
+    char *words[4];
     const char *verb, *arg;
     rd_kafka_resp_err_t err;
     int id, n;
 
-    n = split_words(line, words, 2);
+    n = split_words(line, words, 4);
     if (n == 0) {
         reply("error: empty command");
         return;
     }
     verb = words[0];
     arg = n > 1 ? words[1] : NULL;
+    if (strcmp(verb, "fail") == 0 && n == 4) {
+        run_fail(words);
+        return;
+    }
     if ((strcmp(verb, "down") != 0 && strcmp(verb, "up") != 0) || n != 2) {
-        reply("error: unknown command (expected 'down <broker_id>' or 'up <broker_id>')");
+        reply("error: unknown command (expected 'down <broker_id>', 'up <broker_id>' or "
+              "'fail <api_key> <error_code> <count>')");
         return;
     }
     id = parse_int(arg, 1, control.brokers);
