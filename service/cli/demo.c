@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -73,12 +72,12 @@ static void *generate(void *arg)
                 goto out;
             g->produced++;
         }
-        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL);
+        tm_sleep_ms(10);
     }
 out:
     /* Give the last events time to be consumed and their windows time to
      * be committed before stopping. */
-    nanosleep(&(struct timespec){2, 0}, NULL);
+    tm_sleep_ms(2000);
     *g->stop = 1;
     tm_generator_free(gen);
     return NULL;

@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -85,7 +84,7 @@ static int delete_group(tm_kafka *k, const tm_config *cfg, bool *found, FILE *ou
                     cfg->application_id, (long long)(session_ms / 1000 + 5));
         fflush(out);
         told = true;
-        nanosleep(&(struct timespec){RETRY_MS / 1000, (RETRY_MS % 1000) * 1000000L}, NULL);
+        tm_sleep_ms(RETRY_MS);
     }
 }
 

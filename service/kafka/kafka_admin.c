@@ -46,13 +46,13 @@ static int topic_partitions(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int64_t deadl
             rd_kafka_metadata_destroy(md);
         if (!err || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
             return 0;
-        if (now_ms() >= deadline ||
+        if (tm_monotonic_ms() >= deadline ||
             (err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE && err != RD_KAFKA_RESP_ERR__TRANSPORT &&
              err != RD_KAFKA_RESP_ERR__TIMED_OUT))
             return tm_seterr(errstr, errlen, TM_EKAFKA,
                              "kafka: metadata of topic '%s': %s (check kafka.bootstrap.servers)",
                              rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
-        sleep_ms(100);
+        tm_sleep_ms(100);
     }
 }
 
@@ -187,7 +187,7 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
 int tm_kafka_ensure_changelog(tm_kafka *k, char *errstr, size_t errlen)
 {
     const tm_config *cfg = k->cfg;
-    int64_t deadline = now_ms() + OP_TIMEOUT_MS;
+    int64_t deadline = tm_monotonic_ms() + OP_TIMEOUT_MS;
     int max_parts = 0, brokers = 1, parts = 0, rc;
 
     for (size_t i = 0; i < cfg->n_input_topics; i++) {
@@ -216,10 +216,10 @@ int tm_kafka_ensure_changelog(tm_kafka *k, char *errstr, size_t errlen)
     if (!rc && parts == 0) {
         rc = create_changelog(k, max_parts, brokers < 3 ? brokers : 3, errstr, errlen);
         /* Metadata lags creation: wait until the topic shows. */
-        while (!rc && parts == 0 && now_ms() < deadline) {
+        while (!rc && parts == 0 && tm_monotonic_ms() < deadline) {
             rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
             if (!rc && parts == 0)
-                sleep_ms(100);
+                tm_sleep_ms(100);
         }
         if (!rc && parts == 0)
             rc = tm_seterr(errstr, errlen, TM_EKAFKA,
@@ -384,8 +384,8 @@ int tm_kafka_topic_partitions(tm_kafka *k, const char *topic, int *partitions, c
         return tm_seterr(errstr, errlen, TM_ECONFIG, "config: topic '%s': %s", topic,
                          rd_kafka_err2str(rd_kafka_last_error()));
     int brokers = 0;
-    int rc = topic_partitions(k->restore, meta, now_ms() + OP_TIMEOUT_MS, partitions, &brokers,
-                              errstr, errlen);
+    int rc = topic_partitions(k->restore, meta, tm_monotonic_ms() + OP_TIMEOUT_MS, partitions,
+                              &brokers, errstr, errlen);
     rd_kafka_topic_destroy(meta);
     return rc;
 }

@@ -161,7 +161,7 @@ static int list_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n, const s
     rd_kafka_queue_t *q = rd_kafka_queue_new(k->restore);
     rd_kafka_ListOffsets(k->restore, list, opts, q);
     rd_kafka_event_t *ev = NULL;
-    while (!ev && !stopped(stop) && now_ms() < deadline)
+    while (!ev && !stopped(stop) && tm_monotonic_ms() < deadline)
         ev = rd_kafka_queue_poll(q, 100);
     int rc = ev ? take_offsets(k, ev, parts, n, index, earliest, errstr, errlen)
              : stopped(stop)
@@ -188,15 +188,15 @@ int tm_kafka_changelog_offsets(tm_kafka *k, tm_changelog_part *parts, size_t n, 
     if (rc < 0 || n == 0)
         return rc;
     ssize_t *index = part_index(k, parts, n);
-    int64_t deadline = now_ms() + OP_TIMEOUT_MS;
+    int64_t deadline = tm_monotonic_ms() + OP_TIMEOUT_MS;
     for (;;) {
         rc = list_offsets(k, parts, n, index, true, deadline, stop, errstr, errlen);
         if (rc == 0)
             rc = list_offsets(k, parts, n, index, false, deadline, stop, errstr, errlen);
-        if (rc == 0 || rc == TM_ESTOPPED || now_ms() + 100 >= deadline)
+        if (rc == 0 || rc == TM_ESTOPPED || tm_monotonic_ms() + 100 >= deadline)
             break;
         TM_LOG(TM_LOG_WARN, "kafka", "%s; retrying", errstr);
-        sleep_ms(100);
+        tm_sleep_ms(100);
     }
     free(index);
     return rc;
@@ -268,13 +268,13 @@ int tm_kafka_read_changelogs(tm_kafka *k, tm_changelog_part *parts, size_t n, tm
     if (left <= 0)
         return left;
     ssize_t *index = part_index(k, parts, n);
-    int64_t idle_deadline = now_ms() + RESTORE_IDLE_MS;
+    int64_t idle_deadline = tm_monotonic_ms() + RESTORE_IDLE_MS;
     while (left > 0 && rc == 0) {
         if (stopped(stop)) {
             rc = TM_ESTOPPED;
             break;
         }
-        if (now_ms() > idle_deadline) {
+        if (tm_monotonic_ms() > idle_deadline) {
             rc = tm_seterr(errstr, errlen, TM_EKAFKA,
                            "kafka: changelog %s: no progress for %d ms with %d partition(s) "
                            "left to read",
@@ -291,7 +291,7 @@ int tm_kafka_read_changelogs(tm_kafka *k, tm_changelog_part *parts, size_t n, tm
             int64_t before = parts[i].next;
             rc = restore_one(m, &parts[i], (size_t)i, fn, ctx);
             if (parts[i].next != before)
-                idle_deadline = now_ms() + RESTORE_IDLE_MS;
+                idle_deadline = tm_monotonic_ms() + RESTORE_IDLE_MS;
             left -= parts[i].next >= parts[i].end;
         }
         rd_kafka_message_destroy(m);

@@ -347,7 +347,7 @@ ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeou
         k->cap_batch = max;
     }
     apply_rebalance(k);
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = tm_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (is_fatal(k, errstr, errlen)) {
             tm_kafka_release_batch(k);

@@ -1,6 +1,6 @@
 /*
  * kafka_handle.h: what the files of service/kafka/ share: the tm_kafka
- * handle, the operation timeout, the clock helpers, and the functions one
+ * handle, the operation timeout, deadlines, and the functions one
  * file defines for the others. Only the .c files of service/kafka/ include
  * it; the rest of the service sees kafka.h.
  *
@@ -28,10 +28,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "config.h"
 
 /* Metadata, topic creation, init_transactions, send_offsets, seek and
@@ -100,25 +100,13 @@ struct tm_kafka {
     size_t n_batch, cap_batch;
 };
 
-/* ---- the clock ------------------------------------------------------------ */
+/* ---- deadlines ------------------------------------------------------------ */
 
-static inline int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
-/* Milliseconds left until deadline, clamped to [0, INT_MAX-ish]. */
+/* Milliseconds left until deadline (tm_monotonic_ms), clamped to
+ * [0, INT_MAX-ish]: librdkafka's timeouts are ints. */
 static inline int remaining_ms(int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - tm_monotonic_ms();
     if (left < 0)
         return 0;
     return left > 1000000000 ? 1000000000 : (int)left;

@@ -121,14 +121,14 @@ int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t
  * coordinator not yet available) is resumed until the deadline. */
 int tm_kafka_init_transactions(tm_kafka *k, char *errstr, size_t errlen)
 {
-    int64_t deadline = now_ms() + OP_TIMEOUT_MS;
+    int64_t deadline = tm_monotonic_ms() + OP_TIMEOUT_MS;
     int64_t backoff = 100;
     for (;;) {
         rd_kafka_error_t *error = rd_kafka_init_transactions(k->producer, remaining_ms(deadline));
         if (!error)
             return 0;
         bool retry = rd_kafka_error_is_retriable(error) && !rd_kafka_error_is_fatal(error) &&
-                     now_ms() + backoff < deadline;
+                     tm_monotonic_ms() + backoff < deadline;
         if (!retry) {
             int rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: init_transactions: %s%s",
                                rd_kafka_error_string(error),
@@ -139,7 +139,7 @@ int tm_kafka_init_transactions(tm_kafka *k, char *errstr, size_t errlen)
         TM_LOG(TM_LOG_WARN, "kafka", "init_transactions: %s: retrying",
                rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
-        sleep_ms(backoff);
+        tm_sleep_ms(backoff);
         backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
     }
 }

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "buf.h"
@@ -264,7 +263,7 @@ static int ensure_txn(tm_runner *r, char *errstr, size_t errlen)
             return fatal("begin_transaction", err, errstr, errlen);
         TM_LOG(TM_LOG_WARN, "runner", "begin_transaction: %s; retrying", err);
         tm_telemetry_alive(r->telemetry, tm_wall_clock_ms());
-        nanosleep(&(struct timespec){0, 200 * 1000000}, NULL);
+        tm_sleep_ms(200);
     }
     return TM_OK;
 }
