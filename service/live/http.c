@@ -27,19 +27,20 @@ enum {
      * the file descriptors and the memory (64 x MEMORY_LIMIT = 1 MiB) an
      * attacker can take. */
     CONNECTION_LIMIT = 64,
-    /* Per client address: a single address (one attacker) can hold only 8
-     * of the 64, so the kubelet and Prometheus, which come from other
-     * addresses, always find a free one; 8 covers the kubelet's three
-     * concurrent probes with room to spare. */
+    /* Per client address: one address (one attacker) holds 8 of the 64 at
+     * most, so it takes eight addresses to crowd out the kubelet and
+     * Prometheus, which come from addresses of their own; 8 covers the
+     * kubelet's three concurrent probes with room to spare. */
     PER_IP_LIMIT = 8,
     /* Seconds a connection may stay silent (neither a byte of request nor
      * a byte of answer taken) before it is closed: real clients send their
      * request in one go, so 3 s frees an idle connection's slot quickly. */
     TIMEOUT_S = 3,
     /* Bytes of memory per connection for the request line, the headers and
-     * the answer's headers: 8 KiB of request, as before, plus room for the
-     * answer; a longer request is refused (431/413) and the connection
-     * closed. The body is allocated separately. */
+     * the answer's headers: room for the 8 KiB of request the old server
+     * read and for the answer's headers; a request that does not fit is
+     * answered 414 or 431 and the connection closed. The answer's body is
+     * allocated apart. */
     MEMORY_LIMIT = 16 * 1024,
 };
 
