@@ -53,7 +53,7 @@ RDKAFKA_CONFIGURE_FLAGS=(
 APT_PACKAGES=(
     build-essential ca-certificates cmake ninja-build pkg-config git patch python3
     clang libclang-rt-14-dev clang-format
-    liblmdb-dev lmdb-utils libcjson-dev libcriterion-dev
+    liblmdb-dev lmdb-utils libcjson-dev libcriterion-dev libmicrohttpd-dev
     zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev
     # the ops checks (tests/ops/): promtool, YAML and JSON Schema checks, and
     # Go with sprig to render the Helm chart (no helm package in Debian)

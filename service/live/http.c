@@ -1,19 +1,16 @@
 /*
  * http.c: see http.h.
  */
-#define _GNU_SOURCE /* accept4 */
 #include "http.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
+#include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -21,135 +18,108 @@
 #include "err.h"
 #include "log.h"
 
+/* The limits (http.h has the picture). Our clients are Prometheus (one
+ * connection per scrape), the kubelet (one per probe, up to three probes
+ * at once) and an operator's curl; each sends its request at once and
+ * reads a small answer. */
 enum {
-    REQUEST_MAX = 8192,   /* a request line and headers; bodies are not read */
-    IO_TIMEOUT_MS = 2000, /* per read or write: a stuck client frees the thread */
+    /* All connections at once: the clients above need a handful; 64 bounds
+     * the file descriptors and the memory (64 x MEMORY_LIMIT = 1 MiB) an
+     * attacker can take. */
+    CONNECTION_LIMIT = 64,
+    /* Per client address: one address (one attacker) holds 8 of the 64 at
+     * most, so it takes eight addresses to crowd out the kubelet and
+     * Prometheus, which come from addresses of their own; 8 covers the
+     * kubelet's three concurrent probes with room to spare. */
+    PER_IP_LIMIT = 8,
+    /* Seconds a connection may stay silent (neither a byte of request nor
+     * a byte of answer taken) before it is closed: real clients send their
+     * request in one go, so 3 s frees an idle connection's slot quickly. */
+    TIMEOUT_S = 3,
+    /* Bytes of memory per connection for the request line, the headers and
+     * the answer's headers: room for the 8 KiB of request the old server
+     * read and for the answer's headers; a request that does not fit is
+     * answered 414 or 431 and the connection closed. The answer's body is
+     * allocated apart. */
+    MEMORY_LIMIT = 16 * 1024,
 };
 
 struct tm_http {
-    int listen_fd;
-    int wake[2]; /* a byte on wake[1] stops the thread */
+    struct MHD_Daemon *daemon;
     int port;
     tm_http_handler handler;
     void *ctx;
-    pthread_t thread;
-    bool started;
+    pthread_t starter;   /* the thread in tm_http_start */
+    char start_err[256]; /* libmicrohttpd's first message during start */
 };
 
-static const char *reason_of(int status)
+/* libmicrohttpd's messages. During tm_http_start (on the starting thread:
+ * the polling thread does not exist before the listen socket does) the
+ * first one is kept for the error; later ones (a connection refused over a
+ * limit, a client breaking the protocol) are debug lines: an attacker
+ * decides how many there are. */
+__attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *fmt, va_list ap)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Error";
-    }
+    tm_http *s = cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\r\n")] = '\0';
+    if (pthread_equal(pthread_self(), s->starter) && s->start_err[0] == '\0')
+        snprintf(s->start_err, sizeof s->start_err, "%s", msg);
+    TM_LOG(TM_LOG_DEBUG, "http", "%s", msg);
 }
 
-/* Reads until the end of the headers; returns false on a timeout, an
- * oversized request or a closed connection. */
-static bool read_request(int fd, char *buf, size_t cap)
+static enum MHD_Result queue(struct MHD_Connection *conn, tm_http_response *res)
 {
-    size_t len = 0;
-    while (len + 1 < cap) {
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        len += (size_t)n;
-        buf[len] = '\0';
-        if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
-            return true;
-    }
-    return false;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(res->body.len, res->body.data, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
+    /* One request per connection, as Prometheus and the kubelet use it: no
+     * connection waits for a next request. */
+    enum MHD_Result ok =
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    if (ok == MHD_YES)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(conn, (unsigned)res->status, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+/* Called on the polling thread once the request line and headers are in
+ * (url without the query string); a request body is never read. HEAD gets
+ * the headers of the GET answer. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* the client went away: nothing to tell it */
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Parses "METHOD SP target SP HTTP/..." and fills res. */
-static void answer(tm_http *s, char *request, tm_http_response *res, bool *head)
-{
-    char *sp1 = strchr(request, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/", 5) != 0) {
-        res->status = 400;
-        tm_buf_puts(&res->body, "bad request\n");
-        return;
-    }
-    *sp1 = *sp2 = '\0';
-    *head = strcmp(request, "HEAD") == 0;
-    if (!*head && strcmp(request, "GET") != 0) {
-        res->status = 405;
-        tm_buf_puts(&res->body, "only GET and HEAD\n");
-        return;
-    }
-    char *path = sp1 + 1;
-    path[strcspn(path, "?#")] = '\0';
-    s->handler(s->ctx, path, res);
-}
-
-static void serve(tm_http *s, int fd)
-{
-    struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char request[REQUEST_MAX];
-    if (!read_request(fd, request, sizeof request))
-        return;
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)req_cls;
+    tm_http *s = cls;
     tm_http_response res = {.status = 200, .content_type = "text/plain; charset=utf-8"};
-    bool head = false;
-    answer(s, request, &res, &head);
-    tm_buf hdr = {0};
-    tm_buf_printf(&hdr,
-                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                  "Connection: close\r\n\r\n",
-                  res.status, reason_of(res.status), res.content_type, res.body.len);
-    write_all(fd, hdr.data, hdr.len);
-    if (!head && res.body.len > 0)
-        write_all(fd, res.body.data, res.body.len);
-    tm_buf_free(&hdr);
+    if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
+        s->handler(s->ctx, url, &res);
+    } else {
+        res.status = MHD_HTTP_METHOD_NOT_ALLOWED;
+        tm_buf_puts(&res.body, "only GET and HEAD\n");
+    }
+    enum MHD_Result rc = queue(conn, &res);
     tm_buf_free(&res.body);
+    return rc;
 }
 
-static void *server_main(void *arg)
+/* One socket for IPv6 and IPv4 (clients arrive mapped), unless the kernel
+ * has no IPv6. */
+static unsigned int address_family_flags(void)
 {
-    tm_http *s = arg;
-    struct pollfd fds[2] = {{s->listen_fd, POLLIN, 0}, {s->wake[0], POLLIN, 0}};
-    for (;;) {
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            TM_LOG(TM_LOG_ERROR, "http", "poll: %s; the metrics endpoint stops", strerror(errno));
-            return NULL;
-        }
-        if (fds[1].revents)
-            return NULL;
-        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue; /* the client gave up before accept, or a transient error */
-        serve(s, fd);
-        close(fd);
-    }
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return MHD_USE_DUAL_STACK;
 }
 
 int tm_http_start(tm_http **out, int port, tm_http_handler handler, void *ctx, char *errstr,
@@ -158,53 +128,30 @@ int tm_http_start(tm_http **out, int port, tm_http_handler handler, void *ctx, c
     tm_http *s = tm_xcalloc(1, sizeof *s);
     s->handler = handler;
     s->ctx = ctx;
-    s->wake[0] = s->wake[1] = -1;
-    s->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool v6 = s->listen_fd >= 0;
-    if (!v6) /* a kernel without IPv6 */
-        s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int on = 1, off = 0;
-    int rc =
-        s->listen_fd < 0 ? -1 : setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    struct sockaddr_storage addr = {0};
-    socklen_t addr_len;
-    if (v6) {
-        /* One socket for both families: IPv4 clients arrive mapped. */
-        if (rc == 0)
-            rc = setsockopt(s->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
-        a->sin6_family = AF_INET6;
-        a->sin6_addr = in6addr_any;
-        a->sin6_port = htons((uint16_t)port);
-        addr_len = sizeof *a;
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&addr;
-        a->sin_family = AF_INET;
-        a->sin_addr.s_addr = htonl(INADDR_ANY);
-        a->sin_port = htons((uint16_t)port);
-        addr_len = sizeof *a;
+    s->starter = pthread_self();
+    /* One internal thread waits on epoll for every connection: a slow or
+     * silent client costs a slot, never the thread. */
+    const unsigned int flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | address_family_flags();
+    struct MHD_OptionItem limits[] = {
+        {MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_LIMIT, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, TIMEOUT_S, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, MEMORY_LIMIT, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* The logger first, so that no message of the start goes elsewhere. */
+    s->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_log, s, MHD_OPTION_ARRAY, limits,
+                                 MHD_OPTION_END);
+    if (!s->daemon) {
+        int rc = tm_seterr(errstr, errlen, TM_EIO, "cannot listen on port %d: %s", port,
+                           s->start_err[0] ? s->start_err : "libmicrohttpd did not start");
+        free(s);
+        return rc;
     }
-    if (rc == 0)
-        rc = bind(s->listen_fd, (struct sockaddr *)&addr, addr_len);
-    if (rc == 0)
-        rc = listen(s->listen_fd, 16);
-    if (rc == 0)
-        rc = getsockname(s->listen_fd, (struct sockaddr *)&addr, &addr_len);
-    if (rc == 0)
-        rc = pipe2(s->wake, O_CLOEXEC);
-    if (rc != 0) {
-        int e = errno;
-        tm_http_stop(s);
-        return tm_seterr(errstr, errlen, TM_EIO, "cannot listen on port %d: %s", port, strerror(e));
-    }
-    s->port = ntohs(v6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                       : ((struct sockaddr_in *)&addr)->sin_port);
-    rc = pthread_create(&s->thread, NULL, server_main, s);
-    s->started = rc == 0;
-    if (rc != 0) {
-        tm_http_stop(s);
-        return tm_seterr(errstr, errlen, TM_EIO, "cannot start the HTTP thread: %s", strerror(rc));
-    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : port;
     *out = s;
     return TM_OK;
 }
@@ -218,16 +165,6 @@ void tm_http_stop(tm_http *s)
 {
     if (!s)
         return;
-    if (s->started) {
-        while (write(s->wake[1], "x", 1) < 0 && errno == EINTR)
-            ;
-        pthread_join(s->thread, NULL);
-    }
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
-    if (s->wake[0] >= 0)
-        close(s->wake[0]);
-    if (s->wake[1] >= 0)
-        close(s->wake[1]);
+    MHD_stop_daemon(s->daemon); /* joins the thread, closes every connection */
     free(s);
 }

@@ -1,11 +1,16 @@
 /*
- * http.h: a minimal HTTP/1.1 server for the metrics and health endpoints.
+ * http.h: the HTTP/1.1 server of the metrics and health endpoints, on
+ * libmicrohttpd.
  *
- * One background thread accepts one connection at a time, reads one
- * request (bounded in size and time), answers it through the handler and
- * closes the connection: enough for a Prometheus scrape and the kubelet's
- * probes, and nothing a client can hold open (a slow client is cut off
- * after the read timeout).
+ * One background thread waits on epoll for all connections at once, so a
+ * slow, silent or stuck client holds one connection slot and never the
+ * server: the health probes keep being answered. Each request is read up
+ * to its headers (a body is never read), answered through the handler and
+ * the connection closed. The limits (http.c says why each): 64
+ * connections in all, 8 per client address, 16 KiB of memory per
+ * connection (a longer request is refused), and a connection silent for
+ * 3 s is closed. A flood from one address thus takes 8 slots at most; the
+ * kubelet and Prometheus, from other addresses, still get in (issue 9).
  */
 #ifndef TM_HTTP_H
 #define TM_HTTP_H
@@ -21,7 +26,8 @@ typedef struct tm_http_response {
 } tm_http_response;
 
 /* Called on the server's thread for every GET or HEAD request with the
- * path (query string removed). */
+ * path (query string removed, percent-decoded); other methods get a 405
+ * without a call. */
 typedef void (*tm_http_handler)(void *ctx, const char *path, tm_http_response *res);
 
 typedef struct tm_http tm_http;
