@@ -87,6 +87,9 @@ typedef struct tm_config {
     bool clock_skew_enabled; /* max_ahead_ms was set */
     int64_t clock_skew_max_ahead_ms;
     tm_skew_action clock_skew_action;
+    /* Event time against the processing time (the wall clock live, the
+     * largest receipt time so far in replay); 0: no check. */
+    int64_t clock_skew_max_ahead_of_wall_ms;
 
     /* late.* */
     tm_late_action late_action;

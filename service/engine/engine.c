@@ -1,6 +1,6 @@
 /*
  * engine.c: see engine.h. The per-record order is SEMANTICS 7's:
- * decode -> clock skew -> dedup -> windows (with W as it was before the
+ * decode -> clock skew (and the wall-clock guard) -> dedup -> windows (with W as it was before the
  * record) -> max_t, W, fire, expire.
  */
 #include "engine.h"
@@ -90,6 +90,23 @@ static void dead_letter(tm_engine *e, const tm_record *rec, tm_dlq_reason reason
     sink->dead_letter(sink->ctx, rec, reason, detail);
 }
 
+/* clock_skew.action for an event time more than max_ahead ms past ref (the
+ * time named ref_name): clamps *t to ref, or sends the record to the dead
+ * letters and returns false. */
+static bool act_on_skew(tm_engine *e, const tm_record *rec, int64_t *t, int64_t ref,
+                        int64_t max_ahead, const char *ref_name, const tm_engine_sink *sink)
+{
+    if (e->cfg->clock_skew_action == TM_SKEW_CLAMP) {
+        *t = ref;
+        return true;
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "event time %lld is more than %lld ms ahead of the %s %lld",
+             (long long)*t, (long long)max_ahead, ref_name, (long long)ref);
+    dead_letter(e, rec, TM_DLQ_CLOCK_SKEW, detail, sink);
+    return false;
+}
+
 /* SEMANTICS 3: returns false when the record went to the dead letters. */
 static bool apply_clock_skew(tm_engine *e, const tm_record *rec, int64_t *t,
                              const tm_engine_sink *sink)
@@ -97,17 +114,24 @@ static bool apply_clock_skew(tm_engine *e, const tm_record *rec, int64_t *t,
     const tm_config *cfg = e->cfg;
     if (!cfg->clock_skew_enabled || *t <= tm_sat_add(rec->ts, cfg->clock_skew_max_ahead_ms))
         return true;
-    if (cfg->clock_skew_action == TM_SKEW_CLAMP) {
-        *t = rec->ts;
+    if (cfg->clock_skew_action == TM_SKEW_CLAMP)
         e->stats.clamped++;
+    return act_on_skew(e, rec, t, rec->ts, cfg->clock_skew_max_ahead_ms, "receipt time", sink);
+}
+
+/* The same test against the processing time now (not in SEMANTICS 3): the
+ * receipt time is the producer's own timestamp unless the topic uses
+ * LogAppendTime, so a producer with a wrong clock passes SEMANTICS 3's
+ * check with any event time. Returns false when the record went to the
+ * dead letters. */
+static bool apply_wall_guard(tm_engine *e, const tm_record *rec, int64_t *t, int64_t now,
+                             const tm_engine_sink *sink)
+{
+    int64_t max_ahead = e->cfg->clock_skew_max_ahead_of_wall_ms;
+    if (max_ahead == 0 || *t <= tm_sat_add(now, max_ahead))
         return true;
-    }
-    char detail[160];
-    snprintf(detail, sizeof detail,
-             "event time %lld is more than %lld ms ahead of the receipt time %lld", (long long)*t,
-             (long long)cfg->clock_skew_max_ahead_ms, (long long)rec->ts);
-    dead_letter(e, rec, TM_DLQ_CLOCK_SKEW, detail, sink);
-    return false;
+    e->stats.ahead_of_wall++;
+    return act_on_skew(e, rec, t, now, max_ahead, "processing time", sink);
 }
 
 /* SEMANTICS 4: returns false when the record is a duplicate, and holds its
@@ -155,7 +179,7 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
     }
     tm_histogram_observe(&e->stats.event_time_lag, tm_sat_sub(now, ev.t));
     int64_t t = ev.t;
-    if (!apply_clock_skew(e, rec, &t, sink))
+    if (!apply_clock_skew(e, rec, &t, sink) || !apply_wall_guard(e, rec, &t, now, sink))
         return;
     if (!admit_dedup(e, &ev, t))
         return;
@@ -188,6 +212,7 @@ void tm_engine_stats_add(tm_engine_stats *dst, const tm_engine_stats *src)
     dst->late_dropped += src->late_dropped;
     dst->duplicates += src->duplicates;
     dst->clamped += src->clamped;
+    dst->ahead_of_wall += src->ahead_of_wall;
     for (size_t i = 0; i < TM_DLQ_COUNT_; i++)
         dst->dead_letters[i] += src->dead_letters[i];
     for (size_t i = 0; i < sizeof dst->emissions / sizeof dst->emissions[0]; i++)

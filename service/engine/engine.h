@@ -54,6 +54,9 @@ typedef struct tm_engine_stats {
     uint64_t late_dropped;  /* of too_late: dropped by late.action=drop */
     uint64_t duplicates;
     uint64_t clamped; /* clock skew clamped to the receipt time */
+    /* Event time beyond processing time + clock_skew.max_ahead_of_wall_ms
+     * (clamped to the processing time, or dead-lettered as clock_skew). */
+    uint64_t ahead_of_wall;
     uint64_t dead_letters[TM_DLQ_COUNT_];
     uint64_t emissions[2]; /* by tm_trigger */
     uint64_t tombstones;

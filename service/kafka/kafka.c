@@ -172,6 +172,7 @@ void tm_kafka_close(tm_kafka *k)
     free(k->owned);
     free(k->limits);
     free(k->in_rkt);
+    free(k->in_ts_types);
     free(k->batch);
     free(k->changelog_pending);
     free(k->changelog_committed);

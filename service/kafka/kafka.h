@@ -192,6 +192,27 @@ tm_kafka_status tm_kafka_abort(tm_kafka *k, char *errstr, size_t errlen);
  * as tm_kafka_commit returns OK; an abort leaves it unchanged. */
 int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task);
 
+/* ---- timestamp types ---- */
+
+/* The type of an input record's Kafka timestamp, its receipt time: set by
+ * the producer (CreateTime, the topic default) or by the broker when it
+ * appended the record (message.timestamp.type=LogAppendTime). */
+typedef enum {
+    TM_TS_CREATE_TIME,
+    TM_TS_LOG_APPEND_TIME,
+    TM_TS_NONE, /* the record has no timestamp (a pre-0.10 message format) */
+    TM_TS_TYPE_COUNT_
+} tm_ts_type;
+
+/* "create_time", "log_append_time" or "none". */
+const char *tm_ts_type_name(tm_ts_type t);
+
+/* The timestamp types (bits 1u << tm_ts_type) of the records of input
+ * topic topic_index consumed so far by this process. The first record of
+ * a topic with a type other than LogAppendTime logs a warning (once per
+ * topic): the clock-skew guard then trusts producer clocks. */
+unsigned tm_kafka_timestamp_types(const tm_kafka *k, size_t topic_index);
+
 /* ---- restore ---- */
 
 /* Consumer lag of an owned input partition: its high watermark (as last

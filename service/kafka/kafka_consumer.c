@@ -234,6 +234,8 @@ int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen)
     /* Rebalance and error events are served by consumer_poll. */
     rd_kafka_poll_set_consumer(k->consumer);
     k->in_rkt = tm_xcalloc(cfg->n_input_topics ? cfg->n_input_topics : 1, sizeof *k->in_rkt);
+    k->in_ts_types =
+        tm_xcalloc(cfg->n_input_topics ? cfg->n_input_topics : 1, sizeof *k->in_ts_types);
     for (size_t i = 0; i < cfg->n_input_topics; i++) {
         k->in_rkt[i] = rd_kafka_topic_new(k->consumer, cfg->input_topics[i], NULL);
         if (!k->in_rkt[i])
@@ -310,7 +312,45 @@ static bool owns(const tm_kafka *k, int32_t task)
     return k->n_owned > 0 && bsearch(&task, k->owned, k->n_owned, sizeof task, cmp_i32);
 }
 
-static bool fill_record(const tm_kafka *k, tm_record *r, const rd_kafka_message_t *m)
+/* ---- timestamp types --------------------------------------------------------- */
+
+const char *tm_ts_type_name(tm_ts_type t)
+{
+    static const char *const names[TM_TS_TYPE_COUNT_] = {"create_time", "log_append_time", "none"};
+    return t < TM_TS_TYPE_COUNT_ ? names[t] : "?";
+}
+
+unsigned tm_kafka_timestamp_types(const tm_kafka *k, size_t topic_index)
+{
+    assert(topic_index < k->cfg->n_input_topics);
+    return k->in_ts_types[topic_index];
+}
+
+/* Keeps the timestamp type of a record of input topic ti. The receipt
+ * time is the Kafka timestamp, and unless the broker sets it
+ * (LogAppendTime) it is the producer's clock: one record with a forged
+ * timestamp and event time passes clock_skew.max_ahead_ms and moves the
+ * watermark. Said once per topic, at the first such record. */
+static void note_timestamp_type(tm_kafka *k, size_t ti, rd_kafka_timestamp_type_t type)
+{
+    tm_ts_type t = type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? TM_TS_LOG_APPEND_TIME
+                   : type == RD_KAFKA_TIMESTAMP_CREATE_TIME   ? TM_TS_CREATE_TIME
+                                                              : TM_TS_NONE;
+    unsigned seen = k->in_ts_types[ti], trusted = 1u << TM_TS_LOG_APPEND_TIME;
+    if (seen & (1u << t))
+        return;
+    k->in_ts_types[ti] = seen | (1u << t);
+    if (t != TM_TS_LOG_APPEND_TIME && !(seen & ~trusted))
+        TM_LOG(TM_LOG_WARN, "kafka",
+               "input topic %s: records arrive with %s timestamps, so the receipt time is the "
+               "producer's clock and the clock-skew guard (clock_skew.max_ahead_ms) trusts "
+               "producer clocks: a record with a wrong timestamp can move the watermark. Set "
+               "message.timestamp.type=LogAppendTime on the topic (or "
+               "clock_skew.max_ahead_of_wall_ms)",
+               k->cfg->input_topics[ti], t == TM_TS_CREATE_TIME ? "CreateTime" : "no");
+}
+
+static bool fill_record(tm_kafka *k, tm_record *r, const rd_kafka_message_t *m)
 {
     int ti = topic_index_of(k, m->rkt);
     if (ti < 0) {
@@ -329,6 +369,7 @@ static bool fill_record(const tm_kafka *k, tm_record *r, const rd_kafka_message_
     r->partition = m->partition;
     r->offset = m->offset;
     r->ts = rd_kafka_message_timestamp(m, &tstype); /* -1 if the record has none */
+    note_timestamp_type(k, (size_t)ti, tstype);
     r->key = m->key;
     r->key_len = m->key ? m->key_len : 0;
     r->value = m->payload;

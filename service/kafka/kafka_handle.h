@@ -63,6 +63,8 @@ struct tm_kafka {
      * message's topic is found by comparing pointers, and holding the
      * handles keeps those pointers from being reused. */
     rd_kafka_topic_t **in_rkt;
+    /* Per input topic: the timestamp types seen (tm_kafka_timestamp_types). */
+    unsigned *in_ts_types;
 
     /* Producer topic handles, so produce skips librdkafka's name lookup. */
     out_topic *outs;

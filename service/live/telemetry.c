@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "err.h"
 #include "http.h"
+#include "kafka.h"
 #include "log.h"
 #include "num.h"
 #include "prom.h"
@@ -48,6 +49,7 @@ struct tm_telemetry {
     size_t n_totals;
     tm_histogram commit_duration, restore_duration;
     uint64_t committed, aborted;
+    unsigned *ts_types;  /* per input topic (tm_telemetry_timestamp_types) */
     int64_t last_commit; /* Unix ms, 0 none yet */
     int64_t last_publish;
     tm_buf render; /* the next publication, swapped with `published` */
@@ -248,6 +250,10 @@ static const counter_family counter_families[] = {
     SCALAR("tidemark_duplicate_records_total", "Records dropped as duplicates.", duplicates),
     SCALAR("tidemark_clamped_records_total",
            "Records from the future whose event time was clamped to the receipt time.", clamped),
+    SCALAR("tidemark_wall_clock_skew_records_total",
+           "Records whose event time was more than clock_skew.max_ahead_of_wall_ms ahead of the "
+           "processing time (clamped to it, or dead-lettered as clock_skew).",
+           ahead_of_wall),
     {"tidemark_dead_letters_total", "Records sent to the dead-letter topic, by reason.",
      offsetof(tm_engine_stats, dead_letters), "reason", dlq_label, TM_DLQ_NONE + 1,
      TM_DLQ_COUNT_ - TM_DLQ_NONE - 1},
@@ -420,6 +426,25 @@ static void render_process(tm_telemetry *t, tm_buf *b, size_t n_tasks, bool read
     tm_prom_histogram(b, "tidemark_restore_duration_seconds", NULL, 0, &t->restore_duration, 0.001);
 }
 
+void tm_telemetry_timestamp_types(tm_telemetry *t, size_t topic, unsigned types)
+{
+    t->ts_types[topic] = types;
+}
+
+/* Per input topic and timestamp type: 1 once a record of that type came. */
+static void render_timestamp_types(tm_telemetry *t, tm_buf *b)
+{
+    tm_prom_family(b, "tidemark_input_timestamp_type", "gauge",
+                   "1 when the input topic has delivered records with this timestamp type "
+                   "(create_time: the receipt time is the producer's clock).");
+    for (size_t i = 0; i < t->cfg->n_input_topics; i++)
+        for (size_t k = 0; k < TM_TS_TYPE_COUNT_; k++) {
+            tm_prom_label l[2] = {{"topic", t->cfg->input_topics[i]},
+                                  {"type", tm_ts_type_name((tm_ts_type)k)}};
+            tm_prom_sample(b, "tidemark_input_timestamp_type", l, 2, (t->ts_types[i] >> k) & 1u);
+        }
+}
+
 bool tm_telemetry_due(const tm_telemetry *t, int64_t now)
 {
     return now - t->last_publish >= PUBLISH_EVERY_MS;
@@ -438,6 +463,7 @@ void tm_telemetry_publish(tm_telemetry *t, const tm_task_view *tasks, size_t n, 
     render_process(t, &t->render, n, ready);
     render_counters(t, &t->render, tasks, n);
     render_task_gauges(t, &t->render, tasks, n, now);
+    render_timestamp_types(t, &t->render);
 
     pthread_mutex_lock(&t->lock);
     tm_buf swap = t->published;
@@ -453,6 +479,7 @@ int tm_telemetry_open(tm_telemetry **out, const tm_config *cfg, char *errstr, si
 {
     tm_telemetry *t = tm_xcalloc(1, sizeof *t);
     t->cfg = cfg;
+    t->ts_types = tm_xcalloc(cfg->n_input_topics + 1, sizeof *t->ts_types);
     pthread_mutex_init(&t->lock, NULL);
     tm_histogram_init(&t->commit_duration, &tm_commit_duration_bounds);
     tm_histogram_init(&t->restore_duration, &tm_restore_duration_bounds);
@@ -482,6 +509,7 @@ void tm_telemetry_close(tm_telemetry *t)
     for (size_t i = 0; i < t->n_totals; i++)
         free(t->totals[i].consumed);
     free(t->totals);
+    free(t->ts_types);
     tm_buf_free(&t->published);
     tm_buf_free(&t->render);
     pthread_mutex_destroy(&t->lock);

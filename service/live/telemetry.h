@@ -59,6 +59,11 @@ void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records,
  * counters are added to the partition's totals, so they stay monotonic. */
 void tm_telemetry_retire(tm_telemetry *t, const tm_task_view *task);
 
+/* The Kafka timestamp types (bits 1u << tm_ts_type, kafka.h) that input
+ * topic `topic` (its index) has delivered so far, for the next
+ * publication. */
+void tm_telemetry_timestamp_types(tm_telemetry *t, size_t topic, unsigned types);
+
 /* ---- publication (the runner's thread) ---- */
 
 /* Whether a publication is due at now (at most one per 250 ms). */

@@ -216,6 +216,102 @@ Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
     tm_eos_pass(e);
 }
 
+/* Lines of the file at path that contain needle. */
+static size_t count_lines(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot read %s", path);
+    char *line = NULL;
+    size_t cap = 0, n = 0;
+    while (getline(&line, &cap, f) > 0)
+        n += strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return n;
+}
+
+/* Year 9999 in Unix ms: a forged receipt time and event time. */
+#define FORGED_MS 253402300799000LL
+
+/* One input line: order `id` of merchant m<p> on partition p, with event
+ * time t and Kafka timestamp ts. */
+static void write_order(FILE *f, int p, int64_t ts, const char *id, int64_t t)
+{
+    fprintf(f,
+            "{\"partition\":%d,\"ts\":%lld,\"key\":\"m%d\",\"payload\":"
+            "\"{\\\"order_id\\\":\\\"%s\\\",\\\"merchant\\\":\\\"m%d\\\","
+            "\\\"event_time\\\":%lld,\\\"amount\\\":1}\"}\n",
+            p, (long long)ts, p, id, p, (long long)t);
+}
+
+/* Writes the input of the timestamp test: on each of two partitions, 20
+ * orders a second apart from now on, stamped (CreateTime) with their
+ * event time; after the 10th of partition 0, one order whose timestamp and
+ * event time are both year 9999. Returns the line count. */
+static size_t write_timestamp_input(const tm_eos *e, int64_t now)
+{
+    FILE *f = fopen(e->input_path, "w");
+    cr_assert(f);
+    size_t lines = 0;
+    for (int i = 0; i < 20; i++)
+        for (int p = 0; p < 2; p++) {
+            char id[32];
+            snprintf(id, sizeof id, "o%d-%d", i, p);
+            write_order(f, p, now + i * 1000, id, now + i * 1000);
+            lines++;
+            if (i == 9 && p == 0) {
+                write_order(f, 0, FORGED_MS, "forged", FORGED_MS);
+                lines++;
+            }
+        }
+    cr_assert(fclose(f) == 0);
+    return lines;
+}
+
+/* Records with producer timestamps (CreateTime: the test broker, like
+ * librdkafka's mock cluster it is built on, keeps the producer's timestamp
+ * and has no LogAppendTime) are reported once in the log and in
+ * tidemark_input_timestamp_type; and with clock_skew.max_ahead_of_wall_ms
+ * a record whose timestamp and event time are both forged (year 9999),
+ * which clock_skew.max_ahead_ms lets through, goes to the dead letters
+ * instead of moving the watermark to 9999 and every later record to the
+ * late topic. */
+Test(live, create_time_is_reported_and_the_wall_guard_stops_a_forged_record, .timeout = 200)
+{
+    tm_eos *e = tm_eos_setup(&(tm_eos_options){.name = "tstype", .brokers = 1, .partitions = 2});
+    int64_t now = tm_test_now_ms();
+    size_t lines = write_timestamp_input(e, now);
+    cr_assert_eq(tm_kafka_io_load(tm_test_broker_bootstrap(e->broker), e->input_path, "orders"),
+                 lines);
+    tm_eos_instance *a = tm_eos_instance_add(e, "a");
+    a->metrics_port = tm_test_free_port();
+    a->sets[0] = "clock_skew.max_ahead_of_wall_ms=3600000";
+    a->sets[1] = "clock_skew.action=dlq";
+    tm_eos_start(e, a);
+    tm_eos_wait_done(e, 120000);
+
+    tm_buf h = {0}, m = {0};
+    scrape_settled(e, a->metrics_port, (double)lines, &h, &m);
+    cr_assert_eq(sum(&m, "tidemark_wall_clock_skew_records_total", NULL, NULL), 1);
+    cr_assert_eq(sum(&m, "tidemark_dead_letters_total", "reason=\"clock_skew\"", NULL), 1);
+    cr_assert_eq(sum(&m, "tidemark_too_late_records_total", NULL, NULL), 0);
+    cr_assert_lt(sum(&m, "tidemark_watermark_seconds", "partition=\"0\"", NULL),
+                 (double)(now + 3600000) / 1000.0, "the watermark went to the forged time");
+    size_t n;
+    cr_assert_eq(sum(&m, "tidemark_input_timestamp_type", "type=\"create_time\"", &n), 1);
+    cr_assert_eq(n, 1, "one series per input topic and type");
+    cr_assert_eq(sum(&m, "tidemark_input_timestamp_type", "type=\"log_append_time\"", NULL), 0);
+    cr_assert_eq(sum(&m, "tidemark_input_timestamp_type", "type=\"none\"", NULL), 0);
+    tm_buf_free(&h);
+    tm_buf_free(&m);
+    tm_eos_stop(e, a);
+    cr_assert_eq(count_lines(a->log_path, "message.timestamp.type=LogAppendTime"), 1,
+                 "one warning for the topic, whatever its partitions and records");
+    cr_assert(tm_eos_file_contains(a->log_path, "input topic orders: records arrive with "
+                                                "CreateTime timestamps"));
+    tm_eos_pass(e);
+}
+
 /* A taken metrics port ends `tidemark run` at once with an error naming
  * metrics.port, before it contacts any broker. */
 Test(live, a_taken_metrics_port_is_an_error_naming_the_key)

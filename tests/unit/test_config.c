@@ -191,6 +191,7 @@ Test(config, defaults_resolved)
     cr_assert_eq(cfg->dedup_key, TM_DEDUP_ID_EVENT_TIME);
     cr_assert_not(cfg->clock_skew_enabled);
     cr_assert_eq(cfg->clock_skew_action, TM_SKEW_CLAMP);
+    cr_assert_eq(cfg->clock_skew_max_ahead_of_wall_ms, 0, "the wall-clock guard is off");
     cr_assert_eq(cfg->late_action, TM_LATE_EMIT);
     cr_assert_str_eq(cfg->output_topic, "out");
     cr_assert_str_eq(cfg->late_topic, "app-late");
@@ -387,6 +388,8 @@ Test(config, out_of_bounds)
     expect_override_err("allowed_lateness_ms=-3", "allowed_lateness_ms", "must be >= 0");
     expect_override_err("dedup.ttl_ms=0", "dedup.ttl_ms", "must be > 0");
     expect_override_err("clock_skew.max_ahead_ms=-1", "clock_skew.max_ahead_ms", ">= 0");
+    expect_override_err("clock_skew.max_ahead_of_wall_ms=-1", "clock_skew.max_ahead_of_wall_ms",
+                        ">= 0");
     expect_override_err("window.size_ms=99999999999999999999", "window.size_ms",
                         "expected an integer");
 }
@@ -746,6 +749,7 @@ Test(config, help_lists_every_option)
                            "dedup.ttl_ms",
                            "clock_skew.max_ahead_ms",
                            "clock_skew.action",
+                           "clock_skew.max_ahead_of_wall_ms",
                            "late.action",
                            "output.topic",
                            "output.late_topic",

@@ -45,8 +45,9 @@ static void harness_close(harness *h)
     tm_test_lines_free(&h->out);
 }
 
-/* Offers one record on topic index `topic` with receipt time ts. */
-static void feed(harness *h, size_t topic, int64_t ts, const char *value)
+/* Offers one record on topic index `topic` with receipt time ts at
+ * processing time now. */
+static void feed_at(harness *h, size_t topic, int64_t ts, int64_t now, const char *value)
 {
     tm_record rec = {.topic = h->cfg->input_topics[topic],
                      .topic_index = topic,
@@ -55,7 +56,21 @@ static void feed(harness *h, size_t topic, int64_t ts, const char *value)
                      .ts = ts,
                      .value = value,
                      .value_len = value ? strlen(value) : 0};
-    tm_engine_process(h->e, &rec, ts, &h->sink);
+    tm_engine_process(h->e, &rec, now, &h->sink);
+}
+
+/* The same at processing time ts. */
+static void feed(harness *h, size_t topic, int64_t ts, const char *value)
+{
+    feed_at(h, topic, ts, ts, value);
+}
+
+/* The output is one result, starting with prefix, holding aggregate agg. */
+static void assert_one_result(const harness *h, const char *prefix, const char *agg)
+{
+    cr_assert_eq(h->out.n, 1);
+    cr_assert(strstr(h->out.v[0], prefix) == h->out.v[0], "%s", h->out.v[0]);
+    cr_assert(strstr(h->out.v[0], agg), "%s", h->out.v[0]);
 }
 
 /* A macro, not a variable, so that snprintf's format stays a literal. */
@@ -122,9 +137,7 @@ Test(engine, clock_skew_clamps_to_receipt_time_and_counts)
     cr_assert_eq(st->clamped, 1);
     cr_assert_eq(tm_engine_watermark(h.e), 1090, "max_t stays 1100: the clamped t is 1095");
     feed(&h, 0, 1200, "{\"k\":\"x\",\"t\":1200,\"a\":4,\"id\":\"next\"}");
-    cr_assert_eq(h.out.n, 1);
-    cr_assert(strstr(h.out.v[0], "R0 x@1000 ") == h.out.v[0], "%s", h.out.v[0]);
-    cr_assert(strstr(h.out.v[0], "\"s\":2"), "%s", h.out.v[0]);
+    assert_one_result(&h, "R0 x@1000 ", "\"s\":2");
     harness_close(&h);
 }
 
@@ -143,6 +156,65 @@ Test(engine, clock_skew_dead_letter_and_dead_letters_do_not_move_the_watermark)
     cr_assert_str_eq(h.out.v[3], "D 3 missing_event_id");
     cr_assert_eq(tm_engine_watermark(h.e), INT64_MIN);
     cr_assert_eq(tm_engine_stats_of(h.e)->dead_letters[TM_DLQ_CLOCK_SKEW], 1);
+    harness_close(&h);
+}
+
+/* Year 9999 in Unix ms: a forged event time, with a forged receipt time. */
+#define FORGED "253402300799000"
+
+Test(engine, wall_guard_clamps_a_forged_record_to_the_processing_time)
+{
+    /* The receipt time is forged too, so clock_skew.max_ahead_ms passes
+     * it; the processing time (1000) does not. */
+    harness h;
+    open_with(&h, DEDUP_ON "\"clock_skew\":{\"max_ahead_ms\":1000,"
+                           "\"max_ahead_of_wall_ms\":500},");
+    feed_at(&h, 0, 1000, 1000, "{\"k\":\"x\",\"t\":1020,\"a\":1,\"id\":\"a\"}");
+    feed_at(&h, 0, 253402300799000, 1050,
+            "{\"k\":\"x\",\"t\":" FORGED ",\"a\":2,\"id\":\"forged\"}"); /* -> 1050 */
+    const tm_engine_stats *st = tm_engine_stats_of(h.e);
+    cr_assert_eq(st->ahead_of_wall, 1);
+    cr_assert_eq(st->clamped, 0, "counted apart from clamps to the receipt time");
+    cr_assert_eq(tm_engine_watermark(h.e), 1040, "the clamped t is 1050");
+    /* t = now + M exactly: kept as it is. */
+    feed_at(&h, 0, 1550, 1550, "{\"k\":\"x\",\"t\":2050,\"a\":4,\"id\":\"edge\"}");
+    cr_assert_eq(st->ahead_of_wall, 1);
+    cr_assert_eq(tm_engine_watermark(h.e), 2040);
+    cr_assert_eq(st->too_late, 0);
+    assert_one_result(&h, "R0 x@1000 ", "\"s\":3"); /* the forged record counts at 1050 */
+    harness_close(&h);
+}
+
+Test(engine, wall_guard_dead_letters_with_clock_skew_dlq)
+{
+    harness h;
+    open_with(&h, DEDUP_ON "\"clock_skew\":{\"max_ahead_of_wall_ms\":500,\"action\":\"dlq\"},");
+    feed_at(&h, 0, 253402300799000, 1000,
+            "{\"k\":\"x\",\"t\":" FORGED ",\"a\":2,\"id\":\"forged\"}");
+    cr_assert_eq(h.out.n, 1);
+    cr_assert_str_eq(h.out.v[0], "D 0 clock_skew");
+    const tm_engine_stats *st = tm_engine_stats_of(h.e);
+    cr_assert_eq(st->dead_letters[TM_DLQ_CLOCK_SKEW], 1);
+    cr_assert_eq(st->ahead_of_wall, 1);
+    cr_assert_eq(tm_engine_watermark(h.e), INT64_MIN, "a dead letter moves no watermark");
+    feed_at(&h, 0, 1000, 1000, "{\"k\":\"x\",\"t\":900,\"a\":1,\"id\":\"ok\"}");
+    cr_assert_eq(st->accepted, 1);
+    cr_assert_eq(tm_engine_watermark(h.e), 890);
+    harness_close(&h);
+}
+
+Test(engine, without_the_wall_guard_a_forged_record_moves_the_watermark)
+{
+    /* The hole the guard closes: SEMANTICS 3 alone compares with the
+     * (forged) receipt time. */
+    harness h;
+    open_with(&h, DEDUP_ON "\"clock_skew\":{\"max_ahead_ms\":1000},");
+    feed_at(&h, 0, 253402300799000, 1000,
+            "{\"k\":\"x\",\"t\":" FORGED ",\"a\":2,\"id\":\"forged\"}");
+    cr_assert_eq(tm_engine_watermark(h.e), 253402300799000 - 10);
+    feed_at(&h, 0, 1600, 1600, "{\"k\":\"x\",\"t\":1600,\"a\":4,\"id\":\"next\"}");
+    cr_assert_eq(tm_engine_stats_of(h.e)->too_late, 1);
+    cr_assert_eq(tm_engine_stats_of(h.e)->ahead_of_wall, 0);
     harness_close(&h);
 }
 

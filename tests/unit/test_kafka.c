@@ -575,8 +575,12 @@ Test(kafka, poll_gets_records_from_the_start_offsets_of_the_rebalance)
     cr_assert_eq(tm_kafka_subscribe(k, err, sizeof err), 0, "%s", err);
 
     got g[16];
+    cr_assert_eq(tm_kafka_timestamp_types(k, 0), 0, "no record yet");
     size_t n = poll_records(k, g, 7);
     cr_assert_eq(n, 7, "got %zu of 7 records", n);
+    /* The producer set the timestamps (CreateTime: the test broker has no
+     * LogAppendTime). */
+    cr_assert_eq(tm_kafka_timestamp_types(k, 0), 1u << TM_TS_CREATE_TIME);
     cr_expect_eq(log.assigned, 1);
     cr_assert_eq(log.n_tasks, 2);
     cr_expect_eq(log.tasks[0], 0);
