@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "utf8.h" /* tm_utf8_is_cont, for the decoder */
+
 /* cJSON copies a number into a 64-byte buffer before strtod. */
 #define TM_JSON_MAX_NUMBER_LEN 63
 
@@ -52,11 +54,5 @@ typedef struct tm_json_check_result {
  * (pointers into value). */
 int tm_json_check(const char *value, size_t len, tm_json_members *members,
                   tm_json_check_result *res);
-
-/* A UTF-8 continuation byte, 10xxxxxx. */
-static inline bool tm_utf8_is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
-}
 
 #endif
