@@ -15,8 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "utf8.h" /* tm_utf8_is_cont, for the decoder */
-
 /* cJSON copies a number into a 64-byte buffer before strtod. */
 #define TM_JSON_MAX_NUMBER_LEN 63
 

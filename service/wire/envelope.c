@@ -82,60 +82,65 @@ static bool name_is(const char *lit, size_t n, const char *name)
     return eq;
 }
 
-/* The JSON text of the first top-level member `name` of the object in
- * s[0..n) (as cJSON_GetObjectItemCaseSensitive finds it), trailing
- * whitespace excluded; false if there is none or s is no object. */
-static bool find_member(const char *s, size_t n, const char *name, const char **v, size_t *vn)
+/* A member's JSON text, trailing whitespace excluded; NULL: absent. */
+typedef struct span {
+    const char *v;
+    size_t n;
+} span;
+
+/* One pass over the object in s[0..n): the JSON text of the first
+ * top-level member named field, and of the one named field + "_encoding"
+ * (the first, as cJSON_GetObjectItemCaseSensitive finds it). Members
+ * after a malformed part are not seen; cJSON has refused such a line. */
+static void find_members(const char *s, size_t n, const char *field, span *value, span *encoding)
 {
+    char encoding_name[64];
+    snprintf(encoding_name, sizeof encoding_name, "%s_encoding", field);
+    *value = *encoding = (span){NULL, 0};
     size_t i = skip_ws(s, 0, n);
     if (i >= n || s[i] != '{')
-        return false;
+        return;
     for (i = skip_ws(s, i + 1, n); i < n && s[i] == '"';) {
         size_t name_len = tm_json_string_end(s + i, n - i);
         if (!name_len)
-            return false;
+            return;
         size_t colon = skip_ws(s, i + name_len, n);
         if (colon >= n || s[colon] != ':')
-            return false;
+            return;
         size_t start = skip_ws(s, colon + 1, n), end = value_end(s, start, n);
         if (!end)
-            return false;
-        if (name_is(s + i, name_len, name)) {
+            return;
+        span *slot = !value->v && name_is(s + i, name_len, field)              ? value
+                     : !encoding->v && name_is(s + i, name_len, encoding_name) ? encoding
+                                                                               : NULL;
+        if (slot) {
             size_t last = end;
             while (last > start && (unsigned char)s[last - 1] <= ' ')
                 last--;
-            *v = s + start;
-            *vn = last - start;
-            return true;
+            *slot = (span){s + start, last - start};
         }
         i = skip_ws(s, end, n);
         if (i >= n || s[i] != ',')
-            return false;
+            return;
         i = skip_ws(s, i + 1, n);
     }
-    return false;
 }
 
-static bool is_null(const char *v, size_t n)
+static bool is_null(span m)
 {
-    return n == 4 && memcmp(v, "null", 4) == 0;
+    return !m.v || (m.n == 4 && memcmp(m.v, "null", 4) == 0);
 }
 
-/* Whether "<name>_encoding" says base64: false when absent or null; -1
+/* Whether the encoding member says base64: false when absent or null; -1
  * (an error in errstr) for any other value. */
-static int is_base64(const char *line, size_t len, const char *name, tm_buf *scratch, char *errstr,
-                     size_t errlen)
+static int is_base64(span encoding, const char *field, tm_buf *scratch, char *errstr, size_t errlen)
 {
-    char member[64];
-    snprintf(member, sizeof member, "%s_encoding", name);
-    const char *v;
-    size_t vn;
-    if (!find_member(line, len, member, &v, &vn) || is_null(v, vn))
+    if (is_null(encoding))
         return 0;
     tm_buf_reset(scratch);
-    if (!tm_json_string_decode(v, vn, scratch) || scratch->len != strlen(BASE64) ||
+    if (!tm_json_string_decode(encoding.v, encoding.n, scratch) || scratch->len != strlen(BASE64) ||
         memcmp(scratch->data, BASE64, scratch->len) != 0)
-        return tm_seterr(errstr, errlen, TM_EPARSE, "\"%s\" must be \"%s\" or null", member,
+        return tm_seterr(errstr, errlen, TM_EPARSE, "\"%s_encoding\" must be \"%s\" or null", field,
                          BASE64);
     return 1;
 }
@@ -145,17 +150,17 @@ int tm_envelope_bytes(const char *line, size_t len, const char *name, tm_buf *bu
 {
     *bytes = NULL;
     *n = 0;
-    int base64 = is_base64(line, len, name, buf, errstr, errlen);
+    span value, encoding;
+    find_members(line, len, name, &value, &encoding);
+    int base64 = is_base64(encoding, name, buf, errstr, errlen);
     if (base64 < 0)
         return TM_EPARSE;
-    const char *v;
-    size_t vn;
-    if (!find_member(line, len, name, &v, &vn) || is_null(v, vn))
+    if (is_null(value))
         return TM_OK;
     tm_buf_reset(buf);
-    if (vn == 0 || v[0] != '"')
+    if (value.n == 0 || value.v[0] != '"')
         return tm_seterr(errstr, errlen, TM_EPARSE, "\"%s\" must be a string or null", name);
-    if (!tm_json_string_decode(v, vn, buf))
+    if (!tm_json_string_decode(value.v, value.n, buf))
         return tm_seterr(errstr, errlen, TM_EPARSE, "\"%s\" is not a valid JSON string", name);
     if (base64) {
         tm_buf decoded = {0};
