@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -159,4 +160,28 @@ Test(envelope, bad_encodings_name_the_field)
     parse_fails("{\"partition\":0,\"ts\":1,\"payload\":17}",
                 "\"payload\" must be a string or null");
     parse_fails("{\"partition\":0,\"ts\":1,\"key\":[\"x\"]}", "\"key\" must be a string or null");
+}
+
+Test(envelope, a_cut_line_never_gives_other_bytes)
+{
+    /* Every prefix of a line (in a buffer of its exact size, so that a read
+     * past it is caught under ASan) gives the payload whole, or none. */
+    static const char line[] = "{\"partition\":0,\"h\":[\"a\",{\"b\":\"}\"}],\"key\":null,"
+                               "\"payload\":\"x\\u0000\\\"y\",\"payload_encoding\":null}";
+    static const char want[] = "x\0\"y";
+    for (size_t n = 0; n < sizeof line; n++) {
+        char *cut = malloc(n ? n : 1);
+        cr_assert(cut);
+        memcpy(cut, line, n);
+        tm_buf buf = {0};
+        const char *bytes = NULL;
+        size_t len = 0;
+        char err[128];
+        int rc = tm_envelope_bytes(cut, n, "payload", &buf, &bytes, &len, err, sizeof err);
+        cr_assert(rc == TM_OK || rc == TM_EPARSE, "prefix %zu: %d", n, rc);
+        if (rc == TM_OK && bytes)
+            assert_bytes(bytes, len, want, sizeof want - 1, "payload of a prefix");
+        tm_buf_free(&buf);
+        free(cut);
+    }
 }
