@@ -53,6 +53,7 @@
 #include "json_check.h"
 #include "jsonptr.h"
 #include "rfc3339.h"
+#include "utf8.h"
 
 /* How much of a bad event time string a detail quotes. */
 #define TM_DETAIL_SNIPPET 64

@@ -21,6 +21,8 @@
 
 #include "alloc.h"
 #include "err.h"
+#include "json_string.h"
+#include "utf8.h"
 
 /* cJSON refuses deeper nesting; checking the same limit first keeps every
  * deep input on the iterative path and its message precise. It is also
@@ -70,38 +72,13 @@ static inline void jc_skip_ws(json_check *jc)
     jc->p = p;
 }
 
-/* A hex digit's value, or -1. */
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Reads "\uXXXX" at p (bounds already checked); -1 if the digits are bad. */
-static long read_u_escape(const unsigned char *p)
-{
-    long v = 0;
-    for (int i = 2; i < 6; i++) {
-        int h = hex_value(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    return v;
-}
-
 /* One "\u" escape, or a surrogate pair of them (cJSON rejects unpaired
  * surrogates; saying so here gives a better message). */
 static bool jc_u_escape(json_check *jc)
 {
     if (jc->end - jc->p < 6)
         return jc_fail(jc, "truncated \\u escape");
-    long v = read_u_escape(jc->p);
+    long v = tm_json_hex4(jc->p + 2);
     if (v < 0)
         return jc_fail(jc, "bad hex digit in \\u escape");
     if (v == 0)
@@ -113,7 +90,7 @@ static bool jc_u_escape(json_check *jc)
         return true;
     if (jc->end - jc->p < 6 || jc->p[0] != '\\' || jc->p[1] != 'u')
         return jc_fail(jc, "unpaired UTF-16 surrogate escape");
-    long lo = read_u_escape(jc->p);
+    long lo = tm_json_hex4(jc->p + 2);
     if (lo < 0xDC00 || lo > 0xDFFF)
         return jc_fail(jc, "unpaired UTF-16 surrogate escape");
     jc->p += 6;
@@ -147,30 +124,9 @@ static bool jc_escape(json_check *jc)
  * surrogates, nothing above U+10FFFF). */
 static bool jc_utf8(json_check *jc)
 {
-    const unsigned char *p = jc->p;
-    size_t left = (size_t)(jc->end - p);
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
+    size_t n = tm_utf8_seq_len(jc->p, (size_t)(jc->end - jc->p));
+    if (!n)
         return jc_fail(jc, "invalid UTF-8");
-    }
-    if (left < n || p[1] < lo || p[1] > hi)
-        return jc_fail(jc, "invalid UTF-8");
-    for (size_t i = 2; i < n; i++) {
-        if (!tm_utf8_is_cont(p[i]))
-            return jc_fail(jc, "invalid UTF-8");
-    }
     jc->p += n;
     return true;
 }

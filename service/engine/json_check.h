@@ -53,10 +53,4 @@ typedef struct tm_json_check_result {
 int tm_json_check(const char *value, size_t len, tm_json_members *members,
                   tm_json_check_result *res);
 
-/* A UTF-8 continuation byte, 10xxxxxx. */
-static inline bool tm_utf8_is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
-}
-
 #endif

@@ -198,4 +198,14 @@ Test(cli, malformed_line_names_its_number_and_exits_2)
                              out_dir, NULL});
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "in.jsonl:1:"), "%s", r.err);
+    /* Bad base64 in a value the line says is base64 (issue 9). */
+    write_file(in_path, "{\"partition\":0,\"ts\":1,\"key\":\"//4=\",\"key_encoding\":\"base64\","
+                        "\"payload\":null}\n"
+                        "{\"partition\":0,\"ts\":2,\"key\":null,\"payload\":\"e30\","
+                        "\"payload_encoding\":\"base64\"}\n");
+    r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path, "--output-dir",
+                             out_dir, NULL});
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "in.jsonl:2:"), "%s", r.err);
+    cr_assert(strstr(r.err, "\"payload\" is not valid base64"), "%s", r.err);
 }

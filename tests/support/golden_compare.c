@@ -12,8 +12,19 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "buf.h"
+#include "envelope.h"
+
+/* One line: its document, and its text, where the key and payload bytes
+ * are read (cJSON would cut them at a NUL). */
+typedef struct line {
+    cJSON *doc;
+    char *text;
+    size_t len;
+} line;
+
 typedef struct lines {
-    cJSON **items;
+    line *items;
     size_t n;
 } lines;
 
@@ -28,10 +39,13 @@ static lines read_jsonl(const char *path)
     while ((n = getline(&buf, &cap, f)) > 0) {
         if (n == 1 && buf[0] == '\n')
             continue;
-        cJSON *doc = cJSON_Parse(buf);
+        cJSON *doc = cJSON_ParseWithLength(buf, (size_t)n);
         cr_assert(doc, "%s: unparsable line: %s", path, buf);
         l.items = realloc(l.items, (l.n + 1) * sizeof *l.items);
-        l.items[l.n++] = doc;
+        char *text = malloc((size_t)n); /* (strndup would stop at a NUL byte) */
+        cr_assert(text, "out of memory");
+        memcpy(text, buf, (size_t)n);
+        l.items[l.n++] = (line){doc, text, (size_t)n};
     }
     free(buf);
     fclose(f);
@@ -40,8 +54,10 @@ static lines read_jsonl(const char *path)
 
 static void free_lines(lines *l)
 {
-    for (size_t i = 0; i < l->n; i++)
-        cJSON_Delete(l->items[i]);
+    for (size_t i = 0; i < l->n; i++) {
+        cJSON_Delete(l->items[i].doc);
+        free(l->items[i].text);
+    }
     free(l->items);
 }
 
@@ -91,20 +107,64 @@ static int partition_of(const cJSON *o)
     return cJSON_GetObjectItemCaseSensitive(o, "partition")->valueint;
 }
 
-/* Payloads equal as JSON values (results always are JSON), else byte for
- * byte: a dead letter's payload is often no JSON at all (cut off, not an
- * object), and then only its exact bytes say it is the source record's.
- * Both null: both tombstones (or both written by reference). */
-static bool payload_equal(const cJSON *a, const cJSON *b)
+/* The bytes of a line's key or payload (envelope.h: escapes, NULs and the
+ * base64 encoding honoured), decoded into buf; NULL for null. */
+static const char *bytes_field(const line *l, const char *name, tm_buf *buf, size_t *n)
 {
-    const char *pa = str_field(a, "payload"), *pb = str_field(b, "payload");
-    if (!pa || !pb)
-        return !pa && !pb;
-    cJSON *ja = cJSON_Parse(pa), *jb = cJSON_Parse(pb);
-    bool eq = ja && jb ? json_equal(ja, jb) : !ja && !jb && strcmp(pa, pb) == 0;
-    cJSON_Delete(ja);
-    cJSON_Delete(jb);
+    const char *bytes;
+    char err[256];
+    cr_assert(tm_envelope_bytes(l->text, l->len, name, buf, &bytes, n, err, sizeof err) == 0,
+              "%s in %.*s", err, (int)l->len, l->text);
+    return bytes;
+}
+
+/* bytes[0..n) parsed as one JSON text, or NULL: a NUL byte or anything
+ * after the value makes it no JSON (cJSON would stop at either). */
+static cJSON *parse_exactly(const char *bytes, size_t n)
+{
+    const char *end = NULL;
+    if (memchr(bytes, '\0', n))
+        return NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(bytes, n, &end, false);
+    while (j && end < bytes + n && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+        end++;
+    if (j && end != bytes + n) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Two lines' key (or payload) bytes are the same: both null, or the same
+ * bytes; with as_json, equal as JSON values when both are JSON. */
+static bool bytes_equal(const line *a, const line *b, const char *name, bool as_json)
+{
+    tm_buf ba = {0}, bb = {0};
+    size_t na, nb;
+    const char *pa = bytes_field(a, name, &ba, &na), *pb = bytes_field(b, name, &bb, &nb);
+    bool eq;
+    if (!pa || !pb) {
+        eq = !pa && !pb;
+    } else {
+        cJSON *ja = as_json ? parse_exactly(pa, na) : NULL;
+        cJSON *jb = as_json ? parse_exactly(pb, nb) : NULL;
+        eq = ja && jb ? json_equal(ja, jb) : !ja && !jb && na == nb && memcmp(pa, pb, na) == 0;
+        cJSON_Delete(ja);
+        cJSON_Delete(jb);
+    }
+    tm_buf_free(&ba);
+    tm_buf_free(&bb);
     return eq;
+}
+
+/* Payloads equal as JSON values (results always are JSON), else byte for
+ * byte: a dead letter's payload is often no JSON at all (cut off, binary,
+ * JSON followed by more bytes), and then only its exact bytes say it is
+ * the source record's. Both null: both tombstones (or both written by
+ * reference). */
+static bool payload_equal(const line *a, const line *b)
+{
+    return bytes_equal(a, b, "payload", true);
 }
 
 static void compare_results(const char *name, const lines *got, const lines *want)
@@ -112,24 +172,26 @@ static void compare_results(const char *name, const lines *got, const lines *wan
     /* Per source partition, the same sequence. */
     int max_part = -1;
     for (size_t i = 0; i < want->n; i++)
-        max_part =
-            partition_of(want->items[i]) > max_part ? partition_of(want->items[i]) : max_part;
+        max_part = partition_of(want->items[i].doc) > max_part ? partition_of(want->items[i].doc)
+                                                               : max_part;
     for (size_t i = 0; i < got->n; i++)
-        max_part = partition_of(got->items[i]) > max_part ? partition_of(got->items[i]) : max_part;
+        max_part =
+            partition_of(got->items[i].doc) > max_part ? partition_of(got->items[i].doc) : max_part;
     for (int p = 0; p <= max_part; p++) {
         size_t gi = 0, wi = 0, seq = 0;
         for (;; seq++) {
-            while (gi < got->n && partition_of(got->items[gi]) != p)
+            while (gi < got->n && partition_of(got->items[gi].doc) != p)
                 gi++;
-            while (wi < want->n && partition_of(want->items[wi]) != p)
+            while (wi < want->n && partition_of(want->items[wi].doc) != p)
                 wi++;
             if (gi >= got->n || wi >= want->n)
                 break;
-            const cJSON *g = got->items[gi++], *w = want->items[wi++];
-            cr_assert_str_eq(str_field(g, "key"), str_field(w, "key"),
-                             "%s: partition %d result #%zu: key %s, expected %s", name, p, seq,
-                             str_field(g, "key"), str_field(w, "key"));
-            cr_assert(payload_equal(g, w), "%s: partition %d result #%zu (%s):\n got %s\nwant %s",
+            const line *gl = &got->items[gi++], *wl = &want->items[wi++];
+            const cJSON *g = gl->doc, *w = wl->doc;
+            cr_assert(bytes_equal(gl, wl, "key", false),
+                      "%s: partition %d result #%zu: key %s, expected %s", name, p, seq,
+                      str_field(g, "key"), str_field(w, "key"));
+            cr_assert(payload_equal(gl, wl), "%s: partition %d result #%zu (%s):\n got %s\nwant %s",
                       name, p, seq, str_field(w, "key"), str_field(g, "payload"),
                       str_field(w, "payload"));
             cr_assert_str_eq(str_field(g, "topic"), str_field(w, "topic"), "%s: topic", name);
@@ -146,9 +208,9 @@ static const char *const FREE_TEXT_HEADER = "tidemark.detail";
 /* Two side records are the same record: topic, partition, key, payload
  * (payload_equal) and every header but the free-text detail, with the
  * same value. On a difference, *what names it. */
-static bool side_equal(const cJSON *a, const cJSON *b, const char **what)
+static bool side_equal(const line *la, const line *lb, const char **what)
 {
-    const char *ka = str_field(a, "key"), *kb = str_field(b, "key");
+    const cJSON *a = la->doc, *b = lb->doc;
     *what = "topic";
     if (strcmp(str_field(a, "topic"), str_field(b, "topic")) != 0)
         return false;
@@ -156,10 +218,10 @@ static bool side_equal(const cJSON *a, const cJSON *b, const char **what)
     if (partition_of(a) != partition_of(b))
         return false;
     *what = "key";
-    if ((ka || kb) && (!ka || !kb || strcmp(ka, kb) != 0))
+    if (!bytes_equal(la, lb, "key", false))
         return false;
     *what = "payload";
-    if (!payload_equal(a, b))
+    if (!payload_equal(la, lb))
         return false;
     const cJSON *ha = cJSON_GetObjectItemCaseSensitive(a, "headers"),
                 *hb = cJSON_GetObjectItemCaseSensitive(b, "headers");
@@ -188,7 +250,7 @@ static bool side_equal(const cJSON *a, const cJSON *b, const char **what)
  * up. */
 static int by_source(const void *x, const void *y)
 {
-    const cJSON *a = *(const cJSON *const *)x, *b = *(const cJSON *const *)y;
+    const cJSON *a = ((const line *)x)->doc, *b = ((const line *)y)->doc;
     return strcmp(str_field(cJSON_GetObjectItemCaseSensitive(a, "headers"), "tidemark.source"),
                   str_field(cJSON_GetObjectItemCaseSensitive(b, "headers"), "tidemark.source"));
 }
@@ -198,7 +260,7 @@ static void compare_side(const char *name, const char *what, const lines *got, c
     const lines *both[2] = {got, want};
     for (int i = 0; i < 2; i++)
         for (size_t j = 0; j < both[i]->n; j++) {
-            const cJSON *h = cJSON_GetObjectItemCaseSensitive(both[i]->items[j], "headers");
+            const cJSON *h = cJSON_GetObjectItemCaseSensitive(both[i]->items[j].doc, "headers");
             cr_assert(str_field(h, "tidemark.source") && str_field(h, "tidemark.reason"),
                       "%s: %s: a record without tidemark.source/reason headers", name, what);
         }
@@ -207,14 +269,15 @@ static void compare_side(const char *name, const char *what, const lines *got, c
             qsort(both[i]->items, both[i]->n, sizeof *both[i]->items, by_source);
     for (size_t i = 0; i < got->n || i < want->n; i++) {
         const char *differs = "the record";
-        if (i < got->n && i < want->n && side_equal(got->items[i], want->items[i], &differs))
+        if (i < got->n && i < want->n && side_equal(&got->items[i], &want->items[i], &differs))
             continue;
-        char *g = i < got->n ? cJSON_PrintUnformatted(got->items[i]) : NULL;
-        char *w = i < want->n ? cJSON_PrintUnformatted(want->items[i]) : NULL;
-        cr_log_error("%s: %s #%zu (by source): %s differs:\n got %s\nwant %s", name, what, i,
-                     differs, g ? g : "none", w ? w : "none");
-        free(g);
-        free(w);
+        /* The lines as written: cJSON would print a key or payload cut at
+         * its first NUL. */
+        const line *g = i < got->n ? &got->items[i] : NULL,
+                   *w = i < want->n ? &want->items[i] : NULL;
+        cr_log_error("%s: %s #%zu (by source): %s differs:\n got %.*s\nwant %.*s", name, what, i,
+                     differs, g ? (int)g->len : 4, g ? g->text : "none", w ? (int)w->len : 4,
+                     w ? w->text : "none");
         cr_assert_fail("%s: %s #%zu (by source): %s differs", name, what, i, differs);
     }
 }

@@ -3,7 +3,6 @@
  */
 #include "kafka_io.h"
 
-#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -14,7 +13,10 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "buf.h"
+#include "envelope.h"
 #include "proc.h"
+#include "records.h"
 
 /* Bounds for a loaded two-core machine (every wait is bounded). */
 enum {
@@ -85,44 +87,30 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                  (int)m->partition, rd_kafka_err2str(m->err));
 }
 
-/* Produces one envelope line; returns false with f->error set. */
-static bool produce_line(tm_feeder *f, rd_kafka_t *rk, const char *line, size_t lineno)
+/* Produces one envelope line (read as replay reads it: the key and value
+ * bytes exactly, NULs and base64 included); returns false with f->error
+ * set. */
+static bool produce_line(tm_feeder *f, rd_kafka_t *rk, const char *line, size_t len, size_t lineno)
 {
-    cJSON *doc = cJSON_Parse(line);
-    if (!doc) {
-        snprintf(f->error, sizeof f->error, "%s:%zu: not JSON", f->path, lineno);
+    tm_envelope env = {0};
+    char why[256];
+    if (tm_envelope_parse(&env, line, len, why, sizeof why) != 0) {
+        snprintf(f->error, sizeof f->error, "%s:%zu: %s", f->path, lineno, why);
+        tm_envelope_clear(&env);
         return false;
     }
-    const cJSON *topic = cJSON_GetObjectItemCaseSensitive(doc, "topic");
-    const cJSON *part = cJSON_GetObjectItemCaseSensitive(doc, "partition");
-    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(doc, "ts");
-    const cJSON *key = cJSON_GetObjectItemCaseSensitive(doc, "key");
-    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(doc, "payload");
-    bool ok = cJSON_IsNumber(part) && cJSON_IsNumber(ts) &&
-              (!topic || cJSON_IsString(topic) || cJSON_IsNull(topic)) &&
-              (!key || cJSON_IsString(key) || cJSON_IsNull(key)) &&
-              (!payload || cJSON_IsString(payload) || cJSON_IsNull(payload));
-    if (!ok) {
-        snprintf(f->error, sizeof f->error,
-                 "%s:%zu: expected partition, ts, and string or null topic, key, payload", f->path,
-                 lineno);
-        cJSON_Delete(doc);
-        return false;
-    }
-    const char *t = cJSON_IsString(topic) ? topic->valuestring : f->topic;
+    const char *t = env.topic ? env.topic : f->topic;
     if (!t) {
         snprintf(f->error, sizeof f->error, "%s:%zu: no topic, and no default topic", f->path,
                  lineno);
-        cJSON_Delete(doc);
+        tm_envelope_clear(&env);
         return false;
     }
-    const char *k = cJSON_IsString(key) ? key->valuestring : NULL;
-    const char *v = cJSON_IsString(payload) ? payload->valuestring : NULL;
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(t), RD_KAFKA_V_PARTITION((int32_t)part->valuedouble),
-            RD_KAFKA_V_KEY(k, k ? strlen(k) : 0), RD_KAFKA_V_VALUE((void *)v, v ? strlen(v) : 0),
-            RD_KAFKA_V_TIMESTAMP((int64_t)ts->valuedouble),
+            rk, RD_KAFKA_V_TOPIC(t), RD_KAFKA_V_PARTITION(env.partition),
+            RD_KAFKA_V_KEY(env.key, env.key_len),
+            RD_KAFKA_V_VALUE((void *)env.payload, env.payload_len), RD_KAFKA_V_TIMESTAMP(env.ts),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&f->stop)) {
             rd_kafka_poll(rk, 10);
@@ -131,7 +119,7 @@ static bool produce_line(tm_feeder *f, rd_kafka_t *rk, const char *line, size_t 
         if (err)
             snprintf(f->error, sizeof f->error, "%s:%zu: produce: %s", f->path, lineno,
                      rd_kafka_err2str(err));
-        cJSON_Delete(doc);
+        tm_envelope_clear(&env);
         return err == RD_KAFKA_RESP_ERR_NO_ERROR;
     }
 }
@@ -179,7 +167,7 @@ static void feed(tm_feeder *f)
                  now = tm_test_now_ms())
                 rd_kafka_poll(rk, due - now > 10 ? 10 : (int)(due - now));
         }
-        ok = produce_line(f, rk, line, lineno);
+        ok = produce_line(f, rk, line, (size_t)n, lineno);
         if (ok)
             atomic_store(&f->sent, ++sent);
         rd_kafka_poll(rk, 0);
@@ -324,40 +312,35 @@ static int partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t 
     return n;
 }
 
-/* A string of len bytes (copied, NUL-terminated) as a cJSON string. */
-static cJSON *bytes_string(const void *data, size_t len)
-{
-    char *s = malloc(len + 1);
-    cr_assert(s, "out of memory");
-    memcpy(s, data, len);
-    s[len] = '\0';
-    cJSON *j = cJSON_CreateString(s);
-    free(s);
-    return j;
-}
-
+/* Writes m as replay writes a record (envelope.h: the key and value bytes
+ * exactly, base64 when not UTF-8), so that golden_compare.h compares them. */
 static void write_record(FILE *out, const rd_kafka_message_t *m)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "topic", rd_kafka_topic_name(m->rkt));
-    cJSON_AddNumberToObject(o, "partition", m->partition);
-    cJSON_AddItemToObject(o, "key", m->key ? bytes_string(m->key, m->key_len) : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "payload",
-                          m->payload ? bytes_string(m->payload, m->len) : cJSON_CreateNull());
-    cJSON *headers = cJSON_AddObjectToObject(o, "headers");
+    tm_header headers[16];
+    size_t n_headers = 0;
     rd_kafka_headers_t *hdrs = NULL;
     if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char *name;
         const void *value;
         size_t size;
-        for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &value, &size); i++)
-            cJSON_AddItemToObject(headers, name, bytes_string(value ? value : "", size));
+        for (size_t i = 0; !rd_kafka_header_get_all(hdrs, i, &name, &value, &size); i++) {
+            cr_assert(n_headers < sizeof headers / sizeof *headers, "more than %zu headers",
+                      sizeof headers / sizeof *headers);
+            /* Header values are text (tidemark's headers); NUL-terminated. */
+            char *copy = calloc(1, size + 1);
+            cr_assert(copy, "out of memory");
+            if (size)
+                memcpy(copy, value, size);
+            headers[n_headers++] = (tm_header){name, copy};
+        }
     }
-    char *text = cJSON_PrintUnformatted(o);
-    cr_assert(text, "out of memory");
-    fprintf(out, "%s\n", text);
-    cJSON_free(text);
-    cJSON_Delete(o);
+    tm_buf line = {0};
+    tm_envelope_write(&line, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len,
+                      m->payload, m->len, headers, n_headers);
+    cr_assert(fwrite(line.data, 1, line.len, out) == line.len, "write: %s", strerror(errno));
+    tm_buf_free(&line);
+    for (size_t i = 0; i < n_headers; i++)
+        free((char *)headers[i].value);
 }
 
 size_t tm_kafka_io_dump(const char *bootstrap, const char *topic, const char *path)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "generator.h"
 
 enum { RECENT = 1024, PAYLOAD_MAX = 256 };
@@ -72,29 +73,47 @@ static void order(gen *g, char *buf, size_t len, uint64_t seed, uint64_t id, int
              when);
 }
 
-/* A malformed record; returns false for a null value. */
-static bool malformed(gen *g, char *buf, size_t len, uint64_t seed, uint64_t id, int merchant,
+/* Binary bytes: a NUL early on, and bytes that are not UTF-8. */
+enum { BINARY_LEN = 200, BINARY_NUL_AT = 8 };
+
+/* A malformed record into buf; returns its length, or -1 for a null
+ * value. Its bytes may hold NULs. */
+static long malformed(gen *g, char *buf, size_t len, uint64_t seed, uint64_t id, int merchant,
                       int64_t t)
 {
-    switch (below(g, 4)) {
+    switch (below(g, 6)) {
     case 0: /* cut off: not JSON */
-        snprintf(buf, len, "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":",
-                 (unsigned long long)seed, (unsigned long long)id, merchant);
-        return true;
+        return snprintf(buf, len,
+                        "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":",
+                        (unsigned long long)seed, (unsigned long long)id, merchant);
     case 1: /* no event time */
-        snprintf(buf, len,
-                 "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":12.5,"
-                 "\"currency\":\"EUR\"}",
-                 (unsigned long long)seed, (unsigned long long)id, merchant);
-        return true;
+        return snprintf(buf, len,
+                        "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":12.5,"
+                        "\"currency\":\"EUR\"}",
+                        (unsigned long long)seed, (unsigned long long)id, merchant);
     case 2: /* the amount as a string */
-        snprintf(buf, len,
-                 "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":\"12,50\","
-                 "\"currency\":\"EUR\",\"event_time\":%lld}",
-                 (unsigned long long)seed, (unsigned long long)id, merchant, (long long)t);
-        return true;
+        return snprintf(
+            buf, len,
+            "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":\"12,50\","
+            "\"currency\":\"EUR\",\"event_time\":%lld}",
+            (unsigned long long)seed, (unsigned long long)id, merchant, (long long)t);
+    case 3: { /* a valid order, then a NUL and more: not one JSON text */
+        int n = snprintf(buf, len,
+                         "{\"order_id\":\"o-%llu-%llu\",\"merchant\":\"m-%03d\",\"amount\":1.5,"
+                         "\"currency\":\"EUR\",\"event_time\":%lld}",
+                         (unsigned long long)seed, (unsigned long long)id, merchant, (long long)t);
+        cr_assert(n > 0 && (size_t)n + 8 <= len);
+        memcpy(buf + n, "\0{\"t\":1}", 8);
+        return n + 8;
+    }
+    case 4: /* binary */
+        cr_assert(BINARY_LEN <= len);
+        for (size_t i = 0; i < BINARY_LEN; i++)
+            buf[i] = (char)(0x80 | next_random(g));
+        buf[BINARY_NUL_AT] = '\0';
+        return BINARY_LEN;
     default: /* a null value */
-        return false;
+        return -1;
     }
 }
 
@@ -105,20 +124,14 @@ static void remember(gen *g, const char *payload, int merchant)
     g->recent_merchant[slot] = merchant;
 }
 
-/* Writes s as a JSON string (quoted and escaped). */
-static void put_json_string(FILE *f, const char *s)
+/* Writes s[0..n) as a JSON string as kcat -J does: quotes, backslashes and
+ * control bytes (NUL included) escaped, every other byte as it is. */
+static void put_json_string(FILE *f, const char *s, size_t n)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    tm_buf b = {0};
+    tm_buf_put_json_string(&b, s, n);
+    fwrite(b.data, 1, b.len, f);
+    tm_buf_free(&b);
 }
 
 void tm_workload_write(const char *path, const tm_workload_options *o, tm_workload_stats *stats)
@@ -148,17 +161,17 @@ void tm_workload_write(const char *path, const tm_workload_options *o, tm_worklo
             ts += 1 + below(g, 2 * interval - 1);
         int64_t roll = below(g, 1000);
         int merchant;
-        bool has_value = true;
+        long payload_len = 0; /* -1: a null value */
         if (roll < 20 && g->n_recent > 0) {
             size_t n = g->n_recent < RECENT ? g->n_recent : RECENT;
             size_t slot = (size_t)below(g, (int64_t)n);
-            snprintf(payload, sizeof payload, "%s", g->recent[slot]);
+            payload_len = snprintf(payload, sizeof payload, "%s", g->recent[slot]);
             merchant = g->recent_merchant[slot];
             st.duplicates++;
         } else {
             merchant = pick_merchant(g, merchants);
             if (roll < 30) {
-                has_value = malformed(g, payload, sizeof payload, o->seed, id++, merchant, ts);
+                payload_len = malformed(g, payload, sizeof payload, o->seed, id++, merchant, ts);
                 st.malformed++;
             } else {
                 int64_t t;
@@ -173,16 +186,17 @@ void tm_workload_write(const char *path, const tm_workload_options *o, tm_worklo
                     st.on_time++;
                 }
                 order(g, payload, sizeof payload, o->seed, id++, merchant, t);
+                payload_len = (long)strlen(payload);
                 remember(g, payload, merchant);
             }
         }
         int32_t p = (int32_t)(merchant % o->partitions);
         fprintf(f, "{\"topic\":");
-        put_json_string(f, topic);
+        put_json_string(f, topic, strlen(topic));
         fprintf(f, ",\"partition\":%d,\"offset\":%lld,\"ts\":%lld,\"key\":\"m-%03d\",\"payload\":",
                 (int)p, (long long)offsets[p]++, (long long)ts, merchant);
-        if (has_value)
-            put_json_string(f, payload);
+        if (payload_len >= 0)
+            put_json_string(f, payload, (size_t)payload_len);
         else
             fputs("null", f);
         fputs("}\n", f);

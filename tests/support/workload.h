@@ -21,7 +21,11 @@
  * - ~2% duplicates: an earlier event (up to about 1000 events back) sent
  *   again, byte for byte, later;
  * - ~1% malformed: not JSON (cut off), no event time, the amount as a
- *   string, or a null value;
+ *   string, a valid order followed by a NUL byte and more (invalid JSON:
+ *   a reader that stops at the NUL sees a valid order), 200 binary bytes
+ *   (a NUL, no valid UTF-8), or a null value; the bytes are written as
+ *   kcat -J writes them (control bytes escaped, \u0000 included, other
+ *   bytes as they are), so the file is not valid UTF-8;
  * - ~0.5% clock-skewed: stamped an hour into the future (clamped to the
  *   receipt time by clock_skew.max_ahead_ms = 60000).
  * Event times alternate at random between epoch milliseconds and RFC 3339
