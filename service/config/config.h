@@ -18,6 +18,14 @@
 
 #include "buf.h"
 
+/* Every integer option lies within [-TM_CONFIG_INT_MAX, TM_CONFIG_INT_MAX]
+ * (2^53), whichever source sets it: JSON numbers are exact integers up to
+ * there, so the file, the environment and overrides accept the same values;
+ * and the engine can combine durations (size + advance, D + L, 2 x (D + L))
+ * without overflow, leaving only event times, which may be anything an
+ * int64 holds, to saturating arithmetic. */
+#define TM_CONFIG_INT_MAX ((int64_t)1 << 53)
+
 typedef enum { TM_TIME_EPOCH_MS, TM_TIME_EPOCH_S, TM_TIME_RFC3339, TM_TIME_AUTO } tm_time_format;
 
 typedef enum {

@@ -502,7 +502,8 @@ tm_windows *tm_windows_new(const tm_config *cfg)
     tm_heap_init(&ws->due, sizeof(window_ref), due_tie, due_moved);
     tm_heap_init(&ws->held, sizeof(window_ref), NULL, held_moved);
     if (!ws->sessions) {
-        ws->max_starts = (size_t)((ws->size + ws->advance - 1) / ws->advance);
+        /* ceil(size / advance), without size + advance overflowing. */
+        ws->max_starts = (size_t)(ws->size / ws->advance + (ws->size % ws->advance != 0));
         ws->starts = tm_xcalloc(ws->max_starts, sizeof(int64_t));
     }
     ws->scratch_acc = tm_xcalloc(cfg->n_aggs, sizeof(double));

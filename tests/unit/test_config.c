@@ -234,11 +234,13 @@ Test(config, dedup_ttl_zero_default_needs_explicit_ttl)
     tm_config_free(cfg);
 }
 
-Test(config, dedup_ttl_default_saturates)
+/* 2 x (D + L), capped at the limit of every integer option (2^53). */
+Test(config, dedup_ttl_default_is_capped_at_the_limit)
 {
-    const char *ov[] = {"watermark.max_out_of_orderness_ms=9223372036854775807"};
-    tm_config *cfg = load_ok(MIN_JSON, NULL, ov, 1);
-    cr_assert_eq(cfg->dedup_ttl_ms, INT64_MAX);
+    const char *ov[] = {"watermark.max_out_of_orderness_ms=9007199254740992",
+                        "allowed_lateness_ms=1"};
+    tm_config *cfg = load_ok(MIN_JSON, NULL, ov, 2);
+    cr_assert_eq(cfg->dedup_ttl_ms, (int64_t)1 << 53);
     tm_config_free(cfg);
 }
 
@@ -390,8 +392,49 @@ Test(config, out_of_bounds)
     expect_override_err("clock_skew.max_ahead_ms=-1", "clock_skew.max_ahead_ms", ">= 0");
     expect_override_err("clock_skew.max_ahead_of_wall_ms=-1", "clock_skew.max_ahead_of_wall_ms",
                         ">= 0");
-    expect_override_err("window.size_ms=99999999999999999999", "window.size_ms",
-                        "expected an integer");
+    expect_override_err("window.size_ms=99999999999999999999", "window.size_ms", "out of range");
+    expect_override_err("window.size_ms=12x", "window.size_ms", "expected an integer");
+}
+
+/* Issue 9: 2^53 bounds every integer option whether the file, the
+ * environment or an override sets it (the environment and overrides took
+ * any int64, and window.size_ms above 2^62 overflowed in the engine). */
+Test(config, one_integer_limit_for_every_source)
+{
+#define OVER "9007199254740994" /* 2^53 + 2: exact as a JSON number too */
+#define LIMIT_MSG "out of range: every integer option is between -2^53 and 2^53"
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":" OVER "}}",
+                    "config: window.size_ms: " LIMIT_MSG, "(got 9007199254740994)");
+    char *env[] = {"TIDEMARK_WINDOW_SIZE_MS=" OVER, NULL};
+    expect_err(MIN_JSON, env, NULL, 0,
+               "config: window.size_ms (from TIDEMARK_WINDOW_SIZE_MS): " LIMIT_MSG,
+               "(got 9007199254740994)");
+    expect_override_err("window.size_ms=" OVER,
+                        "config: window.size_ms (from override): " LIMIT_MSG, NULL);
+    expect_override_err("window.size_ms=4611686018427387905", "window.size_ms", LIMIT_MSG);
+    expect_override_err("window.offset_ms=-9007199254740993", "window.offset_ms", LIMIT_MSG);
+    char *env2[] = {"TIDEMARK_DEDUP_TTL_MS=9223372036854775807", NULL};
+    expect_err(MIN_JSON, env2, NULL, 0, "dedup.ttl_ms (from TIDEMARK_DEDUP_TTL_MS)", LIMIT_MSG);
+    expect_override_err("clock_skew.max_ahead_of_wall_ms=" OVER, "clock_skew.max_ahead_of_wall_ms",
+                        LIMIT_MSG);
+    char *env3[] = {"TIDEMARK_WATERMARK_IDLE_TIMEOUT_MS=-99999999999999999999", NULL};
+    expect_err(MIN_JSON, env3, NULL, 0, "watermark.idle_timeout_ms", LIMIT_MSG);
+#undef OVER
+#undef LIMIT_MSG
+
+    /* The limit itself is accepted from every source. */
+    const int64_t limit = (int64_t)1 << 53;
+    char *at[] = {"TIDEMARK_WATERMARK_MAX_OUT_OF_ORDERNESS_MS=9007199254740992", NULL};
+    const char *ov[] = {"allowed_lateness_ms=9007199254740992",
+                        "window.offset_ms=-9007199254740992"};
+    tm_config *cfg = load_ok("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":"
+                             "9007199254740992}}",
+                             at, ov, 2);
+    cr_assert_eq(cfg->window_size_ms, limit);
+    cr_assert_eq(cfg->max_out_of_orderness_ms, limit);
+    cr_assert_eq(cfg->allowed_lateness_ms, limit);
+    cr_assert_eq(cfg->window_offset_ms, 0, "-2^53 mod 2^53");
+    tm_config_free(cfg);
 }
 
 Test(config, missing_required)
