@@ -166,6 +166,14 @@ const char *tm_config_kafka(const tm_config *cfg, const char *key);
  * librdkafka's default. A topic may take less (its max.message.bytes). */
 size_t tm_config_producer_max_bytes(const tm_config *cfg);
 
+/* Checks the instance id of `tidemark run` (--instance-id, else the host
+ * name) against the Kafka names made from it: "<application_id>-<instance
+ * id>" must be a valid group.instance.id, which Kafka checks like a topic
+ * name. Returns 0, or TM_ECONFIG with the problem in errstr (the caller
+ * names where the id came from). */
+int tm_config_check_instance_id(const tm_config *cfg, const char *instance_id, char *errstr,
+                                size_t errlen);
+
 /* Index of topic in cfg->input_topics, or -1. */
 int tm_config_topic_index(const tm_config *cfg, const char *topic);
 

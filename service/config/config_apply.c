@@ -660,6 +660,21 @@ static int resolve_topics(loader *L)
     return rc;
 }
 
+/* kafka.group.instance.id replaces the static member id tidemark derives:
+ * the broker refuses one that breaks its rule only when the consumer
+ * joins, so check it here, like the derived one (tm_config_check_instance_id). */
+static int check_group_instance_id(loader *L)
+{
+    const char *v = tm_config_kafka(L->cfg, "group.instance.id");
+    const char *problem = v ? config_check_kafka_name(v) : NULL;
+    if (problem)
+        return config_key_fail(L, "kafka.group.instance.id", "",
+                               "%s (Kafka checks a group.instance.id like a topic name) "
+                               "(got '%.100s')",
+                               problem, v);
+    return 0;
+}
+
 int config_resolve(loader *L)
 {
     int rc = check_presence(L);
@@ -669,6 +684,8 @@ int config_resolve(loader *L)
         rc = resolve_dedup(L);
     if (rc == 0)
         rc = resolve_topics(L);
+    if (rc == 0)
+        rc = check_group_instance_id(L);
     if (rc == 0) {
         const opt *o =
             config_find_opt("clock_skew.max_ahead_ms", strlen("clock_skew.max_ahead_ms"));
