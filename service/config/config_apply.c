@@ -259,6 +259,11 @@ static int slot_json(loader *L, const opt *o, const slot *s, cJSON **owned, cons
                                "expected JSON text, e.g. [{\"name\":\"n\",\"op\":\"count\"}]");
     if (json) {
         *owned = cJSON_ParseWithOpts(t, NULL, 1); /* 1: no trailing junk */
+        const char *deep = *owned ? NULL : config_json_too_deep(t);
+        if (deep)
+            return config_key_fail(L, o->name, s->origin,
+                                   "nesting deeper than %d levels at character %zu of the text",
+                                   CJSON_NESTING_LIMIT, (size_t)(deep - s->text) + 1);
         if (!*owned)
             return config_key_fail(L, o->name, s->origin, "invalid JSON text '%.100s'", s->text);
     } else {

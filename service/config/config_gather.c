@@ -322,10 +322,7 @@ static void text_position(const char *text, const char *at, size_t *line, size_t
     }
 }
 
-/* Where text nests deeper than cJSON parses (CJSON_NESTING_LIMIT), or
- * NULL: cJSON gives up there with no reason, which would read as a syntax
- * error. Brackets inside strings do not count. */
-static const char *too_deep(const char *text)
+const char *config_json_too_deep(const char *text)
 {
     size_t depth = 0;
     bool in_string = false;
@@ -356,7 +353,7 @@ static int parse_file(loader *L, const char *path, const tm_buf *b, cJSON **root
     *root = cJSON_ParseWithOpts(b->data, &end, 1);
     if (!*root) {
         size_t line, col;
-        const char *deep = too_deep(b->data);
+        const char *deep = config_json_too_deep(b->data);
         if (deep && (!end || deep <= end)) {
             text_position(b->data, deep, &line, &col);
             return tm_seterr(L->errstr, L->errlen, TM_ECONFIG,

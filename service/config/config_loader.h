@@ -139,6 +139,10 @@ void config_load_defaults(loader *L);
 int config_load_file(loader *L, const char *path, cJSON **root);
 int config_load_env(loader *L, char *const *envp);
 int config_load_overrides(loader *L, const char *const *ovs, size_t n);
+/* Where text nests deeper than cJSON parses (CJSON_NESTING_LIMIT), or
+ * NULL: cJSON gives up there with no reason, which would read as a syntax
+ * error. Brackets inside strings do not count. */
+const char *config_json_too_deep(const char *text);
 
 /* ---- config_apply.c ------------------------------------------------------ */
 

@@ -646,6 +646,12 @@ Test(config, nesting_too_deep_is_named)
     memset(json + n + 999, ']', 999);
     strcpy(json + n + 2 * 999, "}");
     expect_file_err(json, "unknown key 'x'", NULL);
+    /* The same in JSON text from the environment or an override. */
+    memcpy(json, "aggregations=", 13);
+    memset(json + 13, '[', depth);
+    json[13 + depth] = '\0';
+    expect_override_err(json, "aggregations (from override): nesting deeper than 1000 levels",
+                        "at character 1001 of the text");
     free(json);
 }
 
