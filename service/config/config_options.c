@@ -43,6 +43,7 @@ _Static_assert(TM_LATE_EMIT == 0 && TM_LATE_DROP == 1, "late_actions[] order");
  * fitting then), and the default late and dead-letter topics. The longest
  * suffix sets application_id's limit, 249 - 12 = 237 characters. */
 static const char *const derived_topics[] = {"-changelog", "-repartition", "-late", "-dlq", NULL};
+
 #define FIELD(f) offsetof(tm_config, f)
 
 static const char *const time_formats[] = {"epoch_ms", "epoch_s", "rfc3339", "auto", NULL};
@@ -133,8 +134,8 @@ static const opt opts[] = {
      .flags = F_REQUIRED,
      .check = check_app_id,
      .off = FIELD(application_id),
-     .help = "Names this pipeline; the default late/DLQ topic names derive from it. "
-             "[A-Za-z0-9._-]+"},
+     .help = "Names this pipeline; the group id and the changelog, late and DLQ topic "
+             "names derive from it. 1-237 of [A-Za-z0-9._-]"},
     {.name = "input.topics",
      .type = T_LIST,
      .flags = F_REQUIRED | F_STATE,
