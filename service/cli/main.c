@@ -199,11 +199,21 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     tm_log_parse_level(cfg->log_level, &tm_log_threshold);
-    if (!a.instance_id) {
+    bool from_host = !a.instance_id;
+    if (from_host) {
         if (gethostname(host, sizeof host) != 0)
             snprintf(host, sizeof host, "0");
         host[sizeof host - 1] = '\0';
         a.instance_id = host;
+    }
+    /* Checked before Kafka sees it: a bad id used to surface as a broker
+     * refusal or a transport failure, long after startup. */
+    if (tm_config_check_instance_id(cfg, a.instance_id, err, sizeof err) < 0) {
+        fprintf(stderr, "tidemark run: --instance-id%s '%.100s%s': %s\n",
+                from_host ? " (not given: the host name)" : "", a.instance_id,
+                strlen(a.instance_id) > 100 ? "..." : "", err);
+        status = EXIT_USAGE;
+        goto out;
     }
     install_stop_handlers();
     const tm_runner_options opt = {.instance_id = a.instance_id};

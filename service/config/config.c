@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "err.h"
 #include "num.h"
 
 void config_free_strv(char **v, size_t n)
@@ -76,4 +78,30 @@ size_t tm_config_producer_max_bytes(const tm_config *cfg)
         n > TM_PRODUCER_MAX_BYTES_MAX)
         return TM_PRODUCER_MAX_BYTES_DEFAULT;
     return (size_t)n;
+}
+
+/* "<application_id>-<instance id>" is the group.instance.id (with static
+ * membership), the transactional.id and the client.id: the strictest
+ * rule among them is the broker's for group.instance.id, a topic name's.
+ * Kafka sets no limit on transactional.id or client.id beyond its
+ * protocol's 32767-byte strings (a longer client.id breaks every request
+ * header, which shows as a transport failure). */
+int tm_config_check_instance_id(const tm_config *cfg, const char *instance_id, char *errstr,
+                                size_t errlen)
+{
+    if (instance_id[0] == '\0')
+        return tm_seterr(errstr, errlen, TM_ECONFIG, "must not be empty");
+    tm_buf name = {0};
+    tm_buf_printf(&name, "%s-%s", cfg->application_id, instance_id);
+    const char *problem = config_check_kafka_name(name.data);
+    size_t room = CONFIG_KAFKA_NAME_MAX - strlen(cfg->application_id) - 1;
+    int rc = 0;
+    if (problem)
+        rc = tm_seterr(errstr, errlen, TM_ECONFIG,
+                       "makes the group.instance.id '<application_id>-<instance id>' (%zu "
+                       "characters) invalid: %s (so the instance id may have 1-%zu characters of "
+                       "A-Z a-z 0-9 . _ -)",
+                       name.len, problem, room);
+    tm_buf_free(&name);
+    return rc;
 }

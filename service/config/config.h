@@ -18,6 +18,14 @@
 
 #include "buf.h"
 
+/* Every integer option lies within [-TM_CONFIG_INT_MAX, TM_CONFIG_INT_MAX]
+ * (2^53), whichever source sets it: JSON numbers are exact integers up to
+ * there, so the file, the environment and overrides accept the same values;
+ * and the engine can combine durations (size + advance, D + L, 2 x (D + L))
+ * without overflow, leaving only event times, which may be anything an
+ * int64 holds, to saturating arithmetic. */
+#define TM_CONFIG_INT_MAX ((int64_t)1 << 53)
+
 typedef enum { TM_TIME_EPOCH_MS, TM_TIME_EPOCH_S, TM_TIME_RFC3339, TM_TIME_AUTO } tm_time_format;
 
 typedef enum {
@@ -157,6 +165,14 @@ const char *tm_config_kafka(const tm_config *cfg, const char *key);
 /* The largest record the producer sends: kafka.message.max.bytes, else
  * librdkafka's default. A topic may take less (its max.message.bytes). */
 size_t tm_config_producer_max_bytes(const tm_config *cfg);
+
+/* Checks the instance id of `tidemark run` (--instance-id, else the host
+ * name) against the Kafka names made from it: "<application_id>-<instance
+ * id>" must be a valid group.instance.id, which Kafka checks like a topic
+ * name. Returns 0, or TM_ECONFIG with the problem in errstr (the caller
+ * names where the id came from). */
+int tm_config_check_instance_id(const tm_config *cfg, const char *instance_id, char *errstr,
+                                size_t errlen);
 
 /* Index of topic in cfg->input_topics, or -1. */
 int tm_config_topic_index(const tm_config *cfg, const char *topic);

@@ -24,8 +24,6 @@
 /* A hopping event belongs to ceil(size/advance) windows; beyond this the
  * per-event cost is almost surely a typo (advance in s, size in ms). */
 #define HOP_WINDOWS_MAX 10000
-/* JSON numbers are doubles: only integers up to 2^53 are exact. */
-#define JSON_INT_MAX 9007199254740992.0
 
 static void *field(tm_config *cfg, size_t off)
 {
@@ -52,24 +50,58 @@ static int slot_string(loader *L, const opt *o, const slot *s, const char **out)
     return 0;
 }
 
-/* JSON numbers are doubles: accept only integers that a double holds
- * exactly, so that what the user wrote is what the engine gets. */
-static int json_int(loader *L, const char *key, const char *origin, const cJSON *j, int64_t *out)
+/* "out of range" for every integer option whichever source set it, so
+ * that the file, the environment and an override fail alike; got is the
+ * value as given (it may not fit an int64). */
+static int beyond_limit(loader *L, const opt *o, const slot *s, const char *got)
 {
+    return config_key_fail(L, o->name, s->origin,
+                           "out of range: every integer option is between -2^53 and 2^53 "
+                           "(%" PRId64 ") (got %s)",
+                           TM_CONFIG_INT_MAX, got);
+}
+
+/* JSON numbers are doubles: accept only integers; a value beyond int64 is
+ * reported as given. A double beyond 2^53 is always integral, and the
+ * limit check below refuses it. */
+static int json_int(loader *L, const opt *o, const slot *s, int64_t *out)
+{
+    const cJSON *j = s->json;
     if (!cJSON_IsNumber(j))
-        return config_key_fail(L, key, origin, "expected an integer (got %s)",
+        return config_key_fail(L, o->name, s->origin, "expected an integer (got %s)",
                                config_json_type_name(j));
     double v = j->valuedouble;
-    if (!(v >= -JSON_INT_MAX && v <= JSON_INT_MAX))
-        return config_key_fail(L, key, origin, "out of range (got %.17g)", v);
+    char got[64];
+    snprintf(got, sizeof got, "%.17g", v);
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+        return beyond_limit(L, o, s, got);
     if ((double)(int64_t)v != v)
-        return config_key_fail(L, key, origin, "expected an integer (got %.17g)", v);
+        return config_key_fail(L, o->name, s->origin, "expected an integer (got %s)", got);
     *out = (int64_t)v;
     return 0;
 }
 
+/* An integer as text (environment, override, default); digits that do not
+ * fit an int64 are out of range, not junk. */
+static int text_int(loader *L, const opt *o, const slot *s, int64_t *out)
+{
+    if (tm_parse_i64(s->text, out) == 0)
+        return 0;
+    const char *d = s->text + (s->text[0] == '-' || s->text[0] == '+');
+    bool digits = *d != '\0' && strspn(d, "0123456789") == strlen(d);
+    if (digits)
+        return beyond_limit(L, o, s, s->text);
+    return config_key_fail(L, o->name, s->origin, "expected an integer (got '%.100s')", s->text);
+}
+
+/* The option's own bounds inside the limit every integer option has. */
 static int check_bounds(loader *L, const opt *o, const slot *s, int64_t v)
 {
+    if (v < -TM_CONFIG_INT_MAX || v > TM_CONFIG_INT_MAX) {
+        char got[32];
+        snprintf(got, sizeof got, "%" PRId64, v);
+        return beyond_limit(L, o, s, got);
+    }
     if (v >= o->min && v <= o->max)
         return 0;
     if (o->max == INT64_MAX && o->min == 1)
@@ -85,11 +117,7 @@ static int check_bounds(loader *L, const opt *o, const slot *s, int64_t v)
 static int apply_int(loader *L, const opt *o, const slot *s)
 {
     int64_t v = 0;
-    int rc = 0;
-    if (s->json)
-        rc = json_int(L, o->name, s->origin, s->json, &v);
-    else if (tm_parse_i64(s->text, &v) != 0)
-        rc = config_key_fail(L, o->name, s->origin, "expected an integer (got '%.100s')", s->text);
+    int rc = s->json ? json_int(L, o, s, &v) : text_int(L, o, s, &v);
     if (rc == 0)
         rc = check_bounds(L, o, s, v);
     if (rc == 0)
@@ -231,6 +259,11 @@ static int slot_json(loader *L, const opt *o, const slot *s, cJSON **owned, cons
                                "expected JSON text, e.g. [{\"name\":\"n\",\"op\":\"count\"}]");
     if (json) {
         *owned = cJSON_ParseWithOpts(t, NULL, 1); /* 1: no trailing junk */
+        const char *deep = *owned ? NULL : config_json_too_deep(t);
+        if (deep)
+            return config_key_fail(L, o->name, s->origin,
+                                   "nesting deeper than %d levels at character %zu of the text",
+                                   CJSON_NESTING_LIMIT, (size_t)(deep - s->text) + 1);
         if (!*owned)
             return config_key_fail(L, o->name, s->origin, "invalid JSON text '%.100s'", s->text);
     } else {
@@ -570,9 +603,10 @@ static int resolve_window(loader *L)
     return 0;
 }
 
-/* The dedup TTL default, 2 x (D + L) (saturating), is 0 when D = L = 0:
- * a key that expires at once dedups nothing, so then the user must choose
- * a TTL rather than get a silent no-op. */
+/* The dedup TTL default, 2 x (D + L), is 0 when D = L = 0: a key that
+ * expires at once dedups nothing, so then the user must choose a TTL
+ * rather than get a silent no-op. Like a value the user gives, the default
+ * is at most 2^53 (D and L are, so the sum does not overflow). */
 static int resolve_dedup(loader *L)
 {
     tm_config *cfg = L->cfg;
@@ -580,8 +614,8 @@ static int resolve_dedup(loader *L)
         return config_key_fail(L, "input.event_id", "", "required when dedup.enabled is true");
     if (config_slot_of(L, config_find_opt("dedup.ttl_ms", strlen("dedup.ttl_ms")))->src != SRC_NONE)
         return 0;
-    int64_t sum = tm_sat_add(cfg->max_out_of_orderness_ms, cfg->allowed_lateness_ms);
-    cfg->dedup_ttl_ms = tm_sat_add(sum, sum);
+    int64_t ttl = 2 * (cfg->max_out_of_orderness_ms + cfg->allowed_lateness_ms);
+    cfg->dedup_ttl_ms = ttl < TM_CONFIG_INT_MAX ? ttl : TM_CONFIG_INT_MAX;
     if (cfg->dedup_enabled && cfg->dedup_ttl_ms == 0)
         return config_key_fail(
             L, "dedup.ttl_ms", "",
@@ -631,6 +665,21 @@ static int resolve_topics(loader *L)
     return rc;
 }
 
+/* kafka.group.instance.id replaces the static member id tidemark derives:
+ * the broker refuses one that breaks its rule only when the consumer
+ * joins, so check it here, like the derived one (tm_config_check_instance_id). */
+static int check_group_instance_id(loader *L)
+{
+    const char *v = tm_config_kafka(L->cfg, "group.instance.id");
+    const char *problem = v ? config_check_kafka_name(v) : NULL;
+    if (problem)
+        return config_key_fail(L, "kafka.group.instance.id", "",
+                               "%s (Kafka checks a group.instance.id like a topic name) "
+                               "(got '%.100s')",
+                               problem, v);
+    return 0;
+}
+
 int config_resolve(loader *L)
 {
     int rc = check_presence(L);
@@ -640,6 +689,8 @@ int config_resolve(loader *L)
         rc = resolve_dedup(L);
     if (rc == 0)
         rc = resolve_topics(L);
+    if (rc == 0)
+        rc = check_group_instance_id(L);
     if (rc == 0) {
         const opt *o =
             config_find_opt("clock_skew.max_ahead_ms", strlen("clock_skew.max_ahead_ms"));

@@ -322,6 +322,28 @@ static void text_position(const char *text, const char *at, size_t *line, size_t
     }
 }
 
+const char *config_json_too_deep(const char *text)
+{
+    size_t depth = 0;
+    bool in_string = false;
+    for (const char *p = text; *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_string = false;
+        } else if (*p == '"') {
+            in_string = true;
+        } else if (*p == '[' || *p == '{') {
+            if (++depth > CJSON_NESTING_LIMIT)
+                return p;
+        } else if ((*p == ']' || *p == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return NULL;
+}
+
 static int parse_file(loader *L, const char *path, const tm_buf *b, cJSON **root)
 {
     if (strlen(b->data) != b->len)
@@ -331,6 +353,14 @@ static int parse_file(loader *L, const char *path, const tm_buf *b, cJSON **root
     *root = cJSON_ParseWithOpts(b->data, &end, 1);
     if (!*root) {
         size_t line, col;
+        const char *deep = config_json_too_deep(b->data);
+        if (deep && (!end || deep <= end)) {
+            text_position(b->data, deep, &line, &col);
+            return tm_seterr(L->errstr, L->errlen, TM_ECONFIG,
+                             "config file %s: nesting deeper than %d levels at line %zu, "
+                             "column %zu",
+                             path, CJSON_NESTING_LIMIT, line, col);
+        }
         text_position(b->data, end ? end : b->data + b->len, &line, &col);
         return tm_seterr(L->errstr, L->errlen, TM_ECONFIG,
                          "config file %s: invalid JSON near line %zu, column %zu", path, line, col);

@@ -110,6 +110,12 @@ extern const char *const config_window_types[];
 /* The string check of JSON pointer options (the other checks stay private
  * to the table). */
 const char *config_check_pointer(const char *s);
+#define CONFIG_KAFKA_NAME_MAX 249
+
+/* Kafka's rule for a topic name (1-249 characters of A-Z a-z 0-9 . _ -,
+ * not "." or ".."), which its brokers also apply to group.instance.id
+ * (JoinGroupRequest.validateGroupInstanceId): NULL or the problem. */
+const char *config_check_kafka_name(const char *s);
 void config_join_choices(const char *const *choices, const char *sep, char *buf, size_t n);
 const opt *config_find_opt(const char *name, size_t len);
 /* The loader's slot of a row of the table. */
@@ -133,6 +139,10 @@ void config_load_defaults(loader *L);
 int config_load_file(loader *L, const char *path, cJSON **root);
 int config_load_env(loader *L, char *const *envp);
 int config_load_overrides(loader *L, const char *const *ovs, size_t n);
+/* Where text nests deeper than cJSON parses (CJSON_NESTING_LIMIT), or
+ * NULL: cJSON gives up there with no reason, which would read as a syntax
+ * error. Brackets inside strings do not count. */
+const char *config_json_too_deep(const char *text);
 
 /* ---- config_apply.c ------------------------------------------------------ */
 

@@ -36,11 +36,13 @@ _Static_assert(TM_DEDUP_ID == 0 && TM_DEDUP_ID_EVENT_TIME == 1, "dedup_keys[] or
 _Static_assert(TM_SKEW_CLAMP == 0 && TM_SKEW_DLQ == 1, "skew_actions[] order");
 _Static_assert(TM_LATE_EMIT == 0 && TM_LATE_DROP == 1, "late_actions[] order");
 
-/* Kafka's limit on topic names. */
-#define TOPIC_MAX 249
-/* application_id is at most this long so that the default topics
- * "<application_id>-late" / "-dlq" are always valid topic names. */
-#define APP_ID_MAX (TOPIC_MAX - 5)
+#define TOPIC_MAX CONFIG_KAFKA_NAME_MAX
+
+/* The topics named after application_id: the changelog, the repartition
+ * topic (kept free for a later version, so that no pipeline's name stops
+ * fitting then), and the default late and dead-letter topics. The longest
+ * suffix sets application_id's limit, 249 - 12 = 237 characters. */
+static const char *const derived_topics[] = {"-changelog", "-repartition", "-late", "-dlq", NULL};
 
 #define FIELD(f) offsetof(tm_config, f)
 
@@ -81,7 +83,7 @@ const char *config_check_pointer(const char *s)
 
 /* Kafka's own topic name rules, checked early so that replay (which never
  * talks to Kafka) accepts exactly the configs the live service accepts. */
-static const char *check_topic(const char *s)
+const char *config_check_kafka_name(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0)
@@ -95,18 +97,29 @@ static const char *check_topic(const char *s)
     return NULL;
 }
 
-/* application_id names the consumer group, the state directory and the
- * default topics, so it takes the strictest of their character sets. */
+/* application_id names the consumer group (group.id: Kafka sets no limit
+ * on it beyond its protocol's 32767-byte strings), the state directory and
+ * the derived topics, so it takes the strictest of their rules: every
+ * derived topic name must be valid. The message lives in thread-local
+ * storage until the next call. */
 static const char *check_app_id(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0)
+    static _Thread_local char why[320];
+    if (s[0] == '\0')
         return "must not be empty";
-    if (n > APP_ID_MAX)
-        return "too long: at most 244 characters, so that '<application_id>-late' is a valid "
-               "topic name";
     if (!all_name_chars(s))
         return "may contain only A-Z a-z 0-9 . _ -";
+    size_t n = strlen(s);
+    for (size_t i = 0; derived_topics[i]; i++) {
+        size_t derived = n + strlen(derived_topics[i]);
+        if (derived <= TOPIC_MAX)
+            continue;
+        snprintf(why, sizeof why,
+                 "too long (%zu characters): its topic '<application_id>%s' would have %zu, and "
+                 "a Kafka topic name has at most %d (so application_id at most %d)",
+                 n, derived_topics[i], derived, TOPIC_MAX, TOPIC_MAX - (int)strlen("-repartition"));
+        return why;
+    }
     return NULL;
 }
 
@@ -121,12 +134,12 @@ static const opt opts[] = {
      .flags = F_REQUIRED,
      .check = check_app_id,
      .off = FIELD(application_id),
-     .help = "Names this pipeline; the default late/DLQ topic names derive from it. "
-             "[A-Za-z0-9._-]+"},
+     .help = "Names this pipeline; the group id and the changelog, late and DLQ topic "
+             "names derive from it. 1-237 of [A-Za-z0-9._-]"},
     {.name = "input.topics",
      .type = T_LIST,
      .flags = F_REQUIRED | F_STATE,
-     .check = check_topic,
+     .check = config_check_kafka_name,
      .off = FIELD(input_topics),
      .off_n = FIELD(n_input_topics),
      .help = "Input topics (non-empty, co-partitioned)."},
@@ -279,18 +292,18 @@ static const opt opts[] = {
     {.name = "output.topic",
      .type = T_STRING,
      .flags = F_REQUIRED,
-     .check = check_topic,
+     .check = config_check_kafka_name,
      .off = FIELD(output_topic),
      .help = "Window results (key <group key>@<window start>)."},
     {.name = "output.late_topic",
      .type = T_STRING,
-     .check = check_topic,
+     .check = config_check_kafka_name,
      .off = FIELD(late_topic),
      .def_help = "<application_id>-late",
      .help = "Too-late records, with tidemark.* headers."},
     {.name = "output.dlq_topic",
      .type = T_STRING,
-     .check = check_topic,
+     .check = config_check_kafka_name,
      .off = FIELD(dlq_topic),
      .def_help = "<application_id>-dlq",
      .help = "Dead letters, with tidemark.* headers."},

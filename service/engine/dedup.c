@@ -156,12 +156,14 @@ void tm_dedup_restore(tm_dedup *d, tm_dedup_hash h, int64_t expiry)
     hold(d, h, expiry);
 }
 
-/* The largest expiry a bucket can hold. */
+/* The largest expiry a bucket can hold, (number + 1) * bucket_ms - 1: the
+ * first bucket starts below INT64_MIN unless bucket_ms divides it, so
+ * number * bucket_ms would overflow there; the last bucket saturates. */
 static int64_t bucket_last_ms(const tm_dedup *d, int64_t number)
 {
     if (number >= INT64_MAX / d->bucket_ms)
         return INT64_MAX;
-    return number * d->bucket_ms + (d->bucket_ms - 1);
+    return (number + 1) * d->bucket_ms - 1;
 }
 
 size_t tm_dedup_expire(tm_dedup *d, int64_t watermark)

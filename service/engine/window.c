@@ -51,6 +51,11 @@ typedef struct window_lookup {
     int64_t start;
 } window_lookup;
 
+/* One window of a tumbling or hopping event, before it is looked up. */
+typedef struct window_span {
+    int64_t start, end;
+} window_span;
+
 struct tm_windows {
     const tm_config *cfg;
     bool sessions;
@@ -62,7 +67,7 @@ struct tm_windows {
     tm_table index;
     tm_heap due;
     tm_heap held;
-    int64_t *starts; /* scratch: the starts of one event's windows */
+    window_span *spans; /* scratch: one event's windows */
     size_t max_starts;
     double *scratch_acc; /* scratch: a session merge's accumulators */
 
@@ -299,25 +304,34 @@ static void fire_now(tm_windows *ws, window *w, tm_trigger trigger, tm_emit_fn e
 
 /* ---- tumbling and hopping ---- */
 
-/* The starts of the windows that contain t, ascending; returns how many. */
-static size_t hopping_starts(tm_windows *ws, int64_t t)
+/*
+ * The windows that contain t, ascending by start; returns how many. With
+ * d = t - start (r for the latest window, then r + advance, ... while
+ * below size), each end is t + (size - d), so that it stays aligned even
+ * when the start does not fit: a window that would start before INT64_MIN
+ * starts there (and the ones below it are dropped), and an end past
+ * INT64_MAX saturates (issue 9).
+ */
+static size_t hopping_windows(tm_windows *ws, int64_t t)
 {
     int64_t a = ws->advance;
     /* (t - offset) mod a without overflowing for any t. */
     int64_t r = (t % a - ws->offset % a) % a;
     if (r < 0)
         r += a;
-    int64_t last = tm_sat_sub(t, r);
     size_t n = 0;
-    for (int64_t s = last; n < ws->max_starts && s > tm_sat_sub(t, ws->size); s -= a) {
-        ws->starts[n++] = s;
-        if (s < INT64_MIN + a)
+    for (int64_t d = r; n < ws->max_starts; d += a) {
+        window_span *w = &ws->spans[n++];
+        w->start = tm_sat_sub(t, d);
+        w->end = tm_sat_add(t, ws->size - d);
+        /* d + a >= size: the last window; written so that it cannot overflow. */
+        if (w->start == INT64_MIN || d >= ws->size - a)
             break;
     }
     for (size_t i = 0; i < n / 2; i++) {
-        int64_t tmp = ws->starts[i];
-        ws->starts[i] = ws->starts[n - 1 - i];
-        ws->starts[n - 1 - i] = tmp;
+        window_span tmp = ws->spans[i];
+        ws->spans[i] = ws->spans[n - 1 - i];
+        ws->spans[n - 1 - i] = tmp;
     }
     return n;
 }
@@ -325,11 +339,10 @@ static size_t hopping_starts(tm_windows *ws, int64_t t)
 static tm_add_result add_fixed(tm_windows *ws, const char *key, size_t key_len, int64_t t,
                                const double *values, int64_t watermark, tm_emit_fn emit, void *ctx)
 {
-    size_t n = hopping_starts(ws, t);
+    size_t n = hopping_windows(ws, t);
     bool any = false, late = false;
     for (size_t i = 0; i < n; i++) {
-        int64_t start = ws->starts[i];
-        int64_t end = tm_sat_add(start, ws->size);
+        int64_t start = ws->spans[i].start, end = ws->spans[i].end;
         if (watermark >= tm_sat_add(end, ws->lateness))
             continue; /* too late for this window */
         window_lookup k = {key, key_len, start};
@@ -502,8 +515,9 @@ tm_windows *tm_windows_new(const tm_config *cfg)
     tm_heap_init(&ws->due, sizeof(window_ref), due_tie, due_moved);
     tm_heap_init(&ws->held, sizeof(window_ref), NULL, held_moved);
     if (!ws->sessions) {
-        ws->max_starts = (size_t)((ws->size + ws->advance - 1) / ws->advance);
-        ws->starts = tm_xcalloc(ws->max_starts, sizeof(int64_t));
+        /* ceil(size / advance), without size + advance overflowing. */
+        ws->max_starts = (size_t)(ws->size / ws->advance + (ws->size % ws->advance != 0));
+        ws->spans = tm_xcalloc(ws->max_starts, sizeof *ws->spans);
     }
     ws->scratch_acc = tm_xcalloc(cfg->n_aggs, sizeof(double));
     return ws;
@@ -523,7 +537,7 @@ void tm_windows_free(tm_windows *ws)
         free((char *)ws->deleted[i].key);
     free(ws->deleted);
     free(ws->dirty);
-    free(ws->starts);
+    free(ws->spans);
     free(ws->scratch_acc);
     free(ws);
 }

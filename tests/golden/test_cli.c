@@ -209,3 +209,20 @@ Test(cli, malformed_line_names_its_number_and_exits_2)
     cr_assert(strstr(r.err, "in.jsonl:2:"), "%s", r.err);
     cr_assert(strstr(r.err, "\"payload\" is not valid base64"), "%s", r.err);
 }
+
+/* Issue 9: the instance id becomes "<application_id>-<instance id>", the
+ * group.instance.id; a 40 KB one was reported as a broker transport
+ * failure. It is checked at startup, before any connection. */
+Test(cli, bad_instance_id_names_the_option_and_exits_2)
+{
+    static char id[40001];
+    memset(id, 'x', sizeof id - 1);
+    run_result r = run((const char *[]){"run", "--config", cfg_path, "--instance-id", id, NULL});
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "tidemark run: --instance-id 'xxx"), "%s", r.err);
+    cr_assert(strstr(r.err, "too long"), "%s", r.err);
+    r = run((const char *[]){"run", "--config", cfg_path, "--instance-id", "pod 1", NULL});
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "--instance-id 'pod 1'"), "%s", r.err);
+    cr_assert(strstr(r.err, "may contain only A-Z a-z 0-9 . _ -"), "%s", r.err);
+}

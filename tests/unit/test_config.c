@@ -234,11 +234,13 @@ Test(config, dedup_ttl_zero_default_needs_explicit_ttl)
     tm_config_free(cfg);
 }
 
-Test(config, dedup_ttl_default_saturates)
+/* 2 x (D + L), capped at the limit of every integer option (2^53). */
+Test(config, dedup_ttl_default_is_capped_at_the_limit)
 {
-    const char *ov[] = {"watermark.max_out_of_orderness_ms=9223372036854775807"};
-    tm_config *cfg = load_ok(MIN_JSON, NULL, ov, 1);
-    cr_assert_eq(cfg->dedup_ttl_ms, INT64_MAX);
+    const char *ov[] = {"watermark.max_out_of_orderness_ms=9007199254740992",
+                        "allowed_lateness_ms=1"};
+    tm_config *cfg = load_ok(MIN_JSON, NULL, ov, 2);
+    cr_assert_eq(cfg->dedup_ttl_ms, (int64_t)1 << 53);
     tm_config_free(cfg);
 }
 
@@ -390,8 +392,49 @@ Test(config, out_of_bounds)
     expect_override_err("clock_skew.max_ahead_ms=-1", "clock_skew.max_ahead_ms", ">= 0");
     expect_override_err("clock_skew.max_ahead_of_wall_ms=-1", "clock_skew.max_ahead_of_wall_ms",
                         ">= 0");
-    expect_override_err("window.size_ms=99999999999999999999", "window.size_ms",
-                        "expected an integer");
+    expect_override_err("window.size_ms=99999999999999999999", "window.size_ms", "out of range");
+    expect_override_err("window.size_ms=12x", "window.size_ms", "expected an integer");
+}
+
+/* Issue 9: 2^53 bounds every integer option whether the file, the
+ * environment or an override sets it (the environment and overrides took
+ * any int64, and window.size_ms above 2^62 overflowed in the engine). */
+Test(config, one_integer_limit_for_every_source)
+{
+#define OVER "9007199254740994" /* 2^53 + 2: exact as a JSON number too */
+#define LIMIT_MSG "out of range: every integer option is between -2^53 and 2^53"
+    expect_file_err("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":" OVER "}}",
+                    "config: window.size_ms: " LIMIT_MSG, "(got 9007199254740994)");
+    char *env[] = {"TIDEMARK_WINDOW_SIZE_MS=" OVER, NULL};
+    expect_err(MIN_JSON, env, NULL, 0,
+               "config: window.size_ms (from TIDEMARK_WINDOW_SIZE_MS): " LIMIT_MSG,
+               "(got 9007199254740994)");
+    expect_override_err("window.size_ms=" OVER,
+                        "config: window.size_ms (from override): " LIMIT_MSG, NULL);
+    expect_override_err("window.size_ms=4611686018427387905", "window.size_ms", LIMIT_MSG);
+    expect_override_err("window.offset_ms=-9007199254740993", "window.offset_ms", LIMIT_MSG);
+    char *env2[] = {"TIDEMARK_DEDUP_TTL_MS=9223372036854775807", NULL};
+    expect_err(MIN_JSON, env2, NULL, 0, "dedup.ttl_ms (from TIDEMARK_DEDUP_TTL_MS)", LIMIT_MSG);
+    expect_override_err("clock_skew.max_ahead_of_wall_ms=" OVER, "clock_skew.max_ahead_of_wall_ms",
+                        LIMIT_MSG);
+    char *env3[] = {"TIDEMARK_WATERMARK_IDLE_TIMEOUT_MS=-99999999999999999999", NULL};
+    expect_err(MIN_JSON, env3, NULL, 0, "watermark.idle_timeout_ms", LIMIT_MSG);
+#undef OVER
+#undef LIMIT_MSG
+
+    /* The limit itself is accepted from every source. */
+    const int64_t limit = (int64_t)1 << 53;
+    char *at[] = {"TIDEMARK_WATERMARK_MAX_OUT_OF_ORDERNESS_MS=9007199254740992", NULL};
+    const char *ov[] = {"allowed_lateness_ms=9007199254740992",
+                        "window.offset_ms=-9007199254740992"};
+    tm_config *cfg = load_ok("{" BASE ",\"window\":{\"type\":\"tumbling\",\"size_ms\":"
+                             "9007199254740992}}",
+                             at, ov, 2);
+    cr_assert_eq(cfg->window_size_ms, limit);
+    cr_assert_eq(cfg->max_out_of_orderness_ms, limit);
+    cr_assert_eq(cfg->allowed_lateness_ms, limit);
+    cr_assert_eq(cfg->window_offset_ms, 0, "-2^53 mod 2^53");
+    tm_config_free(cfg);
 }
 
 Test(config, missing_required)
@@ -523,6 +566,95 @@ Test(config, names_and_topics)
     expect_override_err(long_id, "application_id", "too long");
 }
 
+/* Issue 9: every topic named after application_id must be a valid Kafka
+ * topic name; 240-249 characters used to pass and the changelog topic
+ * failed at run time. */
+Test(config, application_id_leaves_room_for_every_derived_topic)
+{
+    char id[300], ov[320];
+    memset(id, 'a', 237);
+    id[237] = '\0';
+    snprintf(ov, sizeof ov, "application_id=%s", id);
+    const char *ok[] = {ov};
+    tm_config *cfg = load_ok(MIN_JSON, NULL, ok, 1);
+    cr_assert_eq(strlen(cfg->application_id), 237);
+    tm_config_free(cfg);
+    snprintf(ov, sizeof ov, "application_id=%sb", id);
+    expect_override_err(ov, "config: application_id (from override): too long (238 characters)",
+                        "'<application_id>-repartition' would have 250");
+    memset(id, 'a', 240);
+    id[240] = '\0';
+    snprintf(ov, sizeof ov, "application_id=%s", id);
+    expect_override_err(ov, "application_id",
+                        "its topic '<application_id>-changelog' would have 250, and a Kafka topic "
+                        "name has at most 249 (so application_id at most 237)");
+}
+
+/* The broker checks group.instance.id like a topic name, when the
+ * consumer joins: a bad override is refused at startup instead. */
+Test(config, group_instance_id_override_follows_kafka_rules)
+{
+    expect_override_err("kafka.group.instance.id=pod 1", "config: kafka.group.instance.id",
+                        "may contain only A-Z a-z 0-9 . _ -");
+    expect_override_err("kafka.group.instance.id=..", "kafka.group.instance.id", "'..'");
+    const char *ok[] = {"kafka.group.instance.id=pod-1"};
+    tm_config_free(load_ok(MIN_JSON, NULL, ok, 1));
+}
+
+/* The instance id of tidemark run: "<application_id>-<instance id>" is
+ * the group.instance.id (issue 9: a 40 KB id was a transport failure). */
+Test(config, instance_id_makes_a_valid_group_instance_id)
+{
+    tm_config *cfg = load_ok(MIN_JSON, NULL, NULL, 0); /* application_id "app" */
+    char err[512] = "";
+    cr_assert_eq(tm_config_check_instance_id(cfg, "tidemark-0.eu_1", err, sizeof err), 0, "%s",
+                 err);
+    char id[40001];
+    memset(id, 'x', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    cr_assert_eq(tm_config_check_instance_id(cfg, id, err, sizeof err), TM_ECONFIG);
+    cr_assert(strstr(err, "group.instance.id '<application_id>-<instance id>' (40004 characters) "
+                          "invalid: too long"),
+              "%s", err);
+    cr_assert(strstr(err, "1-245 characters"), "249 - strlen(\"app-\"): %s", err);
+    id[245] = '\0';
+    cr_assert_eq(tm_config_check_instance_id(cfg, id, err, sizeof err), 0, "%s", err);
+    id[245] = 'x';
+    id[246] = '\0';
+    cr_assert_eq(tm_config_check_instance_id(cfg, id, err, sizeof err), TM_ECONFIG);
+    cr_assert_eq(tm_config_check_instance_id(cfg, "pod/1", err, sizeof err), TM_ECONFIG);
+    cr_assert(strstr(err, "may contain only"), "%s", err);
+    cr_assert_eq(tm_config_check_instance_id(cfg, "", err, sizeof err), TM_ECONFIG);
+    cr_assert(strstr(err, "must not be empty"), "%s", err);
+    tm_config_free(cfg);
+}
+
+/* Issue 9: cJSON stops at 1000 levels without saying why; a deep file
+ * was "invalid JSON near line 1, column 1005". */
+Test(config, nesting_too_deep_is_named)
+{
+    const size_t depth = 100000;
+    char *json = tm_xmalloc(depth * 2 + 16);
+    size_t n = (size_t)sprintf(json, "{\"x\":");
+    memset(json + n, '[', depth);
+    memset(json + n + depth, ']', depth);
+    strcpy(json + n + 2 * depth, "}");
+    expect_file_err(json, "nesting deeper than 1000 levels at line 1, column 1005", NULL);
+    /* At the limit: parsed, and refused only as an unknown key. */
+    n = (size_t)sprintf(json, "{\"x\":");
+    memset(json + n, '[', 999);
+    memset(json + n + 999, ']', 999);
+    strcpy(json + n + 2 * 999, "}");
+    expect_file_err(json, "unknown key 'x'", NULL);
+    /* The same in JSON text from the environment or an override. */
+    memcpy(json, "aggregations=", 13);
+    memset(json + 13, '[', depth);
+    json[13 + depth] = '\0';
+    expect_override_err(json, "aggregations (from override): nesting deeper than 1000 levels",
+                        "at character 1001 of the text");
+    free(json);
+}
+
 Test(config, duplicate_keys_in_file)
 {
     expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"idle_timeout_ms\":1},"
@@ -540,6 +672,7 @@ Test(config, file_errors)
     cr_assert(strstr(r.err, "config file /tmp/tm_test_config_"), "%s", r.err);
 
     expect_file_err("", "invalid JSON near line 1", NULL);
+    expect_file_err("{\"a\":\"[[[\",\n \"b\":[[1]] x}", "invalid JSON near line 2", NULL);
     expect_file_err(MIN_JSON " trailing", "invalid JSON", NULL);
     expect_file_err("[1,2]", "expected a JSON object at the top level", NULL);
 

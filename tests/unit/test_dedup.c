@@ -70,6 +70,21 @@ Test(dedup, negative_and_extreme_expiries)
     tm_dedup_destroy(&d);
 }
 
+/* The bucket of INT64_MIN + 1 starts below INT64_MIN when the bucket width
+ * does not divide INT64_MIN: its last ms must not overflow (issue 9). */
+Test(dedup, the_lowest_bucket_is_reclaimed)
+{
+    tm_dedup d;
+    tm_dedup_init(&d, 3);
+    tm_dedup_hash a = tm_dedup_hash_of("a", 1, false, 0);
+    tm_dedup_restore(&d, a, INT64_MIN + 1);
+    cr_assert_eq(tm_dedup_expire(&d, INT64_MIN), 0, "INT64_MIN + 1 is not past");
+    cr_assert(tm_dedup_holds(&d, a, INT64_MIN));
+    cr_assert_eq(tm_dedup_expire(&d, INT64_MIN + 1), 1, "its bucket ends at INT64_MIN + 1");
+    cr_assert_eq(tm_dedup_size(&d), 0);
+    tm_dedup_destroy(&d);
+}
+
 Test(dedup, id_and_event_time_key_distinguishes_times)
 {
     tm_dedup_hash a = tm_dedup_hash_of("x", 1, true, 5);

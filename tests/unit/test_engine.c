@@ -218,6 +218,41 @@ Test(engine, without_the_wall_guard_a_forged_record_moves_the_watermark)
     harness_close(&h);
 }
 
+/* Event and receipt times at the int64 limits with every duration at the
+ * limit of integer options (2^53): the sums saturate (issue 9; the
+ * sanitizer build fails on any overflow). */
+Test(engine, extreme_times_with_durations_at_the_limit)
+{
+    harness h;
+    harness_open(&h, "{\"application_id\":\"t\",\"input\":{\"topics\":[\"in\"],"
+                     "\"event_time\":{\"pointer\":\"/t\"},\"group_by\":\"/k\","
+                     "\"event_id\":\"/id\"},"
+                     "\"watermark\":{\"max_out_of_orderness_ms\":9007199254740992,"
+                     "\"idle_timeout_ms\":9007199254740992},"
+                     "\"window\":{\"type\":\"hopping\",\"size_ms\":9007199254740992,"
+                     "\"advance_ms\":4503599627370496,\"offset_ms\":-9007199254740991},"
+                     "\"allowed_lateness_ms\":9007199254740992,"
+                     "\"dedup\":{\"enabled\":true,\"ttl_ms\":9007199254740992},"
+                     "\"clock_skew\":{\"max_ahead_ms\":9007199254740992,"
+                     "\"max_ahead_of_wall_ms\":9007199254740992},"
+                     "\"output\":{\"topic\":\"out\"}}");
+    /* The largest epoch_ms below 2^63 that a JSON number holds. */
+    feed(&h, 0, INT64_MAX, "{\"k\":\"x\",\"t\":9223372036854774784,\"id\":\"a\"}");
+    cr_assert_eq(tm_engine_watermark(h.e), 9223372036854774784 - 9007199254740992);
+    feed(&h, 0, INT64_MIN, "{\"k\":\"x\",\"t\":-9223372036854775808,\"id\":\"b\"}");
+    feed(&h, 0, INT64_MIN, "{\"k\":\"x\",\"t\":\"9999-12-31T23:59:59.999Z\",\"id\":\"c\"}");
+    feed(&h, 0, INT64_MAX, "{\"k\":\"x\",\"t\":9223372036854774784,\"id\":\"a\"}");
+    tm_engine_tick(h.e, INT64_MAX, &h.sink);
+    const tm_engine_stats *st = tm_engine_stats_of(h.e);
+    cr_assert_eq(st->accepted, 1);
+    cr_assert_eq(st->duplicates, 1, "held until t + ttl, saturated at INT64_MAX");
+    cr_assert_eq(st->clamped, 1, "year 9999 is ahead of receipt time INT64_MIN + M");
+    cr_assert_eq(st->ahead_of_wall, 0, "now + M saturates at INT64_MAX");
+    cr_assert_eq(st->too_late, 2, "t = INT64_MIN (one as decoded, one clamped), far behind W");
+    cr_assert_eq(tm_engine_window_count(h.e), 2, "two hopping windows, open until INT64_MAX");
+    harness_close(&h);
+}
+
 Test(engine, idle_topic_releases_the_watermark_on_tick)
 {
     harness h;

@@ -136,6 +136,65 @@ Test(window, negative_times_floor_to_window_start)
     tm_windows_free(ws);
 }
 
+/* A window size beyond 2^62 (a hand-built config: the loader bounds it at
+ * 2^53) overflowed working out how many windows hold an event (issue 9);
+ * a window whose end passes INT64_MAX ends there. */
+Test(window, sizes_and_times_at_the_int64_limits)
+{
+    const int64_t size = 3 * ((int64_t)1 << 61);
+    tm_config c = cfg_of(TM_WINDOW_TUMBLING, size, 0, 0, 0);
+    tm_windows *ws = tm_windows_new(&c);
+    recorder r = {0};
+    cr_assert_eq(add(ws, "k", INT64_MAX - 1, 1, INT64_MIN, &r), TM_ADD_ON_TIME);
+    cr_assert_eq(add(ws, "k", -size, 1, INT64_MIN, &r), TM_ADD_ON_TIME);
+    tm_windows_advance(ws, 0, record, &r);
+    cr_assert_eq(r.n, 1, "only [-size, 0) has ended");
+    cr_assert_eq(r.e[0].start, -size);
+    cr_assert_eq(r.e[0].end, 0);
+    tm_windows_advance(ws, INT64_MAX, record, &r);
+    cr_assert_eq(r.n, 2);
+    cr_assert_eq(r.e[1].start, size);
+    cr_assert_eq(r.e[1].end, INT64_MAX, "[size, 2 x size) saturates at INT64_MAX");
+    tm_windows_free(ws);
+}
+
+/* Windows that would start before INT64_MIN start there but keep their
+ * aligned end: tumbling windows must not overlap (issue 9: the end was
+ * start + size from the clipped start). */
+Test(window, a_window_clipped_at_int64_min_keeps_its_end)
+{
+    tm_config c = cfg_of(TM_WINDOW_TUMBLING, 10, 0, 0, 0);
+    tm_windows *ws = tm_windows_new(&c);
+    recorder r = {0};
+    /* INT64_MIN = -9223372036854775808: windows end at ...8 + 10k. */
+    cr_assert_eq(add(ws, "k", INT64_MIN, 1, INT64_MIN, &r), TM_ADD_ON_TIME);
+    cr_assert_eq(add(ws, "k", INT64_MIN + 8, 1, INT64_MIN, &r), TM_ADD_ON_TIME);
+    tm_windows_advance(ws, INT64_MIN + 8, record, &r);
+    cr_assert_eq(r.n, 1, "only the clipped window has ended");
+    cr_assert_eq(r.e[0].start, INT64_MIN);
+    cr_assert_eq(r.e[0].end, INT64_MIN + 8);
+    cr_assert_eq(r.e[0].count, 1);
+    tm_windows_free(ws);
+
+    /* Hopping, starts 2 mod 4: [MIN - 2, MIN + 8) is clipped to start at
+     * MIN, [MIN - 6, MIN + 4) is dropped. */
+    c = cfg_of(TM_WINDOW_HOPPING, 10, 4, 0, 0);
+    c.window_offset_ms = 2;
+    ws = tm_windows_new(&c);
+    r.n = 0;
+    cr_assert_eq(add(ws, "k", INT64_MIN + 1, 1, INT64_MIN, &r), TM_ADD_ON_TIME);
+    cr_assert_eq(add(ws, "k", INT64_MIN + 2, 1, INT64_MIN, &r), TM_ADD_ON_TIME);
+    tm_windows_advance(ws, INT64_MAX, record, &r);
+    cr_assert_eq(r.n, 2);
+    cr_assert_eq(r.e[0].start, INT64_MIN);
+    cr_assert_eq(r.e[0].end, INT64_MIN + 8);
+    cr_assert_eq(r.e[0].count, 2, "both events are in the clipped window");
+    cr_assert_eq(r.e[1].start, INT64_MIN + 2);
+    cr_assert_eq(r.e[1].end, INT64_MIN + 12);
+    cr_assert_eq(r.e[1].count, 1);
+    tm_windows_free(ws);
+}
+
 Test(window, hopping_assigns_every_window_in_ascending_start)
 {
     tm_config c = cfg_of(TM_WINDOW_HOPPING, 100, 30, 0, 0);
