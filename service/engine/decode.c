@@ -523,13 +523,21 @@ static tm_dlq_reason list_key(tm_decoder *d, tm_event *ev, char *detail, size_t 
     return TM_DLQ_NONE;
 }
 
-/* The record key is copied: tm_event's memory belongs to the decoder. */
-static void record_key(tm_decoder *d, const char *rk, size_t rk_len, tm_event *ev)
+/* The record key is copied: tm_event's memory belongs to the decoder. It
+ * is the group key "as a string" (SEMANTICS 2), and a result carries its
+ * group key as a JSON string: bytes that are not UTF-8 have no such text,
+ * so they are invalid_key rather than a result no JSON parser reads. */
+static tm_dlq_reason record_key(tm_decoder *d, const char *rk, size_t rk_len, tm_event *ev,
+                                char *detail, size_t detail_len)
 {
+    if (rk && !tm_utf8_valid(rk, rk_len))
+        return fail(detail, detail_len, TM_DLQ_INVALID_KEY,
+                    "group_by $record_key: the record key is not valid UTF-8");
     tm_buf_reset(&d->key);
     tm_buf_append(&d->key, rk ? rk : "", rk ? rk_len : 0);
     ev->key = d->key.data;
     ev->key_len = d->key.len;
+    return TM_DLQ_NONE;
 }
 
 /* invalid_key, or the group key in ev (SEMANTICS 2). */
@@ -542,8 +550,7 @@ static tm_dlq_reason read_key(tm_decoder *d, const char *rk, size_t rk_len, tm_e
         ev->key_len = 0;
         return TM_DLQ_NONE;
     case TM_GROUP_RECORD_KEY:
-        record_key(d, rk, rk_len, ev);
-        return TM_DLQ_NONE;
+        return record_key(d, rk, rk_len, ev, detail, detail_len);
     case TM_GROUP_LIST:
         return list_key(d, ev, detail, detail_len);
     case TM_GROUP_POINTER:

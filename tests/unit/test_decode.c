@@ -911,6 +911,19 @@ Test(decode, key_record_key)
     cr_assert_eq(ev.key_len, 0);
 }
 
+Test(decode, record_key_not_utf8_is_invalid_key)
+{
+    cfg.group_mode = TM_GROUP_RECORD_KEY;
+    cfg.n_group_pointers = 0;
+    use();
+    const char *v = "{\"ts\":1,\"amount\":1}";
+    cr_assert_eq(decode_bytes_key("\xff\xfe", 2, v, strlen(v)), TM_DLQ_INVALID_KEY,
+                 "a result could not carry this key as JSON text");
+    cr_assert_str_eq(detail, "group_by $record_key: the record key is not valid UTF-8");
+    cr_assert_eq(decode_bytes_key("caf\xc3\xa9", 5, v, strlen(v)), TM_DLQ_NONE, "UTF-8 is a key");
+    cr_assert_eq(ev.key_len, 5);
+}
+
 Test(decode, record_key_is_copied)
 {
     cfg.group_mode = TM_GROUP_RECORD_KEY;
