@@ -68,6 +68,8 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
         rc = tm_kafka_open_consumer(k, errstr, errlen);
     if (!rc)
         rc = tm_kafka_ensure_changelog(k, errstr, errlen);
+    if (!rc)
+        rc = tm_kafka_check_output_topics(k, k->n_input, errstr, errlen);
     bool remake = false;
     if (!rc) {
         const tm_kafka_needs none = {0};

@@ -73,7 +73,9 @@ typedef struct tm_kafka_needs {
  * cfg->static_membership, unless kafka.group.instance.id is set)
  * group.instance.id = the same. Reads every output topic's
  * max.message.bytes (tm_kafka_record_limit) and refuses one smaller than
- * *needs says (TM_ECONFIG, naming the topic; needs NULL: no minimum). Creates the changelog
+ * *needs says (TM_ECONFIG, naming the topic; needs NULL: no minimum), and
+ * refuses output topics that are missing or have fewer partitions than the
+ * largest input topic (tm_kafka_check_output_topics). Creates the changelog
  * topic <application_id>-changelog (compacted, one partition per input
  * partition) if missing, and calls init_transactions (which fences a
  * previous incarnation with the same instance_id). The input topics must
@@ -123,6 +125,14 @@ int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t e
  * (TM_EKAFKA, saying to stop the instances first; *has_members set). */
 int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has_members,
                           char *errstr, size_t errlen);
+
+/* Checks that every topic tidemark writes results, late and dead-letter
+ * records to exists with at least `needed` partitions (records go to
+ * their input record's partition); tm_kafka_open checks it for the
+ * largest input topic. Returns 0, TM_ECONFIG naming the option, the topic,
+ * the partitions it has and those needed, or TM_EKAFKA when the cluster
+ * did not answer. */
+int tm_kafka_check_output_topics(tm_kafka *k, int32_t needed, char *errstr, size_t errlen);
 
 /* Partition count of the changelog topic (one per task). */
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k);

@@ -78,6 +78,7 @@ struct tm_kafka {
     char *changelog_topic;
     rd_kafka_topic_t *changelog_rkt;
     int32_t n_changelog; /* partitions of the changelog topic */
+    int32_t n_input;     /* partitions of the largest input topic, as of open */
     int64_t *changelog_pending;
     int64_t *changelog_committed;
 
