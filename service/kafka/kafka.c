@@ -140,6 +140,8 @@ void tm_kafka_close(tm_kafka *k)
         rd_kafka_assign(k->consumer, NULL);
         rd_kafka_topic_partition_list_destroy(k->rb_parts);
     }
+    if (k->lag_q)
+        rd_kafka_queue_destroy(k->lag_q);
     if (k->consumer) {
         /* Leaves the group; the revoke it triggers only unassigns. */
         rd_kafka_consumer_close(k->consumer);
@@ -172,6 +174,8 @@ void tm_kafka_close(tm_kafka *k)
     }
     free(k->outs);
     free(k->owned);
+    free(k->lag_start);
+    free(k->lag_end);
     free(k->limits);
     free(k->in_rkt);
     free(k->batch);

@@ -204,10 +204,19 @@ int64_t tm_kafka_changelog_end(const tm_kafka *k, int32_t task);
 
 /* ---- restore ---- */
 
-/* Consumer lag of an owned input partition: its high watermark (as last
- * fetched) minus the consumer's position, as Kafka's own consumers report
- * it; -1 while either is unknown. */
+/* Consumer lag of an owned input partition, from its assignment on: its
+ * high watermark minus the consumer's position, as Kafka's own consumers
+ * report it. Before the first fetch the end is the one last listed
+ * (tm_kafka_lag_refresh), and before the first record handed out the
+ * position is where consumption starts (the checkpoint, the group's
+ * committed offset, or where auto.offset.reset points); -1 while either is
+ * unknown. */
 int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition);
+
+/* Takes the answers of the offset listings behind tm_kafka_consumer_lag
+ * and asks again (every second) for partitions not fetched from yet.
+ * Never waits: the listings are asynchronous. */
+void tm_kafka_lag_refresh(tm_kafka *k);
 
 /*
  * A restore reads many changelog partitions at once: one query of their

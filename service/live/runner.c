@@ -576,6 +576,7 @@ static void publish(tm_runner *r, int64_t now)
     size_t n_topics = r->cfg->n_input_topics;
     tm_task_view *views = tm_xcalloc(r->n_tasks + 1, sizeof *views);
     int64_t *lags = tm_xcalloc(r->n_tasks * n_topics + 1, sizeof *lags);
+    tm_kafka_lag_refresh(r->kafka);
     for (size_t k = 0; k < r->n_tasks; k++) {
         views[k] = view_of(&r->tasks[k]);
         for (size_t i = 0; i < n_topics; i++)
