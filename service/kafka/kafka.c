@@ -123,6 +123,11 @@ int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size
     return 0;
 }
 
+void tm_kafka_set_wait(tm_kafka *k, const tm_kafka_wait *wait)
+{
+    k->wait = *wait;
+}
+
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k)
 {
     return k->n_changelog;

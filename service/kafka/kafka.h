@@ -56,6 +56,17 @@ typedef struct tm_kafka_rebalance {
 
 typedef struct tm_kafka tm_kafka;
 
+/* Told when a call starts waiting on the broker with no timeout of its
+ * own (what: "produce", a full queue) and, with NULL, when it no longer
+ * does. Runs on the calling thread. */
+typedef struct tm_kafka_wait {
+    void (*fn)(void *ctx, const char *what);
+    void *ctx;
+} tm_kafka_wait;
+
+/* Sets (copies) who is told of waits on the broker. */
+void tm_kafka_set_wait(tm_kafka *k, const tm_kafka_wait *wait);
+
 /* The largest records tidemark may have to write (tm_record_wire_bytes),
  * by kind of topic: tm_kafka_open refuses a topic that takes less. */
 typedef struct tm_kafka_needs {

@@ -54,7 +54,8 @@ struct tm_kafka {
     const tm_config *cfg;
     tm_kafka_rebalance rb;
     bool has_rb;
-    char *client_id; /* <application_id>-<instance_id> */
+    tm_kafka_wait wait; /* fn NULL: nobody to tell */
+    char *client_id;    /* <application_id>-<instance_id> */
 
     rd_kafka_t *consumer;
     rd_kafka_t *producer;

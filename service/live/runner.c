@@ -66,7 +66,8 @@ struct tm_runner {
     tm_stop_flag *stop;      /* tm_runner_run's; restores check it */
     bool stopped_in_restore; /* a restore ended on *stop */
     bool in_txn;
-    bool dirty; /* something to checkpoint since the last commit */
+    bool dirty;              /* something to checkpoint since the last commit */
+    const char *waiting_for; /* what the loop waits on the broker for, NULL: nothing */
     int64_t last_commit_ms;
     /* The first failure inside a callback (produce), acted on after it. */
     tm_kafka_status status;
@@ -248,7 +249,17 @@ static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason
  * alive, not ready (telemetry.h). */
 static void waiting(tm_runner *r, const char *what)
 {
+    r->waiting_for = what;
     tm_telemetry_waiting(r->telemetry, what, tm_wall_clock_ms());
+}
+
+/* tm_kafka_wait's: a wait inside a Kafka call (a full produce queue),
+ * maybe inside one of the runner's own (a checkpoint's): when it ends, the
+ * runner's goes on. */
+static void on_kafka_wait(void *ctx, const char *what)
+{
+    tm_runner *r = ctx;
+    tm_telemetry_waiting(r->telemetry, what ? what : r->waiting_for, tm_wall_clock_ms());
 }
 
 static int fatal(const char *what, const char *msg, char *errstr, size_t errlen)
@@ -560,8 +571,10 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
                                   .changelog_bytes = tm_changelog_max_fixed_bytes(cfg)};
     if (rc == TM_OK)
         rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, &needs, errstr, errlen);
-    if (rc == TM_OK)
+    if (rc == TM_OK) {
+        tm_kafka_set_wait(r->kafka, &(tm_kafka_wait){on_kafka_wait, r});
         rc = tm_kafka_subscribe(r->kafka, errstr, errlen);
+    }
     if (rc < 0) {
         tm_runner_close(r);
         return rc;
