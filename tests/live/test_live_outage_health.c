@@ -19,21 +19,6 @@
 
 TestSuite(live, .fini = tm_eos_teardown);
 
-/* Waits (bounded, checking the instances) until GET path answers want. */
-static void wait_status(tm_eos *e, int port, const char *path, int want)
-{
-    tm_buf h = {0}, body = {0};
-    int64_t deadline = tm_test_now_ms() + 60000;
-    int got;
-    while ((got = tm_http_request(port, "GET", path, &h, &body)) != want) {
-        cr_assert_lt(tm_test_now_ms(), deadline, "GET %s: %d (%s), want %d", path, got,
-                     body.data ? body.data : "", want);
-        tm_eos_sleep(e, 100);
-    }
-    tm_buf_free(&h);
-    tm_buf_free(&body);
-}
-
 enum { STALL_MS = 1000 };
 
 /* When /readyz said "waiting for the broker: <what>" during a watch. */
@@ -103,7 +88,7 @@ Test(live, a_broker_outage_is_alive_and_not_ready, .timeout = 240)
     tm_eos_feed(e, 0, EVENTS, RATE);
     tm_eos_start(e, a);
     tm_eos_wait_restored(e, a, 60000);
-    wait_status(e, a->metrics_port, "/readyz", 200);
+    tm_eos_wait_http(e, a->metrics_port, "/readyz", 200, 60000);
     tm_eos_sleep(e, 1000); /* records consumed: the next checkpoint has work */
     cr_assert(!tm_feeder_finished(e->feeder), "the input ran out before the outage");
 
@@ -113,7 +98,7 @@ Test(live, a_broker_outage_is_alive_and_not_ready, .timeout = 240)
     waited_long(&w);
 
     /* After the outage: ready again, and the input all processed. */
-    wait_status(e, a->metrics_port, "/readyz", 200);
+    tm_eos_wait_http(e, a->metrics_port, "/readyz", 200, 60000);
     tm_eos_wait_done(e, 180000);
     tm_eos_stop(e, a);
     tm_eos_verify(e);
@@ -135,7 +120,7 @@ Test(live, a_produce_waiting_for_the_broker_is_alive_and_not_ready, .timeout = 2
     a->sets[0] = "health.stall_timeout_ms=1000";
     a->sets[1] = "kafka.queue.buffering.max.messages=5";
     tm_eos_start(e, a);
-    wait_status(e, a->metrics_port, "/healthz", 200);
+    tm_eos_wait_http(e, a->metrics_port, "/healthz", 200, 60000);
     /* API 0 = Produce, error 19 = NOT_ENOUGH_REPLICAS: retried. */
     tm_test_broker_command(e->broker, "fail 0 19 16");
     waits w = watch(e, a->metrics_port, 60000, "produce");
