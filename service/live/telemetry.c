@@ -68,14 +68,16 @@ typedef struct health {
 static health health_at(const tm_telemetry *t, int64_t now)
 {
     int64_t stall = t->cfg->stall_timeout_ms;
-    health h = {.alive = t->waiting || now - t->last_alive <= stall, .waiting = t->waiting};
+    health h = {.alive = t->waiting || now - t->last_alive <= stall};
+    /* A restore waits on the broker too; "restoring" says more. */
     if (t->stopping)
         h.not_ready = "stopping";
-    else if (t->waiting)
-        h.not_ready = "waiting for the broker";
     else if (t->restoring)
         h.not_ready = "restoring";
-    else if (t->n_tasks == 0)
+    else if (t->waiting) {
+        h.not_ready = "waiting for the broker";
+        h.waiting = t->waiting;
+    } else if (t->n_tasks == 0)
         h.not_ready = "no tasks assigned";
     else if (now - t->last_poll > stall)
         h.not_ready = "stalled: the consumer has not polled";
