@@ -68,6 +68,8 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
         rc = tm_kafka_open_consumer(k, errstr, errlen);
     if (!rc)
         rc = tm_kafka_ensure_changelog(k, errstr, errlen);
+    if (!rc)
+        rc = tm_kafka_check_output_topics(k, k->n_input, errstr, errlen);
     bool remake = false;
     if (!rc) {
         const tm_kafka_needs none = {0};
@@ -121,6 +123,11 @@ int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size
     return 0;
 }
 
+void tm_kafka_set_wait(tm_kafka *k, const tm_kafka_wait *wait)
+{
+    k->wait = *wait;
+}
+
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k)
 {
     return k->n_changelog;
@@ -138,6 +145,8 @@ void tm_kafka_close(tm_kafka *k)
         rd_kafka_assign(k->consumer, NULL);
         rd_kafka_topic_partition_list_destroy(k->rb_parts);
     }
+    if (k->lag_q)
+        rd_kafka_queue_destroy(k->lag_q);
     if (k->consumer) {
         /* Leaves the group; the revoke it triggers only unassigns. */
         rd_kafka_consumer_close(k->consumer);
@@ -170,6 +179,8 @@ void tm_kafka_close(tm_kafka *k)
     }
     free(k->outs);
     free(k->owned);
+    free(k->lag_start);
+    free(k->lag_end);
     free(k->limits);
     free(k->in_rkt);
     free(k->in_ts_types);

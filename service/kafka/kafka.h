@@ -56,6 +56,17 @@ typedef struct tm_kafka_rebalance {
 
 typedef struct tm_kafka tm_kafka;
 
+/* Told when a call starts waiting on the broker with no timeout of its
+ * own (what: "produce", a full queue) and, with NULL, when it no longer
+ * does. Runs on the calling thread. */
+typedef struct tm_kafka_wait {
+    void (*fn)(void *ctx, const char *what);
+    void *ctx;
+} tm_kafka_wait;
+
+/* Sets (copies) who is told of waits on the broker. */
+void tm_kafka_set_wait(tm_kafka *k, const tm_kafka_wait *wait);
+
 /* The largest records tidemark may have to write (tm_record_wire_bytes),
  * by kind of topic: tm_kafka_open refuses a topic that takes less. */
 typedef struct tm_kafka_needs {
@@ -73,7 +84,9 @@ typedef struct tm_kafka_needs {
  * cfg->static_membership, unless kafka.group.instance.id is set)
  * group.instance.id = the same. Reads every output topic's
  * max.message.bytes (tm_kafka_record_limit) and refuses one smaller than
- * *needs says (TM_ECONFIG, naming the topic; needs NULL: no minimum). Creates the changelog
+ * *needs says (TM_ECONFIG, naming the topic; needs NULL: no minimum), and
+ * refuses output topics that are missing or have fewer partitions than the
+ * largest input topic (tm_kafka_check_output_topics). Creates the changelog
  * topic <application_id>-changelog (compacted, one partition per input
  * partition) if missing, and calls init_transactions (which fences a
  * previous incarnation with the same instance_id). The input topics must
@@ -123,6 +136,14 @@ int tm_kafka_delete_topic(tm_kafka *k, const char *topic, char *errstr, size_t e
  * (TM_EKAFKA, saying to stop the instances first; *has_members set). */
 int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has_members,
                           char *errstr, size_t errlen);
+
+/* Checks that every topic tidemark writes results, late and dead-letter
+ * records to exists with at least `needed` partitions (records go to
+ * their input record's partition); tm_kafka_open checks it for the
+ * largest input topic. Returns 0, TM_ECONFIG naming the option, the topic,
+ * the partitions it has and those needed, or TM_EKAFKA when the cluster
+ * did not answer. */
+int tm_kafka_check_output_topics(tm_kafka *k, int32_t needed, char *errstr, size_t errlen);
 
 /* Partition count of the changelog topic (one per task). */
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k);
@@ -215,10 +236,19 @@ unsigned tm_kafka_timestamp_types(const tm_kafka *k, size_t topic_index);
 
 /* ---- restore ---- */
 
-/* Consumer lag of an owned input partition: its high watermark (as last
- * fetched) minus the consumer's position, as Kafka's own consumers report
- * it; -1 while either is unknown. */
+/* Consumer lag of an owned input partition, from its assignment on: its
+ * high watermark minus the consumer's position, as Kafka's own consumers
+ * report it. Before the first fetch the end is the one last listed
+ * (tm_kafka_lag_refresh), and before the first record handed out the
+ * position is where consumption starts (the checkpoint, the group's
+ * committed offset, or where auto.offset.reset points); -1 while either is
+ * unknown. */
 int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition);
+
+/* Takes the answers of the offset listings behind tm_kafka_consumer_lag
+ * and asks again (every second) for partitions not fetched from yet.
+ * Never waits: the listings are asynchronous. */
+void tm_kafka_lag_refresh(tm_kafka *k);
 
 /*
  * A restore reads many changelog partitions at once: one query of their

@@ -235,10 +235,59 @@ int tm_kafka_ensure_changelog(tm_kafka *k, char *errstr, size_t errlen)
                          "input topics: add partitions to it",
                          k->changelog_topic, parts, max_parts);
     k->n_changelog = parts;
+    k->n_input = max_parts;
     k->changelog_pending = tm_xmalloc((size_t)parts * sizeof *k->changelog_pending);
     k->changelog_committed = tm_xmalloc((size_t)parts * sizeof *k->changelog_committed);
     for (int i = 0; i < parts; i++)
         k->changelog_pending[i] = k->changelog_committed[i] = -1;
+    return 0;
+}
+
+/* ---- output topics ------------------------------------------------------ */
+
+/*
+ * Results, late and dead-letter records go to the partition of the input
+ * record they come from (the task's), so each topic tidemark writes them
+ * to must exist with at least `needed` partitions. Checked at open and on
+ * every assignment, so that a missing or too small topic is refused at
+ * once (TM_ECONFIG, naming the option, the topic, what it has and what is
+ * needed) rather than when its first record is produced. The late topic is
+ * not checked with late.action=drop: nothing is written to it.
+ */
+int tm_kafka_check_output_topics(tm_kafka *k, int32_t needed, char *errstr, size_t errlen)
+{
+    const tm_config *cfg = k->cfg;
+    const struct {
+        const char *key, *topic;
+        bool used;
+    } outs[] = {{"output.topic", cfg->output_topic, true},
+                {"output.late_topic", cfg->late_topic, cfg->late_action == TM_LATE_EMIT},
+                {"output.dlq_topic", cfg->dlq_topic, true}};
+    int64_t deadline = tm_monotonic_ms() + OP_TIMEOUT_MS;
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        if (!outs[i].used)
+            continue;
+        rd_kafka_topic_t *meta = rd_kafka_topic_new(k->consumer, outs[i].topic, NULL);
+        if (!meta)
+            return tm_seterr(errstr, errlen, TM_ECONFIG, "config: %s: '%s': %s", outs[i].key,
+                             outs[i].topic, rd_kafka_err2str(rd_kafka_last_error()));
+        int parts = 0, brokers = 0;
+        int rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
+        rd_kafka_topic_destroy(meta);
+        if (rc)
+            return rc;
+        if (parts == 0)
+            return tm_seterr(errstr, errlen, TM_ECONFIG,
+                             "config: %s: topic '%s' does not exist; tidemark needs it with at "
+                             "least %d partitions (one per input partition): create it",
+                             outs[i].key, outs[i].topic, (int)needed);
+        if (parts < needed)
+            return tm_seterr(errstr, errlen, TM_ECONFIG,
+                             "config: %s: topic '%s' has %d partitions; tidemark needs at least "
+                             "%d (one per input partition: records go to their input record's "
+                             "partition): add partitions to it",
+                             outs[i].key, outs[i].topic, parts, (int)needed);
+    }
     return 0;
 }
 

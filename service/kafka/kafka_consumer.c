@@ -1,7 +1,7 @@
 /*
  * kafka_consumer.c: the group consumer (read_committed, range assignment,
- * static membership): subscribing, rebalances, batches of records, seeking
- * back to a checkpoint, and consumer lag.
+ * static membership): subscribing, rebalances, batches of records, and
+ * seeking back to a checkpoint.
  *
  * Invariants:
  * - The messages behind the records handed out by poll_batch are held in
@@ -102,10 +102,11 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
     rd_kafka_resp_err_t err = rd_kafka_assign(k->consumer, take ? parts : NULL);
     if (err)
         tm_kafka_set_fatal(k, "kafka: assign: %s", rd_kafka_err2str(err));
-    free(start);
     free(k->owned);
     k->owned = tasks;
     k->n_owned = take && !err ? n : 0;
+    tm_kafka_lag_assigned(k, start);
+    free(start);
 }
 
 static void apply_revoke(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
@@ -472,23 +473,4 @@ int tm_kafka_seek(tm_kafka *k, size_t topic_index, int32_t task, int64_t offset,
     }
     rd_kafka_topic_partition_list_destroy(one);
     return rc;
-}
-
-int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition)
-{
-    const char *topic = k->cfg->input_topics[topic_index];
-    int64_t low, high;
-    /* Cached from fetch responses: no request, cheap enough per scrape. */
-    if (rd_kafka_get_watermark_offsets(k->consumer, topic, partition, &low, &high) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        high < 0)
-        return -1;
-    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(pos, topic, partition);
-    int64_t lag = -1;
-    if (rd_kafka_position(k->consumer, pos) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        pos->elems[0].offset >= 0)
-        lag = high > pos->elems[0].offset ? high - pos->elems[0].offset : 0;
-    rd_kafka_topic_partition_list_destroy(pos);
-    return lag;
 }

@@ -11,7 +11,8 @@
  *                             properties, the log and error callbacks
  *   kafka_admin.c             metadata, admin requests, the changelog topic,
  *                             record limits, topic and group deletion
- *   kafka_consumer.c          the group consumer: rebalances, batches, seek, lag
+ *   kafka_consumer.c          the group consumer: rebalances, batches, seek
+ *   kafka_lag.c               consumer lag of the owned partitions, from assignment on
  *   kafka_producer.c          the transactional producer
  *   kafka_changelog_reader.c  the changelog reader (restore)
  *
@@ -53,7 +54,8 @@ struct tm_kafka {
     const tm_config *cfg;
     tm_kafka_rebalance rb;
     bool has_rb;
-    char *client_id; /* <application_id>-<instance_id> */
+    tm_kafka_wait wait; /* fn NULL: nobody to tell */
+    char *client_id;    /* <application_id>-<instance_id> */
 
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
@@ -80,6 +82,7 @@ struct tm_kafka {
     char *changelog_topic;
     rd_kafka_topic_t *changelog_rkt;
     int32_t n_changelog; /* partitions of the changelog topic */
+    int32_t n_input;     /* partitions of the largest input topic, as of open */
     int64_t *changelog_pending;
     int64_t *changelog_committed;
 
@@ -100,6 +103,14 @@ struct tm_kafka {
 
     rd_kafka_message_t **batch;
     size_t n_batch, cap_batch;
+
+    /* Consumer lag (kafka_lag.c), by owned[j] and input topic i at
+     * [j * n_input_topics + i]: where consumption starts, and the end as
+     * last listed (-1: not yet); listings in flight answer to lag_q. */
+    int64_t *lag_start, *lag_end;
+    rd_kafka_queue_t *lag_q;
+    int lag_asking;
+    int64_t lag_asked_ms;
 };
 
 /* ---- deadlines ------------------------------------------------------------ */
@@ -141,6 +152,13 @@ int tm_kafka_set_record_limits(tm_kafka *k, rd_kafka_conf_t *pconf, const size_t
 /* ---- kafka_consumer.c ----------------------------------------------------- */
 
 int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen);
+
+/* ---- kafka_lag.c ---------------------------------------------------------- */
+
+/* The tasks owned[] were assigned, their input partitions starting at
+ * start[j * n_input_topics + i] (< 0: the group's committed offset, else
+ * auto.offset.reset): from now on they have a lag. */
+void tm_kafka_lag_assigned(tm_kafka *k, const int64_t *start);
 
 /* ---- kafka_producer.c ----------------------------------------------------- */
 

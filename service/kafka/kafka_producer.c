@@ -247,6 +247,7 @@ static tm_kafka_status produce_to(tm_kafka *k, rd_kafka_topic_t *rkt, int32_t pa
                                 headers[i].value ? -1 : 0);
     }
     rd_kafka_resp_err_t err;
+    bool waited = false;
     for (;;) {
         err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
                                 RD_KAFKA_V_KEY(key, key_len),
@@ -255,9 +256,16 @@ static tm_kafka_status produce_to(tm_kafka *k, rd_kafka_topic_t *rkt, int32_t pa
                                 RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
-        /* Serve delivery reports until there is room. */
+        /* Serve delivery reports until there is room: as long as the
+         * broker takes to acknowledge (during an outage, until the queued
+         * records time out with the transaction). */
+        if (!waited && k->wait.fn)
+            k->wait.fn(k->wait.ctx, "produce");
+        waited = true;
         rd_kafka_poll(k->producer, QUEUE_FULL_POLL_MS);
     }
+    if (waited && k->wait.fn)
+        k->wait.fn(k->wait.ctx, NULL);
     if (!err)
         return TM_KAFKA_OK; /* librdkafka owns hdrs now */
     if (hdrs)

@@ -89,6 +89,13 @@ static void progress(const restore *rs, uint64_t *n)
         tm_telemetry_alive(rs->o->telemetry, tm_wall_clock_ms());
 }
 
+/* The restore waits on the broker for what (NULL: no longer). */
+static void waiting(const restore *rs, const char *what)
+{
+    if (rs->o->telemetry)
+        tm_telemetry_waiting(rs->o->telemetry, what, tm_wall_clock_ms());
+}
+
 /* ---- worker threads ---- */
 
 static void *worker(void *arg)
@@ -342,12 +349,18 @@ static int read_tails(restore *rs, tm_kafka *k, char *errstr, size_t errlen)
     for (size_t i = 0; i < rs->n; i++)
         rs->parts[i].task = rs->jobs[i].t.partition;
     rs->last_progress = tm_wall_clock_ms();
+    waiting(rs, "restore: changelog offsets");
     int rc = tm_kafka_changelog_offsets(k, rs->parts, rs->n, rs->o->stop, errstr, errlen);
+    waiting(rs, NULL);
     for (size_t i = 0; i < rs->n && rc == TM_OK; i++)
         rc = plan_job(rs, &rs->jobs[i], &rs->parts[i], errstr, errlen);
     if (rc < 0)
         return rc;
+    /* The read waits on fetches (it gives up after 30 s without progress);
+     * applying what it read in between is bounded by the chunk sizes. */
+    waiting(rs, "restore: reading the changelog");
     rc = tm_kafka_read_changelogs(k, rs->parts, rs->n, on_record, rs, rs->o->stop, errstr, errlen);
+    waiting(rs, NULL);
     if (rc < 0 && rs->err[0])
         return tm_seterr(errstr, errlen, rc, "%s", rs->err); /* on_record's */
     if (rc == TM_OK || rc == TM_ESTOPPED) {

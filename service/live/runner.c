@@ -66,13 +66,15 @@ struct tm_runner {
     tm_stop_flag *stop;      /* tm_runner_run's; restores check it */
     bool stopped_in_restore; /* a restore ended on *stop */
     bool in_txn;
-    bool dirty; /* something to checkpoint since the last commit */
+    bool dirty;              /* something to checkpoint since the last commit */
+    const char *waiting_for; /* what the loop waits on the broker for, NULL: nothing */
     int64_t last_commit_ms;
     /* The first failure inside a callback (produce), acted on after it. */
     tm_kafka_status status;
     char status_msg[512];
     /* A restore refused the configuration (tm_changelog_restore_record's
-     * TM_ECONFIG): the process exits with it (status 2), not as a fatal
+     * TM_ECONFIG), or an assignment found an output topic missing or too
+     * small: the process exits with it (status 2), not as a fatal
      * Kafka error, since a restart would be refused again. */
     bool refused;
     char refused_msg[1024];
@@ -243,6 +245,23 @@ static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason
 
 /* ---- transactions ---- */
 
+/* From now the loop waits on the broker for `what` (NULL: no longer):
+ * alive, not ready (telemetry.h). */
+static void waiting(tm_runner *r, const char *what)
+{
+    r->waiting_for = what;
+    tm_telemetry_waiting(r->telemetry, what, tm_wall_clock_ms());
+}
+
+/* tm_kafka_wait's: a wait inside a Kafka call (a full produce queue),
+ * maybe inside one of the runner's own (a checkpoint's): when it ends, the
+ * runner's goes on. */
+static void on_kafka_wait(void *ctx, const char *what)
+{
+    tm_runner *r = ctx;
+    tm_telemetry_waiting(r->telemetry, what ? what : r->waiting_for, tm_wall_clock_ms());
+}
+
 static int fatal(const char *what, const char *msg, char *errstr, size_t errlen)
 {
     return tm_seterr(errstr, errlen, TM_EFATAL, "%s: %s", what, msg);
@@ -259,12 +278,15 @@ static int ensure_txn(tm_runner *r, char *errstr, size_t errlen)
             r->in_txn = true;
             break;
         }
-        if (st != TM_KAFKA_RETRIABLE)
+        if (st != TM_KAFKA_RETRIABLE) {
+            waiting(r, NULL);
             return fatal("begin_transaction", err, errstr, errlen);
+        }
         TM_LOG(TM_LOG_WARN, "runner", "begin_transaction: %s; retrying", err);
-        tm_telemetry_alive(r->telemetry, tm_wall_clock_ms());
+        waiting(r, "begin_transaction");
         tm_sleep_ms(200);
     }
+    waiting(r, NULL);
     return TM_OK;
 }
 
@@ -327,9 +349,13 @@ static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
 {
     char err[512];
     int64_t t0 = tm_wall_clock_ms();
+    /* Producing waits for room in the queue, send_offsets and the commit
+     * for the coordinator: all of it waits on the broker during an outage. */
+    waiting(r, "commit");
     tm_kafka_status st = produce_checkpoint(r, err, sizeof err);
     if (st == TM_KAFKA_OK)
         st = tm_kafka_commit(r->kafka, err, sizeof err);
+    waiting(r, NULL);
     if (st == TM_KAFKA_FATAL)
         return fatal("checkpoint", err, errstr, errlen);
     if (st != TM_KAFKA_OK)
@@ -371,8 +397,10 @@ static int rewind_tasks(tm_runner *r, char *errstr, size_t errlen)
              * the task started; nothing consumed: nothing to rewind. */
             int64_t f = first[j * n_topics + i];
             int64_t to = t->next_offsets[i] >= 0 ? t->next_offsets[i] : f;
+            waiting(r, "seek");
             if (to >= 0)
                 rc = tm_kafka_seek(r->kafka, i, t->partition, to, errstr, errlen);
+            waiting(r, NULL);
             t->first_offsets[i] = f;
         }
     }
@@ -385,7 +413,9 @@ static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t 
 {
     char err[512];
     TM_LOG(TM_LOG_WARN, "runner", "aborting the transaction: %s", why);
+    waiting(r, "abort");
     tm_kafka_status st = tm_kafka_abort(r->kafka, err, sizeof err);
+    waiting(r, NULL);
     if (st != TM_KAFKA_OK)
         return fatal("abort_transaction", err, errstr, errlen);
     tm_telemetry_aborted(r->telemetry);
@@ -404,12 +434,36 @@ static int abort_and_rewind(tm_runner *r, const char *why, char *errstr, size_t 
 
 /* ---- rebalance ---- */
 
+/* Refuses (TM_ECONFIG) an output topic too small for the tasks up to
+ * `last` (partitions added to the inputs since the start), or missing.
+ * When the cluster does not answer, the first record produced there finds
+ * out: a warning, not a reason to give the tasks up. */
+static int check_outputs(tm_runner *r, int32_t last, char *errstr, size_t errlen)
+{
+    waiting(r, "output topics");
+    int rc = tm_kafka_check_output_topics(r->kafka, last + 1, errstr, errlen);
+    waiting(r, NULL);
+    if (rc == TM_EKAFKA) {
+        TM_LOG(TM_LOG_WARN, "runner", "output topics not checked: %s", errstr);
+        rc = TM_OK;
+    }
+    return rc;
+}
+
 static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start_offsets)
 {
     tm_runner *r = ctx;
     char err[512];
     size_t n_topics = r->cfg->n_input_topics;
     tm_telemetry_restoring(r->telemetry, true);
+    /* tasks ascending: the last needs the most partitions */
+    if (n > 0 && check_outputs(r, parts[n - 1], err, sizeof err) < 0) {
+        r->refused = true;
+        snprintf(r->refused_msg, sizeof r->refused_msg, "%s", err);
+        TM_LOG(TM_LOG_ERROR, "runner", "%s", err);
+        note_status(r, TM_KAFKA_FATAL, err);
+        return TM_EFATAL;
+    }
     int32_t *fresh = tm_xmalloc((n + 1) * sizeof *fresh);
     size_t n_fresh = 0;
     for (size_t j = 0; j < n; j++)
@@ -517,8 +571,10 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
                                   .changelog_bytes = tm_changelog_max_fixed_bytes(cfg)};
     if (rc == TM_OK)
         rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, &needs, errstr, errlen);
-    if (rc == TM_OK)
+    if (rc == TM_OK) {
+        tm_kafka_set_wait(r->kafka, &(tm_kafka_wait){on_kafka_wait, r});
         rc = tm_kafka_subscribe(r->kafka, errstr, errlen);
+    }
     if (rc < 0) {
         tm_runner_close(r);
         return rc;
@@ -533,6 +589,7 @@ static void publish(tm_runner *r, int64_t now)
     size_t n_topics = r->cfg->n_input_topics;
     tm_task_view *views = tm_xcalloc(r->n_tasks + 1, sizeof *views);
     int64_t *lags = tm_xcalloc(r->n_tasks * n_topics + 1, sizeof *lags);
+    tm_kafka_lag_refresh(r->kafka);
     for (size_t k = 0; k < r->n_tasks; k++) {
         views[k] = view_of(&r->tasks[k]);
         for (size_t i = 0; i < n_topics; i++)

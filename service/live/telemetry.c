@@ -43,6 +43,7 @@ struct tm_telemetry {
     int64_t last_alive, last_poll;
     size_t n_tasks;
     bool restoring, stopping;
+    const char *waiting; /* what the loop waits on the broker for; NULL: nothing */
 
     /* The runner's thread only. */
     totals *totals; /* ascending partition */
@@ -60,18 +61,25 @@ struct tm_telemetry {
 typedef struct health {
     bool alive;
     const char *not_ready; /* NULL when ready */
+    const char *waiting;   /* set: not_ready is "waiting for the broker", for this */
 } health;
 
-/* Under lock. */
+/* Under lock. Waiting on the broker is alive: the loop goes on as soon as
+ * the broker answers, and every such wait ends by its own timeout; a
+ * liveness probe that restarted it would only restart the wait. */
 static health health_at(const tm_telemetry *t, int64_t now)
 {
     int64_t stall = t->cfg->stall_timeout_ms;
-    health h = {.alive = now - t->last_alive <= stall};
+    health h = {.alive = t->waiting || now - t->last_alive <= stall};
+    /* A restore waits on the broker too; "restoring" says more. */
     if (t->stopping)
         h.not_ready = "stopping";
     else if (t->restoring)
         h.not_ready = "restoring";
-    else if (t->n_tasks == 0)
+    else if (t->waiting) {
+        h.not_ready = "waiting for the broker";
+        h.waiting = t->waiting;
+    } else if (t->n_tasks == 0)
         h.not_ready = "no tasks assigned";
     else if (now - t->last_poll > stall)
         h.not_ready = "stalled: the consumer has not polled";
@@ -96,7 +104,9 @@ static void handle(void *ctx, const char *path, tm_http_response *res)
                           (long long)(now - t->last_alive));
     } else if (strcmp(path, "/readyz") == 0) {
         res->status = h.not_ready ? 503 : 200;
-        tm_buf_printf(&res->body, "%s\n", h.not_ready ? h.not_ready : "ready");
+        tm_buf_printf(&res->body, "%s%s%s\n", h.not_ready ? h.not_ready : "ready",
+                      h.not_ready && h.waiting ? ": " : "",
+                      h.not_ready && h.waiting ? h.waiting : "");
     } else {
         res->status = 404;
         tm_buf_puts(&res->body, "not found: try /metrics, /healthz or /readyz\n");
@@ -107,6 +117,14 @@ static void handle(void *ctx, const char *path, tm_http_response *res)
 void tm_telemetry_alive(tm_telemetry *t, int64_t now)
 {
     pthread_mutex_lock(&t->lock);
+    t->last_alive = now;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tm_telemetry_waiting(tm_telemetry *t, const char *what, int64_t now)
+{
+    pthread_mutex_lock(&t->lock);
+    t->waiting = what;
     t->last_alive = now;
     pthread_mutex_unlock(&t->lock);
 }

@@ -42,6 +42,12 @@ void tm_telemetry_close(tm_telemetry *t);
 
 /* The loop is alive at now: it turned, or retried a broker call. */
 void tm_telemetry_alive(tm_telemetry *t, int64_t now);
+/* From now the loop waits on the broker for `what` (a static string:
+ * "commit", "restore: ...", ...); NULL: it no longer waits. While it
+ * waits it is alive (/healthz 200) and not ready (/readyz 503 "waiting for
+ * the broker: <what>", or "restoring" during a restore), however long the
+ * wait: each has its own timeout. */
+void tm_telemetry_waiting(tm_telemetry *t, const char *what, int64_t now);
 /* The consumer polled at now, owning n_tasks tasks. */
 void tm_telemetry_polled(tm_telemetry *t, int64_t now, size_t n_tasks);
 /* Tasks are being restored (between on and off, not ready). */

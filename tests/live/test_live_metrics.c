@@ -27,21 +27,6 @@
 
 TestSuite(live, .fini = tm_eos_teardown);
 
-/* Waits (bounded, checking the instances) until GET path answers want. */
-static void wait_status(tm_eos *e, int port, const char *path, int want, int64_t timeout_ms)
-{
-    tm_buf h = {0}, body = {0};
-    int64_t deadline = tm_test_now_ms() + timeout_ms;
-    int got;
-    while ((got = tm_http_request(port, "GET", path, &h, &body)) != want) {
-        cr_assert_lt(tm_test_now_ms(), deadline, "GET %s: %d (%s), want %d", path, got,
-                     body.data ? body.data : "", want);
-        tm_eos_sleep(e, 100);
-    }
-    tm_buf_free(&h);
-    tm_buf_free(&body);
-}
-
 /* GET /metrics until the published totals include every input record
  * (the service publishes at most every 250 ms). */
 static void scrape_settled(tm_eos *e, int port, double records, tm_buf *headers, tm_buf *body)
@@ -155,9 +140,9 @@ Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
     a->sets[0] = "log.level=debug";
     a->sets[1] = "kafka.debug=cgrp";
     tm_eos_start(e, a);
-    wait_status(e, a->metrics_port, "/healthz", 200, 30000);
+    tm_eos_wait_http(e, a->metrics_port, "/healthz", 200, 30000);
     tm_eos_wait_restored(e, a, 60000);
-    wait_status(e, a->metrics_port, "/readyz", 200, 30000);
+    tm_eos_wait_http(e, a->metrics_port, "/readyz", 200, 30000);
     tm_eos_wait_done(e, 120000);
 
     tm_buf h = {0}, m = {0};

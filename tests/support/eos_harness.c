@@ -21,6 +21,7 @@
 #include "config.h"
 #include "generator.h"
 #include "golden_compare.h"
+#include "http_get.h"
 #include "proc.h"
 
 /* Bounds, for a loaded two-core machine. */
@@ -496,6 +497,20 @@ void tm_eos_wait_log(tm_eos *e, tm_eos_instance *in, const char *needle, int64_t
         }
         tm_test_sleep_ms(20);
     }
+}
+
+void tm_eos_wait_http(tm_eos *e, int port, const char *path, int want, int64_t timeout_ms)
+{
+    tm_buf h = {0}, body = {0};
+    int64_t deadline = tm_test_now_ms() + timeout_ms;
+    int got;
+    while ((got = tm_http_request(port, "GET", path, &h, &body)) != want) {
+        cr_assert_lt(tm_test_now_ms(), deadline, "GET %s: %d (%s), want %d", path, got,
+                     body.data ? body.data : "", want);
+        tm_eos_sleep(e, 100);
+    }
+    tm_buf_free(&h);
+    tm_buf_free(&body);
 }
 
 void tm_eos_sleep(tm_eos *e, int64_t ms)

@@ -226,6 +226,10 @@ int tm_eos_log_assigned(const tm_eos_instance *in);
  * has been assigned tasks and has logged a restore for each of them. */
 void tm_eos_wait_restored(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
 
+/* Waits (bounded; checking the instances) until GET path on 127.0.0.1:port
+ * answers status want; fails the test with the last answer on timeout. */
+void tm_eos_wait_http(tm_eos *e, int port, const char *path, int want, int64_t timeout_ms);
+
 /* Sleeps ms, checking the instances every 100 ms. */
 void tm_eos_sleep(tm_eos *e, int64_t ms);
 

@@ -69,19 +69,30 @@ static void read_bootstrap(int fd)
     snprintf(bootstrap, sizeof bootstrap, "%s", line + 10);
 }
 
-/* Starts a one-broker cluster with the given NAME:PARTITIONS topics. */
+/* Starts a one-broker cluster with the given NAME:PARTITIONS topics, and
+ * the configuration's late and dead-letter topics with as many partitions
+ * as "out" (tm_kafka_open refuses output topics that are missing). */
 static void broker_start(const char *const *topics)
 {
     const char *path = getenv("TIDEMARK_TEST_BROKER");
     cr_assert_not_null(path, "TIDEMARK_TEST_BROKER is not set (run through ctest)");
+    static char late[32], dlq[32];
     char *argv[32];
     int n = 0;
     argv[n++] = (char *)path;
     argv[n++] = "--brokers";
     argv[n++] = "1";
-    for (size_t i = 0; topics[i] && n < 30; i++) {
+    for (size_t i = 0; topics[i] && n < 26; i++) {
         argv[n++] = "--topic";
         argv[n++] = (char *)topics[i];
+        if (strncmp(topics[i], "out:", 4) == 0) {
+            snprintf(late, sizeof late, "app-late:%s", topics[i] + 4);
+            snprintf(dlq, sizeof dlq, "app-dlq:%s", topics[i] + 4);
+            argv[n++] = "--topic";
+            argv[n++] = late;
+            argv[n++] = "--topic";
+            argv[n++] = dlq;
+        }
     }
     argv[n] = NULL;
 

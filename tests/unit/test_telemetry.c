@@ -80,6 +80,23 @@ Test(telemetry, health_follows_the_loop)
     cr_assert_eq(get(&f, "/healthz"), 503);
     cr_assert(strstr(f.body.data, "has not turned"), "%s", f.body.data);
 
+    /* Waiting on the broker for longer than the stall timeout: alive, not
+     * ready, saying what for; once the wait is over, a stall is a stall. */
+    tm_telemetry_waiting(f.t, "commit", now - 5000);
+    cr_assert_eq(get(&f, "/healthz"), 200, "%s", f.body.data);
+    cr_assert_eq(get(&f, "/readyz"), 503);
+    cr_assert_str_eq(f.body.data, "waiting for the broker: commit\n");
+    /* A restore waiting on the broker: alive, and "restoring" says more. */
+    tm_telemetry_restoring(f.t, true);
+    tm_telemetry_waiting(f.t, "restore: reading the changelog", now - 5000);
+    cr_assert_eq(get(&f, "/healthz"), 200, "%s", f.body.data);
+    cr_assert_eq(get(&f, "/readyz"), 503);
+    cr_assert_str_eq(f.body.data, "restoring\n");
+    tm_telemetry_restoring(f.t, false);
+    tm_telemetry_waiting(f.t, NULL, now - 5000);
+    cr_assert_eq(get(&f, "/healthz"), 503);
+    cr_assert(strstr(f.body.data, "has not turned"), "%s", f.body.data);
+
     tm_telemetry_polled(f.t, tm_wall_clock_ms(), 2);
     cr_assert_eq(get(&f, "/readyz"), 200);
     tm_telemetry_stopping(f.t);
