@@ -283,3 +283,27 @@ Test(restore, an_unreadable_tidemark_record_fails_naming_its_offset)
     tm_changelog_gen_close(g);
     tm_config_free(cfg);
 }
+
+/* A store filled before restores screened records can hold a foreign one:
+ * it is skipped when the engine is rebuilt from the store. */
+Test(restore, a_foreign_record_already_in_a_store_is_skipped)
+{
+    tm_config *cfg = start();
+    tm_changelog_gen *g = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(g, 600, 200);
+    const int64_t any[TASKS] = {-1, -1, -1};
+    check_restore(cfg, g, any, NULL);
+    tm_store *s = NULL;
+    char err[512];
+    bool wiped;
+    cr_assert_eq(tm_store_open(&s, cfg->state_dir, "app", 0, false, &wiped, err, sizeof err), 0,
+                 "%s", err);
+    const tm_kv_change foreign = {"order-17", 8, "{\"id\":17}", 9};
+    cr_assert_eq(tm_store_apply(s, &foreign, 1, tm_store_applied_offset(s), err, sizeof err), 0,
+                 "%s", err);
+    tm_store_close(s);
+    const int64_t none[TASKS] = {0, 0, 0};
+    check_restore(cfg, g, none, NULL);
+    tm_changelog_gen_close(g);
+    tm_config_free(cfg);
+}
