@@ -12,6 +12,7 @@
 #include "config.h"
 #include "eos_harness.h"
 #include "log.h"
+#include "log_lines.h"
 #include "proc.h"
 
 #include <criterion/criterion.h>
@@ -21,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CONFIG_JSON                                                                                \
@@ -91,25 +91,6 @@ static tm_kafka *open_ok(const tm_config *cfg)
     return k;
 }
 
-/* The logger's time format for a wall-clock time: log lines compare with
- * it as strings. */
-static void stamp(int64_t ms, char *out, size_t len)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm utc;
-    gmtime_r(&s, &utc);
-    char day[32];
-    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(out, len, "\"time\":\"%s.%03dZ\"", day, (int)(ms % 1000));
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Polls as the runner does, for ms. */
 static void poll_for(tm_kafka *k, int64_t ms)
 {
@@ -149,33 +130,6 @@ Test(kafka_log, a_fatal_message_names_its_module_once)
     tm_config_free(cfg);
 }
 
-/* The kafka lines of log_path that contain needle: how many, and whether
- * all were logged in [from, to) (times as stamp() writes them). */
-static int kafka_lines(const char *needle, const char *from, const char *to, bool *within)
-{
-    FILE *f = fopen(log_path, "r");
-    cr_assert(f, "cannot read %s", log_path);
-    char *line = NULL;
-    size_t cap = 0;
-    int n = 0;
-    *within = true;
-    while (getline(&line, &cap, f) > 0) {
-        if (!strstr(line, "\"module\":\"kafka\"") || !strstr(line, needle))
-            continue;
-        n++;
-        /* "{" then the time field: compare the field. */
-        const char *t = line + 1;
-        size_t tlen = strlen(from);
-        if (strncmp(t, from, tlen) < 0 || strncmp(t, to, tlen) >= 0) {
-            *within = false;
-            cr_log_warn("logged outside [%s, %s): %s", from, to, line);
-        }
-    }
-    free(line);
-    fclose(f);
-    return n;
-}
-
 /* Every client of the handle (consumer, producer, changelog reader) loses
  * its broker for a while; the handle is polled as the runner polls it. The
  * clients' error lines come out during the outage, not when they are next
@@ -189,21 +143,20 @@ Test(kafka_log, an_outage_is_logged_while_it_lasts_and_once)
     cr_assert_geq(tm_kafka_read_changelog(k, 0, 0, no_record, NULL, err, sizeof err), 0, "%s", err);
     tm_log_threshold = TM_LOG_WARN;
     capture_stderr();
-    char down[64], up[64];
-    stamp(wall_ms(), down, sizeof down);
+    int64_t down = tm_log_lines_now_ms();
     tm_test_broker_command(broker, "down 1");
     poll_for(k, 6000);
     tm_test_broker_command(broker, "up 1");
     /* Errors queued during the outage would be served now, or at close. */
-    stamp(wall_ms() + 1000, up, sizeof up);
+    int64_t up = tm_log_lines_now_ms() + 1000;
     poll_for(k, 3000);
     tm_kafka_close(k);
     release_stderr();
 
     bool within;
-    int n = kafka_lines("brokers are down", down, up, &within);
+    int n = tm_log_lines_count(log_path, "kafka", "brokers are down", down, up, &within);
     cr_expect(within, "a line of the outage was logged after it (see above)");
     /* The consumer, the producer and the changelog reader: one each. */
-    cr_expect_eq(n, 3, "%d lines of all brokers down (see %s)", n, log_path);
+    cr_expect_eq(n, 3, "%d lines of all brokers down", n);
     tm_config_free(cfg);
 }
