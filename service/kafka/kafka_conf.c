@@ -70,7 +70,9 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     log_limited(log_level_of(level), msg);
 }
 
-/* Client-level errors (all brokers down, authentication). librdkafka
+/* Client-level errors (all brokers down, authentication), on the
+ * runner's thread, or the background thread for the changelog reader:
+ * the limiter is locked, the logger is thread-safe. librdkafka
  * recovers from all but the fatal ones by itself; those surface again on
  * the next poll or transactional call, which classifies them. */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -84,26 +86,15 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 /* Error events wait in a client's queue until the client is polled, and
- * are logged then, with that time: the producer is polled only by
- * produce, commit and abort, the changelog reader only while it restores,
- * so an outage's errors came out after it, many at shutdown. poll_batch
- * serves both queues, as the runner calls it all the time. Nothing is
- * assigned to the changelog reader between restores: a message from it
- * can only be a client error, logged like the others. */
+ * are logged then, with that time. The producer is polled by produce,
+ * commit and abort only, so an outage's errors came out after it, or at
+ * close; poll_batch, which the runner calls all the time, serves it too.
+ * (The changelog reader's are served in the background:
+ * kafka_changelog_reader.c.) */
 void tm_kafka_serve_queues(tm_kafka *k)
 {
     if (k->producer)
         rd_kafka_poll(k->producer, 0);
-    if (k->restore) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->restore, 0);
-        if (m) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s: %s", rd_kafka_name(k->restore),
-                     rd_kafka_message_errstr(m));
-            log_limited(TM_LOG_WARN, msg);
-            rd_kafka_message_destroy(m);
-        }
-    }
 }
 
 /* ---- configuration ------------------------------------------------------ */

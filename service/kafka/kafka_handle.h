@@ -16,9 +16,11 @@
  *   kafka_changelog_reader.c  the changelog reader (restore)
  *
  * Invariant: rebalance, delivery-report and error callbacks run on the
- * runner's thread, inside poll_batch (consumer, and the other clients'
- * queues) or produce, commit and abort (producer). Only the log callback runs on librdkafka's own
- * threads, and it touches nothing but the thread-safe logger.
+ * runner's thread, inside poll_batch (consumer, and the producer's queue)
+ * or produce, commit and abort (producer). The log callback, and the error
+ * callback of the changelog reader, run on librdkafka's own threads, and
+ * touch nothing but the repeat limiter (locked) and the thread-safe
+ * logger.
  */
 #ifndef TM_KAFKA_HANDLE_H
 #define TM_KAFKA_HANDLE_H
