@@ -20,6 +20,26 @@
  * this long fails. */
 #define RESTORE_IDLE_MS 30000
 
+/* The reader's main queue carries only client events (errors: all
+ * brokers down, ...), no rebalance or commit callbacks, and the reader is
+ * read only while it restores: served by the runner, an outage's errors
+ * waited there and came out at the next restore or at close, with that
+ * time. librdkafka's background thread serves them as they come (the
+ * error callback touches only the log). Should that thread not start,
+ * consumer_poll serves them, as before. */
+static void serve_in_background(rd_kafka_t *rk)
+{
+    rd_kafka_queue_t *bg = rd_kafka_queue_get_background(rk);
+    if (!bg) {
+        rd_kafka_poll_set_consumer(rk);
+        return;
+    }
+    rd_kafka_queue_t *main_q = rd_kafka_queue_get_main(rk);
+    rd_kafka_queue_forward(main_q, bg);
+    rd_kafka_queue_destroy(main_q);
+    rd_kafka_queue_destroy(bg);
+}
+
 /* The changelog reader: a plain consumer that is assigned partitions by
  * hand, never joins the group and never commits. */
 int tm_kafka_open_restore(tm_kafka *k, char *errstr, size_t errlen)
@@ -65,7 +85,7 @@ int tm_kafka_open_restore(tm_kafka *k, char *errstr, size_t errlen)
                              errlen);
     if (rc)
         return rc;
-    rd_kafka_poll_set_consumer(k->restore);
+    serve_in_background(k->restore);
     return 0;
 }
 

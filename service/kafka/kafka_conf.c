@@ -7,11 +7,16 @@
  */
 #include "kafka_handle.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
 #include "log.h"
+#include "log_limit.h"
 
 /* ---- callbacks -------------------------------------------------------------- */
 
@@ -27,21 +32,69 @@ static tm_log_level log_level_of(int syslog_level)
     return TM_LOG_DEBUG;
 }
 
-/* Runs on librdkafka's threads: the logger is thread-safe. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* While a broker is unreachable librdkafka repeats some lines hundreds of
+ * times (582 identical _ALL_BROKERS_DOWN errors in 2 ms were seen): each
+ * line once per window, then with the count of its repeats. One limiter
+ * for the process: the lines name their client, so clients do not hide
+ * each other's. */
+#define REPEAT_WINDOW_MS 10000
+
+static tm_log_limit repeats = {.window_ms = REPEAT_WINDOW_MS};
+static pthread_mutex_t repeats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Logs msg unless it repeats a line logged less than the window ago. Lines
+ * below the threshold are neither logged nor counted. */
+static void log_limited(tm_log_level level, const char *msg)
 {
-    TM_LOG(log_level_of(level), "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+    if (level < tm_log_threshold)
+        return;
+    uint64_t suppressed;
+    pthread_mutex_lock(&repeats_lock);
+    bool admit = tm_log_limit_admit(&repeats, msg, tm_monotonic_ms(), &suppressed);
+    pthread_mutex_unlock(&repeats_lock);
+    if (!admit)
+        return;
+    if (suppressed > 0)
+        TM_LOG(level, "kafka", "%s (%llu repeats of this line suppressed since it was last logged)",
+               msg, (unsigned long long)suppressed);
+    else
+        TM_LOG(level, "kafka", "%s", msg);
 }
 
-/* Client-level errors (all brokers down, authentication). librdkafka
+/* Runs on librdkafka's threads: the limiter is locked, the logger is
+ * thread-safe. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s: %s", rd_kafka_name(rk), fac, buf);
+    log_limited(log_level_of(level), msg);
+}
+
+/* Client-level errors (all brokers down, authentication), on the
+ * runner's thread, or the background thread for the changelog reader:
+ * the limiter is locked, the logger is thread-safe. librdkafka
  * recovers from all but the fatal ones by itself; those surface again on
  * the next poll or transactional call, which classifies them. */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)opaque;
     tm_log_level level = err == RD_KAFKA_RESP_ERR__FATAL ? TM_LOG_ERROR : TM_LOG_WARN;
-    TM_LOG(level, "kafka", "%s: %s: %s", rd_kafka_name(rk),
-           rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s: %s: %s", rd_kafka_name(rk),
+             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    log_limited(level, msg);
+}
+
+/* Error events wait in a client's queue until the client is polled, and
+ * are logged then, with that time. The producer is polled by produce,
+ * commit and abort only, so an outage's errors came out after it, or at
+ * close; poll_batch, which the runner calls all the time, serves it too.
+ * (The changelog reader's are served in the background:
+ * kafka_changelog_reader.c.) */
+void tm_kafka_serve_queues(tm_kafka *k)
+{
+    if (k->producer)
+        rd_kafka_poll(k->producer, 0);
 }
 
 /* ---- configuration ------------------------------------------------------ */

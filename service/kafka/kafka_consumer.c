@@ -77,7 +77,7 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
     TM_LOG(TM_LOG_INFO, "kafka", "assigned %zu task(s) (%d partition(s))", n, parts->cnt);
     if (n > 0 && tasks[n - 1] >= k->n_changelog)
         tm_kafka_set_fatal(k,
-                           "kafka: input partition %d has no changelog partition (%s has %d): add "
+                           "input partition %d has no changelog partition (%s has %d): add "
                            "partitions to the changelog topic",
                            (int)tasks[n - 1], k->changelog_topic, (int)k->n_changelog);
     bool stopped = false;
@@ -85,8 +85,7 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
         int rc = k->rb.assigned(k->rb.ctx, tasks, n, start);
         stopped = rc == TM_ESTOPPED;
         if (rc < 0 && !stopped)
-            tm_kafka_set_fatal(k, "kafka: restoring the assigned tasks failed: %s",
-                               tm_strerror(rc));
+            tm_kafka_set_fatal(k, "restoring the assigned tasks failed: %s", tm_strerror(rc));
     }
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -101,7 +100,7 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
     bool take = !k->fatal && !stopped;
     rd_kafka_resp_err_t err = rd_kafka_assign(k->consumer, take ? parts : NULL);
     if (err)
-        tm_kafka_set_fatal(k, "kafka: assign: %s", rd_kafka_err2str(err));
+        tm_kafka_set_fatal(k, "assign: %s", rd_kafka_err2str(err));
     free(k->owned);
     k->owned = tasks;
     k->n_owned = take && !err ? n : 0;
@@ -125,7 +124,7 @@ static void apply_revoke(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
     k->n_owned = 0;
     rd_kafka_resp_err_t err = rd_kafka_assign(k->consumer, NULL);
     if (err)
-        tm_kafka_set_fatal(k, "kafka: unassign: %s", rd_kafka_err2str(err));
+        tm_kafka_set_fatal(k, "unassign: %s", rd_kafka_err2str(err));
 }
 
 /* Applies the rebalance event the callback kept, if any (see the
@@ -163,7 +162,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (k->rb_parts) {
         /* librdkafka waits for the answer to one event before the next. */
-        tm_kafka_set_fatal(k, "kafka: a rebalance (%s) arrived before the previous one was applied",
+        tm_kafka_set_fatal(k, "a rebalance (%s) arrived before the previous one was applied",
                            rd_kafka_err2str(err));
         return;
     }
@@ -269,9 +268,9 @@ static bool is_fatal(tm_kafka *k, char *errstr, size_t errlen)
     char why[512];
     rd_kafka_resp_err_t err;
     if (!k->fatal && (err = rd_kafka_fatal_error(k->producer, why, sizeof why)))
-        tm_kafka_set_fatal(k, "kafka: producer: %s%s", why, tm_kafka_fenced_hint(err));
+        tm_kafka_set_fatal(k, "producer: %s%s", why, tm_kafka_fenced_hint(err));
     if (!k->fatal && (err = rd_kafka_fatal_error(k->consumer, why, sizeof why)))
-        tm_kafka_set_fatal(k, "kafka: consumer: %s%s", why, tm_kafka_fenced_hint(err));
+        tm_kafka_set_fatal(k, "consumer: %s%s", why, tm_kafka_fenced_hint(err));
     if (k->fatal)
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
     return k->fatal;
@@ -289,7 +288,7 @@ static void consumer_event(tm_kafka *k, const rd_kafka_message_t *m)
         return; /* is_fatal picks it up with librdkafka's reason */
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
-        tm_kafka_set_fatal(k, "kafka: consumer: %s", rd_kafka_message_errstr(m));
+        tm_kafka_set_fatal(k, "consumer: %s", rd_kafka_message_errstr(m));
         return;
     default:
         TM_LOG(TM_LOG_WARN, "kafka", "consumer: %s%s%s [%d]: %s", rd_kafka_err2name(m->err),
@@ -389,6 +388,7 @@ ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeou
         k->cap_batch = max;
     }
     apply_rebalance(k);
+    tm_kafka_serve_queues(k);
     int64_t deadline = tm_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         if (is_fatal(k, errstr, errlen)) {

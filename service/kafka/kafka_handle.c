@@ -16,6 +16,8 @@
 #include "err.h"
 #include "log.h"
 
+#define FATAL_PREFIX "kafka: "
+
 /* A formatted string in new memory (the caller frees it). */
 char *tm_kafka_xprintf(const char *fmt, ...)
 {
@@ -32,17 +34,22 @@ char *tm_kafka_xprintf(const char *fmt, ...)
 }
 
 /* Records an unrecoverable state: from now on every poll returns FATAL
- * with this message. The first reason wins. */
+ * with this message. The first reason wins. The message is for callers,
+ * whose messages name their module ("kafka: ..."); the log line has the
+ * module in its own field, so it gets the message without it (it read
+ * "kafka: kafka: produce ..." when callers wrote the prefix). */
 void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...)
 {
     if (k->fatal)
         return;
+    char msg[sizeof k->fatal_msg - sizeof FATAL_PREFIX + 1];
     va_list ap;
     va_start(ap, fmt);
-    tm_vformat(k->fatal_msg, sizeof k->fatal_msg, fmt, ap);
+    tm_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    snprintf(k->fatal_msg, sizeof k->fatal_msg, FATAL_PREFIX "%s", msg);
     k->fatal = true;
-    TM_LOG(TM_LOG_ERROR, "kafka", "%s", k->fatal_msg);
+    TM_LOG(TM_LOG_ERROR, "kafka", "%s", msg);
 }
 
 /* What a fencing error means for an operator ("" for other errors): the

@@ -17,9 +17,11 @@
  *   kafka_changelog_reader.c  the changelog reader (restore)
  *
  * Invariant: rebalance, delivery-report and error callbacks run on the
- * runner's thread, inside poll_batch (consumer) or produce, commit and
- * abort (producer). Only the log callback runs on librdkafka's own
- * threads, and it touches nothing but the thread-safe logger.
+ * runner's thread, inside poll_batch (consumer, and the producer's queue)
+ * or produce, commit and abort (producer). The log callback, and the error
+ * callback of the changelog reader, run on librdkafka's own threads, and
+ * touch nothing but the repeat limiter (locked) and the thread-safe
+ * logger.
  */
 #ifndef TM_KAFKA_HANDLE_H
 #define TM_KAFKA_HANDLE_H
@@ -128,6 +130,7 @@ static inline int remaining_ms(int64_t deadline)
 /* ---- kafka_handle.c ------------------------------------------------------ */
 
 char *tm_kafka_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fmt without the "kafka: " that the stored message gets. */
 void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *tm_kafka_fenced_hint(rd_kafka_resp_err_t err);
 
@@ -142,6 +145,7 @@ int tm_kafka_conf_default(rd_kafka_conf_t *conf, const tm_config *cfg, const cha
 int tm_kafka_base_conf(tm_kafka *k, rd_kafka_conf_t **out, char *errstr, size_t errlen);
 int tm_kafka_new_client(rd_kafka_t **out, rd_kafka_type_t type, rd_kafka_conf_t *conf,
                         const char *what, char *errstr, size_t errlen);
+void tm_kafka_serve_queues(tm_kafka *k);
 
 /* ---- kafka_admin.c -------------------------------------------------------- */
 

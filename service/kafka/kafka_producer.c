@@ -177,7 +177,7 @@ static tm_kafka_status txn_status(tm_kafka *k, rd_kafka_error_t *error, const ch
               dr ? k->dr_error : "", dr ? ")" : "",
               st == TM_KAFKA_FATAL ? tm_kafka_fenced_hint(code) : "");
     if (st == TM_KAFKA_FATAL)
-        tm_kafka_set_fatal(k, "kafka: %s: %s%s", what, rd_kafka_error_string(error),
+        tm_kafka_set_fatal(k, "%s: %s%s", what, rd_kafka_error_string(error),
                            tm_kafka_fenced_hint(code));
     rd_kafka_error_destroy(error);
     return st;
@@ -217,7 +217,7 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
     char why[512];
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_resp_err_t fatal_err = rd_kafka_fatal_error(k->producer, why, sizeof why);
-        tm_kafka_set_fatal(k, "kafka: produce to %s [%d]: %s%s", topic, (int)partition, why,
+        tm_kafka_set_fatal(k, "produce to %s [%d]: %s%s", topic, (int)partition, why,
                            tm_kafka_fenced_hint(fatal_err));
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;
@@ -229,7 +229,7 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
               "kafka: produce to %s [%d]: %s%s", topic, (int)partition, rd_kafka_err2str(err),
               tm_kafka_fenced_hint(err));
     if (st == TM_KAFKA_FATAL)
-        tm_kafka_set_fatal(k, "kafka: produce to %s [%d]: %s%s", topic, (int)partition,
+        tm_kafka_set_fatal(k, "produce to %s [%d]: %s%s", topic, (int)partition,
                            rd_kafka_err2str(err), tm_kafka_fenced_hint(err));
     return st;
 }
@@ -280,8 +280,7 @@ tm_kafka_status tm_kafka_produce(tm_kafka *k, const char *topic, int32_t partiti
 {
     rd_kafka_topic_t *rkt = out_topic_of(k, topic);
     if (!rkt) {
-        tm_kafka_set_fatal(k, "kafka: topic '%s': %s", topic,
-                           rd_kafka_err2str(rd_kafka_last_error()));
+        tm_kafka_set_fatal(k, "topic '%s': %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;
     }
@@ -294,7 +293,7 @@ tm_kafka_status tm_kafka_produce_changelog(tm_kafka *k, int32_t task, const void
                                            char *errstr, size_t errlen)
 {
     if (task < 0 || task >= k->n_changelog) {
-        tm_kafka_set_fatal(k, "kafka: task %d has no changelog partition (%s has %d)", (int)task,
+        tm_kafka_set_fatal(k, "task %d has no changelog partition (%s has %d)", (int)task,
                            k->changelog_topic, (int)k->n_changelog);
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;

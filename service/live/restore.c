@@ -266,13 +266,60 @@ static void log_progress(restore *rs)
            (unsigned long long)rs->stats.records, (long long)done, (long long)all);
 }
 
-/* Step 3: the read's callback, on the reading thread. */
+/* Up to 40 bytes of key for a message, anything but printable ASCII as
+ * '?' (a foreign key may be binary). */
+static void key_excerpt(const void *key, size_t key_len, char out[41])
+{
+    const unsigned char *k = key;
+    size_t n = key_len < 40 ? key_len : 40;
+    for (size_t i = 0; i < n; i++)
+        out[i] = k[i] >= 0x20 && k[i] < 0x7f && k[i] != '\'' ? (char)k[i] : '?';
+    out[n] = '\0';
+}
+
+/* Whether the read keeps a record: 1 for a record of tidemark's that this
+ * binary reads, 0 for a foreign one (skipped, counted, logged), or a
+ * negative tm_err with rs->err naming the record and the ways out. */
+static int screen(restore *rs, job *j, const void *key, size_t key_len, const void *value,
+                  size_t value_len, int64_t offset)
+{
+    const char *topic = rs->cfg->application_id;
+    char excerpt[41];
+    key_excerpt(key, key_len, excerpt);
+    if (!tm_changelog_is_ours(key, key_len, value, value_len)) {
+        j->t.foreign++;
+        TM_LOG(TM_LOG_WARN, "restore",
+               "changelog %s-changelog [%d] offset %lld: not a tidemark record (key '%s%s', %zu "
+               "value bytes); skipped. Only tidemark should write to its changelog: find the "
+               "producer that does",
+               topic, (int)j->t.partition, (long long)offset, excerpt, key_len > 40 ? "..." : "",
+               value_len);
+        return 0;
+    }
+    const char *why = tm_changelog_check(key, key_len, value, value_len);
+    if (!why)
+        return 1;
+    tm_seterr(rs->err, sizeof rs->err, TM_ESTORE,
+              "changelog %s-changelog [%d] offset %lld: a tidemark record (key '%s%s') that this "
+              "tidemark cannot read: %s (it reads %s). If a newer tidemark wrote it, run that "
+              "version. If it is damaged, task %d cannot be restored: `tidemark reset --config "
+              "<config> --yes` deletes the state of every task (changelog, consumer group, state "
+              "directory) and the application starts afresh from its input",
+              topic, (int)j->t.partition, (long long)offset, excerpt, key_len > 40 ? "..." : "",
+              why, tm_changelog_versions_read(), (int)j->t.partition);
+    return TM_ESTORE;
+}
+
+/* Step 3: the read's callback, on the reading thread. A skipped record is
+ * not applied, but the read's next offset moves past it all the same. */
 static int on_record(void *ctx, size_t part, const void *key, size_t key_len, const void *value,
                      size_t value_len, int64_t offset)
 {
-    (void)offset; /* the read's next offset for the part says as much */
     restore *rs = ctx;
     job *j = &rs->jobs[part];
+    int keep = screen(rs, j, key, key_len, value, value_len, offset);
+    if (keep <= 0)
+        return keep;
     size_t before = j->tail.bytes.len;
     chunk_add(&j->tail, key, key_len, value, value_len);
     rs->buffered += j->tail.bytes.len - before;
@@ -300,6 +347,17 @@ static int load_stored(void *ctx, const void *key, size_t key_len, const void *v
 {
     loader *ld = ctx;
     job *j = ld->j;
+    /* A store filled before restores screened records may hold a foreign
+     * one: skipped here too, so that it does not fail every restore. */
+    if (!tm_changelog_is_ours(key, key_len, value, value_len)) {
+        char excerpt[41];
+        key_excerpt(key, key_len, excerpt);
+        TM_LOG(TM_LOG_WARN, "restore",
+               "task %d: state store holds a record that is not "
+               "tidemark's (key '%s'); skipped",
+               (int)j->t.partition, excerpt);
+        return TM_OK;
+    }
     int rc = tm_changelog_restore_record(j->t.changelog, j->t.engine, key, key_len, value,
                                          value_len, j->t.next_offsets, j->err, sizeof j->err);
     progress(ld->rs, &ld->n);
@@ -375,7 +433,8 @@ static void report(const restore *rs, tm_restored_task *out)
     for (size_t i = 0; i < rs->n; i++) {
         const job *j = &rs->jobs[i];
         if (rs->o->telemetry)
-            tm_telemetry_restored(rs->o->telemetry, j->t.partition, j->t.records, j->done_ms);
+            tm_telemetry_restored(rs->o->telemetry, j->t.partition, j->t.records, j->t.foreign,
+                                  j->done_ms);
         TM_LOG(TM_LOG_INFO, "restore",
                "task %d restored in %lld ms: %zu windows, %zu dedup keys, %llu changelog records "
                "replayed from offset %lld",

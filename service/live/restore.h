@@ -15,6 +15,12 @@
  * recreated (deleted, e.g. by an application reset): the store holds state
  * that no longer exists, so it is wiped and restored from the changelog.
  *
+ * A record of the changelog that is not tidemark's (changelog.h: a
+ * mistaken producer wrote it) is skipped, with a warning naming its
+ * partition and offset, and counted; one that is tidemark's but that this
+ * binary cannot read fails the restore, naming its offset and the ways
+ * out.
+ *
  * A stop request ends a restore within about 100 ms while it reads (the
  * read checks it before each record and every 100 ms while it waits), and
  * within a few thousand records while it rebuilds: what was read is
@@ -42,7 +48,8 @@ typedef struct tm_restored_task {
     tm_changelog *changelog;
     tm_engine *engine;     /* tracking changes for the next checkpoint */
     int64_t *next_offsets; /* per input topic: the checkpoint's next offset, -1 none */
-    uint64_t records;      /* changelog records read */
+    uint64_t records;      /* changelog records read (tidemark's) */
+    uint64_t foreign;      /* records skipped as not tidemark's (changelog.h) */
 } tm_restored_task;
 
 /* Where a restore's time went (the log's summary line says the same). */

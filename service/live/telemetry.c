@@ -31,6 +31,7 @@ typedef struct totals {
     tm_engine_stats stats;
     uint64_t *consumed; /* per input topic */
     uint64_t restore_records;
+    uint64_t foreign_records; /* changelog records restores skipped */
 } totals;
 
 struct tm_telemetry {
@@ -183,11 +184,12 @@ void tm_telemetry_aborted(tm_telemetry *t)
     t->aborted++;
 }
 
-void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records,
+void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records, uint64_t foreign,
                            int64_t duration_ms)
 {
     tm_histogram_observe(&t->restore_duration, duration_ms);
     totals_of(t, partition)->restore_records += records;
+    totals_of(t, partition)->foreign_records += foreign;
 }
 
 void tm_telemetry_retire(tm_telemetry *t, const tm_task_view *task)
@@ -331,6 +333,13 @@ static void render_counters(tm_telemetry *t, tm_buf *b, const tm_task_view *task
         labels_of(&l, cfg, t->totals[p].partition, 0);
         tm_prom_sample(b, "tidemark_restore_records_total", l.task, 1,
                        (double)t->totals[p].restore_records);
+    }
+    tm_prom_family(b, "tidemark_changelog_foreign_records_total", "counter",
+                   "Changelog records restores skipped as not tidemark's.");
+    for (size_t p = 0; p < t->n_totals; p++) {
+        labels_of(&l, cfg, t->totals[p].partition, 0);
+        tm_prom_sample(b, "tidemark_changelog_foreign_records_total", l.task, 1,
+                       (double)t->totals[p].foreign_records);
     }
 }
 

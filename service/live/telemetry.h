@@ -59,7 +59,9 @@ void tm_telemetry_stopping(tm_telemetry *t);
 
 void tm_telemetry_committed(tm_telemetry *t, int64_t duration_ms, int64_t now);
 void tm_telemetry_aborted(tm_telemetry *t);
-void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records,
+/* A task restored: the changelog records it replayed, and those it
+ * skipped as not tidemark's (restore.h). */
+void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records, uint64_t foreign,
                            int64_t duration_ms);
 /* A task's engine goes away (revoked, or rebuilt after an abort): its
  * counters are added to the partition's totals, so they stay monotonic. */

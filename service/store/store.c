@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -65,6 +66,11 @@
  * server and its connections, standard streams; generous, since running
  * short fails a restore. */
 #define FD_HEADROOM 256
+/* An EIO with less than this free on the state volume is taken for a full
+ * volume (see is_no_space): a write cut short by a full disk leaves less
+ * free than it needed, and a checkpoint's transaction writes pages by the
+ * dozen. */
+#define NEARLY_FULL_BYTES ((uint64_t)1 << 20)
 
 /* Our own code for a record LMDB read fine but we cannot decode: just
  * below LMDB's range (MDB_KEYEXIST is its first), never an errno. */
@@ -377,15 +383,45 @@ static void mark_for_rebuild(const tm_store *s)
     free(p);
 }
 
+/* Whether rc means that the state volume is full. LMDB passes ENOSPC and
+ * EDQUOT on from write(2), but reports a write cut short, what a full
+ * disk usually gives, as EIO: an EIO with almost nothing left on the
+ * volume is taken for a full one. MDB_MAP_FULL only comes here when the
+ * map cannot double any more. */
+static bool is_no_space(const tm_store *s, int rc)
+{
+    if (rc == ENOSPC || rc == EDQUOT || rc == MDB_MAP_FULL)
+        return true;
+    struct statvfs v;
+    return rc == EIO && statvfs(s->path, &v) == 0 &&
+           (uint64_t)v.f_bavail * v.f_frsize < NEARLY_FULL_BYTES;
+}
+
 /* The message for a failed call; corruption also marks the store so that
  * the next open rebuilds it. */
 static int store_err(const tm_store *s, int rc, const char *what, char *errstr, size_t errlen)
 {
+    if (is_no_space(s, rc))
+        return tm_seterr(errstr, errlen, TM_ESTORE,
+                         "state store %s: %s: no space left on the state volume (%s): free space "
+                         "on it or make it larger; once there is room, the next start catches "
+                         "the state up from the changelog",
+                         s->path, what, errtext(rc));
     bool corrupt = is_corrupt(rc);
     if (corrupt)
         mark_for_rebuild(s);
     return tm_seterr(errstr, errlen, TM_ESTORE, "state store %s: %s: %s%s", s->path, what,
                      errtext(rc), corrupt ? " (it will be rebuilt on the next open)" : "");
+}
+
+/* The message for a failed open (a full volume named as such); nothing to
+ * mark: open wipes corrupt files itself. */
+static int open_err(const tm_store *s, int rc, const char *what, char *errstr, size_t errlen)
+{
+    if (is_no_space(s, rc))
+        return store_err(s, rc, what, errstr, errlen);
+    return tm_seterr(errstr, errlen, TM_ESTORE, "state store %s: %s: %s", s->path, what,
+                     errtext(rc));
 }
 
 static int check_usable(const tm_store *s, char *errstr, size_t errlen)
@@ -537,8 +573,7 @@ int tm_store_open(tm_store **out, const char *dir, const char *app_id, int32_t p
     int err = TM_OK;
     int rc = make_dirs(s->path);
     if (rc != 0) {
-        err = tm_seterr(errstr, errlen, TM_ESTORE, "state store %s: cannot create directory: %s",
-                        s->path, mdb_strerror(rc));
+        err = open_err(s, rc, "cannot create directory", errstr, errlen);
         goto fail;
     }
     rc = open_or_wipe(s, &w);
@@ -552,8 +587,7 @@ int tm_store_open(tm_store **out, const char *dir, const char *app_id, int32_t p
         goto fail;
     }
     if (rc != 0) {
-        err = tm_seterr(errstr, errlen, TM_ESTORE, "state store %s: cannot open: %s", s->path,
-                        errtext(rc));
+        err = open_err(s, rc, "cannot open", errstr, errlen);
         goto fail;
     }
     if (mdb_env_get_maxkeysize(s->env) < (int)DIRECT_KEY_MAX) {

@@ -25,6 +25,10 @@
  * (1 plus the state fingerprint), and version 1 checkpoints are still
  * read. */
 enum { FORMAT_VERSION = 1, CHECKPOINT_VERSION = 2 };
+_Static_assert(FORMAT_VERSION == 1 && CHECKPOINT_VERSION == 2,
+               "tm_changelog_versions_read names the versions");
+_Static_assert(CHECKPOINT_VERSION <= TM_CHANGELOG_VERSION_MAX,
+               "a version byte must stay below every printable character");
 
 /* The fixed parts of the values and keys (changelog.h). */
 enum {
@@ -483,6 +487,46 @@ tm_changelog_input tm_changelog_checkpoint_input(const tm_changelog_checkpoint *
     in.max_t = take_i64(&p);
     in.last_record_time = take_i64(&p);
     return in;
+}
+
+/* ---- whose record ---- */
+
+bool tm_changelog_is_ours(const void *key, size_t key_len, const void *value, size_t value_len)
+{
+    tm_changelog_key k;
+    if (tm_changelog_parse_key(key, key_len, &k))
+        return false;
+    if (!value)
+        return true;
+    const unsigned char *v = value;
+    return value_len > 0 && v[0] >= 1 && v[0] <= TM_CHANGELOG_VERSION_MAX;
+}
+
+const char *tm_changelog_check(const void *key, size_t key_len, const void *value, size_t value_len)
+{
+    tm_changelog_key k;
+    const char *why = tm_changelog_parse_key(key, key_len, &k);
+    if (why || !value)
+        return why;
+    switch (k.kind) {
+    case TM_CHANGELOG_WINDOW: {
+        tm_changelog_window w;
+        return tm_changelog_parse_window(value, value_len, &w);
+    }
+    case TM_CHANGELOG_DEDUP: {
+        tm_changelog_dedup d;
+        return tm_changelog_parse_dedup(value, value_len, &d);
+    }
+    default: {
+        tm_changelog_checkpoint c;
+        return tm_changelog_parse_checkpoint(value, value_len, &c);
+    }
+    }
+}
+
+const char *tm_changelog_versions_read(void)
+{
+    return "window and dedup records of version 1, checkpoints of versions 1 and 2";
 }
 
 /* ---- restoring ---- */

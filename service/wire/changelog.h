@@ -86,6 +86,29 @@ int tm_changelog_restore_record(tm_changelog *cl, tm_engine *e, const void *key,
                                 char *errstr, size_t errlen);
 
 /*
+ * Whose record it is. The changelog is tidemark's own topic, but a
+ * mistaken producer can write to it. A record is tidemark's when its key
+ * is one of the three kinds above with that kind's length ("w" and at
+ * least 8 more bytes, "d" and exactly 8, "c" alone) and its value is null
+ * (a tombstone) or starts with a format version byte: 1 to
+ * TM_CHANGELOG_VERSION_MAX, below every printable character, so that text
+ * (JSON, a string) never passes for one. Any other record is foreign:
+ * restore skips it. A record of tidemark's that tm_changelog_check refuses
+ * was written by another version of tidemark, or damaged: restore fails.
+ */
+#define TM_CHANGELOG_VERSION_MAX 31
+
+bool tm_changelog_is_ours(const void *key, size_t key_len, const void *value, size_t value_len);
+
+/* A record of tidemark's: NULL when this binary reads its key and value,
+ * else a static text saying why not. */
+const char *tm_changelog_check(const void *key, size_t key_len, const void *value,
+                               size_t value_len);
+
+/* The versions this binary reads, in words, for messages. */
+const char *tm_changelog_versions_read(void);
+
+/*
  * Reading one record, without a configuration: what restore uses, and
  * what renders a record as JSON (changelog_json.h). Each parse function
  * returns NULL, or a static text saying why the bytes cannot be read

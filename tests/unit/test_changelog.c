@@ -373,3 +373,23 @@ Test(changelog, a_version_1_checkpoint_is_read)
     tm_engine_close(e);
     tm_config_free(cfg);
 }
+
+/* Whose record (changelog.h): tidemark's keys with a null value or a
+ * version byte; anything else is foreign. A record of tidemark's that
+ * cannot be read is still tidemark's. */
+Test(changelog, tidemark_records_are_told_from_foreign_ones)
+{
+    const char w[] = "w\0\0\0\0\0\0\0\1m1", d[] = "d\0\0\0\0\0\0\0\1";
+    const unsigned char v1[] = {1, 0, 0}, v9[] = {9}, text[] = "{\"id\":17}";
+    cr_expect(tm_changelog_is_ours(w, sizeof w - 1, NULL, 0), "a window's tombstone");
+    cr_expect(tm_changelog_is_ours(d, sizeof d - 1, v1, sizeof v1), "a dedup batch, cut short");
+    cr_expect(tm_changelog_is_ours("c", 1, v9, sizeof v9), "a checkpoint of a later version");
+    cr_expect_not(tm_changelog_is_ours("order-17", 8, text, sizeof text - 1), "a foreign key");
+    cr_expect_not(tm_changelog_is_ours("c", 1, text, sizeof text - 1), "a text value");
+    cr_expect_not(tm_changelog_is_ours("c", 1, "", 0), "an empty value");
+    cr_expect_not(tm_changelog_is_ours("d1", 2, NULL, 0), "a dedup key of the wrong length");
+    cr_expect_not(tm_changelog_is_ours(NULL, 0, v1, sizeof v1), "no key");
+    cr_expect_str_eq(tm_changelog_check("c", 1, v9, sizeof v9), "unknown version");
+    cr_expect_str_eq(tm_changelog_check(d, sizeof d - 1, v1, sizeof v1), "truncated or oversized");
+    cr_expect_null(tm_changelog_check(w, sizeof w - 1, NULL, 0));
+}

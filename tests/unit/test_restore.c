@@ -12,6 +12,7 @@
  * Criterion .timeout (it leaks under ASan).
  */
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,9 +88,11 @@ static int restore_all(const tm_config *cfg, tm_stop_flag *stop, tm_restored_tas
 }
 
 /* Restores every task and checks it against the generator's engine: the
- * same windows and dedup keys, the checkpoint's next input offset, and
- * the changelog records read (records[p]; -1: any). */
-static void check_restore(const tm_config *cfg, const tm_changelog_gen *g, const int64_t *records)
+ * same windows and dedup keys, the checkpoint's next input offset, the
+ * changelog records read (records[p]; -1: any) and the foreign records
+ * skipped (foreign[p]; NULL: none). */
+static void check_restore(const tm_config *cfg, const tm_changelog_gen *g, const int64_t *records,
+                          const int64_t *foreign)
 {
     tm_restored_task out[TASKS];
     char err[512];
@@ -106,6 +109,7 @@ static void check_restore(const tm_config *cfg, const tm_changelog_gen *g, const
         cr_assert(records[p] < 0 || out[p].records == (uint64_t)records[p],
                   "task %d: %llu records read, expected %lld", p,
                   (unsigned long long)out[p].records, (long long)records[p]);
+        cr_assert_eq(out[p].foreign, foreign ? (uint64_t)foreign[p] : 0, "task %d", p);
         tm_restored_task_close(&out[p]);
     }
 }
@@ -126,13 +130,13 @@ Test(restore, tasks_come_back_as_written_and_a_second_restore_reads_only_the_tai
     records_of(g, before);
     for (int p = 0; p < TASKS; p++)
         cr_assert_gt(before[p], 1000, "windows, dedup batches and checkpoints");
-    check_restore(cfg, g, before);
+    check_restore(cfg, g, before, NULL);
 
     tm_changelog_gen_write(g, 300, 400);
     records_of(g, records);
     for (int p = 0; p < TASKS; p++)
         records[p] -= before[p];
-    check_restore(cfg, g, records);
+    check_restore(cfg, g, records, NULL);
 
     tm_changelog_gen_close(g);
     tm_config_free(cfg);
@@ -148,7 +152,7 @@ Test(restore, stores_ahead_of_a_recreated_changelog_are_wiped)
     tm_changelog_gen *old = tm_changelog_gen_open(cfg, TASKS);
     tm_changelog_gen_write(old, 3000, 400);
     const int64_t any[TASKS] = {-1, -1, -1};
-    check_restore(cfg, old, any);
+    check_restore(cfg, old, any, NULL);
     tm_changelog_gen_close(old);
 
     char err[512];
@@ -163,7 +167,7 @@ Test(restore, stores_ahead_of_a_recreated_changelog_are_wiped)
     tm_changelog_gen_write(fresh, 300, 400);
     int64_t records[TASKS];
     records_of(fresh, records);
-    check_restore(cfg, fresh, records);
+    check_restore(cfg, fresh, records, NULL);
     tm_changelog_gen_close(fresh);
     tm_config_free(cfg);
 }
@@ -183,7 +187,7 @@ Test(restore, a_stop_requested_before_the_read_leaves_the_stores_as_they_were)
     /* Nothing was applied: the next restore reads every record. */
     int64_t records[TASKS];
     records_of(g, records);
-    check_restore(cfg, g, records);
+    check_restore(cfg, g, records, NULL);
     tm_changelog_gen_close(g);
     tm_config_free(cfg);
 }
@@ -204,5 +208,102 @@ Test(restore, too_few_file_descriptors_for_the_tasks_is_an_error_naming_the_coun
     cr_assert(strstr(err, "15 tasks need about 301 open files") && strstr(err, "is 300"), "%s",
               err);
     tm_kafka_close(k);
+    tm_config_free(cfg);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk, (void)opaque;
+    cr_assert_eq(m->err, 0, "delivery: %s", rd_kafka_err2str(m->err));
+    *(int64_t *)m->_private = m->offset;
+}
+
+/* Writes one record to partition p of the changelog with a plain
+ * producer, as a mistaken application would; returns its offset. */
+static int64_t produce_raw(int32_t p, const char *key, const void *value, size_t value_len)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    cr_assert_eq(rd_kafka_conf_set(conf, "bootstrap.servers", tm_test_broker_bootstrap(broker), err,
+                                   sizeof err),
+                 RD_KAFKA_CONF_OK, "%s", err);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    cr_assert_not_null(rk, "%s", err);
+    int64_t offset = -1;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC("app-changelog"), RD_KAFKA_V_PARTITION(p),
+        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, value_len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&offset), RD_KAFKA_V_END);
+    cr_assert_eq(e, 0, "produce: %s", rd_kafka_err2str(e));
+    cr_assert_eq(rd_kafka_flush(rk, 10000), 0, "flush");
+    rd_kafka_destroy(rk);
+    cr_assert_geq(offset, 0);
+    return offset;
+}
+
+/* Records another application wrote to the changelog, between tidemark's:
+ * one with a key of no kind of tidemark's, one with a checkpoint's key and
+ * a text value. Both are skipped and counted; the state is as written. */
+Test(restore, foreign_records_in_the_changelog_are_skipped_and_counted)
+{
+    tm_config *cfg = start();
+    tm_changelog_gen *g = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(g, 600, 200);
+    produce_raw(1, "order-17", "{\"id\":17}", 9);
+    produce_raw(1, "c", "{}", 2);
+    tm_changelog_gen_write(g, 600, 200);
+    int64_t records[TASKS];
+    records_of(g, records);
+    const int64_t foreign[TASKS] = {0, 2, 0};
+    check_restore(cfg, g, records, foreign);
+    tm_changelog_gen_close(g);
+    tm_config_free(cfg);
+}
+
+/* A record of tidemark's (a checkpoint's key and version byte) cut short:
+ * the restore fails, naming the record's partition and offset, what this
+ * binary reads and the ways out. */
+Test(restore, an_unreadable_tidemark_record_fails_naming_its_offset)
+{
+    tm_config *cfg = start();
+    tm_changelog_gen *g = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(g, 600, 200);
+    const unsigned char cut[] = {2, 0, 0, 0};
+    int64_t at = produce_raw(2, "c", cut, sizeof cut);
+    tm_restored_task out[TASKS];
+    char err[1024];
+    cr_assert_eq(restore_all(cfg, NULL, out, err, sizeof err), TM_ESTORE, "%s", err);
+    char where[64];
+    snprintf(where, sizeof where, "changelog app-changelog [2] offset %lld: ", (long long)at);
+    cr_expect(strstr(err, where), "%s", err);
+    cr_expect(strstr(err, "truncated or oversized"), "%s", err);
+    cr_expect(strstr(err, "checkpoints of versions 1 and 2"), "%s", err);
+    cr_expect(strstr(err, "tidemark reset"), "%s", err);
+    tm_changelog_gen_close(g);
+    tm_config_free(cfg);
+}
+
+/* A store filled before restores screened records can hold a foreign one:
+ * it is skipped when the engine is rebuilt from the store. */
+Test(restore, a_foreign_record_already_in_a_store_is_skipped)
+{
+    tm_config *cfg = start();
+    tm_changelog_gen *g = tm_changelog_gen_open(cfg, TASKS);
+    tm_changelog_gen_write(g, 600, 200);
+    const int64_t any[TASKS] = {-1, -1, -1};
+    check_restore(cfg, g, any, NULL);
+    tm_store *s = NULL;
+    char err[512];
+    bool wiped;
+    cr_assert_eq(tm_store_open(&s, cfg->state_dir, "app", 0, false, &wiped, err, sizeof err), 0,
+                 "%s", err);
+    const tm_kv_change foreign = {"order-17", 8, "{\"id\":17}", 9};
+    cr_assert_eq(tm_store_apply(s, &foreign, 1, tm_store_applied_offset(s), err, sizeof err), 0,
+                 "%s", err);
+    tm_store_close(s);
+    const int64_t none[TASKS] = {0, 0, 0};
+    check_restore(cfg, g, none, NULL);
+    tm_changelog_gen_close(g);
     tm_config_free(cfg);
 }

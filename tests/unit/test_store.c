@@ -6,17 +6,22 @@
  * directory creation and errors, clear, map growth, and 2,000 stores open
  * at once (descriptors, LMDB's thread-local keys).
  */
+#define _GNU_SOURCE /* unshare */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -627,4 +632,95 @@ Test(store, too_few_file_descriptors_are_named_with_the_counts)
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     cr_assert_eq(rl.rlim_cur, rl.rlim_max);
     cr_assert_eq(tm_store_check_fds(100, err, sizeof err), TM_OK, "%s", err);
+}
+
+/* Writes s to the file at path; 0 or -1. */
+static int write_file(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, s, strlen(s));
+    close(fd);
+    return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* A mount namespace of this process's own: as root directly, otherwise
+ * inside a user namespace that maps our user to root. */
+static int own_mount_namespace(void)
+{
+    if (unshare(CLONE_NEWNS) == 0)
+        return 0;
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+        return -1;
+    char map[64];
+    snprintf(map, sizeof map, "0 %d 1", (int)uid);
+    if (write_file("/proc/self/uid_map", map) != 0 || write_file("/proc/self/setgroups", "deny"))
+        return -1;
+    snprintf(map, sizeof map, "0 %d 1", (int)gid);
+    return write_file("/proc/self/gid_map", map);
+}
+
+/* In a child process: mounts a 4 MiB tmpfs on dir, seen by this process
+ * only, fills a store on it, and writes the message of the apply that
+ * failed to fd ("never full" if none did). */
+static void fill_a_small_volume(const char *dir, int fd)
+{
+    if (own_mount_namespace() != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tm-test", dir, "tmpfs", 0, "size=4m") != 0) {
+        dprintf(fd, "cannot mount a tmpfs on %s: %s", dir, strerror(errno));
+        _exit(1);
+    }
+    tm_store *s = NULL;
+    char err[1024] = "";
+    bool wiped;
+    if (tm_store_open(&s, dir, "app", 3, false, &wiped, err, sizeof err) != TM_OK) {
+        dprintf(fd, "open: %s", err);
+        _exit(1);
+    }
+    size_t len = (size_t)256 << 10;
+    char *value = tm_xcalloc(1, len);
+    int rc = TM_OK;
+    for (int i = 0; i < 100 && rc == TM_OK; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%03d", i);
+        tm_kv_change c = {key, strlen(key), value, len};
+        rc = tm_store_apply(s, &c, 1, i + 1, err, sizeof err);
+    }
+    dprintf(fd, "%s", rc == TM_OK ? "never full" : err);
+    free(value);
+    tm_store_close(s);
+    _exit(0);
+}
+
+/* A full state volume: the message says so, names the store and what to
+ * do (it read "apply: Input/output error"). */
+Test(store, a_full_volume_is_named_as_such)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        fill_a_small_volume(tmp, fds[1]);
+    }
+    close(fds[1]);
+    char msg[1024];
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < sizeof msg && (r = read(fds[0], msg + len, sizeof msg - 1 - len)) > 0)
+        len += (size_t)r;
+    msg[len] = '\0';
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", msg);
+    char want[256];
+    snprintf(want, sizeof want, "state store %s/app/3: apply: no space left on the state volume",
+             tmp);
+    cr_expect(strstr(msg, want), "%s", msg);
+    cr_expect(strstr(msg, "free space on it or make it larger"), "%s", msg);
 }

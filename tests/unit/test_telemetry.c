@@ -231,3 +231,18 @@ Test(telemetry, counters_survive_a_rebuild_and_gauges_follow_the_tasks)
     cr_assert_float_eq(metric(&f, "tidemark_commit_interval_seconds", NULL), 0.1, 1e-12);
     teardown(&f);
 }
+
+Test(telemetry, restores_count_the_records_replayed_and_the_foreign_ones_skipped)
+{
+    fixture f = {0};
+    setup(&f);
+    tm_telemetry_restored(f.t, 3, 100, 2, 50);
+    tm_telemetry_restored(f.t, 3, 10, 1, 5);
+    publish(&f, NULL, NULL, 1700000000000);
+    cr_assert_eq(get(&f, "/metrics"), 200);
+    tm_prom_check_format(f.body.data);
+    cr_assert_float_eq(metric(&f, "tidemark_restore_records_total", "partition=\"3\""), 110, 0);
+    cr_assert_float_eq(metric(&f, "tidemark_changelog_foreign_records_total", "partition=\"3\""), 3,
+                       0);
+    teardown(&f);
+}
