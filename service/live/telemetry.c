@@ -244,6 +244,20 @@ static const char *trigger_label(size_t i)
     return tm_trigger_name((tm_trigger)i);
 }
 
+/* One per-task counter family of the restores' totals: field is the
+ * offset of a uint64_t in struct totals. */
+static void restore_counter(tm_buf *b, const tm_config *cfg, const tm_telemetry *t,
+                            const char *name, const char *help, size_t field)
+{
+    labels l;
+    tm_prom_family(b, name, "counter", help);
+    for (size_t p = 0; p < t->n_totals; p++) {
+        labels_of(&l, cfg, t->totals[p].partition, 0);
+        const uint64_t *v = (const uint64_t *)(const void *)((const char *)&t->totals[p] + field);
+        tm_prom_sample(b, name, l.task, 1, (double)*v);
+    }
+}
+
 /* A counter family of the engine's counters, over every partition ever
  * owned: the uint64_t at `off` in tm_engine_stats, or with a second label
  * the array there, indexed by that label's values [first, first + count). */
@@ -327,20 +341,12 @@ static void render_counters(tm_telemetry *t, tm_buf *b, const tm_task_view *task
                           0.001);
     }
     free(sums);
-    tm_prom_family(b, "tidemark_restore_records_total", "counter",
-                   "Changelog records replayed while restoring the task.");
-    for (size_t p = 0; p < t->n_totals; p++) {
-        labels_of(&l, cfg, t->totals[p].partition, 0);
-        tm_prom_sample(b, "tidemark_restore_records_total", l.task, 1,
-                       (double)t->totals[p].restore_records);
-    }
-    tm_prom_family(b, "tidemark_changelog_foreign_records_total", "counter",
-                   "Changelog records restores skipped as not tidemark's.");
-    for (size_t p = 0; p < t->n_totals; p++) {
-        labels_of(&l, cfg, t->totals[p].partition, 0);
-        tm_prom_sample(b, "tidemark_changelog_foreign_records_total", l.task, 1,
-                       (double)t->totals[p].foreign_records);
-    }
+    restore_counter(b, cfg, t, "tidemark_restore_records_total",
+                    "Changelog records replayed while restoring the task.",
+                    offsetof(totals, restore_records));
+    restore_counter(b, cfg, t, "tidemark_changelog_foreign_records_total",
+                    "Changelog records restores skipped as not tidemark's.",
+                    offsetof(totals, foreign_records));
 }
 
 /* Event time (Unix ms) as Prometheus seconds. */
