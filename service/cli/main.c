@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "changelog.h"
 #include "changelog_json.h"
 #include "config.h"
 #include "demo.h"
@@ -233,11 +234,15 @@ out:
 
 /* `tidemark changelog`: one line per record, in offset order per
  * partition; a record that cannot be read is reported on stderr and
- * skipped, so that one bad record does not hide the rest of the state. */
+ * skipped, so that one bad record does not hide the rest of the state. A
+ * record that is not tidemark's (a mistaken producer's) is reported and
+ * skipped too, but is no failure: restore skips it as well
+ * (tm_changelog_is_ours), so it is not state that could not be read. */
 typedef struct changelog_printer {
     int32_t partition;
     tm_buf line;
     size_t unreadable;
+    size_t foreign;
 } changelog_printer;
 
 static int print_changelog_record(void *ctx, const void *key, size_t key_len, const void *value,
@@ -245,6 +250,14 @@ static int print_changelog_record(void *ctx, const void *key, size_t key_len, co
 {
     changelog_printer *p = ctx;
     char why[256];
+    if (!tm_changelog_is_ours(key, key_len, value, value_len)) {
+        fprintf(stderr,
+                "tidemark changelog: partition %d, offset %lld: not a record of tidemark's "
+                "(skipped, as restore skips it)\n",
+                (int)p->partition, (long long)offset);
+        p->foreign++;
+        return 0;
+    }
     tm_buf_reset(&p->line);
     tm_buf_printf(&p->line, "{\"partition\":%d,\"offset\":%lld,", (int)p->partition,
                   (long long)offset);
@@ -277,6 +290,9 @@ static int print_changelog(tm_kafka *k, int32_t first, int32_t last)
         perror("tidemark changelog: stdout");
         status = 1;
     }
+    if (p.foreign)
+        fprintf(stderr, "tidemark changelog: %zu record(s) not tidemark's were skipped\n",
+                p.foreign);
     if (p.unreadable) {
         fprintf(stderr, "tidemark changelog: %zu record(s) could not be read\n", p.unreadable);
         status = 1;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "eos_harness.h"
+#include "kafka_io.h"
 #include "proc.h"
 
 enum { PATH_LEN = 1024, RUN_TIMEOUT_MS = 120000 };
@@ -332,6 +333,22 @@ Test(proto, live_records_meet_the_contracts)
     snprintf(past, sizeof past, "%d", e->partitions);
     cr_assert_eq(changelog_cli(e, past, one), 2, "--partition %s of %d partitions", past,
                  e->partitions);
+
+    /* A record a mistaken producer wrote to the changelog is reported and
+     * skipped, not a failure: restore skips it too. */
+    char foreign[PATH_LEN], foreign_log[PATH_LEN + 8];
+    path_join(foreign, e->dir, "foreign.jsonl");
+    FILE *f = fopen(foreign, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"partition\":1,\"ts\":0,\"key\":\"order-17\",\"payload\":\"{\\\"id\\\":17}\"}\n");
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(tm_kafka_io_load(tm_test_broker_bootstrap(e->broker), foreign, e->changelog_topic),
+                 1);
+    cr_assert_eq(changelog_cli(e, "1", one), 0, "a foreign record made tidemark changelog fail");
+    cr_assert_eq(each_line(one, count_changelog, &(changelog_counts){0}), n_one,
+                 "the foreign record was printed as state, or state was lost");
+    snprintf(foreign_log, sizeof foreign_log, "%s.log", one);
+    cr_assert(tm_eos_file_contains(foreign_log, "not a record of tidemark's"), "not reported");
     tm_eos_pass(e);
 }
 
