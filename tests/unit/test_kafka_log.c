@@ -62,8 +62,10 @@ static void release_stderr(void)
 
 static tm_config *start(void)
 {
-    const char *args[] = {"--brokers", "1",       "--topic",         "in:1", "--topic",
-                          "out:1",     "--topic", "app-changelog:1", NULL};
+    /* tm_kafka_open checks the output, late and dead-letter topics. */
+    const char *args[] = {
+        "--brokers",  "1",       "--topic",   "in:1",    "--topic",         "out:1", "--topic",
+        "app-late:1", "--topic", "app-dlq:1", "--topic", "app-changelog:1", NULL};
     broker = tm_test_broker_start(args, NULL);
     char path[] = "/tmp/tm_test_kafka_log_cfg_XXXXXX";
     int fd = mkstemp(path);
