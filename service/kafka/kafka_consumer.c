@@ -268,9 +268,9 @@ static bool is_fatal(tm_kafka *k, char *errstr, size_t errlen)
     char why[512];
     rd_kafka_resp_err_t err;
     if (!k->fatal && (err = rd_kafka_fatal_error(k->producer, why, sizeof why)))
-        tm_kafka_set_fatal(k, "producer: %s%s", why, tm_kafka_fenced_hint(err));
+        tm_kafka_set_fatal(k, "producer: %s%s", why, tm_kafka_fenced_hint(k, err));
     if (!k->fatal && (err = rd_kafka_fatal_error(k->consumer, why, sizeof why)))
-        tm_kafka_set_fatal(k, "consumer: %s%s", why, tm_kafka_fenced_hint(err));
+        tm_kafka_set_fatal(k, "consumer: %s%s", why, tm_kafka_fenced_hint(k, err));
     if (k->fatal)
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
     return k->fatal;

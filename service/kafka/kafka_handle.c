@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -52,16 +53,25 @@ void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...)
     TM_LOG(TM_LOG_ERROR, "kafka", "%s", msg);
 }
 
-/* What a fencing error means for an operator ("" for other errors): the
- * transactional.id and group.instance.id both derive from the instance id,
- * so another process started with this one's id took over. */
-const char *tm_kafka_fenced_hint(rd_kafka_resp_err_t err)
+/* What a fencing error means for an operator ("" for other errors). The
+ * broker fences a producer for one of two reasons: another process took
+ * over its transactional.id (it and group.instance.id both derive from
+ * the instance id), or its transaction outlived transaction.timeout.ms
+ * (the broker then aborts it and bumps the epoch, which happens when the
+ * broker took records too slowly for that long); the open transaction's
+ * age says which is likely. */
+const char *tm_kafka_fenced_hint(const tm_kafka *k, rd_kafka_resp_err_t err)
 {
     switch (err) {
     case RD_KAFKA_RESP_ERR__FENCED:
     case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
     case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
     case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+        if (err != RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID && k->txn_open &&
+            tm_monotonic_ms() - k->txn_began_ms >= k->txn_timeout_ms)
+            return " (fenced: the transaction was open longer than transaction.timeout.ms "
+                   "because the broker did not take its records, so the broker aborted it; "
+                   "a restart restores the last checkpoint and retries)";
         return " (fenced: another instance started with the same instance id and took over; "
                "every instance needs its own --instance-id)";
     default:

@@ -91,6 +91,7 @@ struct tm_kafka {
     int txn_timeout_ms;
     bool reset_earliest; /* auto.offset.reset is earliest (else latest) */
     bool txn_open;
+    int64_t txn_began_ms; /* tm_monotonic_ms() at begin_transaction */
     bool closing; /* tm_kafka_close runs: no rebalance callbacks */
     /* The rebalance event kept by the callback for the next poll_batch:
      * ASSIGN_PARTITIONS or REVOKE_PARTITIONS with a copy of its partitions;
@@ -132,7 +133,7 @@ static inline int remaining_ms(int64_t deadline)
 char *tm_kafka_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fmt without the "kafka: " that the stored message gets. */
 void tm_kafka_set_fatal(tm_kafka *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-const char *tm_kafka_fenced_hint(rd_kafka_resp_err_t err);
+const char *tm_kafka_fenced_hint(const tm_kafka *k, rd_kafka_resp_err_t err);
 
 /* ---- kafka_conf.c --------------------------------------------------------- */
 

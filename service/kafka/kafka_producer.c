@@ -175,10 +175,10 @@ static tm_kafka_status txn_status(tm_kafka *k, rd_kafka_error_t *error, const ch
     tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA, "kafka: %s: %s%s%s%s%s",
               what, rd_kafka_error_string(error), dr ? " (first failed delivery: " : "",
               dr ? k->dr_error : "", dr ? ")" : "",
-              st == TM_KAFKA_FATAL ? tm_kafka_fenced_hint(code) : "");
+              st == TM_KAFKA_FATAL ? tm_kafka_fenced_hint(k, code) : "");
     if (st == TM_KAFKA_FATAL)
         tm_kafka_set_fatal(k, "%s: %s%s", what, rd_kafka_error_string(error),
-                           tm_kafka_fenced_hint(code));
+                           tm_kafka_fenced_hint(k, code));
     rd_kafka_error_destroy(error);
     return st;
 }
@@ -189,6 +189,7 @@ tm_kafka_status tm_kafka_begin(tm_kafka *k, char *errstr, size_t errlen)
                                     false, errstr, errlen);
     if (st == TM_KAFKA_OK) {
         k->txn_open = true;
+        k->txn_began_ms = tm_monotonic_ms();
         k->dr_error[0] = '\0';
     }
     return st;
@@ -218,7 +219,7 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_resp_err_t fatal_err = rd_kafka_fatal_error(k->producer, why, sizeof why);
         tm_kafka_set_fatal(k, "produce to %s [%d]: %s%s", topic, (int)partition, why,
-                           tm_kafka_fenced_hint(fatal_err));
+                           tm_kafka_fenced_hint(k, fatal_err));
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;
     }
@@ -227,10 +228,10 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
         err == RD_KAFKA_RESP_ERR__STATE && k->txn_open ? TM_KAFKA_ABORTABLE : TM_KAFKA_FATAL;
     tm_seterr(errstr, errlen, st == TM_KAFKA_FATAL ? TM_EFATAL : TM_EKAFKA,
               "kafka: produce to %s [%d]: %s%s", topic, (int)partition, rd_kafka_err2str(err),
-              tm_kafka_fenced_hint(err));
+              tm_kafka_fenced_hint(k, err));
     if (st == TM_KAFKA_FATAL)
         tm_kafka_set_fatal(k, "produce to %s [%d]: %s%s", topic, (int)partition,
-                           rd_kafka_err2str(err), tm_kafka_fenced_hint(err));
+                           rd_kafka_err2str(err), tm_kafka_fenced_hint(k, err));
     return st;
 }
 

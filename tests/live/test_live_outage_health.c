@@ -119,6 +119,10 @@ Test(live, a_produce_waiting_for_the_broker_is_alive_and_not_ready, .timeout = 2
     a->metrics_port = tm_test_free_port();
     a->sets[0] = "health.stall_timeout_ms=1000";
     a->sets[1] = "kafka.queue.buffering.max.messages=5";
+    /* The 16 refusals take about 13 s with the backoff (longer under
+     * ASan): the transaction must outlive them, else the broker aborts it
+     * and fences the producer (test_kafka covers that). */
+    a->sets[2] = "kafka.transaction.timeout.ms=60000";
     tm_eos_start(e, a);
     tm_eos_wait_http(e, a->metrics_port, "/healthz", 200, 60000);
     /* API 0 = Produce, error 19 = NOT_ENOUGH_REPLICAS: retried. */

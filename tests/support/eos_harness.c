@@ -356,8 +356,9 @@ void tm_eos_start(tm_eos *e, tm_eos_instance *in)
     snprintf(set, sizeof set, "state.dir=%s", in->state_dir);
     snprintf(port, sizeof port, "metrics.port=%d", in->metrics_port);
     const char *instance_id = in->instance_id[0] ? in->instance_id : in->id;
-    char *argv[16] = {(char *)bin,         "run",   "--config", e->config_path, "--instance-id",
-                      (char *)instance_id, "--set", set,        "--set",        port};
+    char *argv[10 + 2 * TM_EOS_MAX_SETS + 1] = {
+        (char *)bin,         "run",   "--config", e->config_path, "--instance-id",
+        (char *)instance_id, "--set", set,        "--set",        port};
     size_t argc = 10;
     for (size_t i = 0; i < TM_EOS_MAX_SETS && in->sets[i]; i++) {
         argv[argc++] = "--set";

@@ -50,7 +50,7 @@
 enum {
     TM_EOS_MAX_INSTANCES = 4,
     TM_EOS_PATH = 512,
-    TM_EOS_MAX_SETS = 2,
+    TM_EOS_MAX_SETS = 4,
     TM_EOS_MAX_BROKER_ARGS = 4
 };
 

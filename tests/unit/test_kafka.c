@@ -13,6 +13,7 @@
  */
 #include "kafka.h"
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -877,6 +878,31 @@ Test(kafka, a_new_incarnation_fences_the_old_one)
 
     tm_kafka_close(old);
     tm_kafka_close(new);
+    tm_config_free(cfg);
+}
+
+/* The broker aborts a transaction open longer than transaction.timeout.ms
+ * and fences its producer (as Kafka's coordinator does): the error says
+ * that, not that another instance took over. */
+Test(kafka, a_transaction_outliving_its_timeout_is_fenced_and_says_why)
+{
+    const char *topics[] = {"in:2", "out:2", "app-changelog:2", NULL};
+    broker_start(topics);
+    const char *ov[] = {"kafka.transaction.timeout.ms=1000"};
+    tm_config *cfg = NULL;
+    char err[512];
+    cr_assert_eq(load_config(&cfg, ov, 1, err, sizeof err), 0, "%s", err);
+    tm_kafka *k = open_ok(cfg, "i0", NULL);
+
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    changelog_put(k, 0, "z", "1");
+    tm_sleep_ms(2500);
+    tm_kafka_status st = tm_kafka_commit(k, err, sizeof err);
+    cr_expect_eq(st, TM_KAFKA_FATAL, "status %d: %s", (int)st, err);
+    cr_expect(strstr(err, "open longer than transaction.timeout.ms"), "%s", err);
+    cr_expect(!strstr(err, "same instance id"), "%s", err);
+
+    tm_kafka_close(k);
     tm_config_free(cfg);
 }
 
