@@ -45,6 +45,9 @@ typedef enum { TM_SKEW_CLAMP, TM_SKEW_DLQ } tm_skew_action;
 
 typedef enum { TM_LATE_EMIT, TM_LATE_DROP } tm_late_action;
 
+/* watermark.combine (SEMANTICS 11). */
+typedef enum { TM_COMBINE_MIN, TM_COMBINE_QUANTILE } tm_watermark_combine_mode;
+
 typedef struct tm_agg_spec {
     char *name;
     tm_agg_op op;
@@ -73,6 +76,10 @@ typedef struct tm_config {
     /* watermark.* */
     int64_t max_out_of_orderness_ms;
     int64_t idle_timeout_ms; /* 0 disables idleness */
+    tm_watermark_combine_mode watermark_combine;
+    /* The q the task watermark combines its sources with, in (0, 1]:
+     * watermark.quantile with quantile, 1 (the minimum) with min. */
+    double watermark_quantile;
 
     /* window.* */
     tm_window_type window_type;

@@ -39,6 +39,9 @@ static void put_value(tm_buf *b, const opt *o, const tm_config *cfg)
     case T_INT:
         tm_buf_put_i64(b, *(const int64_t *)f);
         break;
+    case T_FRACTION:
+        tm_buf_printf(b, "%.17g", *(const double *)f);
+        break;
     case T_BOOL:
         tm_buf_puts(b, *(const bool *)f ? "true" : "false");
         break;

@@ -31,6 +31,9 @@ static void type_text(const opt *o, char *buf, size_t n)
         else
             snprintf(buf, n, "%s", o->check == config_check_pointer ? "JSON pointer" : "string");
         return;
+    case T_FRACTION:
+        snprintf(buf, n, "number in (0, 1]");
+        return;
     case T_BOOL:
         snprintf(buf, n, "bool");
         return;

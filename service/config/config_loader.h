@@ -38,6 +38,7 @@
 typedef enum {
     T_STRING,   /* a string; optional check() and/or choices */
     T_INT,      /* an int64 within [min, max] */
+    T_FRACTION, /* a number in (0, 1], stored as a double */
     T_BOOL,     /* true or false */
     T_ENUM,     /* one of choices, stored as its index (= the enum value) */
     T_LIST,     /* a list of strings; check() applies to each item */
@@ -103,9 +104,11 @@ typedef struct loader {
 /* The option table, in the order --help lists it; *n gets its length. */
 const opt *config_options(size_t *n);
 
-/* Choice names in enum order (tm_agg_op, tm_window_type). */
+/* Choice names in enum order (tm_agg_op, tm_window_type,
+ * tm_watermark_combine_mode). */
 extern const char *const config_agg_ops[];
 extern const char *const config_window_types[];
+extern const char *const config_watermark_combines[];
 
 /* The string check of JSON pointer options (the other checks stay private
  * to the table). */

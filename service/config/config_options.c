@@ -24,6 +24,7 @@ _Static_assert(sizeof(tm_window_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(tm_dedup_key) == sizeof(int), "enum size");
 _Static_assert(sizeof(tm_skew_action) == sizeof(int), "enum size");
 _Static_assert(sizeof(tm_late_action) == sizeof(int), "enum size");
+_Static_assert(sizeof(tm_watermark_combine_mode) == sizeof(int), "enum size");
 _Static_assert(TM_TIME_EPOCH_MS == 0 && TM_TIME_EPOCH_S == 1 && TM_TIME_RFC3339 == 2 &&
                    TM_TIME_AUTO == 3,
                "time_formats[] order");
@@ -35,6 +36,7 @@ _Static_assert(TM_AGG_COUNT == 0 && TM_AGG_SUM == 1 && TM_AGG_MIN == 2 && TM_AGG
 _Static_assert(TM_DEDUP_ID == 0 && TM_DEDUP_ID_EVENT_TIME == 1, "dedup_keys[] order");
 _Static_assert(TM_SKEW_CLAMP == 0 && TM_SKEW_DLQ == 1, "skew_actions[] order");
 _Static_assert(TM_LATE_EMIT == 0 && TM_LATE_DROP == 1, "late_actions[] order");
+_Static_assert(TM_COMBINE_MIN == 0 && TM_COMBINE_QUANTILE == 1, "watermark_combines[] order");
 
 #define TOPIC_MAX CONFIG_KAFKA_NAME_MAX
 
@@ -52,6 +54,7 @@ const char *const config_agg_ops[] = {"count", "sum", "min", "max", "avg", NULL}
 static const char *const dedup_keys[] = {"id", "id+event_time", NULL};
 static const char *const skew_actions[] = {"clamp", "dlq", NULL};
 static const char *const late_actions[] = {"emit", "drop", NULL};
+const char *const config_watermark_combines[] = {"min", "quantile", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 
 /* Only ASCII letters and digits: isalnum() would follow the locale. */
@@ -182,6 +185,19 @@ static const opt opts[] = {
      .max = INT64_MAX,
      .off = FIELD(idle_timeout_ms),
      .help = "A partition silent this long stops holding the watermark back; 0 = never."},
+    {.name = "watermark.combine",
+     .type = T_ENUM,
+     .def = "min",
+     .choices = config_watermark_combines,
+     .off = FIELD(watermark_combine),
+     .help = "How the task watermark combines its partitions' watermarks: min (the "
+             "slowest non-idle one), or quantile (see watermark.quantile)."},
+    {.name = "watermark.quantile",
+     .type = T_FRACTION,
+     .off = FIELD(watermark_quantile),
+     .def_help = "(required: quantile)",
+     .help = "q: with watermark.combine = quantile, W is the largest watermark that "
+             "ceil(q x n) of the n non-idle partitions have reached; 1 = min."},
     {.name = "window.type",
      .type = T_ENUM,
      .flags = F_REQUIRED | F_STATE,

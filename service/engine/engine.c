@@ -67,7 +67,7 @@ int tm_engine_open(tm_engine **out, const tm_config *cfg, int32_t partition, int
     tm_dedup_init(&e->dedup, dedup_bucket_ms(cfg));
     e->windows = tm_windows_new(cfg);
     tm_watermark_init(&e->wm, cfg->n_input_topics, cfg->max_out_of_orderness_ms,
-                      cfg->idle_timeout_ms, start_time);
+                      cfg->idle_timeout_ms, cfg->watermark_quantile, start_time);
     *out = e;
     return TM_OK;
 }

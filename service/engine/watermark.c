@@ -1,9 +1,11 @@
 /*
- * watermark.c: SEMANTICS 5, see watermark.h for the invariants.
+ * watermark.c: SEMANTICS 5 and the combined watermark of SEMANTICS 11, see
+ * watermark.h for the invariants.
  */
 #include "watermark.h"
 
 #include <assert.h>
+#include <float.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,14 +14,68 @@
 #include "alloc.h"
 #include "num.h"
 
-void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orderness_ms,
-                       int64_t idle_timeout_ms, int64_t start_time)
+/* k = ceil(q * m) within [1, m], where a q * m within rounding error of an
+ * integer counts as that integer: q is the decimal the user wrote, and
+ * 0.07 * 100 is 7.000000000000001 in binary floating point where the
+ * decimal means 7 (a decimal q with few digits times a count never lands
+ * that close above an integer otherwise). */
+static size_t quantile_rank(double q, size_t m)
 {
-    assert(n_parts > 0);
+    double x = q * (double)m;
+    double below = x - x * 4 * DBL_EPSILON;
+    size_t k = below > 0 ? (size_t)below : 0;
+    if ((double)k < below)
+        k++;
+    if (k < 1)
+        k = 1;
+    return k < m ? k : m;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int64_t tm_watermark_combine(const tm_watermark_source *sources, size_t n, double q,
+                             int64_t *scratch)
+{
+    assert(n > 0 && q > 0 && q <= 1);
+    int64_t max_all = TM_WATERMARK_MIN;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sources[i].watermark > max_all)
+            max_all = sources[i].watermark;
+        if (!sources[i].idle)
+            scratch[m++] = sources[i].watermark;
+    }
+    if (m == 0)
+        return max_all;
+    size_t k = quantile_rank(q, m);
+    if (k == m) {
+        /* The minimum: no need to sort (watermark.combine = min, the
+         * default, takes this path on every record). */
+        int64_t min = scratch[0];
+        for (size_t i = 1; i < m; i++)
+            if (scratch[i] < min)
+                min = scratch[i];
+        return min;
+    }
+    qsort(scratch, m, sizeof *scratch, cmp_i64);
+    return scratch[m - k];
+}
+
+void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orderness_ms,
+                       int64_t idle_timeout_ms, double q, int64_t start_time)
+{
+    assert(n_parts > 0 && q > 0 && q <= 1);
     wm->parts = tm_xcalloc(n_parts, sizeof *wm->parts);
     wm->n_parts = n_parts;
     wm->max_out_of_orderness_ms = max_out_of_orderness_ms;
     wm->idle_timeout_ms = idle_timeout_ms;
+    wm->quantile = q;
+    wm->sources = tm_xcalloc(n_parts, sizeof *wm->sources);
+    wm->scratch = tm_xcalloc(n_parts, sizeof *wm->scratch);
     wm->task_watermark = TM_WATERMARK_MIN;
     for (size_t i = 0; i < n_parts; i++) {
         wm->parts[i].max_t = TM_WATERMARK_MIN;
@@ -32,7 +88,11 @@ void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orde
 void tm_watermark_destroy(tm_watermark *wm)
 {
     free(wm->parts);
+    free(wm->sources);
+    free(wm->scratch);
     wm->parts = NULL;
+    wm->sources = NULL;
+    wm->scratch = NULL;
     wm->n_parts = 0;
 }
 
@@ -71,21 +131,12 @@ bool tm_watermark_is_idle(const tm_watermark *wm, size_t part, int64_t now)
 
 int64_t tm_watermark_advance(tm_watermark *wm, int64_t now)
 {
-    int64_t min_active = INT64_MAX;
-    int64_t max_all = TM_WATERMARK_MIN;
-    bool any_active = false;
     for (size_t i = 0; i < wm->n_parts; i++) {
-        int64_t pw = tm_watermark_partition(wm, i);
-        if (pw > max_all)
-            max_all = pw;
-        if (tm_watermark_is_idle(wm, i, now))
-            continue;
-        any_active = true;
-        if (pw < min_active)
-            min_active = pw;
+        wm->sources[i].watermark = tm_watermark_partition(wm, i);
+        wm->sources[i].idle = tm_watermark_is_idle(wm, i, now);
     }
-    int64_t computed = any_active ? min_active : max_all;
-    if (computed > wm->task_watermark)
-        wm->task_watermark = computed;
+    int64_t combined = tm_watermark_combine(wm->sources, wm->n_parts, wm->quantile, wm->scratch);
+    if (combined > wm->task_watermark)
+        wm->task_watermark = combined;
     return wm->task_watermark;
 }

@@ -1,12 +1,14 @@
 /*
  * watermark.h: per-partition event-time watermarks and the task watermark
- * (SEMANTICS 5).
+ * (SEMANTICS 5), combined from its sources as SEMANTICS 11 says.
  *
  * Invariants:
  * - A partition's max_t only rises; its watermark is max_t - D, or
  *   TM_WATERMARK_MIN before its first accepted or late record.
- * - The task watermark W is the minimum over non-idle partitions (the
- *   maximum over all when every partition is idle) and never goes down.
+ * - The task watermark W combines the partitions (the sources) with
+ *   tm_watermark_combine: the q-quantile over non-idle partitions (q = 1,
+ *   watermark.combine = min: their minimum), the maximum over all when
+ *   every partition is idle; and W never goes down.
  * - Processing time is passed in, never read from a clock here, so replay
  *   and tests are deterministic.
  */
@@ -25,18 +27,41 @@ typedef struct tm_partition_clock {
     int64_t last_record_time; /* processing time of the last record */
 } tm_partition_clock;
 
+/* One source of a combined watermark (SEMANTICS 11): an input partition,
+ * or (with repartitioning) a source task. */
+typedef struct tm_watermark_source {
+    int64_t watermark;
+    bool idle;
+} tm_watermark_source;
+
+/*
+ * Combines n > 0 sources (SEMANTICS 11): with the non-idle sources'
+ * watermarks ascending, w1 <= ... <= wm, returns w(m - k + 1) with
+ * k = ceil(q * m), the largest value at least k of them have reached; q = 1
+ * is their minimum. With every source idle, the maximum over all. q is in
+ * (0, 1]. scratch has room for n values; the sources are not changed.
+ * O(n) for q = 1, else O(n log n).
+ */
+int64_t tm_watermark_combine(const tm_watermark_source *sources, size_t n, double q,
+                             int64_t *scratch);
+
 typedef struct tm_watermark {
     tm_partition_clock *parts; /* one per input topic */
     size_t n_parts;
     int64_t max_out_of_orderness_ms;
     int64_t idle_timeout_ms; /* 0 disables idleness */
+    double quantile;         /* q of tm_watermark_combine; 1 = min */
     int64_t task_watermark;  /* W */
+    /* tm_watermark_advance's working space, n_parts each. */
+    tm_watermark_source *sources;
+    int64_t *scratch;
 } tm_watermark;
 
 /* Initialises a task's watermark for n_parts partitions (one per input
- * topic); start_time is the processing time at which the task started. */
+ * topic), combined with quantile q in (0, 1] (1 = min); start_time is the
+ * processing time at which the task started. */
 void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orderness_ms,
-                       int64_t idle_timeout_ms, int64_t start_time);
+                       int64_t idle_timeout_ms, double q, int64_t start_time);
 void tm_watermark_destroy(tm_watermark *wm);
 
 /* A record of any kind arrived on partition part at processing time now. */

@@ -166,6 +166,16 @@ Test(cli, bad_config_names_the_key_and_exits_2)
                              out_dir, "--set", "window.sise_ms=5", NULL});
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "window.sise_ms"), "%s", r.err);
+    r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path, "--output-dir",
+                             out_dir, "--set", "watermark.combine=quantile", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "watermark.quantile") && strstr(r.err, "required"), "%s", r.err);
+    r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path, "--output-dir",
+                             out_dir, "--set", "watermark.combine=quantile", "--set",
+                             "watermark.quantile=1.5", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "watermark.quantile") && strstr(r.err, "must be in (0, 1]"), "%s",
+              r.err);
 }
 
 Test(cli, unreadable_input_exits_2)

@@ -183,6 +183,8 @@ Test(config, defaults_resolved)
     cr_assert_null(cfg->event_id_pointer);
     cr_assert_eq(cfg->max_out_of_orderness_ms, 0);
     cr_assert_eq(cfg->idle_timeout_ms, 0);
+    cr_assert_eq(cfg->watermark_combine, TM_COMBINE_MIN);
+    cr_assert_eq(cfg->watermark_quantile, 1.0, "min combines with q = 1");
     cr_assert_eq(cfg->window_type, TM_WINDOW_TUMBLING);
     cr_assert_eq(cfg->window_offset_ms, 0);
     cr_assert_eq(cfg->allowed_lateness_ms, 0);
@@ -328,6 +330,83 @@ Test(config, window_key_errors)
                     "config: window.type: unknown value 'sliding' (expected tumbling, hopping, "
                     "session)",
                     NULL);
+}
+
+/* ---- watermark.combine and watermark.quantile ---------------------------- */
+
+Test(config, watermark_quantile_from_every_source)
+{
+    tm_config *cfg = load_ok("{" BASE "," TUMBLING ",\"watermark\":{\"combine\":\"quantile\","
+                             "\"quantile\":0.85}}",
+                             NULL, NULL, 0);
+    cr_assert_eq(cfg->watermark_combine, TM_COMBINE_QUANTILE);
+    cr_assert_eq(cfg->watermark_quantile, 0.85);
+    tm_config_free(cfg);
+    char *env[] = {"TIDEMARK_WATERMARK_COMBINE=quantile", "TIDEMARK_WATERMARK_QUANTILE=1", NULL};
+    cfg = load_ok(MIN_JSON, env, NULL, 0);
+    cr_assert_eq(cfg->watermark_quantile, 1.0);
+    tm_config_free(cfg);
+    const char *ov[] = {"watermark.combine=quantile", "watermark.quantile=0.5"};
+    cfg = load_ok(MIN_JSON, env, ov, 2);
+    cr_assert_eq(cfg->watermark_combine, TM_COMBINE_QUANTILE);
+    cr_assert_eq(cfg->watermark_quantile, 0.5);
+    tm_config_free(cfg);
+}
+
+Test(config, watermark_quantile_errors_name_the_key)
+{
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"combine\":\"quantile\"}}",
+                    "config: watermark.quantile: required when watermark.combine is quantile",
+                    NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"quantile\":0.5}}",
+                    "config: watermark.quantile: not allowed when watermark.combine is min",
+                    "only for quantile");
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"combine\":\"median\"}}",
+                    "config: watermark.combine: unknown value 'median' (expected min, quantile)",
+                    NULL);
+    static const char *const bad_json[] = {"0", "-0.5", "1.5", "1e300"};
+    for (size_t i = 0; i < sizeof bad_json / sizeof bad_json[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{" BASE "," TUMBLING ",\"watermark\":{\"combine\":\"quantile\","
+                 "\"quantile\":%s}}",
+                 bad_json[i]);
+        expect_file_err(json, "config: watermark.quantile: must be in (0, 1]", "(got ");
+    }
+    expect_file_err("{" BASE "," TUMBLING ",\"watermark\":{\"combine\":\"quantile\","
+                    "\"quantile\":\"0.5\"}}",
+                    "config: watermark.quantile: expected a number (got a string)", NULL);
+    static const char *const bad_text[] = {"watermark.quantile=nan", "watermark.quantile=0",
+                                           "watermark.quantile=1.0000001",
+                                           "watermark.quantile=inf"};
+    for (size_t i = 0; i < sizeof bad_text / sizeof bad_text[0]; i++) {
+        const char *ov[] = {"watermark.combine=quantile", bad_text[i]};
+        expect_err(MIN_JSON, NULL, ov, 2, "config: watermark.quantile", "must be in (0, 1]");
+    }
+    const char *junk[] = {"watermark.combine=quantile", "watermark.quantile=0.5x"};
+    expect_err(MIN_JSON, NULL, junk, 2, "config: watermark.quantile",
+               "expected a number (got '0.5x')");
+    char *env[] = {"TIDEMARK_WATERMARK_COMBINE=quantile", "TIDEMARK_WATERMARK_QUANTILE=2", NULL};
+    expect_err(MIN_JSON, env, NULL, 0, "watermark.quantile", "TIDEMARK_WATERMARK_QUANTILE");
+}
+
+Test(config, watermark_combine_does_not_shape_the_state)
+{
+    /* W is stored and never goes down, whatever combined it: a restart with
+     * another combination restores the same state. */
+    tm_config *a = load_ok(MIN_JSON, NULL, NULL, 0);
+    const char *ov[] = {"watermark.combine=quantile", "watermark.quantile=0.5"};
+    tm_config *b = load_ok(MIN_JSON, NULL, ov, 2);
+    tm_buf fa = {0}, fb = {0};
+    tm_config_state_fingerprint(a, &fa);
+    tm_config_state_fingerprint(b, &fb);
+    cr_assert_eq(fa.len, fb.len);
+    cr_assert_eq(memcmp(fa.data, fb.data, fa.len), 0);
+    cr_assert_null(strstr(fa.data, "watermark"), "%s", fa.data);
+    tm_buf_free(&fa);
+    tm_buf_free(&fb);
+    tm_config_free(a);
+    tm_config_free(b);
 }
 
 /* ---- errors name the key ------------------------------------------------- */
@@ -870,6 +949,8 @@ Test(config, help_lists_every_option)
                            "input.event_id",
                            "watermark.max_out_of_orderness_ms",
                            "watermark.idle_timeout_ms",
+                           "watermark.combine",
+                           "watermark.quantile",
                            "window.type",
                            "window.size_ms",
                            "window.advance_ms",
@@ -895,6 +976,7 @@ Test(config, help_lists_every_option)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         cr_assert(strstr(text, names[i]), "help lacks %s", names[i]);
     cr_assert(strstr(text, "epoch_ms|epoch_s|rfc3339|auto"));
+    cr_assert(strstr(text, "number in (0, 1]"));
     free(text);
 }
 
