@@ -73,6 +73,9 @@ typedef struct tm_config {
     /* watermark.* */
     int64_t max_out_of_orderness_ms;
     int64_t idle_timeout_ms; /* 0 disables idleness */
+    /* Watermark alignment (live): pause an input partition more than this
+     * far ahead of the smallest task watermark; 0 disables it. */
+    int64_t alignment_max_drift_ms;
 
     /* window.* */
     tm_window_type window_type;

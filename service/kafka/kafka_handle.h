@@ -106,6 +106,10 @@ struct tm_kafka {
     rd_kafka_message_t **batch;
     size_t n_batch, cap_batch;
 
+    /* Alignment (kafka_pause.c), by owned[j] and input topic i at
+     * [j * n_input_topics + i]: paused by tidemark. */
+    bool *paused;
+
     /* Consumer lag (kafka_lag.c), by owned[j] and input topic i at
      * [j * n_input_topics + i]: where consumption starts, and the end as
      * last listed (-1: not yet); listings in flight answer to lag_q. */
@@ -163,6 +167,11 @@ int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen);
  * start[j * n_input_topics + i] (< 0: the group's committed offset, else
  * auto.offset.reset): from now on they have a lag. */
 void tm_kafka_lag_assigned(tm_kafka *k, const int64_t *start);
+
+/* ---- kafka_pause.c --------------------------------------------------------- */
+
+/* After an assignment (owned[] set): every owned partition is resumed. */
+void tm_kafka_pause_assigned(tm_kafka *k);
 
 /* ---- kafka_producer.c ----------------------------------------------------- */
 

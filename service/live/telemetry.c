@@ -51,6 +51,7 @@ struct tm_telemetry {
     size_t n_totals;
     tm_histogram commit_duration, restore_duration;
     uint64_t committed, aborted;
+    uint64_t pauses;     /* input partitions paused by watermark alignment */
     unsigned *ts_types;  /* per input topic (tm_telemetry_timestamp_types) */
     int64_t last_commit; /* Unix ms, 0 none yet */
     int64_t last_publish;
@@ -182,6 +183,11 @@ void tm_telemetry_committed(tm_telemetry *t, int64_t duration_ms, int64_t now)
 void tm_telemetry_aborted(tm_telemetry *t)
 {
     t->aborted++;
+}
+
+void tm_telemetry_paused(tm_telemetry *t)
+{
+    t->pauses++;
 }
 
 void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records, uint64_t foreign,
@@ -391,6 +397,16 @@ static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *t
                            tm_watermark_is_idle(wm, i, now) ? 1 : 0);
         }
     }
+    tm_prom_family(b, "tidemark_input_paused", "gauge",
+                   "1 while watermark alignment pauses reading the input partition.");
+    for (size_t k = 0; k < n; k++) {
+        const tm_watermark *wm = tm_engine_clock(tasks[k].engine);
+        for (size_t i = 0; i < cfg->n_input_topics; i++) {
+            labels_of(&l, cfg, tasks[k].partition, i);
+            tm_prom_sample(b, "tidemark_input_paused", l.input, 2,
+                           tm_watermark_is_paused(wm, i) ? 1 : 0);
+        }
+    }
     tm_prom_family(b, "tidemark_watermark_seconds", "gauge",
                    "The task watermark (event time, Unix seconds).");
     for (size_t k = 0; k < n; k++) {
@@ -454,6 +470,9 @@ static void render_process(tm_telemetry *t, tm_buf *b, size_t n_tasks, bool read
     tm_prom_family(b, "tidemark_transactions_aborted_total", "counter",
                    "Transactions aborted (each rewinds every task to its last checkpoint).");
     tm_prom_sample(b, "tidemark_transactions_aborted_total", NULL, 0, (double)t->aborted);
+    tm_prom_family(b, "tidemark_input_pauses_total", "counter",
+                   "Input partitions paused by watermark alignment.");
+    tm_prom_sample(b, "tidemark_input_pauses_total", NULL, 0, (double)t->pauses);
     tm_prom_family(b, "tidemark_restore_duration_seconds", "histogram",
                    "Time to restore one task (store scan plus changelog tail).");
     tm_prom_histogram(b, "tidemark_restore_duration_seconds", NULL, 0, &t->restore_duration, 0.001);
