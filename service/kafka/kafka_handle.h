@@ -167,6 +167,10 @@ int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen);
  * start[j * n_input_topics + i] (< 0: the group's committed offset, else
  * auto.offset.reset): from now on they have a lag. */
 void tm_kafka_lag_assigned(tm_kafka *k, const int64_t *start);
+/* The slot of (input topic i, owned task) in the arrays kept by owned[j]
+ * and input topic (lag_start, lag_end, paused): j * n_input_topics + i;
+ * -1 when the task is not owned. */
+ssize_t tm_kafka_owned_slot(const tm_kafka *k, size_t topic_index, int32_t task);
 
 /* ---- kafka_pause.c --------------------------------------------------------- */
 

@@ -24,20 +24,6 @@
 #include "alloc.h"
 #include "err.h"
 
-static int cmp_i32(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The slot of (topic i, owned task) in paused[], or -1. */
-static ssize_t pause_slot(const tm_kafka *k, size_t topic_index, int32_t task)
-{
-    const int32_t *hit =
-        k->n_owned ? bsearch(&task, k->owned, k->n_owned, sizeof task, cmp_i32) : NULL;
-    return hit ? (ssize_t)((size_t)(hit - k->owned) * k->cfg->n_input_topics + topic_index) : -1;
-}
-
 /* Pauses or resumes one partition in librdkafka. */
 static int pause_one(tm_kafka *k, const char *topic, int32_t partition, bool paused, char *errstr,
                      size_t errlen)
@@ -59,7 +45,7 @@ int tm_kafka_set_paused(tm_kafka *k, size_t topic_index, int32_t task, bool paus
                         size_t errlen)
 {
     assert(topic_index < k->cfg->n_input_topics);
-    ssize_t s = pause_slot(k, topic_index, task);
+    ssize_t s = tm_kafka_owned_slot(k, topic_index, task);
     if (s < 0 || k->paused[s] == paused)
         return 0;
     int rc = pause_one(k, k->cfg->input_topics[topic_index], task, paused, errstr, errlen);
