@@ -13,6 +13,7 @@
  *                             record limits, topic and group deletion
  *   kafka_consumer.c          the group consumer: rebalances, batches, seek
  *   kafka_lag.c               consumer lag of the owned partitions, from assignment on
+ *   kafka_pause.c             pausing owned input partitions (watermark alignment)
  *   kafka_producer.c          the transactional producer
  *   kafka_changelog_reader.c  the changelog reader (restore)
  *
