@@ -563,9 +563,10 @@ static void tick(tm_runner *r, int64_t now)
 /* Watermark alignment (SEMANTICS 11): pauses every input partition whose
  * watermark is more than watermark.alignment.max_drift_ms ahead of the
  * smallest task watermark of the owned tasks, and resumes the others; the
- * engines learn it too, so that paused time is not idle time. A partition
- * that holds the smallest W back is never ahead of it, so some partition
- * is always read. Returns 0 or a negative tm_err (fatal). */
+ * engines learn it too, so that paused time is not idle time. The input
+ * that sets the smallest W is not ahead of it, so it is read on, and
+ * partitions with no watermark yet are never paused. Returns 0 or a
+ * negative tm_err (fatal). */
 static int align(tm_runner *r, int64_t now, char *errstr, size_t errlen)
 {
     int64_t drift = r->cfg->alignment_max_drift_ms;
