@@ -80,6 +80,9 @@ typedef struct tm_config {
     /* The q the task watermark combines its sources with, in (0, 1]:
      * watermark.quantile with quantile, 1 (the minimum) with min. */
     double watermark_quantile;
+    /* Watermark alignment (live): pause an input partition more than this
+     * far ahead of the smallest task watermark; 0 disables it. */
+    int64_t alignment_max_drift_ms;
 
     /* window.* */
     tm_window_type window_type;

@@ -198,6 +198,14 @@ static const opt opts[] = {
      .def_help = "(required: quantile)",
      .help = "q: with watermark.combine = quantile, W is the largest watermark that "
              "ceil(q x n) of the n non-idle partitions have reached; 1 = min."},
+    {.name = "watermark.alignment.max_drift_ms",
+     .type = T_INT,
+     .def = "0",
+     .min = 0,
+     .max = INT64_MAX,
+     .off = FIELD(alignment_max_drift_ms),
+     .help = "Live: pause reading an input partition whose watermark is more than this far "
+             "ahead of the smallest task watermark of the instance; 0 = off."},
     {.name = "window.type",
      .type = T_ENUM,
      .flags = F_REQUIRED | F_STATE,

@@ -259,6 +259,14 @@ const tm_dedup_admitted *tm_engine_drain_dedup(tm_engine *e, size_t *n)
     return tm_dedup_drain_admitted(&e->dedup, n);
 }
 
+void tm_engine_set_paused(tm_engine *e, size_t topic_index, bool paused, int64_t now)
+{
+    if (paused)
+        tm_watermark_pause(&e->wm, topic_index, now);
+    else
+        tm_watermark_resume(&e->wm, topic_index, now);
+}
+
 const tm_watermark *tm_engine_clock(const tm_engine *e)
 {
     return &e->wm;

@@ -90,6 +90,11 @@ void tm_engine_process(tm_engine *e, const tm_record *rec, int64_t now, const tm
 void tm_engine_tick(tm_engine *e, int64_t now, const tm_engine_sink *sink);
 
 int64_t tm_engine_watermark(const tm_engine *e);
+
+/* Consumption of input topic topic_index is paused (or resumed) as of
+ * processing time now (watermark alignment, SEMANTICS 11): paused time is
+ * not idle time. Idempotent. */
+void tm_engine_set_paused(tm_engine *e, size_t topic_index, bool paused, int64_t now);
 const tm_engine_stats *tm_engine_stats_of(const tm_engine *e);
 size_t tm_engine_window_count(const tm_engine *e);
 size_t tm_engine_dedup_entries(const tm_engine *e);

@@ -77,7 +77,9 @@ void tm_watermark_init(tm_watermark *wm, size_t n_parts, int64_t max_out_of_orde
     wm->sources = tm_xcalloc(n_parts, sizeof *wm->sources);
     wm->scratch = tm_xcalloc(n_parts, sizeof *wm->scratch);
     wm->task_watermark = TM_WATERMARK_MIN;
+    wm->paused_since = tm_xmalloc(n_parts * sizeof *wm->paused_since);
     for (size_t i = 0; i < n_parts; i++) {
+        wm->paused_since[i] = TM_WATERMARK_MIN;
         wm->parts[i].max_t = TM_WATERMARK_MIN;
         /* A partition that never sees a record goes idle counting from the
          * task's start (SEMANTICS 5). */
@@ -90,9 +92,11 @@ void tm_watermark_destroy(tm_watermark *wm)
     free(wm->parts);
     free(wm->sources);
     free(wm->scratch);
+    free(wm->paused_since);
     wm->parts = NULL;
     wm->sources = NULL;
     wm->scratch = NULL;
+    wm->paused_since = NULL;
     wm->n_parts = 0;
 }
 
@@ -121,12 +125,48 @@ int64_t tm_watermark_partition(const tm_watermark *wm, size_t part)
     return tm_sat_sub(max_t, wm->max_out_of_orderness_ms);
 }
 
+/* How long part has been silent by now, paused time not counted: a
+ * paused partition's silence stopped growing when its pause began. */
+static int64_t silence(const tm_watermark *wm, size_t part, int64_t now)
+{
+    int64_t until = wm->paused_since[part] != TM_WATERMARK_MIN ? wm->paused_since[part] : now;
+    return tm_sat_sub(until, wm->parts[part].last_record_time);
+}
+
 bool tm_watermark_is_idle(const tm_watermark *wm, size_t part, int64_t now)
 {
     assert(part < wm->n_parts);
     if (wm->idle_timeout_ms <= 0)
         return false;
-    return tm_sat_sub(now, wm->parts[part].last_record_time) >= wm->idle_timeout_ms;
+    return silence(wm, part, now) >= wm->idle_timeout_ms;
+}
+
+void tm_watermark_pause(tm_watermark *wm, size_t part, int64_t now)
+{
+    assert(part < wm->n_parts);
+    if (wm->paused_since[part] == TM_WATERMARK_MIN)
+        wm->paused_since[part] = now;
+}
+
+void tm_watermark_resume(tm_watermark *wm, size_t part, int64_t now)
+{
+    assert(part < wm->n_parts);
+    if (wm->paused_since[part] == TM_WATERMARK_MIN)
+        return;
+    /* The silence before the pause is kept; the pause itself is skipped by
+     * moving the last record time forward by its length. A record during
+     * the pause (silence < 0) leaves nothing to keep. */
+    int64_t before = silence(wm, part, now);
+    wm->paused_since[part] = TM_WATERMARK_MIN;
+    int64_t shifted = tm_sat_sub(now, before > 0 ? before : 0);
+    if (shifted > wm->parts[part].last_record_time)
+        wm->parts[part].last_record_time = shifted;
+}
+
+bool tm_watermark_is_paused(const tm_watermark *wm, size_t part)
+{
+    assert(part < wm->n_parts);
+    return wm->paused_since[part] != TM_WATERMARK_MIN;
 }
 
 int64_t tm_watermark_advance(tm_watermark *wm, int64_t now)

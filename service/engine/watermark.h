@@ -11,6 +11,9 @@
  *   every partition is idle; and W never goes down.
  * - Processing time is passed in, never read from a clock here, so replay
  *   and tests are deterministic.
+ * - A paused partition (watermark alignment, SEMANTICS 11) is not idle
+ *   because it is paused: the time it spends paused does not count towards
+ *   the idle timeout.
  */
 #ifndef TM_WATERMARK_H
 #define TM_WATERMARK_H
@@ -55,6 +58,10 @@ typedef struct tm_watermark {
     /* tm_watermark_advance's working space, n_parts each. */
     tm_watermark_source *sources;
     int64_t *scratch;
+    /* Per partition: the processing time its pause began, or
+     * TM_WATERMARK_MIN while it is not paused. Live only: not part of a
+     * checkpoint. */
+    int64_t *paused_since;
 } tm_watermark;
 
 /* Initialises a task's watermark for n_parts partitions (one per input
@@ -75,6 +82,16 @@ int64_t tm_watermark_partition(const tm_watermark *wm, size_t part);
 
 /* Whether part is idle at processing time now. */
 bool tm_watermark_is_idle(const tm_watermark *wm, size_t part, int64_t now);
+
+/* Consumption of part was paused (alignment) at processing time now: its
+ * idle clock stops. A no-op when it already is paused. */
+void tm_watermark_pause(tm_watermark *wm, size_t part, int64_t now);
+
+/* Consumption of part resumed at now: its idle clock goes on from where
+ * the pause stopped it. A no-op when it is not paused. */
+void tm_watermark_resume(tm_watermark *wm, size_t part, int64_t now);
+
+bool tm_watermark_is_paused(const tm_watermark *wm, size_t part);
 
 /* Recomputes W at processing time now (W never goes down); returns it. */
 int64_t tm_watermark_advance(tm_watermark *wm, int64_t now);

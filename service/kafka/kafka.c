@@ -181,6 +181,7 @@ void tm_kafka_close(tm_kafka *k)
     free(k->owned);
     free(k->lag_start);
     free(k->lag_end);
+    free(k->paused);
     free(k->limits);
     free(k->in_rkt);
     free(k->in_ts_types);

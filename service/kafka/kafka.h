@@ -178,6 +178,20 @@ void tm_kafka_release_batch(tm_kafka *k);
 int tm_kafka_seek(tm_kafka *k, size_t topic_index, int32_t task, int64_t offset, char *errstr,
                   size_t errlen);
 
+/* ---- watermark alignment (SEMANTICS 11) ---- */
+
+/* Pauses (or resumes) consuming input partition (topic index, task), an
+ * owned one, between two batches: no record handed out is lost, and none
+ * is handed out twice (kafka_pause.c). Every partition starts resumed on
+ * assignment; a revoke resumes what it gives up. Returns 1 when the state
+ * changed, 0 when it already was so (or the task is not owned), or a
+ * negative tm_err with a message. */
+int tm_kafka_set_paused(tm_kafka *k, size_t topic_index, int32_t task, bool paused, char *errstr,
+                        size_t errlen);
+
+/* Resumes every owned partition (before rewinding to a checkpoint). */
+int tm_kafka_resume_all(tm_kafka *k, char *errstr, size_t errlen);
+
 /* ---- the transaction ---- */
 
 tm_kafka_status tm_kafka_begin(tm_kafka *k, char *errstr, size_t errlen);

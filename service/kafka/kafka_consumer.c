@@ -105,6 +105,7 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
     k->owned = tasks;
     k->n_owned = take && !err ? n : 0;
     tm_kafka_lag_assigned(k, start);
+    tm_kafka_pause_assigned(k);
     free(start);
 }
 
@@ -121,6 +122,13 @@ static void apply_revoke(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
         k->rb.revoked(k->rb.ctx, tasks, n);
         free(tasks);
     }
+    /* librdkafka keeps an application's pause on a partition across an
+     * unassign and a new assignment (rdkafka_assignment.c resets only its
+     * own): resume what is given up, so that a later assignment of it
+     * starts resumed as tm_kafka_set_paused says. */
+    char why[256];
+    if (tm_kafka_resume_all(k, why, sizeof why) < 0)
+        TM_LOG(TM_LOG_WARN, "kafka", "%s", why);
     k->n_owned = 0;
     rd_kafka_resp_err_t err = rd_kafka_assign(k->consumer, NULL);
     if (err)
@@ -156,6 +164,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         /* An assignor failure: hold nothing, the group rebalances again. */
         TM_LOG(TM_LOG_ERROR, "kafka", "rebalance failed: %s", rd_kafka_err2str(err));
+        char why[256];
+        if (tm_kafka_resume_all(k, why, sizeof why) < 0) /* as apply_revoke does */
+            TM_LOG(TM_LOG_WARN, "kafka", "%s", why);
         k->n_owned = 0;
         rd_kafka_assign(rk, NULL);
         return;

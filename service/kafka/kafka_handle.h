@@ -13,6 +13,7 @@
  *                             record limits, topic and group deletion
  *   kafka_consumer.c          the group consumer: rebalances, batches, seek
  *   kafka_lag.c               consumer lag of the owned partitions, from assignment on
+ *   kafka_pause.c             pausing owned input partitions (watermark alignment)
  *   kafka_producer.c          the transactional producer
  *   kafka_changelog_reader.c  the changelog reader (restore)
  *
@@ -107,6 +108,10 @@ struct tm_kafka {
     rd_kafka_message_t **batch;
     size_t n_batch, cap_batch;
 
+    /* Alignment (kafka_pause.c), by owned[j] and input topic i at
+     * [j * n_input_topics + i]: paused by tidemark. */
+    bool *paused;
+
     /* Consumer lag (kafka_lag.c), by owned[j] and input topic i at
      * [j * n_input_topics + i]: where consumption starts, and the end as
      * last listed (-1: not yet); listings in flight answer to lag_q. */
@@ -164,6 +169,15 @@ int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen);
  * start[j * n_input_topics + i] (< 0: the group's committed offset, else
  * auto.offset.reset): from now on they have a lag. */
 void tm_kafka_lag_assigned(tm_kafka *k, const int64_t *start);
+/* The slot of (input topic i, owned task) in the arrays kept by owned[j]
+ * and input topic (lag_start, lag_end, paused): j * n_input_topics + i;
+ * -1 when the task is not owned. */
+ssize_t tm_kafka_owned_slot(const tm_kafka *k, size_t topic_index, int32_t task);
+
+/* ---- kafka_pause.c --------------------------------------------------------- */
+
+/* After an assignment (owned[] set): every owned partition is resumed. */
+void tm_kafka_pause_assigned(tm_kafka *k);
 
 /* ---- kafka_producer.c ----------------------------------------------------- */
 

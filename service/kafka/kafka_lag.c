@@ -43,8 +43,7 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The slot of (topic i, owned task) in lag_start/lag_end, or -1. */
-static ssize_t slot_of(const tm_kafka *k, size_t topic_index, int32_t task)
+ssize_t tm_kafka_owned_slot(const tm_kafka *k, size_t topic_index, int32_t task)
 {
     const int32_t *hit =
         k->n_owned ? bsearch(&task, k->owned, k->n_owned, sizeof task, cmp_i32) : NULL;
@@ -107,7 +106,7 @@ static void take(tm_kafka *k, rd_kafka_event_t *ev)
         const rd_kafka_topic_partition_t *tp =
             rd_kafka_ListOffsetsResultInfo_topic_partition(infos[n]);
         int ti = tm_config_topic_index(k->cfg, tp->topic);
-        ssize_t s = ti < 0 ? -1 : slot_of(k, (size_t)ti, tp->partition);
+        ssize_t s = ti < 0 ? -1 : tm_kafka_owned_slot(k, (size_t)ti, tp->partition);
         if (s < 0 || tp->err || tp->offset < 0)
             continue;
         if (earliest && k->lag_start[s] == START_EARLIEST)
@@ -156,7 +155,8 @@ static void resolve_committed(tm_kafka *k)
         TM_LOG(TM_LOG_WARN, "kafka", "committed offsets for the lag: %s", rd_kafka_err2str(err));
     for (int n = 0; !err && n < list->cnt; n++) {
         const rd_kafka_topic_partition_t *tp = &list->elems[n];
-        ssize_t s = slot_of(k, (size_t)tm_config_topic_index(cfg, tp->topic), tp->partition);
+        ssize_t s =
+            tm_kafka_owned_slot(k, (size_t)tm_config_topic_index(cfg, tp->topic), tp->partition);
         if (tp->err)
             continue;
         k->lag_start[s] = tp->offset >= 0     ? tp->offset
@@ -185,7 +185,7 @@ void tm_kafka_lag_assigned(tm_kafka *k, const int64_t *start)
 
 int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition)
 {
-    ssize_t s = slot_of(k, topic_index, partition);
+    ssize_t s = tm_kafka_owned_slot(k, topic_index, partition);
     if (s < 0)
         return -1;
     const char *topic = k->cfg->input_topics[topic_index];

@@ -28,6 +28,7 @@
 #include "err.h"
 #include "kafka.h"
 #include "log.h"
+#include "num.h"
 #include "output.h"
 #include "restore.h"
 #include "side_record.h"
@@ -379,6 +380,11 @@ static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
 static int rewind_tasks(tm_runner *r, char *errstr, size_t errlen)
 {
     size_t n = r->n_tasks, n_topics = r->cfg->n_input_topics;
+    /* The rebuilt engines start resumed: so do their inputs (alignment
+     * pauses again at the next turn what is still ahead). */
+    int rc = tm_kafka_resume_all(r->kafka, errstr, errlen);
+    if (rc < 0)
+        return rc;
     int32_t *partitions = tm_xmalloc((n + 1) * sizeof *partitions);
     int64_t *first = tm_xmalloc((n * n_topics + 1) * sizeof *first);
     for (size_t j = 0; j < n; j++) {
@@ -389,7 +395,7 @@ static int rewind_tasks(tm_runner *r, char *errstr, size_t errlen)
     r->n_tasks = 0;
     /* The tasks come back in the same (ascending) order: task j is
      * partitions[j]. */
-    int rc = restore_tasks(r, partitions, n, errstr, errlen);
+    rc = restore_tasks(r, partitions, n, errstr, errlen);
     for (size_t j = 0; rc == TM_OK && j < n; j++) {
         task *t = &r->tasks[j];
         for (size_t i = 0; rc == TM_OK && i < n_topics; i++) {
@@ -554,6 +560,42 @@ static void tick(tm_runner *r, int64_t now)
     }
 }
 
+/* Watermark alignment (SEMANTICS 11): pauses every input partition whose
+ * watermark is more than watermark.alignment.max_drift_ms ahead of the
+ * smallest task watermark of the owned tasks, and resumes the others; the
+ * engines learn it too, so that paused time is not idle time. The input
+ * that sets the smallest W is not ahead of it, so it is read on, and
+ * partitions with no watermark yet are never paused. Returns 0 or a
+ * negative tm_err (fatal). */
+static int align(tm_runner *r, int64_t now, char *errstr, size_t errlen)
+{
+    int64_t drift = r->cfg->alignment_max_drift_ms;
+    if (drift <= 0 || r->n_tasks == 0)
+        return TM_OK;
+    int64_t slowest = INT64_MAX;
+    for (size_t k = 0; k < r->n_tasks; k++) {
+        int64_t w = tm_engine_watermark(r->tasks[k].engine);
+        if (w < slowest)
+            slowest = w;
+    }
+    int64_t limit = tm_sat_add(slowest, drift);
+    for (size_t k = 0; k < r->n_tasks; k++) {
+        task *t = &r->tasks[k];
+        const tm_watermark *wm = tm_engine_clock(t->engine);
+        for (size_t i = 0; i < r->cfg->n_input_topics; i++) {
+            bool ahead = tm_watermark_partition(wm, i) > limit;
+            char err[512];
+            int rc = tm_kafka_set_paused(r->kafka, i, t->partition, ahead, err, sizeof err);
+            if (rc < 0)
+                return fatal("alignment", err, errstr, errlen);
+            if (rc > 0 && ahead)
+                tm_telemetry_paused(r->telemetry);
+            tm_engine_set_paused(t->engine, i, ahead, now);
+        }
+    }
+    return TM_OK;
+}
+
 int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_options *opt,
                    char *errstr, size_t errlen)
 {
@@ -624,8 +666,12 @@ static int turn(tm_runner *r, char *errstr, size_t errlen)
     if (n > 0 && r->status == TM_KAFKA_OK)
         process_batch(r, n, now);
     tm_kafka_release_batch(r->kafka);
-    if (r->status == TM_KAFKA_OK)
+    if (r->status == TM_KAFKA_OK) {
         tick(r, now);
+        rc = align(r, now, errstr, errlen);
+        if (rc < 0)
+            return rc;
+    }
     if (tm_telemetry_due(r->telemetry, now))
         publish(r, now);
     if (r->status == TM_KAFKA_FATAL) /* the message names its module */

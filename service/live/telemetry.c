@@ -51,6 +51,7 @@ struct tm_telemetry {
     size_t n_totals;
     tm_histogram commit_duration, restore_duration;
     uint64_t committed, aborted;
+    uint64_t pauses;     /* input partitions paused by watermark alignment */
     unsigned *ts_types;  /* per input topic (tm_telemetry_timestamp_types) */
     int64_t last_commit; /* Unix ms, 0 none yet */
     int64_t last_publish;
@@ -182,6 +183,11 @@ void tm_telemetry_committed(tm_telemetry *t, int64_t duration_ms, int64_t now)
 void tm_telemetry_aborted(tm_telemetry *t)
 {
     t->aborted++;
+}
+
+void tm_telemetry_paused(tm_telemetry *t)
+{
+    t->pauses++;
 }
 
 void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records, uint64_t foreign,
@@ -355,6 +361,29 @@ static double seconds(int64_t ms)
     return (double)ms / 1000.0;
 }
 
+static bool paused_at(const tm_watermark *wm, size_t part, int64_t now)
+{
+    (void)now;
+    return tm_watermark_is_paused(wm, part);
+}
+
+/* A 0/1 gauge of every owned input partition: flag(its task's watermark
+ * state, topic index, now). */
+static void input_flags(tm_buf *b, const tm_config *cfg, const tm_task_view *tasks, size_t n,
+                        int64_t now, const char *name, const char *help,
+                        bool (*flag)(const tm_watermark *, size_t, int64_t))
+{
+    labels l;
+    tm_prom_family(b, name, "gauge", help);
+    for (size_t k = 0; k < n; k++) {
+        const tm_watermark *wm = tm_engine_clock(tasks[k].engine);
+        for (size_t i = 0; i < cfg->n_input_topics; i++) {
+            labels_of(&l, cfg, tasks[k].partition, i);
+            tm_prom_sample(b, name, l.input, 2, flag(wm, i, now) ? 1 : 0);
+        }
+    }
+}
+
 static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *tasks, size_t n,
                                int64_t now)
 {
@@ -381,16 +410,11 @@ static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *t
                                seconds(tm_watermark_partition(wm, i)));
             }
     }
-    tm_prom_family(b, "tidemark_partition_idle", "gauge",
-                   "1 while the input partition is idle and does not hold the watermark back.");
-    for (size_t k = 0; k < n; k++) {
-        const tm_watermark *wm = tm_engine_clock(tasks[k].engine);
-        for (size_t i = 0; i < cfg->n_input_topics; i++) {
-            labels_of(&l, cfg, tasks[k].partition, i);
-            tm_prom_sample(b, "tidemark_partition_idle", l.input, 2,
-                           tm_watermark_is_idle(wm, i, now) ? 1 : 0);
-        }
-    }
+    input_flags(b, cfg, tasks, n, now, "tidemark_partition_idle",
+                "1 while the input partition is idle and does not hold the watermark back.",
+                tm_watermark_is_idle);
+    input_flags(b, cfg, tasks, n, now, "tidemark_input_paused",
+                "1 while watermark alignment pauses reading the input partition.", paused_at);
     tm_prom_family(b, "tidemark_watermark_seconds", "gauge",
                    "The task watermark (event time, Unix seconds).");
     for (size_t k = 0; k < n; k++) {
@@ -454,6 +478,9 @@ static void render_process(tm_telemetry *t, tm_buf *b, size_t n_tasks, bool read
     tm_prom_family(b, "tidemark_transactions_aborted_total", "counter",
                    "Transactions aborted (each rewinds every task to its last checkpoint).");
     tm_prom_sample(b, "tidemark_transactions_aborted_total", NULL, 0, (double)t->aborted);
+    tm_prom_family(b, "tidemark_input_pauses_total", "counter",
+                   "Input partitions paused by watermark alignment.");
+    tm_prom_sample(b, "tidemark_input_pauses_total", NULL, 0, (double)t->pauses);
     tm_prom_family(b, "tidemark_restore_duration_seconds", "histogram",
                    "Time to restore one task (store scan plus changelog tail).");
     tm_prom_histogram(b, "tidemark_restore_duration_seconds", NULL, 0, &t->restore_duration, 0.001);

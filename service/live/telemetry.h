@@ -59,6 +59,8 @@ void tm_telemetry_stopping(tm_telemetry *t);
 
 void tm_telemetry_committed(tm_telemetry *t, int64_t duration_ms, int64_t now);
 void tm_telemetry_aborted(tm_telemetry *t);
+/* Watermark alignment paused an input partition. */
+void tm_telemetry_paused(tm_telemetry *t);
 /* A task restored: the changelog records it replayed, and those it
  * skipped as not tidemark's (restore.h). */
 void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records, uint64_t foreign,

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "alloc.h"
+#include "buf.h"
 #include "err.h"
 
 #include <criterion/criterion.h>
@@ -275,6 +276,29 @@ Test(config, dotted_keys_in_file_equal_nested)
     cr_assert_eq(cfg->window_size_ms, 5);
     cr_assert_eq(cfg->idle_timeout_ms, 7);
     tm_config_free(cfg);
+}
+
+/* watermark.alignment.max_drift_ms: off by default, >= 0, and not part of
+ * the state fingerprint (alignment changes when records are read, not the
+ * state), so turning it on keeps the checkpoints. */
+Test(config, alignment_drift_is_checked_and_not_state_shaping)
+{
+    tm_config *off = load_ok(MIN_JSON, NULL, NULL, 0);
+    cr_assert_eq(off->alignment_max_drift_ms, 0);
+    tm_config *on =
+        load_ok("{" BASE "," TUMBLING ",\"watermark\":{\"alignment\":{\"max_drift_ms\":60000}}}",
+                NULL, NULL, 0);
+    cr_assert_eq(on->alignment_max_drift_ms, 60000);
+    tm_buf a = {0}, b = {0};
+    tm_config_state_fingerprint(off, &a);
+    tm_config_state_fingerprint(on, &b);
+    cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    tm_buf_free(&a);
+    tm_buf_free(&b);
+    tm_config_free(off);
+    tm_config_free(on);
+    expect_override_err("watermark.alignment.max_drift_ms=-1", "watermark.alignment.max_drift_ms",
+                        NULL);
 }
 
 /* ---- windows --------------------------------------------------------------- */
