@@ -93,7 +93,7 @@ struct tm_kafka {
     bool reset_earliest; /* auto.offset.reset is earliest (else latest) */
     bool txn_open;
     int64_t txn_began_ms; /* tm_monotonic_ms() at begin_transaction */
-    bool closing; /* tm_kafka_close runs: no rebalance callbacks */
+    bool closing;         /* tm_kafka_close runs: no rebalance callbacks */
     /* The rebalance event kept by the callback for the next poll_batch:
      * ASSIGN_PARTITIONS or REVOKE_PARTITIONS with a copy of its partitions;
      * rb_parts is NULL when none waits. */
