@@ -79,6 +79,12 @@ Test(eos, broker_outage)
     e->supervise = true;
     tm_eos_write_input(e, EVENTS, 4);
     tm_eos_instance *a = tm_eos_instance_add(e, "a");
+    /* The default transaction timeout (the harness shortens it so that a
+     * killed instance's transaction ends soon): a transaction open through
+     * the 5 s outage and librdkafka's reconnect backoff after it must
+     * still be abortable, or the broker fences the producer and the abort
+     * path this test is for is not taken. */
+    a->sets[0] = "kafka.transaction.timeout.ms=60000";
     tm_eos_feed(e, 0, EVENTS, RATE);
     tm_eos_start(e, a);
     tm_eos_wait_restored(e, a, 60000);
