@@ -50,11 +50,18 @@ typedef struct tm_kafka_rebalance {
      * tm_err (the service then exits: fatal). */
     int (*assigned)(void *ctx, const int32_t *tasks, size_t n, int64_t *start_offsets);
     /* Tasks are being revoked: finish the current checkpoint (commit) and
-     * close them, before the consumer gives the partitions up. */
+     * close them, before the consumer gives the partitions up. When the
+     * assignment was lost (tm_kafka_assignment_lost), the checkpoint
+     * cannot commit: abort it instead. */
     void (*revoked)(void *ctx, const int32_t *tasks, size_t n);
 } tm_kafka_rebalance;
 
 typedef struct tm_kafka tm_kafka;
+
+/* During the revoked callback: whether the group took the assignment away
+ * (this member's session timed out, or it polled too late), so that the
+ * broker refuses the open transaction's offsets (KIP-447). */
+bool tm_kafka_assignment_lost(const tm_kafka *k);
 
 /* Told when a call starts waiting on the broker with no timeout of its
  * own (what: "produce", a full queue) and, with NULL, when it no longer

@@ -109,12 +109,17 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
     free(start);
 }
 
+bool tm_kafka_assignment_lost(const tm_kafka *k)
+{
+    return rd_kafka_assignment_lost(k->consumer);
+}
+
 static void apply_revoke(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
 {
-    if (rd_kafka_assignment_lost(k->consumer))
+    if (tm_kafka_assignment_lost(k))
         TM_LOG(TM_LOG_WARN, "kafka",
                "assignment lost (session timeout or poll interval exceeded): the open "
-               "transaction can no longer commit its offsets");
+               "transaction can no longer commit its offsets and is aborted");
     TM_LOG(TM_LOG_INFO, "kafka", "revoking %d partition(s)", parts->cnt);
     if (k->has_rb) {
         size_t n;

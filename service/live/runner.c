@@ -506,7 +506,12 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n)
     tm_runner *r = ctx;
     char err[512];
     if (r->in_txn && r->status == TM_KAFKA_OK) {
-        int rc = checkpoint(r, err, sizeof err);
+        /* A lost assignment's offsets would be refused after the changelog
+         * records were written: abort at once (the tasks go back to their
+         * last checkpoint, and the new owner starts from there). */
+        int rc = tm_kafka_assignment_lost(r->kafka)
+                     ? abort_and_rewind(r, "the assignment was lost", err, sizeof err)
+                     : checkpoint(r, err, sizeof err);
         /* Stopped while an abort rebuilt the tasks: they are closed. */
         if (rc == TM_ESTOPPED)
             r->stopped_in_restore = true;
