@@ -79,15 +79,26 @@ Test(watermark, saturates_at_extreme_times)
 
 enum { MAX_SOURCES = 128 };
 
+/* Non-idle sources, and scratch space for combining them. */
+typedef struct active {
+    tm_watermark_source src[MAX_SOURCES];
+    int64_t scratch[MAX_SOURCES];
+} active;
+
+/* n non-idle sources with watermarks w. */
+static void active_of(active *a, const int64_t *w, size_t n)
+{
+    cr_assert_leq(n, MAX_SOURCES);
+    for (size_t i = 0; i < n; i++)
+        a->src[i] = (tm_watermark_source){.watermark = w[i], .idle = false};
+}
+
 /* Combines n non-idle sources with watermarks w. */
 static int64_t combine_active(const int64_t *w, size_t n, double q)
 {
-    tm_watermark_source src[MAX_SOURCES];
-    int64_t scratch[MAX_SOURCES];
-    cr_assert_leq(n, MAX_SOURCES);
-    for (size_t i = 0; i < n; i++)
-        src[i] = (tm_watermark_source){.watermark = w[i], .idle = false};
-    return tm_watermark_combine(src, n, q, scratch);
+    active a;
+    active_of(&a, w, n);
+    return tm_watermark_combine(a.src, n, q, a.scratch);
 }
 
 Test(watermark_combine, q_one_is_the_minimum)
@@ -246,27 +257,23 @@ Test(watermark, record_during_pause_restarts_the_idle_clock)
 
 /* ---- tm_watermark_holding: which source holds W back ---- */
 
-/* The index tm_watermark_holding finds among n non-idle sources w. */
+/* The index tm_watermark_holding finds among n non-idle sources w: always
+ * a source whose watermark is the combined one. */
 static size_t holding_active(const int64_t *w, size_t n, double q)
 {
-    tm_watermark_source src[MAX_SOURCES];
-    int64_t scratch[MAX_SOURCES];
-    cr_assert_leq(n, MAX_SOURCES);
-    for (size_t i = 0; i < n; i++)
-        src[i] = (tm_watermark_source){.watermark = w[i], .idle = false};
-    return tm_watermark_holding(src, n, q, scratch);
+    active a;
+    active_of(&a, w, n);
+    size_t holding = tm_watermark_holding(a.src, n, q, a.scratch);
+    cr_assert_lt(holding, n);
+    cr_assert_eq(w[holding], tm_watermark_combine(a.src, n, q, a.scratch));
+    return holding;
 }
 
-Test(watermark_holding, min_is_held_by_the_smallest_watermark)
-{
-    const int64_t w[] = {70, 20, 90, 40};
-    cr_assert_eq(holding_active(w, 4, 1.0), 1);
-}
-
-Test(watermark_holding, quantile_is_held_by_the_source_at_its_rank)
+Test(watermark_holding, held_by_the_source_at_the_rank_of_q)
 {
     /* Ascending 10 (#3), 20 (#1), 30 (#0), 40 (#2): q = 0.5 -> k = 2 -> w3
-     * = 30, source 0; q = 0.25 -> k = 1 -> the maximum, source 2. */
+     * = 30, source 0; q = 0.25 -> k = 1 -> the maximum, source 2; q = 1
+     * (min) -> the smallest, source 3. */
     const int64_t w[] = {30, 20, 40, 10};
     cr_assert_eq(holding_active(w, 4, 0.5), 0);
     cr_assert_eq(holding_active(w, 4, 0.25), 2);
