@@ -180,3 +180,20 @@ int64_t tm_watermark_advance(tm_watermark *wm, int64_t now)
         wm->task_watermark = combined;
     return wm->task_watermark;
 }
+
+size_t tm_watermark_holding(const tm_watermark_source *sources, size_t n, double q,
+                            int64_t *scratch)
+{
+    int64_t combined = tm_watermark_combine(sources, n, q, scratch);
+    bool any_active = false;
+    for (size_t i = 0; i < n; i++)
+        any_active = any_active || !sources[i].idle;
+    /* The combined value is a watermark of one of the sources it was taken
+     * over, so the scan finds one. */
+    size_t i = 0;
+    while (sources[i].watermark != combined || (any_active && sources[i].idle)) {
+        i++;
+        assert(i < n);
+    }
+    return i;
+}

@@ -96,4 +96,15 @@ bool tm_watermark_is_paused(const tm_watermark *wm, size_t part);
 /* Recomputes W at processing time now (W never goes down); returns it. */
 int64_t tm_watermark_advance(tm_watermark *wm, int64_t now);
 
+/*
+ * The source that holds the combined watermark back (SEMANTICS 11, for the
+ * metrics): the index of a source whose watermark is the value
+ * tm_watermark_combine(sources, n, q, scratch) returns, taken among the
+ * non-idle sources (among all of them when every source is idle); of
+ * several with that value, the lowest index, so that the answer is the
+ * same on every call. Same arguments and cost as tm_watermark_combine.
+ */
+size_t tm_watermark_holding(const tm_watermark_source *sources, size_t n, double q,
+                            int64_t *scratch);
+
 #endif

@@ -452,6 +452,65 @@ static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *t
     }
 }
 
+/* ---- the watermark's sources (SEMANTICS 11) ---- */
+
+/* One sample of a per-source family: task `partition`, and its source
+ * named "<topic>/<p>", the input partition (topic, p) (a Kafka topic name
+ * has no '/' and at most 249 characters). */
+static void source_sample(tm_buf *b, const char *name, const tm_config *cfg, int32_t partition,
+                          size_t topic, double v)
+{
+    labels l;
+    char source[288];
+    labels_of(&l, cfg, partition, topic);
+    snprintf(source, sizeof source, "%s/%s", cfg->input_topics[topic], l.partition);
+    tm_prom_label two[2] = {l.task[0], {"source", source}};
+    tm_prom_sample(b, name, two, 2, v);
+}
+
+/* Each owned task's view of its sources at now: their watermarks, idle
+ * flags and the one that holds W back (the one tm_watermark_combine's
+ * value comes from), as the engine combines them. */
+static void render_watermark_sources(tm_telemetry *t, tm_buf *b, const tm_task_view *tasks,
+                                     size_t n, int64_t now)
+{
+    const tm_config *cfg = t->cfg;
+    size_t nt = cfg->n_input_topics;
+    tm_watermark_source *src = tm_xcalloc(n * nt + 1, sizeof *src);
+    size_t *holding = tm_xcalloc(n + 1, sizeof *holding);
+    int64_t *scratch = tm_xcalloc(nt, sizeof *scratch);
+    for (size_t k = 0; k < n; k++) {
+        const tm_watermark *wm = tm_engine_clock(tasks[k].engine);
+        for (size_t i = 0; i < nt; i++)
+            src[k * nt + i] = (tm_watermark_source){tm_watermark_partition(wm, i),
+                                                    tm_watermark_is_idle(wm, i, now)};
+        holding[k] = tm_watermark_holding(&src[k * nt], nt, wm->quantile, scratch);
+    }
+    tm_prom_family(b, "tidemark_watermark_source_seconds", "gauge",
+                   "The watermark of one source of the task (event time, Unix seconds).");
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < nt; i++)
+            if (src[k * nt + i].watermark != TM_WATERMARK_MIN)
+                source_sample(b, "tidemark_watermark_source_seconds", cfg, tasks[k].partition, i,
+                              seconds(src[k * nt + i].watermark));
+    tm_prom_family(b, "tidemark_watermark_source_idle", "gauge",
+                   "1 while the source is idle and left out of the task watermark.");
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < nt; i++)
+            source_sample(b, "tidemark_watermark_source_idle", cfg, tasks[k].partition, i,
+                          src[k * nt + i].idle ? 1 : 0);
+    tm_prom_family(b, "tidemark_watermark_source_holding", "gauge",
+                   "1 for the one source of the task whose watermark is the combined one "
+                   "(watermark.combine): it holds the task watermark back.");
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < nt; i++)
+            source_sample(b, "tidemark_watermark_source_holding", cfg, tasks[k].partition, i,
+                          holding[k] == i ? 1 : 0);
+    free(src);
+    free(holding);
+    free(scratch);
+}
+
 static void render_process(tm_telemetry *t, tm_buf *b, size_t n_tasks, bool ready)
 {
     tm_prom_family(b, "tidemark_build_info", "gauge", "Always 1; the version is a label.");
@@ -523,6 +582,7 @@ void tm_telemetry_publish(tm_telemetry *t, const tm_task_view *tasks, size_t n, 
     render_process(t, &t->render, n, ready);
     render_counters(t, &t->render, tasks, n);
     render_task_gauges(t, &t->render, tasks, n, now);
+    render_watermark_sources(t, &t->render, tasks, n, now);
     render_timestamp_types(t, &t->render);
 
     pthread_mutex_lock(&t->lock);

@@ -189,6 +189,16 @@ Test(live, metrics_and_health_of_a_running_service, .timeout = 280)
     cr_assert_eq(n, (size_t)e->partitions);
     sum(&m, "tidemark_partition_idle", "topic=\"orders\"", &n);
     cr_assert_eq(n, (size_t)e->partitions);
+    /* Each task's one source (input partition orders/p) holds its W,
+     * which is that source's watermark. */
+    cr_assert_eq(sum(&m, "tidemark_watermark_source_holding", "source=\"orders/", &n),
+                 (double)e->partitions);
+    cr_assert_eq(n, (size_t)e->partitions);
+    cr_assert_eq(sum(&m, "tidemark_watermark_source_idle", "source=\"orders/", &n), 0);
+    cr_assert_eq(n, (size_t)e->partitions);
+    cr_assert_float_eq(sum(&m, "tidemark_watermark_source_seconds", "source=\"orders/", &n),
+                       sum(&m, "tidemark_watermark_seconds", NULL, NULL), 1e-3);
+    cr_assert_eq(n, (size_t)e->partitions);
 
     promtool_check(e, &m);
     matches_reference(&m, "deploy/METRICS.md");

@@ -22,7 +22,10 @@ typedef struct fixture {
     tm_buf headers, body;
 } fixture;
 
-static void setup(fixture *f)
+enum { MAX_SETS = 4 };
+
+/* The demo's configuration with up to MAX_SETS more --set overrides. */
+static void setup_with(fixture *f, const char *const *sets, size_t n_sets)
 {
     char path[512], err[512], port[32];
     const char *src = getenv("TIDEMARK_SOURCE_DIR");
@@ -30,11 +33,20 @@ static void setup(fixture *f)
     snprintf(path, sizeof path, "%s/deploy/demo/config.json", src);
     f->port = tm_test_free_port();
     snprintf(port, sizeof port, "metrics.port=%d", f->port);
-    const char *ov[] = {port, "health.stall_timeout_ms=1000"};
-    cr_assert_eq(tm_config_load(&f->cfg, path, NULL, ov, 2, err, sizeof err), 0, "%s", err);
+    const char *ov[2 + MAX_SETS] = {port, "health.stall_timeout_ms=1000"};
+    cr_assert_leq(n_sets, MAX_SETS);
+    for (size_t i = 0; i < n_sets; i++)
+        ov[2 + i] = sets[i];
+    cr_assert_eq(tm_config_load(&f->cfg, path, NULL, ov, 2 + n_sets, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(tm_telemetry_open(&f->t, f->cfg, err, sizeof err), 0, "%s", err);
     cr_assert_eq(tm_http_request(f->port, "GET", "/healthz", &f->headers, &f->body), 200,
                  "serving on the chosen port");
+}
+
+static void setup(fixture *f)
+{
+    setup_with(f, NULL, 0);
 }
 
 static void teardown(fixture *f)
@@ -244,5 +256,141 @@ Test(telemetry, restores_count_the_records_replayed_and_the_foreign_ones_skipped
     cr_assert_float_eq(metric(&f, "tidemark_restore_records_total", "partition=\"3\""), 110, 0);
     cr_assert_float_eq(metric(&f, "tidemark_changelog_foreign_records_total", "partition=\"3\""), 3,
                        0);
+    teardown(&f);
+}
+
+/* ---- each task's view of its watermark's sources ---- */
+
+static const tm_engine_sink quiet = {NULL, no_result, no_late, no_dead_letter};
+
+/* Offers one order of partition 0 of input topic `topic` (its index i)
+ * with event time t, received at now. */
+static void offer_on(tm_engine *e, const char *topic, size_t i, int64_t t, int64_t now)
+{
+    char value[160];
+    snprintf(value, sizeof value,
+             "{\"order_id\":\"%s-%lld\",\"merchant\":\"m\",\"amount\":1,\"event_time\":%lld}",
+             topic, (long long)t, (long long)t);
+    tm_record rec = {
+        .topic = topic, .topic_index = i, .ts = now, .value = value, .value_len = strlen(value)};
+    tm_engine_process(e, &rec, now, &quiet);
+}
+
+/* The per-source gauge `name` of task 0's source "<topic>/0", which must
+ * be exposed exactly once. */
+static double source_gauge(fixture *f, const char *name, const char *topic)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "partition=\"0\",source=\"%s/0\"", topic);
+    size_t n = 0;
+    double v = tm_prom_sum(f->body.data, name, labels, &n);
+    cr_assert_eq(n, 1, "%zu samples of %s{%s}", n, name, labels);
+    return v;
+}
+
+static bool source_exposed(fixture *f, const char *name, const char *topic)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "source=\"%s/0\"", topic);
+    size_t n = 0;
+    tm_prom_sum(f->body.data, name, labels, &n);
+    return n > 0;
+}
+
+/* Publishes task 0 backed by e at now and scrapes it. */
+static void publish_and_scrape(fixture *f, tm_engine *e, int64_t now)
+{
+    const uint64_t consumed[3] = {0};
+    const int64_t lag[3] = {-1, -1, -1};
+    tm_task_view v = {.partition = 0, .engine = e, .consumed = consumed, .consumer_lag = lag};
+    tm_telemetry_publish(f->t, &v, 1, now);
+    cr_assert_eq(get(f, "/metrics"), 200);
+    tm_prom_check_format(f->body.data);
+}
+
+/* Three input topics, min combine: while refunds has no record it holds
+ * W (at minus infinity: no watermark gauge); once it has gone idle,
+ * payments, ten minutes behind orders, holds W, and W is its watermark. */
+Test(telemetry, each_source_of_a_task_with_the_one_holding_w_back)
+{
+    fixture f = {0};
+    const char *sets[] = {"input.topics=orders,payments,refunds",
+                          "watermark.idle_timeout_ms=60000"};
+    setup_with(&f, sets, 2);
+    char err[256];
+    int64_t start = 1700000000000, t = start - 1000;
+    tm_engine *e = NULL;
+    cr_assert_eq(tm_engine_open(&e, f.cfg, 0, start, err, sizeof err), 0, "%s", err);
+    offer_on(e, "orders", 0, t, start);
+    offer_on(e, "payments", 1, t - 600000, start);
+    publish_and_scrape(&f, e, start);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "refunds"), 1);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "payments"), 0);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "orders"), 0);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_idle", "refunds"), 0);
+    cr_assert_not(source_exposed(&f, "tidemark_watermark_source_seconds", "refunds"),
+                  "no watermark before the source's first event");
+
+    /* A minute later (the idle timeout) payments and orders have new
+     * records, refunds none. (Payments first: a record on orders alone
+     * would find the other two idle and raise W to its watermark.) */
+    int64_t now = start + 60000;
+    offer_on(e, "payments", 1, t - 540000, now);
+    offer_on(e, "orders", 0, t + 60000, now);
+    tm_engine_tick(e, now, &quiet);
+    publish_and_scrape(&f, e, now);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_idle", "refunds"), 1);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_idle", "payments"), 0);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_idle", "orders"), 0);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "refunds"), 0);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "payments"), 1);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "orders"), 0);
+    /* D = 2000 ms (the demo's max_out_of_orderness_ms). */
+    cr_assert_float_eq(source_gauge(&f, "tidemark_watermark_source_seconds", "orders"),
+                       (double)(t + 60000 - 2000) / 1000, 1e-3);
+    double held = source_gauge(&f, "tidemark_watermark_source_seconds", "payments");
+    cr_assert_float_eq(held, (double)(t - 540000 - 2000) / 1000, 1e-3);
+    cr_assert_float_eq(metric(&f, "tidemark_watermark_seconds", "partition=\"0\""), held, 1e-3,
+                       "W is the holding source's watermark");
+    size_t n = 0;
+    tm_prom_sum(f.body.data, "tidemark_watermark_source_idle", NULL, &n);
+    cr_assert_eq(n, 3, "one series per source");
+
+    /* Revoked: the task's sources are gone with it. */
+    tm_engine_close(e);
+    tm_telemetry_publish(f.t, NULL, 0, now);
+    cr_assert_eq(get(&f, "/metrics"), 200);
+    const char *families[] = {"tidemark_watermark_source_seconds", "tidemark_watermark_source_idle",
+                              "tidemark_watermark_source_holding"};
+    for (size_t i = 0; i < 3; i++) {
+        tm_prom_sum(f.body.data, families[i], NULL, &n);
+        cr_assert_eq(n, 0, "%s of a revoked task", families[i]);
+    }
+    teardown(&f);
+}
+
+/* With watermark.combine=quantile the holder is the source at the
+ * quantile's rank, not the one furthest behind: q = 0.5 over three
+ * sources takes the middle one. */
+Test(telemetry, a_quantile_watermark_is_held_by_the_source_at_its_rank)
+{
+    fixture f = {0};
+    const char *sets[] = {"input.topics=orders,payments,refunds", "watermark.combine=quantile",
+                          "watermark.quantile=0.5"};
+    setup_with(&f, sets, 3);
+    char err[256];
+    int64_t now = 1700000000000;
+    tm_engine *e = NULL;
+    cr_assert_eq(tm_engine_open(&e, f.cfg, 0, now, err, sizeof err), 0, "%s", err);
+    offer_on(e, "orders", 0, now - 1000, now);
+    offer_on(e, "payments", 1, now - 900000, now);
+    offer_on(e, "refunds", 2, now - 300000, now);
+    publish_and_scrape(&f, e, now);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "orders"), 0);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "payments"), 0);
+    cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "refunds"), 1);
+    cr_assert_float_eq(metric(&f, "tidemark_watermark_seconds", "partition=\"0\""),
+                       source_gauge(&f, "tidemark_watermark_source_seconds", "refunds"), 1e-3);
+    tm_engine_close(e);
     teardown(&f);
 }

@@ -79,15 +79,26 @@ Test(watermark, saturates_at_extreme_times)
 
 enum { MAX_SOURCES = 128 };
 
+/* Non-idle sources, and scratch space for combining them. */
+typedef struct active {
+    tm_watermark_source src[MAX_SOURCES];
+    int64_t scratch[MAX_SOURCES];
+} active;
+
+/* n non-idle sources with watermarks w. */
+static void active_of(active *a, const int64_t *w, size_t n)
+{
+    cr_assert_leq(n, MAX_SOURCES);
+    for (size_t i = 0; i < n; i++)
+        a->src[i] = (tm_watermark_source){.watermark = w[i], .idle = false};
+}
+
 /* Combines n non-idle sources with watermarks w. */
 static int64_t combine_active(const int64_t *w, size_t n, double q)
 {
-    tm_watermark_source src[MAX_SOURCES];
-    int64_t scratch[MAX_SOURCES];
-    cr_assert_leq(n, MAX_SOURCES);
-    for (size_t i = 0; i < n; i++)
-        src[i] = (tm_watermark_source){.watermark = w[i], .idle = false};
-    return tm_watermark_combine(src, n, q, scratch);
+    active a;
+    active_of(&a, w, n);
+    return tm_watermark_combine(a.src, n, q, a.scratch);
 }
 
 Test(watermark_combine, q_one_is_the_minimum)
@@ -242,4 +253,63 @@ Test(watermark, record_during_pause_restarts_the_idle_clock)
     cr_assert_not(tm_watermark_is_idle(&wm, 0, 109));
     cr_assert(tm_watermark_is_idle(&wm, 0, 110));
     tm_watermark_destroy(&wm);
+}
+
+/* ---- tm_watermark_holding: which source holds W back ---- */
+
+/* The index tm_watermark_holding finds among n non-idle sources w: always
+ * a source whose watermark is the combined one. */
+static size_t holding_active(const int64_t *w, size_t n, double q)
+{
+    active a;
+    active_of(&a, w, n);
+    size_t holding = tm_watermark_holding(a.src, n, q, a.scratch);
+    cr_assert_lt(holding, n);
+    cr_assert_eq(w[holding], tm_watermark_combine(a.src, n, q, a.scratch));
+    return holding;
+}
+
+Test(watermark_holding, held_by_the_source_at_the_rank_of_q)
+{
+    /* Ascending 10 (#3), 20 (#1), 30 (#0), 40 (#2): q = 0.5 -> k = 2 -> w3
+     * = 30, source 0; q = 0.25 -> k = 1 -> the maximum, source 2; q = 1
+     * (min) -> the smallest, source 3. */
+    const int64_t w[] = {30, 20, 40, 10};
+    cr_assert_eq(holding_active(w, 4, 0.5), 0);
+    cr_assert_eq(holding_active(w, 4, 0.25), 2);
+    cr_assert_eq(holding_active(w, 4, 1.0), 3);
+}
+
+Test(watermark_holding, a_tie_goes_to_the_lowest_index)
+{
+    const int64_t w[] = {9, 5, 5, 5};
+    cr_assert_eq(holding_active(w, 4, 1.0), 1);
+    cr_assert_eq(holding_active(w, 4, 0.5), 1);
+    cr_assert_eq(holding_active(w, 4, 0.25), 0);
+    const int64_t none[] = {TM_WATERMARK_MIN, TM_WATERMARK_MIN};
+    cr_assert_eq(holding_active(none, 2, 1.0), 0, "no events anywhere: the first source");
+}
+
+Test(watermark_holding, an_idle_source_never_holds_w_while_another_is_active)
+{
+    /* The idle source 0 has the smallest watermark, and ties with the
+     * active minimum of source 2: neither makes it the holder. */
+    tm_watermark_source src[] = {{.watermark = 10, .idle = true},
+                                 {.watermark = 50, .idle = false},
+                                 {.watermark = 10, .idle = false},
+                                 {.watermark = TM_WATERMARK_MIN, .idle = true}};
+    int64_t scratch[4];
+    cr_assert_eq(tm_watermark_holding(src, 4, 1.0, scratch), 2);
+    cr_assert_eq(tm_watermark_holding(src, 4, 0.5, scratch), 1);
+}
+
+Test(watermark_holding, every_source_idle_is_held_by_the_maximum)
+{
+    tm_watermark_source src[] = {{.watermark = 50, .idle = true},
+                                 {.watermark = 70, .idle = true},
+                                 {.watermark = TM_WATERMARK_MIN, .idle = true},
+                                 {.watermark = 70, .idle = true}};
+    int64_t scratch[4];
+    cr_assert_eq(tm_watermark_holding(src, 4, 1.0, scratch), 1);
+    cr_assert_eq(tm_watermark_holding(src, 4, 0.5, scratch), 1);
 }
