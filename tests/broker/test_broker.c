@@ -734,6 +734,44 @@ Test(broker, hanging_txn_aborted_after_timeout)
  * CreateTopics (0003)
  */
 
+/*
+ * 0006 (the client library): a coordinator request honours its timeout.
+ * Without the patch the TxnOffsetCommit of send_offsets_to_transaction()
+ * waits for a group coordinator that stays down until a broker state
+ * changes to or from UP, i.e. forever here, past the API's timeout (the
+ * test's own timeout then fails it).
+ */
+Test(broker, send_offsets_with_the_group_coordinator_down_times_out, .timeout = 60)
+{
+    const char *txnid = "coord-down-txn", *group = "coord-down-group";
+    /* The transaction coordinator stays up; the group's goes down. */
+    cr_assert_eq(rd_kafka_mock_coordinator_set(mcluster, "transaction", txnid, 1),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_assert_eq(rd_kafka_mock_coordinator_set(mcluster, "group", group, 2),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_t *p = txn_producer(txnid, 0);
+    begin(p);
+    rd_kafka_mock_broker_set_down(mcluster, 2);
+
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offsets, TOPIC, 0)->offset = 1;
+    rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata_new(group);
+    rd_kafka_error_t *error = rd_kafka_send_offsets_to_transaction(p, offsets, md, 3000);
+    rd_kafka_consumer_group_metadata_destroy(md);
+    rd_kafka_topic_partition_list_destroy(offsets);
+
+    cr_assert_not_null(error, "send_offsets_to_transaction succeeded with the coordinator down");
+    cr_expect_eq(rd_kafka_error_code(error), RD_KAFKA_RESP_ERR__TIMED_OUT, "%s",
+                 rd_kafka_error_string(error));
+    cr_expect(rd_kafka_error_txn_requires_abort(error), "not abortable: %s",
+              rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+
+    rd_kafka_mock_broker_set_up(mcluster, 2);
+    abort_txn(p);
+    rd_kafka_destroy(p);
+}
+
 static rd_kafka_NewTopic_t *new_topic(const char *name, int partitions, int replication)
 {
     char errstr[256];
