@@ -121,7 +121,8 @@ typedef struct tm_config {
     char *state_dir;
     int64_t commit_interval_ms;
     int64_t metrics_port;
-    int64_t stall_timeout_ms; /* health.stall_timeout_ms */
+    int64_t stall_timeout_ms;   /* health.stall_timeout_ms */
+    int64_t max_broker_wait_ms; /* health.max_broker_wait_ms */
     char *log_level;
     bool static_membership; /* group.instance.id from the instance id */
     tm_kv *kafka;           /* kafka.* passthrough, in file order */

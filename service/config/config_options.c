@@ -359,6 +359,14 @@ static const opt opts[] = {
      .off = FIELD(stall_timeout_ms),
      .help = "/healthz and /readyz fail once the service loop has not turned (or the "
              "consumer not polled) for this long."},
+    {.name = "health.max_broker_wait_ms",
+     .type = T_INT,
+     .def = "3600000",
+     .min = 1000,
+     .max = 86400000,
+     .off = FIELD(max_broker_wait_ms),
+     .help = "/healthz fails once one wait on the broker has lasted this long: every broker "
+             "call ends by its own timeout well before, so the client is stuck."},
     {.name = "log.level",
      .type = T_STRING,
      .def = "info",

@@ -67,12 +67,17 @@ typedef struct health {
 } health;
 
 /* Under lock. Waiting on the broker is alive: the loop goes on as soon as
- * the broker answers, and every such wait ends by its own timeout; a
- * liveness probe that restarted it would only restart the wait. */
+ * the broker answers, and a liveness probe that restarted it would only
+ * restart the wait. Every such wait ends by its own timeout (at most about
+ * 2 x transaction.timeout.ms + 30 s, for a checkpoint), so one that lasts
+ * health.max_broker_wait_ms is a stuck client (librdkafka has had such
+ * bugs: tests/broker/patches/0006), and a restart is the way out. */
 static health health_at(const tm_telemetry *t, int64_t now)
 {
     int64_t stall = t->cfg->stall_timeout_ms;
-    health h = {.alive = t->waiting || now - t->last_alive <= stall};
+    int64_t limit =
+        t->waiting && t->cfg->max_broker_wait_ms > stall ? t->cfg->max_broker_wait_ms : stall;
+    health h = {.alive = now - t->last_alive <= limit};
     /* A restore waits on the broker too; "restoring" says more. */
     if (t->stopping)
         h.not_ready = "stopping";
@@ -101,6 +106,12 @@ static void handle(void *ctx, const char *path, tm_http_response *res)
         res->status = h.alive ? 200 : 503;
         if (h.alive)
             tm_buf_puts(&res->body, "ok\n");
+        else if (t->waiting)
+            tm_buf_printf(&res->body,
+                          "stuck: waiting for the broker (%s) for %lld ms, "
+                          "health.max_broker_wait_ms is %lld\n",
+                          t->waiting, (long long)(now - t->last_alive),
+                          (long long)t->cfg->max_broker_wait_ms);
         else
             tm_buf_printf(&res->body, "stalled: the service loop has not turned for %lld ms\n",
                           (long long)(now - t->last_alive));

@@ -394,3 +394,21 @@ Test(telemetry, a_quantile_watermark_is_held_by_the_source_at_its_rank)
     tm_engine_close(e);
     teardown(&f);
 }
+
+/* One wait on the broker longer than health.max_broker_wait_ms is a stuck
+ * client, not a wait: /healthz fails and says so. */
+Test(telemetry, a_broker_wait_past_the_maximum_is_stuck)
+{
+    fixture f = {0};
+    const char *sets[] = {"health.max_broker_wait_ms=3000"};
+    setup_with(&f, sets, 1);
+    int64_t now = tm_wall_clock_ms();
+    tm_telemetry_polled(f.t, now, 2);
+    tm_telemetry_waiting(f.t, "commit", now - 2000);
+    cr_assert_eq(get(&f, "/healthz"), 200, "past the stall timeout, within the maximum: %s",
+                 f.body.data);
+    tm_telemetry_waiting(f.t, "commit", now - 4000);
+    cr_assert_eq(get(&f, "/healthz"), 503);
+    cr_assert(strstr(f.body.data, "stuck: waiting for the broker (commit)"), "%s", f.body.data);
+    teardown(&f);
+}
