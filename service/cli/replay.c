@@ -78,12 +78,12 @@ static void write_side_record(replay *r, const char *topic, int32_t partition,
     write_line(r, which);
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t watermark)
 {
     replay *r = ctx;
     tm_side_record s;
     tm_side_record_late(&s, rec, watermark, r->max_record_bytes);
-    write_side_record(r, r->cfg->late_topic, rec->partition, &s, OUT_LATE);
+    write_side_record(r, r->cfg->late_topic, partition, &s, OUT_LATE);
     r->summary.late++;
 }
 

@@ -226,12 +226,12 @@ static void produce_side_record(tm_runner *r, const char *topic, int32_t partiti
                 err);
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t watermark)
 {
     tm_runner *r = ctx;
     tm_side_record s;
     tm_side_record_late(&s, rec, watermark, tm_kafka_record_limit(r->kafka, r->cfg->late_topic));
-    produce_side_record(r, r->cfg->late_topic, rec->partition, &s);
+    produce_side_record(r, r->cfg->late_topic, partition, &s);
 }
 
 static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason,

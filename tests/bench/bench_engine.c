@@ -142,8 +142,9 @@ static void on_result(void *ctx, int32_t partition, const tm_window_result *r)
     s->results++;
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t w)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t w)
 {
+    (void)partition;
     (void)rec;
     (void)w;
     ((format_sink *)ctx)->late++;

@@ -512,8 +512,9 @@ static void count_result(void *ctx, int32_t partition, const tm_window_result *r
     ((counts *)ctx)->results++;
 }
 
-static void count_late(void *ctx, const tm_record *rec, int64_t w)
+static void count_late(void *ctx, int32_t partition, const tm_record *rec, int64_t w)
 {
+    (void)partition;
     (void)rec;
     (void)w;
     ((counts *)ctx)->late++;

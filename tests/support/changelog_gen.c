@@ -81,9 +81,9 @@ static void no_result(void *ctx, int32_t partition, const tm_window_result *r)
     cr_assert_fail("a window fired: the generated event times keep them all open");
 }
 
-static void no_late(void *ctx, const tm_record *rec, int64_t watermark)
+static void no_late(void *ctx, int32_t partition, const tm_record *rec, int64_t watermark)
 {
-    (void)ctx, (void)rec, (void)watermark;
+    (void)ctx, (void)partition, (void)rec, (void)watermark;
     cr_assert_fail("a late record: the generated event times are in order");
 }
 

@@ -50,8 +50,9 @@ static void on_result(void *ctx, int32_t partition, const tm_window_result *r)
     push(l, &b);
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t w)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t w)
 {
+    (void)partition;
     tm_buf b = {0};
     tm_buf_printf(&b, "L %lld %lld", (long long)rec->offset, (long long)w);
     push(ctx, &b);
