@@ -599,6 +599,20 @@ static int align(tm_runner *r, int64_t now, char *errstr, size_t errlen)
 int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_options *opt,
                    char *errstr, size_t errlen)
 {
+    /* SEMANTICS 10's source and window tasks, joined by the repartition
+     * topic, are replay's only so far: run single-stage tasks only where
+     * the user says the input is partitioned by the group key. */
+    if (tm_config_repartitions(cfg))
+        return tm_seterr(errstr, errlen, TM_ECONFIG,
+                         "config: repartition.mode: the live service does not repartition yet, "
+                         "and this pipeline would (repartition.mode %s, group_by %s); set "
+                         "repartition.mode=never, which is right only when the producers key the "
+                         "input records by the group key (a record's key is its group key, so "
+                         "Kafka's partitioner puts every record of a key in one partition)",
+                         cfg->repartition_mode == TM_REPARTITION_AUTO ? "auto" : "always",
+                         cfg->group_mode == TM_GROUP_GLOBAL       ? "unset: one global key"
+                         : cfg->group_mode == TM_GROUP_RECORD_KEY ? "\"$record_key\""
+                                                                  : "a pointer");
     tm_runner *r = tm_xcalloc(1, sizeof *r);
     r->cfg = cfg;
     r->opt = *opt;
