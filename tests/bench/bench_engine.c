@@ -72,7 +72,8 @@ static const char *const CONFIG_JSON =
     "\"aggregations\":[{\"name\":\"orders\",\"op\":\"count\"},"
     "{\"name\":\"gmv\",\"op\":\"sum\",\"pointer\":\"/amount\"},"
     "{\"name\":\"max_amount\",\"op\":\"max\",\"pointer\":\"/amount\"}],"
-    "\"dedup\":{\"enabled\":true},\"output\":{\"topic\":\"gmv\"}}";
+    "\"dedup\":{\"enabled\":true},\"output\":{\"topic\":\"gmv\"},"
+    "\"repartition\":{\"mode\":\"never\"}}";
 
 static char *make_payload(uint64_t id, size_t merchant, double amount, int64_t t)
 {

@@ -307,6 +307,7 @@ static void write_config(const char *path, const char *app, const char *in, cons
         "            \"event_time\": {\"pointer\": \"/event_time\", \"format\": \"epoch_ms\"},\n"
         "            \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
         "  \"watermark\": {\"max_out_of_orderness_ms\": %lld, \"idle_timeout_ms\": 0},\n"
+        "  \"repartition\": {\"mode\": \"never\"},\n"
         "  \"window\": %s,\n"
         "  \"allowed_lateness_ms\": %lld,\n"
         "  \"aggregations\": [\n"

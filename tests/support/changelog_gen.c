@@ -37,6 +37,7 @@ tm_config *tm_changelog_gen_config(const char *app_id, const char *topic, const 
                   "\"/event_time\"},\n"
                   "           \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
                   " \"watermark\": {\"max_out_of_orderness_ms\": 2000, \"idle_timeout_ms\": 0},\n"
+                  " \"repartition\": {\"mode\": \"never\"},\n"
                   " \"window\": {\"type\": \"tumbling\", \"size_ms\": 3600000},\n"
                   " \"aggregations\": [{\"name\": \"orders\", \"op\": \"count\"},\n"
                   "                  {\"name\": \"gmv\", \"op\": \"sum\", \"pointer\": "
