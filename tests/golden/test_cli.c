@@ -255,3 +255,17 @@ Test(cli, run_refuses_a_repartitioning_pipeline_and_exits_2)
     cr_assert_eq(r.status, 2, "%s", r.err);
     cr_assert(strstr(r.err, "repartition.mode always"), "%s", r.err);
 }
+
+/* R defaults to the largest partition number + 1, which for partition
+ * 2^31 - 1 is no int32: replay says to set repartition.partitions. */
+Test(cli, repartitioned_replay_needs_room_for_r)
+{
+    write_file(in_path, "{\"partition\":2147483647,\"ts\":1,\"key\":null,\"payload\":null}\n");
+    run_result r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path,
+                                        "--output-dir", out_dir, NULL});
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "repartition.partitions") && strstr(r.err, "2147483647"), "%s", r.err);
+    r = run((const char *[]){"replay", "--config", cfg_path, "--input", in_path, "--output-dir",
+                             out_dir, "--set", "repartition.partitions=4", NULL});
+    cr_assert_eq(r.status, 0, "%s", r.err);
+}

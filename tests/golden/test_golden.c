@@ -202,3 +202,40 @@ Test(golden, folder_without_config_is_reported)
     cr_assert_eq(l.n_without_config, 1);
     cr_assert_str_eq(l.without_config[0], "without");
 }
+
+/* A repartitioning replay reads its input twice (the partition numbers
+ * first: the source tasks and R); a pipe, which cannot be read twice, is
+ * copied as it is read, with the same results as the file. */
+Test(golden, repartitioned_replay_reads_a_pipe)
+{
+    char dir[4096], path[4200], err[1024];
+    snprintf(dir, sizeof dir, "%s/tests/golden/cases/repartition_global_key", source_dir());
+    snprintf(path, sizeof path, "%s/input.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot read %s", path);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    cr_assert(n > 0 && n < sizeof text);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(write(fds[1], text, n), (ssize_t)n, "the input fits the pipe's buffer");
+    close(fds[1]);
+    cr_assert_eq(dup2(fds[0], 0), 0);
+    close(fds[0]);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    tm_config *cfg = NULL;
+    cr_assert_eq(tm_config_load(&cfg, path, NULL, NULL, 0, err, sizeof err), 0, "%s", err);
+    char out_dir[256];
+    snprintf(out_dir, sizeof out_dir, "/tmp/tidemark-golden-pipe-%d", (int)getpid());
+    cr_assert_eq(tm_replay_run(cfg, "/dev/stdin", out_dir, NULL, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/expected", dir);
+    tm_golden_compare_dirs("a pipe", out_dir, path);
+    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", out_dir, files[i]);
+        unlink(path);
+    }
+    rmdir(out_dir);
+    tm_config_free(cfg);
+}
