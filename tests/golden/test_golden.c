@@ -32,6 +32,18 @@ static const char *const v1_examples[] = {"tiny", "tumbling", "session", "multit
 static const char *const v2_examples[] = {"repartition", "quantile", "repartition-session"};
 #define N_OF(a) (sizeof(a) / sizeof(a)[0])
 
+/* Removes a replay's output folder and its three files. */
+static void remove_outputs(const char *out_dir)
+{
+    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
+    char path[4096];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", out_dir, files[i]);
+        unlink(path);
+    }
+    rmdir(out_dir);
+}
+
 /* Replays the case in dir under its config.json and the n_ov overrides
  * ("key=value", as --set takes them). */
 static void run_case(const char *dir, const char *name, const char *const *ov, size_t n_ov)
@@ -48,12 +60,7 @@ static void run_case(const char *dir, const char *name, const char *const *ov, s
     cr_assert_eq(rc, 0, "%s: replay failed: %s", name, err);
     snprintf(want_dir, sizeof want_dir, "%s/expected", dir);
     tm_golden_compare_dirs(name, out_dir, want_dir);
-    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", out_dir, files[i]);
-        unlink(path);
-    }
-    rmdir(out_dir);
+    remove_outputs(out_dir);
     tm_config_free(cfg);
 }
 
@@ -231,11 +238,6 @@ Test(golden, repartitioned_replay_reads_a_pipe)
     cr_assert_eq(tm_replay_run(cfg, "/dev/stdin", out_dir, NULL, err, sizeof err), 0, "%s", err);
     snprintf(path, sizeof path, "%s/expected", dir);
     tm_golden_compare_dirs("a pipe", out_dir, path);
-    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", out_dir, files[i]);
-        unlink(path);
-    }
-    rmdir(out_dir);
+    remove_outputs(out_dir);
     tm_config_free(cfg);
 }

@@ -45,6 +45,26 @@ static tm_record record(const tm_config *cfg, size_t topic, int32_t partition, i
                        .value_len = value ? strlen(value) : 0};
 }
 
+/* A config, and a sink collecting emissions as lines (emissions.h). */
+typedef struct fixture {
+    tm_config *cfg;
+    tm_test_lines out;
+    tm_engine_sink sink;
+} fixture;
+
+static void fixture_open(fixture *f, const char *config_json)
+{
+    f->cfg = tm_test_config(config_json);
+    f->out = (tm_test_lines){.cfg = f->cfg};
+    f->sink = tm_test_lines_sink(&f->out);
+}
+
+static void fixture_close(fixture *f)
+{
+    tm_test_lines_free(&f->out);
+    tm_config_free(f->cfg);
+}
+
 /* ---- routing ---- */
 
 /* An event goes to the window task Kafka's default partitioner picks for
@@ -53,35 +73,33 @@ Test(repartition, routes_by_kafka_partitioner_of_the_group_key)
 {
     cr_assert_eq(tm_route("foobar", 6, 3), 0, "Kafka: toPositive(-790332482) %% 3 = 0");
     cr_assert_eq(tm_route("21", 2, 7), (int32_t)((uint32_t)-973932308 & 0x7fffffffu) % 7);
-    tm_config *cfg = tm_test_config(CONFIG("[\"in\"]", ""));
-    tm_test_lines out = {.cfg = cfg};
-    tm_engine_sink sink = tm_test_lines_sink(&out);
+    fixture f;
+    fixture_open(&f, CONFIG("[\"in\"]", ""));
     int32_t one = 0;
     tm_repartition *p = NULL;
     char err[256], value[128];
-    cr_assert_eq(tm_repartition_open(&p, cfg, &one, 1, 5, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_repartition_open(&p, f.cfg, &one, 1, 5, 0, err, sizeof err), 0, "%s", err);
     for (int i = 0; i < 40; i++) {
         snprintf(value, sizeof value, "{\"k\":\"merchant-%d\",\"t\":10,\"id\":\"%d\"}", i, i);
-        tm_record rec = record(cfg, 0, 0, i, 0, value);
-        tm_repartition_process(p, &rec, 0, &sink);
+        tm_record rec = record(f.cfg, 0, 0, i, 0, value);
+        tm_repartition_process(p, &rec, 0, &f.sink);
     }
-    tm_record fire = record(cfg, 0, 0, 40, 0, "{\"k\":\"x\",\"t\":1000,\"id\":\"x\"}");
-    tm_repartition_process(p, &fire, 0, &sink);
-    cr_assert_eq(out.n, 40);
+    tm_record fire = record(f.cfg, 0, 0, 40, 0, "{\"k\":\"x\",\"t\":1000,\"id\":\"x\"}");
+    tm_repartition_process(p, &fire, 0, &f.sink);
+    cr_assert_eq(f.out.n, 40);
     bool used[5] = {false};
-    for (size_t i = 0; i < out.n; i++) {
+    for (size_t i = 0; i < f.out.n; i++) {
         int r = -1, key_len = 0;
         char key[64];
-        cr_assert_eq(sscanf(out.v[i], "R%d %63[^@]@%n", &r, key, &key_len), 2, "%s", out.v[i]);
-        cr_assert_eq(r, tm_route(key, strlen(key), 5), "%s", out.v[i]);
+        cr_assert_eq(sscanf(f.out.v[i], "R%d %63[^@]@%n", &r, key, &key_len), 2, "%s", f.out.v[i]);
+        cr_assert_eq(r, tm_route(key, strlen(key), 5), "%s", f.out.v[i]);
         cr_assert_eq(r, tm_murmur2_partition(key, strlen(key), 5));
         used[r] = true;
     }
     for (int r = 0; r < 5; r++)
         cr_assert(used[r], "40 keys reach every one of 5 window tasks (r %d)", r);
     tm_repartition_close(p);
-    tm_test_lines_free(&out);
-    tm_config_free(cfg);
+    fixture_close(&f);
 }
 
 /* ---- the source task ---- */
@@ -91,31 +109,29 @@ Test(repartition, routes_by_kafka_partitioner_of_the_group_key)
  * and does not count. */
 Test(repartition, source_task_counts_duplicates_not_dead_letters)
 {
-    tm_config *cfg = tm_test_config(CONFIG("[\"in\"]", ""));
-    tm_test_lines out = {.cfg = cfg};
-    tm_engine_sink sink = tm_test_lines_sink(&out);
+    fixture f;
+    fixture_open(&f, CONFIG("[\"in\"]", ""));
     tm_source_task *s = NULL;
     char err[256];
-    cr_assert_eq(tm_source_task_open(&s, cfg, 7, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_source_task_open(&s, f.cfg, 7, 0, err, sizeof err), 0, "%s", err);
     tm_event ev;
     int64_t t = 0;
-    tm_record a = record(cfg, 0, 7, 0, 0, "{\"k\":\"m\",\"t\":50,\"id\":\"1\"}");
-    cr_assert(tm_source_task_process(s, &a, 0, &sink, &ev, &t));
+    tm_record a = record(f.cfg, 0, 7, 0, 0, "{\"k\":\"m\",\"t\":50,\"id\":\"1\"}");
+    cr_assert(tm_source_task_process(s, &a, 0, &f.sink, &ev, &t));
     cr_assert_eq(t, 50);
     cr_assert_eq(ev.key_len, 1);
     cr_assert_eq(tm_source_task_advance(s, 0).watermark, 50);
-    tm_record dup = record(cfg, 0, 7, 1, 0, "{\"k\":\"m\",\"t\":50,\"id\":\"1\"}");
-    cr_assert(tm_source_task_process(s, &dup, 0, &sink, &ev, &t), "a duplicate is an event here");
-    tm_record bad = record(cfg, 0, 7, 2, 0, "{\"k\":\"m\",\"t\":900}");
-    cr_assert_not(tm_source_task_process(s, &bad, 0, &sink, &ev, &t));
-    cr_assert_eq(out.n, 1);
-    cr_assert_str_eq(out.v[0], "D7 2 missing_event_id");
+    tm_record dup = record(f.cfg, 0, 7, 1, 0, "{\"k\":\"m\",\"t\":50,\"id\":\"1\"}");
+    cr_assert(tm_source_task_process(s, &dup, 0, &f.sink, &ev, &t), "a duplicate is an event here");
+    tm_record bad = record(f.cfg, 0, 7, 2, 0, "{\"k\":\"m\",\"t\":900}");
+    cr_assert_not(tm_source_task_process(s, &bad, 0, &f.sink, &ev, &t));
+    cr_assert_eq(f.out.n, 1);
+    cr_assert_str_eq(f.out.v[0], "D7 2 missing_event_id");
     cr_assert_eq(tm_source_task_advance(s, 0).watermark, 50, "a dead letter moves no max_t");
     cr_assert_eq(tm_source_task_stats(s)->records, 3);
     cr_assert_eq(tm_source_task_stats(s)->dead_letters[TM_DLQ_MISSING_EVENT_ID], 1);
     tm_source_task_close(s);
-    tm_test_lines_free(&out);
-    tm_config_free(cfg);
+    fixture_close(&f);
 }
 
 /* Over two co-partitioned topics: its watermark is the minimum over its
@@ -123,20 +139,19 @@ Test(repartition, source_task_counts_duplicates_not_dead_letters)
  * is for the window tasks), and it is idle only when both are. */
 Test(repartition, source_task_watermark_and_idleness_over_its_partitions)
 {
-    tm_config *cfg = tm_test_config(
-        CONFIG("[\"a\",\"b\"]", ",\"watermark\":{\"idle_timeout_ms\":100,\"combine\":\"quantile\","
-                                "\"quantile\":0.5}"));
-    tm_test_lines out = {.cfg = cfg};
-    tm_engine_sink sink = tm_test_lines_sink(&out);
+    fixture f;
+    fixture_open(&f, CONFIG("[\"a\",\"b\"]",
+                            ",\"watermark\":{\"idle_timeout_ms\":100,\"combine\":\"quantile\","
+                            "\"quantile\":0.5}"));
     tm_source_task *s = NULL;
     char err[256];
-    cr_assert_eq(tm_source_task_open(&s, cfg, 0, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_source_task_open(&s, f.cfg, 0, 0, err, sizeof err), 0, "%s", err);
     tm_event ev;
     int64_t t;
-    tm_record ra = record(cfg, 0, 0, 0, 10, "{\"k\":\"m\",\"t\":500,\"id\":\"1\"}");
-    tm_record rb = record(cfg, 1, 0, 0, 20, "{\"k\":\"m\",\"t\":200,\"id\":\"2\"}");
-    cr_assert(tm_source_task_process(s, &ra, 10, &sink, &ev, &t));
-    cr_assert(tm_source_task_process(s, &rb, 20, &sink, &ev, &t));
+    tm_record ra = record(f.cfg, 0, 0, 0, 10, "{\"k\":\"m\",\"t\":500,\"id\":\"1\"}");
+    tm_record rb = record(f.cfg, 1, 0, 0, 20, "{\"k\":\"m\",\"t\":200,\"id\":\"2\"}");
+    cr_assert(tm_source_task_process(s, &ra, 10, &f.sink, &ev, &t));
+    cr_assert(tm_source_task_process(s, &rb, 20, &f.sink, &ev, &t));
     tm_watermark_source w = tm_source_task_advance(s, 20);
     cr_assert_eq(w.watermark, 200, "the minimum, not the 0.5-quantile (500)");
     cr_assert_not(w.idle);
@@ -145,8 +160,8 @@ Test(repartition, source_task_watermark_and_idleness_over_its_partitions)
     w = tm_source_task_advance(s, 115);
     cr_assert_eq(w.watermark, 200);
     cr_assert_not(w.idle, "idle only when every partition is");
-    tm_record rb2 = record(cfg, 1, 0, 1, 116, "{\"k\":\"m\",\"t\":300,\"id\":\"3\"}");
-    cr_assert(tm_source_task_process(s, &rb2, 116, &sink, &ev, &t));
+    tm_record rb2 = record(f.cfg, 1, 0, 1, 116, "{\"k\":\"m\",\"t\":300,\"id\":\"3\"}");
+    cr_assert(tm_source_task_process(s, &rb2, 116, &f.sink, &ev, &t));
     w = tm_source_task_advance(s, 116);
     cr_assert_eq(w.watermark, 300, "a is idle: b alone");
     cr_assert_not(w.idle);
@@ -154,46 +169,39 @@ Test(repartition, source_task_watermark_and_idleness_over_its_partitions)
     cr_assert(w.idle, "both silent for 100 ms");
     cr_assert_eq(w.watermark, 500, "all idle: the largest");
     tm_source_task_close(s);
-    tm_test_lines_free(&out);
-    tm_config_free(cfg);
+    fixture_close(&f);
 }
 
 /* ---- the window task ---- */
 
 /* SEMANTICS 11 over the source tasks: min over the non-idle; every source
- * idle: the largest; never down. */
-Test(repartition, window_task_combines_sources_min)
+ * idle: the largest; never down; with a quantile, the largest value
+ * ceil(q x n) sources have reached. */
+Test(repartition, window_task_combines_the_source_tasks)
 {
-    tm_config *cfg = tm_test_config(CONFIG("[\"in\"]", ""));
-    tm_test_lines out = {.cfg = cfg};
-    tm_engine_sink sink = tm_test_lines_sink(&out);
-    tm_window_task *w = tm_window_task_open(cfg, 2, 3, TM_WATERMARK_MIN);
+    fixture min, q;
+    fixture_open(&min, CONFIG("[\"in\"]", ""));
+    fixture_open(&q,
+                 CONFIG("[\"in\"]", ",\"watermark\":{\"combine\":\"quantile\",\"quantile\":0.75}"));
+    tm_window_task *w = tm_window_task_open(min.cfg, 2, 3, TM_WATERMARK_MIN);
     tm_watermark_source src[3] = {{300, false}, {100, false}, {TM_WATERMARK_MIN, true}};
-    tm_window_task_advance(w, src, &sink);
+    tm_window_task_advance(w, src, &min.sink);
     cr_assert_eq(tm_window_task_watermark(w), 100, "the idle source is left out");
     src[2] = (tm_watermark_source){50, false};
-    tm_window_task_advance(w, src, &sink);
+    tm_window_task_advance(w, src, &min.sink);
     cr_assert_eq(tm_window_task_watermark(w), 100, "never down");
     tm_watermark_source idle[3] = {{300, true}, {100, true}, {700, true}};
-    tm_window_task_advance(w, idle, &sink);
+    tm_window_task_advance(w, idle, &min.sink);
     cr_assert_eq(tm_window_task_watermark(w), 700, "every source idle: the largest");
     tm_window_task_close(w);
-    tm_config_free(cfg);
-}
-
-Test(repartition, window_task_combines_sources_by_quantile)
-{
-    tm_config *cfg = tm_test_config(
-        CONFIG("[\"in\"]", ",\"watermark\":{\"combine\":\"quantile\",\"quantile\":0.75}"));
-    tm_window_task *w = tm_window_task_open(cfg, 0, 4, TM_WATERMARK_MIN);
-    tm_test_lines out = {.cfg = cfg};
-    tm_engine_sink sink = tm_test_lines_sink(&out);
     /* k = ceil(0.75 x 4) = 3: the largest value three sources reached. */
-    tm_watermark_source src[4] = {{10, false}, {400, false}, {300, false}, {200, false}};
-    tm_window_task_advance(w, src, &sink);
+    w = tm_window_task_open(q.cfg, 0, 4, TM_WATERMARK_MIN);
+    tm_watermark_source four[4] = {{10, false}, {400, false}, {300, false}, {200, false}};
+    tm_window_task_advance(w, four, &q.sink);
     cr_assert_eq(tm_window_task_watermark(w), 200);
     tm_window_task_close(w);
-    tm_config_free(cfg);
+    fixture_close(&min);
+    fixture_close(&q);
 }
 
 /* A record is judged against the W its window task has before the record;
@@ -201,32 +209,30 @@ Test(repartition, window_task_combines_sources_by_quantile)
  * the record's own source in it. */
 Test(repartition, window_task_emits_results_and_late_records_on_its_partition)
 {
-    tm_config *cfg = tm_test_config(CONFIG("[\"in\"]", ""));
-    tm_test_lines out = {.cfg = cfg};
-    tm_engine_sink sink = tm_test_lines_sink(&out);
-    tm_window_task *w = tm_window_task_open(cfg, 4, 1, TM_WATERMARK_MIN);
+    fixture f;
+    fixture_open(&f, CONFIG("[\"in\"]", ""));
+    tm_window_task *w = tm_window_task_open(f.cfg, 4, 1, TM_WATERMARK_MIN);
     tm_event ev = {.t = 30, .key = "m", .key_len = 1, .id = "1", .id_len = 1};
     double values[1] = {0};
     ev.values = values;
-    tm_record rec = record(cfg, 0, 1, 9, 0, "{}");
-    tm_window_task_process(w, &rec, &ev, 30, &sink);
+    tm_record rec = record(f.cfg, 0, 1, 9, 0, "{}");
+    tm_window_task_process(w, &rec, &ev, 30, &f.sink);
     tm_watermark_source src = {150, false};
-    tm_window_task_advance(w, &src, &sink);
-    cr_assert_eq(out.n, 1);
-    cr_assert(strncmp(out.v[0], "R4 m@0 ", 7) == 0, "%s", out.v[0]);
+    tm_window_task_advance(w, &src, &f.sink);
+    cr_assert_eq(f.out.n, 1);
+    cr_assert(strncmp(f.out.v[0], "R4 m@0 ", 7) == 0, "%s", f.out.v[0]);
     ev.id = "2";
     ev.t = 60;
-    tm_record late = record(cfg, 0, 1, 10, 0, "{}");
-    tm_window_task_process(w, &late, &ev, 60, &sink);
-    cr_assert_eq(out.n, 2);
-    cr_assert_str_eq(out.v[1], "L4 10 150");
-    tm_window_task_process(w, &late, &ev, 60, &sink);
-    cr_assert_eq(out.n, 2, "a duplicate, even of a too-late event, is dropped");
+    tm_record late = record(f.cfg, 0, 1, 10, 0, "{}");
+    tm_window_task_process(w, &late, &ev, 60, &f.sink);
+    cr_assert_eq(f.out.n, 2);
+    cr_assert_str_eq(f.out.v[1], "L4 10 150");
+    tm_window_task_process(w, &late, &ev, 60, &f.sink);
+    cr_assert_eq(f.out.n, 2, "a duplicate, even of a too-late event, is dropped");
     cr_assert_eq(tm_window_task_stats(w)->duplicates, 1);
     cr_assert_eq(tm_window_task_stats(w)->too_late, 1);
     tm_window_task_close(w);
-    tm_test_lines_free(&out);
-    tm_config_free(cfg);
+    fixture_close(&f);
 }
 
 /* ---- the pipeline ---- */
@@ -299,13 +305,12 @@ Test(repartition, one_source_one_window_task_is_the_single_stage_task)
  * once, and they fire in ascending r, whichever received the record. */
 Test(repartition, delivery_reaches_every_window_task_in_ascending_r)
 {
-    tm_config *cfg = tm_test_config(CONFIG("[\"in\"]", ""));
-    tm_test_lines out = {.cfg = cfg};
-    tm_engine_sink sink = tm_test_lines_sink(&out);
+    fixture f;
+    fixture_open(&f, CONFIG("[\"in\"]", ""));
     int32_t parts[2] = {0, 3};
     tm_repartition *p = NULL;
     char err[256];
-    cr_assert_eq(tm_repartition_open(&p, cfg, parts, 2, 3, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_repartition_open(&p, f.cfg, parts, 2, 3, 0, err, sizeof err), 0, "%s", err);
     /* murmur2 over 3: "f" -> 0, "a" -> 1, "b" -> 2. */
     cr_assert(tm_route("f", 1, 3) == 0 && tm_route("a", 1, 3) == 1 && tm_route("b", 1, 3) == 2);
     const char *const in[][2] = {
@@ -314,19 +319,18 @@ Test(repartition, delivery_reaches_every_window_task_in_ascending_r)
         {"3", "{\"k\":\"a\",\"t\":150,\"id\":\"5\"}"},
     };
     for (int i = 0; i < 5; i++) {
-        tm_record rec = record(cfg, 0, atoi(in[i][0]), i, 0, in[i][1]);
-        tm_repartition_process(p, &rec, 0, &sink);
-        cr_assert_eq(out.n, 0, "source 0 holds W at 40 - 0 = 40 < 100");
+        tm_record rec = record(f.cfg, 0, atoi(in[i][0]), i, 0, in[i][1]);
+        tm_repartition_process(p, &rec, 0, &f.sink);
+        cr_assert_eq(f.out.n, 0, "source 0 holds W at 40 - 0 = 40 < 100");
     }
-    tm_record last = record(cfg, 0, 0, 5, 0, "{\"k\":\"x\",\"t\":120,\"id\":\"6\"}");
-    tm_repartition_process(p, &last, 0, &sink);
+    tm_record last = record(f.cfg, 0, 0, 5, 0, "{\"k\":\"x\",\"t\":120,\"id\":\"6\"}");
+    tm_repartition_process(p, &last, 0, &f.sink);
     cr_assert_eq(tm_repartition_watermark(p), 120);
-    cr_assert_eq(out.n, 3);
-    cr_assert(strncmp(out.v[0], "R0 f@0 ", 7) == 0, "%s", out.v[0]);
-    cr_assert(strncmp(out.v[1], "R1 a@0 ", 7) == 0, "%s", out.v[1]);
-    cr_assert(strncmp(out.v[2], "R2 b@0 ", 7) == 0, "%s", out.v[2]);
-    cr_assert(strstr(out.v[2], "\"count\":2"), "b's records from both sources: %s", out.v[2]);
+    cr_assert_eq(f.out.n, 3);
+    cr_assert(strncmp(f.out.v[0], "R0 f@0 ", 7) == 0, "%s", f.out.v[0]);
+    cr_assert(strncmp(f.out.v[1], "R1 a@0 ", 7) == 0, "%s", f.out.v[1]);
+    cr_assert(strncmp(f.out.v[2], "R2 b@0 ", 7) == 0, "%s", f.out.v[2]);
+    cr_assert(strstr(f.out.v[2], "\"count\":2"), "b's records from both sources: %s", f.out.v[2]);
     tm_repartition_close(p);
-    tm_test_lines_free(&out);
-    tm_config_free(cfg);
+    fixture_close(&f);
 }
