@@ -18,14 +18,16 @@
 #include "envelope.h"
 #include "err.h"
 #include "output.h"
+#include "repartition.h"
 #include "side_record.h"
 
-/* One task, and the offset the next record of each of its topics gets when
- * its line has none (the count of earlier records: kcat always writes
- * offsets, hand-written inputs often don't). */
+/* One task (a source task, with repartitioning), and the offset the next
+ * record of each of its topics gets when its line has none (the count of
+ * earlier records: kcat always writes offsets, hand-written inputs often
+ * don't). */
 typedef struct replay_task {
     int32_t partition;
-    tm_engine *engine;
+    tm_engine *engine;    /* without repartitioning; else NULL */
     int64_t *next_offset; /* one per input topic */
 } replay_task;
 
@@ -33,6 +35,9 @@ typedef struct replay {
     const tm_config *cfg;
     replay_task *tasks; /* ascending partition */
     size_t n_tasks;
+    /* With repartitioning: the two stages, the tasks above being the
+     * source tasks, all known before the first record (SEMANTICS 10). */
+    tm_repartition *pipeline;
     int64_t start_time;
     FILE *out[3]; /* output, late, dlq */
     tm_buf line;  /* the output line being built */
@@ -78,12 +83,12 @@ static void write_side_record(replay *r, const char *topic, int32_t partition,
     write_line(r, which);
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t watermark)
 {
     replay *r = ctx;
     tm_side_record s;
     tm_side_record_late(&s, rec, watermark, r->max_record_bytes);
-    write_side_record(r, r->cfg->late_topic, rec->partition, &s, OUT_LATE);
+    write_side_record(r, r->cfg->late_topic, partition, &s, OUT_LATE);
     r->summary.late++;
 }
 
@@ -97,7 +102,9 @@ static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason
     r->summary.dead++;
 }
 
-/* The task of a partition, created on its first record. */
+/* The task of a partition, created on its first record (with
+ * repartitioning, by the scan before the first), with an engine when the
+ * pipeline does not repartition. */
 static replay_task *task_for(replay *r, int32_t partition, char *errstr, size_t errlen)
 {
     size_t i = 0;
@@ -106,7 +113,8 @@ static replay_task *task_for(replay *r, int32_t partition, char *errstr, size_t 
     if (i < r->n_tasks && r->tasks[i].partition == partition)
         return &r->tasks[i];
     tm_engine *engine = NULL;
-    if (tm_engine_open(&engine, r->cfg, partition, r->start_time, errstr, errlen) < 0)
+    if (!tm_config_repartitions(r->cfg) &&
+        tm_engine_open(&engine, r->cfg, partition, r->start_time, errstr, errlen) < 0)
         return NULL;
     r->tasks = tm_xrealloc(r->tasks, (r->n_tasks + 1) * sizeof *r->tasks);
     memmove(&r->tasks[i + 1], &r->tasks[i], (r->n_tasks - i) * sizeof *r->tasks);
@@ -163,50 +171,141 @@ static int open_outputs(replay *r, const char *dir, char *errstr, size_t errlen)
     return TM_OK;
 }
 
+/* Reads the input's records, one non-blank line at a time. */
+typedef struct line_reader {
+    FILE *in;
+    FILE *copy; /* when not NULL, every line read is written here too */
+    const char *path;
+    tm_envelope env; /* the last record read */
+    char *line;
+    size_t cap;
+    uint64_t lineno;
+} line_reader;
+
+/* Reads the next record into rd->env: returns 1, or 0 at the end of the
+ * input, or a negative tm_err with the message (naming the line) in
+ * errstr. */
+static int next_record(line_reader *rd, char *errstr, size_t errlen)
+{
+    ssize_t n;
+    char why[256];
+    while ((n = getline(&rd->line, &rd->cap, rd->in)) >= 0) {
+        rd->lineno++;
+        if (rd->copy && fwrite(rd->line, 1, (size_t)n, rd->copy) != (size_t)n)
+            return tm_seterr(errstr, errlen, TM_EIO, "%s: cannot keep a copy of it: %s", rd->path,
+                             strerror(errno));
+        if (is_blank(rd->line, (size_t)n))
+            continue;
+        int rc = tm_envelope_parse(&rd->env, rd->line, (size_t)n, why, sizeof why);
+        if (rc < 0)
+            return tm_seterr(errstr, errlen, rc, "%s:%llu: %s", rd->path,
+                             (unsigned long long)rd->lineno, why);
+        return 1;
+    }
+    if (ferror(rd->in))
+        return tm_seterr(errstr, errlen, TM_EIO, "%s: read error: %s", rd->path, strerror(errno));
+    return 0;
+}
+
+static void line_reader_free(line_reader *rd)
+{
+    free(rd->line);
+    tm_envelope_clear(&rd->env);
+}
+
 /* Runs every line of in through the tasks. */
 static int replay_lines(replay *r, FILE *in, const char *input_path, char *errstr, size_t errlen)
 {
     const tm_engine_sink sink = {r, on_result, on_late, on_dead_letter};
-    tm_envelope env = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    uint64_t lineno = 0;
+    line_reader rd = {.in = in, .path = input_path};
+    const tm_envelope *env = &rd.env;
     int64_t now = 0;
-    int rc = TM_OK;
-    ssize_t n;
+    int rc;
     char why[256];
-    while ((n = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        if (is_blank(line, (size_t)n))
-            continue;
-        rc = tm_envelope_parse(&env, line, (size_t)n, why, sizeof why);
-        if (rc < 0)
-            break;
+    while ((rc = next_record(&rd, errstr, errlen)) > 0) {
         if (r->summary.lines++ == 0) {
-            r->start_time = env.ts;
-            now = env.ts;
+            r->start_time = env->ts;
+            now = env->ts;
         }
-        if (env.ts > now)
-            now = env.ts;
-        replay_task *task = task_for(r, env.partition, why, sizeof why);
+        if (env->ts > now)
+            now = env->ts;
+        replay_task *task = task_for(r, env->partition, why, sizeof why);
         tm_record rec;
-        if (!task) {
-            rc = TM_ECONFIG;
+        rc = task ? to_record(r, env, task, &rec, why, sizeof why) : TM_ECONFIG;
+        if (rc < 0) {
+            tm_seterr(errstr, errlen, rc, "%s:%llu: %s", input_path, (unsigned long long)rd.lineno,
+                      why);
             break;
         }
-        rc = to_record(r, &env, task, &rec, why, sizeof why);
-        if (rc < 0)
-            break;
+        if (r->pipeline) {
+            tm_repartition_process(r->pipeline, &rec, now, &sink);
+            continue;
+        }
         tm_engine_process(task->engine, &rec, now, &sink);
         for (size_t i = 0; i < r->n_tasks; i++)
             tm_engine_tick(r->tasks[i].engine, now, &sink);
     }
-    if (rc < 0)
-        tm_seterr(errstr, errlen, rc, "%s:%llu: %s", input_path, (unsigned long long)lineno, why);
-    else if (ferror(in))
-        rc = tm_seterr(errstr, errlen, TM_EIO, "%s: read error: %s", input_path, strerror(errno));
-    free(line);
-    tm_envelope_clear(&env);
+    line_reader_free(&rd);
+    return rc < 0 ? rc : TM_OK;
+}
+
+/* With repartitioning the source tasks are the partition numbers of the
+ * whole input, and R is by default its largest + 1 (SEMANTICS 9-10), both
+ * known before the first record: a first pass over the input collects
+ * them (a malformed line fails here, named by its number), and the records
+ * are read again from the start. An input that cannot be read twice (a
+ * pipe) is copied into a temporary file as the first pass reads it, and
+ * *again is where the second pass reads: in, or that copy. */
+static int scan_partitions(replay *r, FILE *in, const char *input_path, int64_t *first_ts,
+                           FILE **again, char *errstr, size_t errlen)
+{
+    line_reader rd = {.in = in, .path = input_path};
+    *again = in;
+    if (fseek(in, 0, SEEK_CUR) != 0) {
+        rd.copy = *again = tmpfile();
+        if (!rd.copy)
+            return tm_seterr(errstr, errlen, TM_EIO,
+                             "%s: cannot be read twice, and no temporary file for a copy: %s",
+                             input_path, strerror(errno));
+    }
+    int rc;
+    while ((rc = next_record(&rd, errstr, errlen)) > 0) {
+        if (r->n_tasks == 0)
+            *first_ts = rd.env.ts;
+        task_for(r, rd.env.partition, NULL, 0);
+    }
+    line_reader_free(&rd);
+    if (rc == 0 && (fflush(*again) != 0 || fseek(*again, 0, SEEK_SET) != 0))
+        rc = tm_seterr(errstr, errlen, TM_EIO, "%s: cannot read it again: %s", input_path,
+                       strerror(errno));
+    return rc < 0 ? rc : TM_OK;
+}
+
+/* The source tasks of the input's partition numbers, and R window tasks:
+ * repartition.partitions, else the largest partition number + 1. An
+ * empty input has no tasks at all. *again: as scan_partitions says. */
+static int open_pipeline(replay *r, FILE *in, const char *input_path, FILE **again, char *errstr,
+                         size_t errlen)
+{
+    int64_t first_ts = 0;
+    int rc = scan_partitions(r, in, input_path, &first_ts, again, errstr, errlen);
+    if (rc < 0 || r->n_tasks == 0)
+        return rc;
+    int32_t last = r->tasks[r->n_tasks - 1].partition;
+    int64_t n_window_tasks =
+        r->cfg->repartition_partitions ? r->cfg->repartition_partitions : (int64_t)last + 1;
+    if (n_window_tasks > INT32_MAX)
+        return tm_seterr(errstr, errlen, TM_EPARSE,
+                         "%s: partition %d leaves no room for the default "
+                         "repartition.partitions (the largest partition number + 1): set it",
+                         input_path, (int)last);
+    int32_t *partitions = tm_xcalloc(r->n_tasks, sizeof *partitions);
+    for (size_t i = 0; i < r->n_tasks; i++)
+        partitions[i] = r->tasks[i].partition;
+    /* Every task starts at the receipt time of the input's first line. */
+    rc = tm_repartition_open(&r->pipeline, r->cfg, partitions, r->n_tasks, (int32_t)n_window_tasks,
+                             first_ts, errstr, errlen);
+    free(partitions);
     return rc;
 }
 
@@ -236,7 +335,14 @@ int tm_replay_run(const tm_config *cfg, const char *input_path, const char *outp
     rc = open_outputs(&r, output_dir, errstr, errlen);
     if (rc < 0)
         goto out_in;
-    rc = replay_lines(&r, in, input_path, errstr, errlen);
+    /* The records, read again (with repartitioning): in, or its copy. */
+    FILE *records = in;
+    if (tm_config_repartitions(cfg))
+        rc = open_pipeline(&r, in, input_path, &records, errstr, errlen);
+    if (rc == TM_OK)
+        rc = replay_lines(&r, records, input_path, errstr, errlen);
+    if (records != in)
+        fclose(records);
     int crc = close_outputs(&r, output_dir, rc < 0 ? NULL : errstr, errlen);
     if (rc == TM_OK)
         rc = crc;
@@ -249,6 +355,7 @@ out:
     for (int i = 0; i < 3; i++)
         if (r.out[i])
             fclose(r.out[i]);
+    tm_repartition_close(r.pipeline);
     for (size_t i = 0; i < r.n_tasks; i++) {
         tm_engine_close(r.tasks[i].engine);
         free(r.tasks[i].next_offset);

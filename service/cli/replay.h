@@ -5,7 +5,11 @@
  * Processing time is the largest receipt time read so far; every task
  * starts at the receipt time of the first line; after each record every
  * task, in ascending partition order, recomputes its watermark and fires
- * and expires what is due.
+ * and expires what is due. When the configuration repartitions
+ * (tm_config_repartitions), the tasks are source tasks, one per partition
+ * number of the whole input (read once before the records; a pipe is
+ * copied to a temporary file to be read again), feeding R window tasks (repartition.h); results and
+ * late records carry the window task's partition.
  */
 #ifndef TM_REPLAY_H
 #define TM_REPLAY_H

@@ -59,6 +59,13 @@ int tm_config_topic_index(const tm_config *cfg, const char *topic)
     return -1;
 }
 
+bool tm_config_repartitions(const tm_config *cfg)
+{
+    if (cfg->repartition_mode == TM_REPARTITION_AUTO)
+        return cfg->group_mode != TM_GROUP_RECORD_KEY;
+    return cfg->repartition_mode == TM_REPARTITION_ALWAYS;
+}
+
 const char *tm_config_kafka(const tm_config *cfg, const char *key)
 {
     const char *v = NULL;

@@ -48,6 +48,13 @@ typedef enum { TM_LATE_EMIT, TM_LATE_DROP } tm_late_action;
 /* watermark.combine (SEMANTICS 11). */
 typedef enum { TM_COMBINE_MIN, TM_COMBINE_QUANTILE } tm_watermark_combine_mode;
 
+/* repartition.mode (SEMANTICS 10); tm_config_repartitions resolves auto. */
+typedef enum {
+    TM_REPARTITION_AUTO,
+    TM_REPARTITION_ALWAYS,
+    TM_REPARTITION_NEVER
+} tm_repartition_mode;
+
 typedef struct tm_agg_spec {
     char *name;
     tm_agg_op op;
@@ -83,6 +90,11 @@ typedef struct tm_config {
     /* Watermark alignment (live): pause an input partition more than this
      * far ahead of the smallest task watermark; 0 disables it. */
     int64_t alignment_max_drift_ms;
+
+    /* repartition.* (SEMANTICS 10) */
+    tm_repartition_mode repartition_mode;
+    /* R, the window task count; 0 when unset: the input partition count. */
+    int64_t repartition_partitions;
 
     /* window.* */
     tm_window_type window_type;
@@ -184,6 +196,12 @@ size_t tm_config_producer_max_bytes(const tm_config *cfg);
  * names where the id came from). */
 int tm_config_check_instance_id(const tm_config *cfg, const char *instance_id, char *errstr,
                                 size_t errlen);
+
+/* Whether the pipeline repartitions (SEMANTICS 10): repartition.mode,
+ * with auto resolved to never for group_by "$record_key" (records of a key
+ * already share a partition) and to always otherwise (a pointer, a list of
+ * pointers, or the one global key). */
+bool tm_config_repartitions(const tm_config *cfg);
 
 /* Index of topic in cfg->input_topics, or -1. */
 int tm_config_topic_index(const tm_config *cfg, const char *topic);

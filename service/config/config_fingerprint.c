@@ -13,7 +13,10 @@
 #include <string.h>
 
 /* Whether option o takes part in cfg's state: window keys of its window
- * type only, dedup keys only with dedup on. */
+ * type only, dedup keys only with dedup on, repartition keys only when the
+ * pipeline repartitions (window tasks per repartition partition), so that
+ * a pipeline that does not keeps the fingerprint it had before they
+ * existed. */
 static bool shapes_state(const opt *o, const tm_config *cfg)
 {
     if (!(o->flags & F_STATE))
@@ -22,6 +25,8 @@ static bool shapes_state(const opt *o, const tm_config *cfg)
         return false;
     bool dedup_detail = strncmp(o->name, "dedup.", 6) == 0 && strcmp(o->name, "dedup.enabled") != 0;
     if ((dedup_detail || strcmp(o->name, "input.event_id") == 0) && !cfg->dedup_enabled)
+        return false;
+    if (strncmp(o->name, "repartition.", 12) == 0 && !tm_config_repartitions(cfg))
         return false;
     return true;
 }
@@ -48,6 +53,9 @@ static void put_value(tm_buf *b, const opt *o, const tm_config *cfg)
     case T_ENUM: {
         int v;
         memcpy(&v, f, sizeof v);
+        /* The resolved mode: auto and always make the same state. */
+        if (o->off == offsetof(tm_config, repartition_mode))
+            v = TM_REPARTITION_ALWAYS;
         tm_buf_puts(b, o->choices[v]);
         break;
     }

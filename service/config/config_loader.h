@@ -105,10 +105,11 @@ typedef struct loader {
 const opt *config_options(size_t *n);
 
 /* Choice names in enum order (tm_agg_op, tm_window_type,
- * tm_watermark_combine_mode). */
+ * tm_watermark_combine_mode, tm_repartition_mode). */
 extern const char *const config_agg_ops[];
 extern const char *const config_window_types[];
 extern const char *const config_watermark_combines[];
+extern const char *const config_repartition_modes[];
 
 /* The string check of JSON pointer options (the other checks stay private
  * to the table). */

@@ -25,6 +25,7 @@ _Static_assert(sizeof(tm_dedup_key) == sizeof(int), "enum size");
 _Static_assert(sizeof(tm_skew_action) == sizeof(int), "enum size");
 _Static_assert(sizeof(tm_late_action) == sizeof(int), "enum size");
 _Static_assert(sizeof(tm_watermark_combine_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(tm_repartition_mode) == sizeof(int), "enum size");
 _Static_assert(TM_TIME_EPOCH_MS == 0 && TM_TIME_EPOCH_S == 1 && TM_TIME_RFC3339 == 2 &&
                    TM_TIME_AUTO == 3,
                "time_formats[] order");
@@ -37,6 +38,8 @@ _Static_assert(TM_DEDUP_ID == 0 && TM_DEDUP_ID_EVENT_TIME == 1, "dedup_keys[] or
 _Static_assert(TM_SKEW_CLAMP == 0 && TM_SKEW_DLQ == 1, "skew_actions[] order");
 _Static_assert(TM_LATE_EMIT == 0 && TM_LATE_DROP == 1, "late_actions[] order");
 _Static_assert(TM_COMBINE_MIN == 0 && TM_COMBINE_QUANTILE == 1, "watermark_combines[] order");
+_Static_assert(TM_REPARTITION_AUTO == 0 && TM_REPARTITION_ALWAYS == 1 && TM_REPARTITION_NEVER == 2,
+               "config_repartition_modes[] order");
 
 #define TOPIC_MAX CONFIG_KAFKA_NAME_MAX
 
@@ -55,6 +58,7 @@ static const char *const dedup_keys[] = {"id", "id+event_time", NULL};
 static const char *const skew_actions[] = {"clamp", "dlq", NULL};
 static const char *const late_actions[] = {"emit", "drop", NULL};
 const char *const config_watermark_combines[] = {"min", "quantile", NULL};
+const char *const config_repartition_modes[] = {"auto", "always", "never", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 
 /* Only ASCII letters and digits: isalnum() would follow the locale. */
@@ -206,6 +210,23 @@ static const opt opts[] = {
      .off = FIELD(alignment_max_drift_ms),
      .help = "Live: pause reading an input partition whose watermark is more than this far "
              "ahead of the smallest task watermark of the instance; 0 = off."},
+    {.name = "repartition.mode",
+     .type = T_ENUM,
+     .def = "auto",
+     .flags = F_STATE,
+     .choices = config_repartition_modes,
+     .off = FIELD(repartition_mode),
+     .help = "auto (never with group_by \"$record_key\", always otherwise), always (source "
+             "tasks route events by murmur2(group key) to window tasks), or never (the input is "
+             "already partitioned by the group key)."},
+    {.name = "repartition.partitions",
+     .type = T_INT,
+     .flags = F_STATE,
+     .min = 1,
+     .max = INT32_MAX,
+     .off = FIELD(repartition_partitions),
+     .def_help = "(the input partition count)",
+     .help = "R, the number of window tasks when repartitioning."},
     {.name = "window.type",
      .type = T_ENUM,
      .flags = F_REQUIRED | F_STATE,

@@ -226,12 +226,12 @@ static void produce_side_record(tm_runner *r, const char *topic, int32_t partiti
                 err);
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t watermark)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t watermark)
 {
     tm_runner *r = ctx;
     tm_side_record s;
     tm_side_record_late(&s, rec, watermark, tm_kafka_record_limit(r->kafka, r->cfg->late_topic));
-    produce_side_record(r, r->cfg->late_topic, rec->partition, &s);
+    produce_side_record(r, r->cfg->late_topic, partition, &s);
 }
 
 static void on_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason,
@@ -604,6 +604,20 @@ static int align(tm_runner *r, int64_t now, char *errstr, size_t errlen)
 int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_options *opt,
                    char *errstr, size_t errlen)
 {
+    /* SEMANTICS 10's source and window tasks, joined by the repartition
+     * topic, are replay's only so far: run single-stage tasks only where
+     * the user says the input is partitioned by the group key. */
+    if (tm_config_repartitions(cfg))
+        return tm_seterr(errstr, errlen, TM_ECONFIG,
+                         "config: repartition.mode: the live service does not repartition yet, "
+                         "and this pipeline would (repartition.mode %s, group_by %s); set "
+                         "repartition.mode=never, which is right only when the producers key the "
+                         "input records by the group key (a record's key is its group key, so "
+                         "Kafka's partitioner puts every record of a key in one partition)",
+                         cfg->repartition_mode == TM_REPARTITION_AUTO ? "auto" : "always",
+                         cfg->group_mode == TM_GROUP_GLOBAL       ? "unset: one global key"
+                         : cfg->group_mode == TM_GROUP_RECORD_KEY ? "\"$record_key\""
+                                                                  : "a pointer");
     tm_runner *r = tm_xcalloc(1, sizeof *r);
     r->cfg = cfg;
     r->opt = *opt;

@@ -72,7 +72,8 @@ static const char *const CONFIG_JSON =
     "\"aggregations\":[{\"name\":\"orders\",\"op\":\"count\"},"
     "{\"name\":\"gmv\",\"op\":\"sum\",\"pointer\":\"/amount\"},"
     "{\"name\":\"max_amount\",\"op\":\"max\",\"pointer\":\"/amount\"}],"
-    "\"dedup\":{\"enabled\":true},\"output\":{\"topic\":\"gmv\"}}";
+    "\"dedup\":{\"enabled\":true},\"output\":{\"topic\":\"gmv\"},"
+    "\"repartition\":{\"mode\":\"never\"}}";
 
 static char *make_payload(uint64_t id, size_t merchant, double amount, int64_t t)
 {
@@ -142,8 +143,9 @@ static void on_result(void *ctx, int32_t partition, const tm_window_result *r)
     s->results++;
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t w)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t w)
 {
+    (void)partition;
     (void)rec;
     (void)w;
     ((format_sink *)ctx)->late++;

@@ -307,6 +307,7 @@ static void write_config(const char *path, const char *app, const char *in, cons
         "            \"event_time\": {\"pointer\": \"/event_time\", \"format\": \"epoch_ms\"},\n"
         "            \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
         "  \"watermark\": {\"max_out_of_orderness_ms\": %lld, \"idle_timeout_ms\": 0},\n"
+        "  \"repartition\": {\"mode\": \"never\"},\n"
         "  \"window\": %s,\n"
         "  \"allowed_lateness_ms\": %lld,\n"
         "  \"aggregations\": [\n"
@@ -512,8 +513,9 @@ static void count_result(void *ctx, int32_t partition, const tm_window_result *r
     ((counts *)ctx)->results++;
 }
 
-static void count_late(void *ctx, const tm_record *rec, int64_t w)
+static void count_late(void *ctx, int32_t partition, const tm_record *rec, int64_t w)
 {
+    (void)partition;
     (void)rec;
     (void)w;
     ((counts *)ctx)->late++;

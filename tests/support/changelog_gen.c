@@ -37,6 +37,7 @@ tm_config *tm_changelog_gen_config(const char *app_id, const char *topic, const 
                   "\"/event_time\"},\n"
                   "           \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
                   " \"watermark\": {\"max_out_of_orderness_ms\": 2000, \"idle_timeout_ms\": 0},\n"
+                  " \"repartition\": {\"mode\": \"never\"},\n"
                   " \"window\": {\"type\": \"tumbling\", \"size_ms\": 3600000},\n"
                   " \"aggregations\": [{\"name\": \"orders\", \"op\": \"count\"},\n"
                   "                  {\"name\": \"gmv\", \"op\": \"sum\", \"pointer\": "
@@ -81,9 +82,9 @@ static void no_result(void *ctx, int32_t partition, const tm_window_result *r)
     cr_assert_fail("a window fired: the generated event times keep them all open");
 }
 
-static void no_late(void *ctx, const tm_record *rec, int64_t watermark)
+static void no_late(void *ctx, int32_t partition, const tm_record *rec, int64_t watermark)
 {
-    (void)ctx, (void)rec, (void)watermark;
+    (void)ctx, (void)partition, (void)rec, (void)watermark;
     cr_assert_fail("a late record: the generated event times are in order");
 }
 

@@ -50,10 +50,10 @@ static void on_result(void *ctx, int32_t partition, const tm_window_result *r)
     push(l, &b);
 }
 
-static void on_late(void *ctx, const tm_record *rec, int64_t w)
+static void on_late(void *ctx, int32_t partition, const tm_record *rec, int64_t w)
 {
     tm_buf b = {0};
-    tm_buf_printf(&b, "L %lld %lld", (long long)rec->offset, (long long)w);
+    tm_buf_printf(&b, "L%d %lld %lld", (int)partition, (long long)rec->offset, (long long)w);
     push(ctx, &b);
 }
 
@@ -61,7 +61,8 @@ static void on_dead(void *ctx, const tm_record *rec, tm_dlq_reason why, const ch
 {
     (void)detail;
     tm_buf b = {0};
-    tm_buf_printf(&b, "D %lld %s", (long long)rec->offset, tm_dlq_reason_name(why));
+    tm_buf_printf(&b, "D%d %lld %s", (int)rec->partition, (long long)rec->offset,
+                  tm_dlq_reason_name(why));
     push(ctx, &b);
 }
 

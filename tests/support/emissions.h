@@ -1,8 +1,9 @@
 /*
  * emissions.h: helpers for tests that drive an engine directly: a config
  * from JSON text, and a sink that records every emission as one line of
- * text ("R<partition> <key> <value or null>", "L <offset> <watermark>",
- * "D <offset> <reason>"), so that runs compare as string arrays.
+ * text ("R<partition> <key> <value or null>", "L<partition> <offset>
+ * <watermark>", "D<partition> <offset> <reason>"; the partition of the
+ * task that emitted it), so that runs compare as string arrays.
  */
 #ifndef TM_TEST_EMISSIONS_H
 #define TM_TEST_EMISSIONS_H

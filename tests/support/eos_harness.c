@@ -151,7 +151,9 @@ static const char *window_json(tm_eos_window w)
 }
 
 /* The pipeline: the workload's order events (workload.h), per merchant,
- * with dedup, clamped clock skew, and all three outputs. Idleness off:
+ * with dedup, clamped clock skew, and all three outputs. Repartitioning
+ * off: the live service does not repartition yet, and the workload puts
+ * every record of a merchant in one partition. Idleness off:
  * the live watermark's idleness follows the wall clock and replay's the
  * receipt times; without it the two agree exactly. */
 static void write_config(tm_eos *e, tm_eos_window w)
@@ -165,6 +167,7 @@ static void write_config(tm_eos *e, tm_eos_window w)
             "            \"event_time\": {\"pointer\": \"/event_time\", \"format\": \"auto\"},\n"
             "            \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
             "  \"watermark\": {\"max_out_of_orderness_ms\": 2000, \"idle_timeout_ms\": 0},\n"
+            "  \"repartition\": {\"mode\": \"never\"},\n"
             "  \"window\": %s,\n"
             "  \"allowed_lateness_ms\": 3000,\n"
             "  \"aggregations\": [\n"

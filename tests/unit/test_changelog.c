@@ -166,7 +166,8 @@ static void check_restores(const char *window_json, size_t record_limit)
              "\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"},"
              "{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"/a\"},"
              "{\"name\":\"hi\",\"op\":\"max\",\"pointer\":\"/a\"}],"
-             "\"dedup\":{\"enabled\":true},\"output\":{\"topic\":\"out\"}}",
+             "\"dedup\":{\"enabled\":true},\"output\":{\"topic\":\"out\"},"
+             "\"repartition\":{\"mode\":\"never\"}}",
              window_json);
     tm_config *cfg = tm_test_config(json);
     event *ev = make_events(7);
@@ -310,7 +311,7 @@ static int restore_under(const char *written_json, const char *restored_json, ch
     "{\"application_id\":\"c\",\"input\":{\"topics\":[\"in\"],"                                    \
     "\"event_time\":{\"pointer\":\"/t\"},\"group_by\":\"/k\"},\"window\":" window                  \
     ",\"allowed_lateness_ms\":" lateness ",\"aggregations\":" aggs                                 \
-    ",\"output\":{\"topic\":\"out\"}}"
+    ",\"output\":{\"topic\":\"out\"},\"repartition\":{\"mode\":\"never\"}}"
 
 #define TUMBLING_10S "{\"type\":\"tumbling\",\"size_ms\":10000}"
 #define COUNT "[{\"name\":\"n\",\"op\":\"count\"}]"

@@ -20,6 +20,7 @@
 
 /* Tumbling 1 s windows, no disorder or lateness (a window expires as it
  * fires), dedup with a 5 s TTL: two events make every kind of record. */
+/* The live service's single-stage tasks: repartition.mode never. */
 static const char *CONFIG =
     "{\"application_id\":\"j\",\"input\":{\"topics\":[\"in\"],"
     "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"},\"group_by\":\"/k\","
@@ -27,7 +28,8 @@ static const char *CONFIG =
     "\"window\":{\"type\":\"tumbling\",\"size_ms\":1000},\"allowed_lateness_ms\":0,"
     "\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"},"
     "{\"name\":\"s\",\"op\":\"sum\",\"pointer\":\"/a\"}],"
-    "\"dedup\":{\"enabled\":true,\"ttl_ms\":5000},\"output\":{\"topic\":\"out\"}}";
+    "\"dedup\":{\"enabled\":true,\"ttl_ms\":5000},\"output\":{\"topic\":\"out\"},"
+    "\"repartition\":{\"mode\":\"never\"}}";
 
 typedef struct fixture {
     tm_config *cfg;

@@ -433,6 +433,107 @@ Test(config, watermark_combine_does_not_shape_the_state)
     tm_config_free(b);
 }
 
+/* ---- repartition.mode and repartition.partitions ------------------------ */
+
+/* auto resolves by group_by (SEMANTICS 10): never for "$record_key",
+ * always for a pointer, a list of pointers or no group_by; always and
+ * never are taken as they are. */
+Test(config, repartition_mode_resolves_auto_by_group_by)
+{
+    static const struct {
+        const char *group_by; /* NULL: none */
+        const char *mode;     /* NULL: the default */
+        bool repartitions;
+    } cases[] = {
+        {NULL, NULL, true},
+        {"\"/m\"", NULL, true},
+        {"[\"/m\",\"/r\"]", NULL, true},
+        {"\"$record_key\"", NULL, false},
+        {"\"$record_key\"", "always", true},
+        {"\"/m\"", "never", false},
+        {NULL, "never", false},
+        {"\"/m\"", "auto", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"application_id\":\"app\",\"input\":{\"topics\":[\"in\"],"
+                 "\"event_time\":{\"pointer\":\"/t\"}%s%s},\"output\":{\"topic\":\"out\"},"
+                 "" TUMBLING "%s%s%s}",
+                 cases[i].group_by ? ",\"group_by\":" : "",
+                 cases[i].group_by ? cases[i].group_by : "",
+                 cases[i].mode ? ",\"repartition\":{\"mode\":\"" : "",
+                 cases[i].mode ? cases[i].mode : "", cases[i].mode ? "\"}" : "");
+        tm_config *cfg = load_ok(json, NULL, NULL, 0);
+        cr_expect_eq(tm_config_repartitions(cfg), cases[i].repartitions, "case %zu: %s", i, json);
+        cr_expect_eq(cfg->repartition_partitions, 0, "unset: the input partition count");
+        tm_config_free(cfg);
+    }
+    const char *ov[] = {"repartition.mode=never", "repartition.partitions=12"};
+    tm_config *cfg = load_ok(MIN_JSON, NULL, ov, 2);
+    cr_assert_eq(cfg->repartition_mode, TM_REPARTITION_NEVER);
+    cr_assert_eq(cfg->repartition_partitions, 12);
+    tm_config_free(cfg);
+}
+
+Test(config, repartition_errors_name_the_key)
+{
+    expect_file_err("{" BASE "," TUMBLING ",\"repartition\":{\"mode\":\"sometimes\"}}",
+                    "config: repartition.mode: unknown value 'sometimes'", "auto, always, never");
+    expect_file_err("{" BASE "," TUMBLING ",\"repartition\":{\"partitions\":0}}",
+                    "config: repartition.partitions", NULL);
+    expect_file_err("{" BASE "," TUMBLING ",\"repartition\":{\"partitions\":\"3\"}}",
+                    "config: repartition.partitions", NULL);
+    expect_override_err("repartition.partitions=-1", "repartition.partitions", NULL);
+    expect_override_err("repartition.partitions=2147483648", "repartition.partitions", NULL);
+    char *env[] = {"TIDEMARK_REPARTITION_MODE=maybe", NULL};
+    expect_err(MIN_JSON, env, NULL, 0, "repartition.mode", "TIDEMARK_REPARTITION_MODE");
+}
+
+/* Window tasks are per repartition partition, so a repartitioning
+ * pipeline's fingerprint holds the resolved mode and R; one that does not
+ * repartition keeps the fingerprint it had before these keys existed. */
+Test(config, repartition_shapes_the_state)
+{
+    const char *never[] = {"repartition.mode=never"};
+    const char *never_r[] = {"repartition.mode=never", "repartition.partitions=3"};
+    const char *autom[] = {"repartition.mode=auto"};
+    const char *always[] = {"repartition.mode=always"};
+    const char *r3[] = {"repartition.partitions=3"};
+    tm_config *c_never = load_ok(MIN_JSON, NULL, never, 1);
+    tm_config *c_never_r = load_ok(MIN_JSON, NULL, never_r, 2);
+    tm_config *c_auto = load_ok(MIN_JSON, NULL, autom, 1);
+    tm_config *c_always = load_ok(MIN_JSON, NULL, always, 1);
+    tm_config *c_r3 = load_ok(MIN_JSON, NULL, r3, 1);
+    tm_buf f_never = {0}, f_never_r = {0}, f_auto = {0}, f_always = {0}, f_r3 = {0};
+    tm_config_state_fingerprint(c_never, &f_never);
+    tm_config_state_fingerprint(c_never_r, &f_never_r);
+    tm_config_state_fingerprint(c_auto, &f_auto);
+    tm_config_state_fingerprint(c_always, &f_always);
+    tm_config_state_fingerprint(c_r3, &f_r3);
+    cr_assert_null(strstr(f_never.data, "repartition"), "%s", f_never.data);
+    cr_assert_str_eq(f_never.data, f_never_r.data);
+    cr_assert(strstr(f_auto.data, "repartition.mode=always\n"), "%s", f_auto.data);
+    cr_assert_str_eq(f_auto.data, f_always.data, "auto and always make the same state");
+    cr_assert(strstr(f_r3.data, "repartition.partitions=3\n"), "%s", f_r3.data);
+    tm_buf diff = {0};
+    cr_assert_eq(
+        tm_config_fingerprint_diff(f_never.data, f_never.len, f_auto.data, f_auto.len, &diff), 2,
+        "%s", diff.data);
+    cr_assert(strstr(diff.data, "repartition.mode (was unset, now always)"), "%s", diff.data);
+    tm_buf_free(&diff);
+    tm_buf_free(&f_never);
+    tm_buf_free(&f_never_r);
+    tm_buf_free(&f_auto);
+    tm_buf_free(&f_always);
+    tm_buf_free(&f_r3);
+    tm_config_free(c_never);
+    tm_config_free(c_never_r);
+    tm_config_free(c_auto);
+    tm_config_free(c_always);
+    tm_config_free(c_r3);
+}
+
 /* ---- errors name the key ------------------------------------------------- */
 
 Test(config, unknown_keys)

@@ -2,7 +2,7 @@
  * Unit tests of engine.c: the per-record order of SEMANTICS 7 (clock skew,
  * dedup before windows, late output, watermark), and a property test:
  * shuffling arrival order within the out-of-orderness bound does not change
- * the results.
+ * the results, of one task or of a repartitioned pipeline (repartition.h).
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -17,6 +17,7 @@
 #include "emissions.h"
 #include "engine.h"
 #include "generator.h"
+#include "repartition.h"
 
 /* ---- helpers ---- */
 
@@ -105,7 +106,7 @@ Test(engine, duplicate_of_a_too_late_event_is_a_duplicate_not_a_second_late_reco
     cr_assert_eq(st->too_late, 1);
     cr_assert_eq(st->duplicates, 1);
     cr_assert_eq(h.out.n, 1);
-    cr_assert_str_eq(h.out.v[0], "L 1 490");
+    cr_assert_str_eq(h.out.v[0], "L0 1 490");
     harness_close(&h);
 }
 
@@ -150,10 +151,10 @@ Test(engine, clock_skew_dead_letter_and_dead_letters_do_not_move_the_watermark)
     feed(&h, 0, 100, NULL);
     feed(&h, 0, 100, "{\"k\":\"x\",\"t\":50}");
     cr_assert_eq(h.out.n, 4);
-    cr_assert_str_eq(h.out.v[0], "D 0 clock_skew");
-    cr_assert_str_eq(h.out.v[1], "D 1 empty_value");
-    cr_assert_str_eq(h.out.v[2], "D 2 empty_value");
-    cr_assert_str_eq(h.out.v[3], "D 3 missing_event_id");
+    cr_assert_str_eq(h.out.v[0], "D0 0 clock_skew");
+    cr_assert_str_eq(h.out.v[1], "D0 1 empty_value");
+    cr_assert_str_eq(h.out.v[2], "D0 2 empty_value");
+    cr_assert_str_eq(h.out.v[3], "D0 3 missing_event_id");
     cr_assert_eq(tm_engine_watermark(h.e), INT64_MIN);
     cr_assert_eq(tm_engine_stats_of(h.e)->dead_letters[TM_DLQ_CLOCK_SKEW], 1);
     harness_close(&h);
@@ -192,7 +193,7 @@ Test(engine, wall_guard_dead_letters_with_clock_skew_dlq)
     feed_at(&h, 0, 253402300799000, 1000,
             "{\"k\":\"x\",\"t\":" FORGED ",\"a\":2,\"id\":\"forged\"}");
     cr_assert_eq(h.out.n, 1);
-    cr_assert_str_eq(h.out.v[0], "D 0 clock_skew");
+    cr_assert_str_eq(h.out.v[0], "D0 0 clock_skew");
     const tm_engine_stats *st = tm_engine_stats_of(h.e);
     cr_assert_eq(st->dead_letters[TM_DLQ_CLOCK_SKEW], 1);
     cr_assert_eq(st->ahead_of_wall, 1);
@@ -283,7 +284,8 @@ static uint64_t rnd(void)
 }
 
 typedef struct event {
-    size_t topic; /* input topic index */
+    size_t topic;      /* input topic index */
+    int32_t partition; /* input partition (repartitioned runs) */
     int64_t t;
     int64_t arrival; /* t + a delay within [0, D): sorting by it shuffles */
     char value[160];
@@ -303,17 +305,73 @@ static int by_time(const void *a, const void *b)
     return (x->t > y->t) - (x->t < y->t);
 }
 
-/* Runs the events in array order; returns the collected output. Receipt
- * time is the arrival time, so processing time never idles anything. */
-static tm_test_lines run_events(const char *config_json, const event *ev, size_t n)
+/* The input topics of a property run, how W combines them, and how many
+ * input partitions feed a repartitioned pipeline of how many window tasks
+ * (0: one task, no repartitioning). The bound holds for any combination:
+ * an event arriving after event j has t > t_j - D, above the watermark of
+ * j's source (a partition, or a source task), and a combined W is never
+ * above the largest source. */
+typedef struct sources {
+    const char *topics_json;
+    size_t n_topics;
+    const char *combine_json; /* appended to the watermark object */
+    int32_t partitions;       /* source tasks, repartitioned; 0: one task */
+    int32_t window_tasks;     /* R, the window tasks */
+} sources;
+
+/* Runs the events in array order through one task (src->partitions 0) or
+ * a repartitioned pipeline; returns the collected output. Receipt time is
+ * the arrival time, so processing time never idles anything. */
+static tm_test_lines run_events(const char *config_json, const sources *src, const event *ev,
+                                size_t n)
 {
     harness h;
     harness_open(&h, config_json);
-    for (size_t i = 0; i < n; i++)
-        feed(&h, ev[i].topic, ev[i].arrival, ev[i].value);
+    tm_repartition *p = NULL;
+    if (src->partitions > 0) {
+        int32_t parts[16];
+        cr_assert_leq(src->partitions, 16);
+        for (int32_t i = 0; i < src->partitions; i++)
+            parts[i] = i;
+        char err[256];
+        cr_assert_eq(tm_repartition_open(&p, h.cfg, parts, (size_t)src->partitions,
+                                         src->window_tasks, 0, err, sizeof err),
+                     0, "%s", err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!p) {
+            feed(&h, ev[i].topic, ev[i].arrival, ev[i].value);
+            continue;
+        }
+        tm_record rec = {.topic = h.cfg->input_topics[ev[i].topic],
+                         .topic_index = ev[i].topic,
+                         .partition = ev[i].partition,
+                         .offset = (int64_t)i,
+                         .ts = ev[i].arrival,
+                         .value = ev[i].value,
+                         .value_len = strlen(ev[i].value)};
+        tm_repartition_process(p, &rec, ev[i].arrival, &h.sink);
+    }
+    tm_repartition_close(p);
     tm_test_lines out = h.out;
     h.out = (tm_test_lines){0};
     harness_close(&h);
+    return out;
+}
+
+/* The lines of l whose first word (the emitting partition, "R0") is
+ * word, in order: the output per partition is what must not change
+ * (window tasks fire in ascending r, so another arrival order may
+ * interleave two partitions' results differently). */
+static tm_test_lines lines_of(const tm_test_lines *l, const char *word)
+{
+    tm_test_lines out = {0};
+    size_t n = strlen(word);
+    for (size_t i = 0; i < l->n; i++)
+        if (strncmp(l->v[i], word, n) == 0 && l->v[i][n] == ' ') {
+            out.v = realloc(out.v, (out.n + 1) * sizeof *out.v);
+            out.v[out.n++] = l->v[i];
+        }
     return out;
 }
 
@@ -344,20 +402,31 @@ static void assert_same_results(const tm_test_lines *a, const tm_test_lines *b, 
     }
 }
 
-/* The input topics of a property run and how W combines them. The bound
- * holds for any combination: an event arriving after event j has
- * t > t_j - D, above j's source watermark, and a combined W is never
- * above the largest source. */
-typedef struct sources {
-    const char *topics_json;
-    size_t n_topics;
-    const char *combine_json; /* appended to the watermark object */
-} sources;
-
-static const sources one_topic = {"[\"in\"]", 1, ""};
+static const sources one_topic = {"[\"in\"]", 1, "", 0, 0};
 /* k = ceil(0.5 x 3) = 2: the median topic's watermark. */
 static const sources three_topics_quantile = {"[\"a\",\"b\",\"c\"]", 3,
-                                              ",\"combine\":\"quantile\",\"quantile\":0.5"};
+                                              ",\"combine\":\"quantile\",\"quantile\":0.5", 0, 0};
+/* Four input partitions (events spread at random, not by key) into three
+ * window tasks; and two topics of three partitions each into five, with
+ * the source tasks combined by a quantile. */
+static const sources repartitioned = {"[\"in\"]", 1, "", 4, 3};
+static const sources repartitioned_topics_quantile = {
+    "[\"a\",\"b\"]", 2, ",\"combine\":\"quantile\",\"quantile\":0.6", 3, 5};
+
+/* Every partition's results equal, line by line (assert_same_results). */
+static void assert_same_per_partition(const tm_test_lines *a, const tm_test_lines *b, uint64_t seed,
+                                      int32_t partitions)
+{
+    for (int32_t r = 0; r < (partitions > 0 ? partitions : 1); r++) {
+        char word[16];
+        snprintf(word, sizeof word, "R%d", (int)r);
+        tm_test_lines x = lines_of(a, word), y = lines_of(b, word);
+        assert_same_results(&x, &y, seed);
+        free(x.v);
+        free(y.v);
+    }
+    cr_assert_eq(a->n, b->n, "seed %llu: %zu vs %zu lines", (unsigned long long)seed, a->n, b->n);
+}
 
 static void check_shuffles(const char *window_json, int64_t d, const sources *src)
 {
@@ -388,6 +457,8 @@ static void check_shuffles(const char *window_json, int64_t d, const sources *sr
             } else {
                 /* One topic draws nothing: its workload stays as it was. */
                 ev[i].topic = src->n_topics > 1 ? (size_t)(rnd() % src->n_topics) : 0;
+                ev[i].partition =
+                    src->partitions > 1 ? (int32_t)(rnd() % (uint64_t)src->partitions) : 0;
                 ev[i].t = t;
                 snprintf(ev[i].value, sizeof ev[i].value,
                          "{\"k\":\"m%d\",\"r\":%d,\"t\":%lld,\"a\":%d.%02d,\"id\":\"e%zu\"}",
@@ -398,15 +469,15 @@ static void check_shuffles(const char *window_json, int64_t d, const sources *sr
         qsort(ev, N, sizeof *ev, by_time);
         for (size_t i = 0; i < N; i++)
             ev[i].arrival = ev[i].t;
-        tm_test_lines in_order = run_events(config, ev, N);
+        tm_test_lines in_order = run_events(config, src, ev, N);
         /* An event arriving after event j has t > t_j - D >= W: never late,
          * not even touching a fired session (the bound is strict). */
         for (size_t i = 0; i < N; i++)
             ev[i].arrival = ev[i].t + (int64_t)(rnd() % (uint64_t)d);
         qsort(ev, N, sizeof *ev, by_arrival);
-        tm_test_lines shuffled = run_events(config, ev, N);
+        tm_test_lines shuffled = run_events(config, src, ev, N);
         cr_assert_gt(in_order.n, 10, "the workload must produce results");
-        assert_same_results(&in_order, &shuffled, seed);
+        assert_same_per_partition(&in_order, &shuffled, seed, src->window_tasks);
         tm_test_lines_free(&in_order);
         tm_test_lines_free(&shuffled);
     }
@@ -432,4 +503,16 @@ Test(engine_property, quantile_over_topics_results_do_not_depend_on_bounded_diso
 {
     check_shuffles("{\"type\":\"tumbling\",\"size_ms\":500}", 300, &three_topics_quantile);
     check_shuffles("{\"type\":\"session\",\"gap_ms\":60}", 300, &three_topics_quantile);
+}
+
+/* A repartitioned pipeline: source tasks over input partitions that hold
+ * every merchant, window tasks per murmur2(group key). */
+Test(engine_property, repartitioned_results_do_not_depend_on_bounded_disorder)
+{
+    check_shuffles("{\"type\":\"tumbling\",\"size_ms\":500}", 300, &repartitioned);
+    check_shuffles("{\"type\":\"hopping\",\"size_ms\":600,\"advance_ms\":200}", 300,
+                   &repartitioned);
+    check_shuffles("{\"type\":\"session\",\"gap_ms\":60}", 300, &repartitioned);
+    check_shuffles("{\"type\":\"tumbling\",\"size_ms\":500}", 300, &repartitioned_topics_quantile);
+    check_shuffles("{\"type\":\"session\",\"gap_ms\":60}", 300, &repartitioned_topics_quantile);
 }

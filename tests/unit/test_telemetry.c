@@ -124,9 +124,9 @@ static void no_result(void *ctx, int32_t partition, const tm_window_result *r)
 {
     (void)ctx, (void)partition, (void)r;
 }
-static void no_late(void *ctx, const tm_record *rec, int64_t watermark)
+static void no_late(void *ctx, int32_t partition, const tm_record *rec, int64_t watermark)
 {
-    (void)ctx, (void)rec, (void)watermark;
+    (void)ctx, (void)partition, (void)rec, (void)watermark;
 }
 static void no_dead_letter(void *ctx, const tm_record *rec, tm_dlq_reason reason,
                            const char *detail)
