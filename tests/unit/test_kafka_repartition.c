@@ -1,0 +1,361 @@
+/*
+ * test_kafka_repartition.c: the repartition topic of the kafka layer
+ * (service/kafka/kafka_repartition.c) against the test broker: created
+ * with R partitions and its configs (read back with DescribeConfigs), an
+ * existing one with another partition count or too small for an event
+ * refused, records produced in the transaction (visible read_committed
+ * once committed, never when aborted), and purged below a committed
+ * offset. Plain librdkafka clients play the outside world.
+ *
+ * Every wait is bounded (deadlines, librdkafka timeouts); no Criterion
+ * .timeout (it leaks under ASan, see tests/broker/README.md).
+ */
+#include "kafka.h"
+
+#include "broker.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "proc.h"
+
+#include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WAIT_MS 20000
+/* What the tests say an event adds to its input record. */
+#define OVERHEAD 20000
+/* The launcher's topics take Kafka's default max.message.bytes. */
+#define KAFKA_DEFAULT_MAX_MESSAGE_BYTES 1048588
+
+static tm_test_broker *broker;
+static tm_config *cfg;
+
+static void quiet(void)
+{
+    /* librdkafka's informational lines would drown the test output. */
+    tm_log_threshold = TM_LOG_ERROR;
+}
+
+static void teardown(void)
+{
+    tm_config_free(cfg);
+    cfg = NULL;
+    if (broker)
+        tm_test_broker_stop(broker);
+    broker = NULL;
+}
+
+TestSuite(kafka_repartition, .init = quiet, .fini = teardown);
+
+/* A one-broker cluster with the input, output, late and dead-letter
+ * topics (2 partitions each), the extra launcher arguments (NULL-ended),
+ * and the configuration of application "app" on it. */
+static void start(const char *const *extra)
+{
+    const char *args[24] = {"--brokers", "1",       "--topic",    "in:2",    "--topic",
+                            "out:2",     "--topic", "app-late:2", "--topic", "app-dlq:2"};
+    size_t n = 10;
+    for (size_t i = 0; extra && extra[i] && n < 23; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    broker = tm_test_broker_start(args, NULL);
+
+    char path[] = "/tmp/tm_test_kafka_repartition_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    const char *json = "{\"application_id\":\"app\",\"input\":{\"topics\":[\"in\"],"
+                       "\"event_time\":{\"pointer\":\"/t\"}},\"output\":{\"topic\":\"out\"},"
+                       "\"window\":{\"type\":\"tumbling\",\"size_ms\":1000}}";
+    cr_assert_eq(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    char bs[640], err[512];
+    snprintf(bs, sizeof bs, "kafka.bootstrap.servers=%s", tm_test_broker_bootstrap(broker));
+    const char *ov[] = {bs};
+    int rc = tm_config_load(&cfg, path, NULL, ov, 1, err, sizeof err);
+    unlink(path);
+    cr_assert_eq(rc, 0, "config: %s", err);
+}
+
+/* tm_kafka_open with a repartition topic of r partitions: its result,
+ * the handle in *k, the message in err. */
+static int open_with(int32_t r, tm_kafka **k, char err[512])
+{
+    tm_kafka_needs needs = {.repartition_partitions = r, .repartition_overhead_bytes = OVERHEAD};
+    *k = NULL;
+    return tm_kafka_open(k, cfg, "i0", NULL, &needs, err, 512);
+}
+
+static tm_kafka *open_ok(int32_t r)
+{
+    tm_kafka *k;
+    char err[512];
+    int rc = open_with(r, &k, err);
+    cr_assert_eq(rc, 0, "tm_kafka_open: %d %s", rc, err);
+    return k;
+}
+
+/* ---- the outside world ---------------------------------------------------- */
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *const *kv)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256];
+    cr_assert_eq(rd_kafka_conf_set(conf, "bootstrap.servers", tm_test_broker_bootstrap(broker), err,
+                                   sizeof err),
+                 RD_KAFKA_CONF_OK, "%s", err);
+    for (; kv && kv[0]; kv += 2)
+        cr_assert_eq(rd_kafka_conf_set(conf, kv[0], kv[1], err, sizeof err), RD_KAFKA_CONF_OK,
+                     "%s: %s", kv[0], err);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    cr_assert_not_null(rk, "%s", err);
+    return rk;
+}
+
+/* topic's partition count, 0 when it does not exist (all topics are
+ * asked for: asking for one would auto-create it). */
+static int partitions_of(const char *topic)
+{
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, WAIT_MS);
+    cr_assert_eq(err, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata: %s", rd_kafka_err2str(err));
+    int n = 0;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
+            n = md->topics[i].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    return n;
+}
+
+/* The value of topic config `name` (DescribeConfigs) into value. */
+static void topic_config(const char *topic, const char *name, char *value, size_t len)
+{
+    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, WAIT_MS);
+    cr_assert_not_null(ev, "no DescribeConfigs answer in time");
+    cr_assert_eq(rd_kafka_event_error(ev), 0, "%s", rd_kafka_event_error_string(ev));
+    size_t n = 0, m = 0;
+    const rd_kafka_ConfigResource_t **got =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    cr_assert_eq(n, 1);
+    const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(got[0], &m);
+    value[0] = '\0';
+    for (size_t i = 0; i < m; i++)
+        if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) == 0)
+            snprintf(value, len, "%s",
+                     rd_kafka_ConfigEntry_value(entries[i]) ? rd_kafka_ConfigEntry_value(entries[i])
+                                                            : "(null)");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_ConfigResource_destroy(res);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+}
+
+/* The values of app-repartition [r], read_committed from its log start,
+ * comma-separated into out. */
+static void read_committed_values(int32_t r, char *out, size_t len)
+{
+    const char *kv[] = {"group.id",
+                        "test-reader",
+                        "isolation.level",
+                        "read_committed",
+                        "enable.partition.eof",
+                        "true",
+                        "enable.auto.commit",
+                        "false",
+                        NULL};
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kv);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, "app-repartition", r)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    cr_assert_eq(rd_kafka_assign(c, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(parts);
+    out[0] = '\0';
+    bool eof = false;
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    while (!eof) {
+        cr_assert_lt(tm_test_now_ms(), deadline, "no end of app-repartition [%d] in time (%s)",
+                     (int)r, out);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof = true;
+        } else {
+            cr_assert_eq(m->err, 0, "%s", rd_kafka_message_errstr(m));
+            size_t used = strlen(out);
+            snprintf(out + used, len - used, "%s%.*s=%.*s", used ? "," : "", (int)m->key_len,
+                     m->key ? (const char *)m->key : "", (int)m->len, (const char *)m->payload);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+}
+
+static int64_t low_watermark(int32_t r)
+{
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, NULL);
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(c, "app-repartition", r, &lo, &hi, WAIT_MS);
+    cr_assert_eq(err, 0, "%s", rd_kafka_err2str(err));
+    rd_kafka_destroy(c);
+    return lo;
+}
+
+#define ERR err, sizeof err
+#define EXPECT_OK(call)                                                                            \
+    do {                                                                                           \
+        tm_kafka_status st_ = (call);                                                              \
+        cr_assert_eq(st_, TM_KAFKA_OK, "%s: %d %s", #call, st_, err);                              \
+    } while (0)
+
+static void produce(tm_kafka *k, int32_t r, const char *key, const char *value)
+{
+    char err[512];
+    EXPECT_OK(
+        tm_kafka_produce_repartition(k, r, key, key ? strlen(key) : 0, value, strlen(value), ERR));
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+Test(kafka_repartition, missing_topic_is_created_with_r_partitions_and_its_configs)
+{
+    start(NULL);
+    tm_kafka *k = open_ok(3);
+    cr_expect_str_eq(tm_kafka_repartition_topic(k), "app-repartition");
+    cr_expect_eq(tm_kafka_repartition_partitions(k), 3);
+    cr_expect_eq(partitions_of("app-repartition"), 3);
+
+    char v[64];
+    topic_config("app-repartition", "cleanup.policy", v, sizeof v);
+    cr_expect_str_eq(v, "delete");
+    topic_config("app-repartition", "retention.ms", v, sizeof v);
+    cr_expect_str_eq(v, "-1");
+    topic_config("app-repartition", "max.message.bytes", v, sizeof v);
+    cr_expect_eq(strtoll(v, NULL, 10), KAFKA_DEFAULT_MAX_MESSAGE_BYTES + OVERHEAD, "%s", v);
+    /* The producer's message.max.bytes (1000000 by default) was raised to
+     * the topic's: an event of the largest input record fits. */
+    cr_expect_eq(tm_kafka_repartition_record_limit(k), KAFKA_DEFAULT_MAX_MESSAGE_BYTES + OVERHEAD);
+    cr_expect_eq(tm_kafka_record_limit(k, "out"), KAFKA_DEFAULT_MAX_MESSAGE_BYTES);
+    tm_kafka_close(k);
+
+    /* Opened again, the existing topic is taken as it is. */
+    k = open_ok(3);
+    cr_expect_eq(tm_kafka_repartition_partitions(k), 3);
+    tm_kafka_close(k);
+}
+
+Test(kafka_repartition, no_topic_without_repartitioning)
+{
+    start(NULL);
+    tm_kafka *k = open_ok(0);
+    cr_expect_null(tm_kafka_repartition_topic(k));
+    cr_expect_eq(partitions_of("app-repartition"), 0);
+    /* Without it, the producer keeps librdkafka's message.max.bytes. */
+    cr_expect_eq(tm_kafka_record_limit(k, "out"), 1000000);
+    tm_kafka_close(k);
+}
+
+Test(kafka_repartition, another_partition_count_is_refused_naming_the_topic_and_both_counts)
+{
+    const char *extra[] = {"--topic", "app-repartition:2", NULL};
+    start(extra);
+    tm_kafka *k;
+    char err[512];
+    int rc = open_with(3, &k, err);
+    cr_expect_eq(rc, TM_ECONFIG, "rc %d: %s", rc, err);
+    cr_expect_null(k);
+    cr_expect(strstr(err, "repartition.partitions") && strstr(err, "'app-repartition'") &&
+                  strstr(err, "has 2 partitions") && strstr(err, "into 3") &&
+                  strstr(err, "tidemark reset"),
+              "%s", err);
+}
+
+Test(kafka_repartition, an_existing_topic_too_small_for_an_event_is_refused)
+{
+    /* Every topic of this cluster takes 10000 bytes, less than an event's
+     * own part (OVERHEAD): none could travel. */
+    const char *extra[] = {"--message-max-bytes", "10000", "--topic", "app-repartition:2", NULL};
+    start(extra);
+    tm_kafka *k;
+    char err[512];
+    int rc = open_with(2, &k, err);
+    cr_expect_eq(rc, TM_ECONFIG, "rc %d: %s", rc, err);
+    cr_expect(strstr(err, "'app-repartition'") && strstr(err, "10000"), "%s", err);
+}
+
+Test(kafka_repartition, records_are_visible_once_committed_never_when_aborted)
+{
+    start(NULL);
+    tm_kafka *k = open_ok(2);
+    char err[512], got[512];
+
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    produce(k, 1, "m1", "e1");
+    produce(k, 1, NULL, "w1"); /* a watermark record: null key */
+    produce(k, 0, "m2", "e2");
+    EXPECT_OK(tm_kafka_commit(k, ERR));
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    produce(k, 1, "m1", "aborted");
+    EXPECT_OK(tm_kafka_abort(k, ERR));
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    produce(k, 1, "m3", "e3");
+    EXPECT_OK(tm_kafka_commit(k, ERR));
+
+    read_committed_values(1, got, sizeof got);
+    cr_expect_str_eq(got, "m1=e1,=w1,m3=e3");
+    read_committed_values(0, got, sizeof got);
+    cr_expect_str_eq(got, "m2=e2");
+
+    /* A partition the topic does not have is a bug of the caller. */
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    cr_expect_eq(tm_kafka_produce_repartition(k, 2, "k", 1, "v", 1, ERR), TM_KAFKA_FATAL);
+    cr_expect(strstr(err, "app-repartition") && strstr(err, "2"), "%s", err);
+    tm_kafka_close(k);
+}
+
+Test(kafka_repartition, purge_deletes_below_the_committed_offset)
+{
+    start(NULL);
+    tm_kafka *k = open_ok(2);
+    char err[512], got[512];
+
+    EXPECT_OK(tm_kafka_begin(k, ERR));
+    for (int i = 0; i < 5; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "e%d", i);
+        produce(k, 0, "m", v);
+    }
+    EXPECT_OK(tm_kafka_commit(k, ERR));
+    cr_expect_eq(low_watermark(0), 0);
+    cr_expect_eq(tm_kafka_repartition_purged(k, 0), -1);
+
+    /* A window task committed offset 3 in partition 0. */
+    const int32_t parts[] = {0};
+    const int64_t below[] = {3};
+    tm_kafka_purge_repartition(k, parts, below, 1);
+    int64_t deadline = tm_test_now_ms() + WAIT_MS;
+    while (tm_kafka_repartition_purged(k, 0) < 3) {
+        cr_assert_lt(tm_test_now_ms(), deadline, "no purge answer in time");
+        tm_test_sleep_ms(20);
+        tm_kafka_purge_repartition(k, NULL, NULL, 0);
+    }
+    cr_expect_eq(tm_kafka_repartition_purged(k, 0), 3);
+    cr_expect_eq(tm_kafka_repartition_purged(k, 1), -1, "partition 1 was not asked");
+    cr_expect_eq(low_watermark(0), 3);
+    read_committed_values(0, got, sizeof got);
+    cr_expect_str_eq(got, "m=e3,m=e4");
+    tm_kafka_close(k);
+}
