@@ -17,6 +17,7 @@
 #include "err.h"
 #include "log.h"
 #include "proc.h"
+#include "reset.h"
 
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
@@ -35,6 +36,7 @@
 
 static tm_test_broker *broker;
 static tm_config *cfg;
+static char state_dir[] = "/tmp/tm_test_kafka_repartition_state_XXXXXX";
 
 static void quiet(void)
 {
@@ -46,6 +48,7 @@ static void teardown(void)
 {
     tm_config_free(cfg);
     cfg = NULL;
+    rmdir(state_dir); /* empty: no test writes a store */
     if (broker)
         tm_test_broker_stop(broker);
     broker = NULL;
@@ -74,10 +77,12 @@ static void start(const char *const *extra)
                        "\"window\":{\"type\":\"tumbling\",\"size_ms\":1000}}";
     cr_assert_eq(write(fd, json, strlen(json)), (ssize_t)strlen(json));
     close(fd);
-    char bs[640], err[512];
+    char bs[640], sd[64], err[512];
+    cr_assert_not_null(mkdtemp(state_dir));
     snprintf(bs, sizeof bs, "kafka.bootstrap.servers=%s", tm_test_broker_bootstrap(broker));
-    const char *ov[] = {bs};
-    int rc = tm_config_load(&cfg, path, NULL, ov, 1, err, sizeof err);
+    snprintf(sd, sizeof sd, "state.dir=%s", state_dir);
+    const char *ov[] = {bs, sd};
+    int rc = tm_config_load(&cfg, path, NULL, ov, 2, err, sizeof err);
     unlink(path);
     cr_assert_eq(rc, 0, "config: %s", err);
 }
@@ -281,6 +286,28 @@ Test(kafka_repartition, another_partition_count_is_refused_naming_the_topic_and_
                   strstr(err, "has 2 partitions") && strstr(err, "into 3") &&
                   strstr(err, "tidemark reset"),
               "%s", err);
+}
+
+Test(kafka_repartition, reset_deletes_the_topic_so_that_the_next_start_creates_it_with_r)
+{
+    start(NULL);
+    tm_kafka *k = open_ok(2);
+    tm_kafka_close(k);
+    cr_assert_eq(partitions_of("app-repartition"), 2);
+
+    /* R changed (repartition.partitions, or the input partition count):
+     * refused until the reset. */
+    char err[512];
+    cr_assert_eq(open_with(3, &k, err), TM_ECONFIG, "%s", err);
+    FILE *out = tmpfile();
+    cr_assert_not_null(out);
+    int rc = tm_reset_run(cfg, true, out, err, sizeof err);
+    fclose(out);
+    cr_assert_eq(rc, 0, "reset: %d %s", rc, err);
+    cr_expect_eq(partitions_of("app-repartition"), 0);
+    k = open_ok(3);
+    cr_expect_eq(partitions_of("app-repartition"), 3);
+    tm_kafka_close(k);
 }
 
 Test(kafka_repartition, an_existing_topic_too_small_for_an_event_is_refused)
