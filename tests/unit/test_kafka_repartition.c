@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "config.h"
 #include "err.h"
+#include "kafka_io.h"
 #include "log.h"
 #include "proc.h"
 #include "reset.h"
@@ -122,20 +123,14 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *const *kv)
     return rk;
 }
 
-/* topic's partition count, 0 when it does not exist (all topics are
- * asked for: asking for one would auto-create it). */
+/* topic's partition count, 0 when it does not exist (the probe is a
+ * consumer, which creates no topic by asking for it). */
 static int partitions_of(const char *topic)
 {
-    rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, WAIT_MS);
-    cr_assert_eq(err, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata: %s", rd_kafka_err2str(err));
-    int n = 0;
-    for (int i = 0; i < md->topic_cnt; i++)
-        if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
-            n = md->topics[i].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_destroy(rk);
+    tm_kafka_probe *p = tm_kafka_probe_new(tm_test_broker_bootstrap(broker), "test-probe");
+    int n = tm_kafka_probe_partitions(p, topic);
+    tm_kafka_probe_free(p);
+    cr_assert_geq(n, 0, "no metadata of %s in time", topic);
     return n;
 }
 
@@ -166,46 +161,24 @@ static void topic_config(const char *topic, const char *name, char *value, size_
     rd_kafka_destroy(rk);
 }
 
-/* The values of app-repartition [r], read_committed from its log start,
- * comma-separated into out. */
-static void read_committed_values(int32_t r, char *out, size_t len)
+/* The records of app-repartition [r], read_committed from its log start,
+ * as envelope lines (tm_kafka_io_dump) into out. */
+static void read_committed_lines(int32_t r, char *out, size_t len)
 {
-    const char *kv[] = {"group.id",
-                        "test-reader",
-                        "isolation.level",
-                        "read_committed",
-                        "enable.partition.eof",
-                        "true",
-                        "enable.auto.commit",
-                        "false",
-                        NULL};
-    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kv);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "app-repartition", r)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    cr_assert_eq(rd_kafka_assign(c, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(parts);
+    char path[] = "/tmp/tm_test_kafka_repartition_dump_XXXXXX", line[512], mark[32];
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    tm_kafka_io_dump(tm_test_broker_bootstrap(broker), "app-repartition", path);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    snprintf(mark, sizeof mark, "\"partition\":%d,", (int)r);
     out[0] = '\0';
-    bool eof = false;
-    int64_t deadline = tm_test_now_ms() + WAIT_MS;
-    while (!eof) {
-        cr_assert_lt(tm_test_now_ms(), deadline, "no end of app-repartition [%d] in time (%s)",
-                     (int)r, out);
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eof = true;
-        } else {
-            cr_assert_eq(m->err, 0, "%s", rd_kafka_message_errstr(m));
-            size_t used = strlen(out);
-            snprintf(out + used, len - used, "%s%.*s=%.*s", used ? "," : "", (int)m->key_len,
-                     m->key ? (const char *)m->key : "", (int)m->len, (const char *)m->payload);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, mark))
+            snprintf(out + strlen(out), len - strlen(out), "%s", line);
+    fclose(f);
+    unlink(path);
 }
 
 static int64_t low_watermark(int32_t r)
@@ -225,6 +198,11 @@ static int64_t low_watermark(int32_t r)
         tm_kafka_status st_ = (call);                                                              \
         cr_assert_eq(st_, TM_KAFKA_OK, "%s: %d %s", #call, st_, err);                              \
     } while (0)
+
+/* A record of app-repartition as tm_kafka_io_dump writes it (key: JSON). */
+#define LINE(r, key, value)                                                                        \
+    "{\"topic\":\"app-repartition\",\"partition\":" #r ",\"key\":" key ",\"payload\":\"" value     \
+    "\",\"headers\":{}}\n"
 
 static void produce(tm_kafka *k, int32_t r, const char *key, const char *value)
 {
@@ -341,10 +319,10 @@ Test(kafka_repartition, records_are_visible_once_committed_never_when_aborted)
     produce(k, 1, "m3", "e3");
     EXPECT_OK(tm_kafka_commit(k, ERR));
 
-    read_committed_values(1, got, sizeof got);
-    cr_expect_str_eq(got, "m1=e1,=w1,m3=e3");
-    read_committed_values(0, got, sizeof got);
-    cr_expect_str_eq(got, "m2=e2");
+    read_committed_lines(1, got, sizeof got);
+    cr_expect_str_eq(got, LINE(1, "\"m1\"", "e1") LINE(1, "null", "w1") LINE(1, "\"m3\"", "e3"));
+    read_committed_lines(0, got, sizeof got);
+    cr_expect_str_eq(got, LINE(0, "\"m2\"", "e2"));
 
     /* A partition the topic does not have is a bug of the caller. */
     EXPECT_OK(tm_kafka_begin(k, ERR));
@@ -382,7 +360,7 @@ Test(kafka_repartition, purge_deletes_below_the_committed_offset)
     cr_expect_eq(tm_kafka_repartition_purged(k, 0), 3);
     cr_expect_eq(tm_kafka_repartition_purged(k, 1), -1, "partition 1 was not asked");
     cr_expect_eq(low_watermark(0), 3);
-    read_committed_values(0, got, sizeof got);
-    cr_expect_str_eq(got, "m=e3,m=e4");
+    read_committed_lines(0, got, sizeof got);
+    cr_expect_str_eq(got, LINE(0, "\"m\"", "e3") LINE(0, "\"m\"", "e4"));
     tm_kafka_close(k);
 }
