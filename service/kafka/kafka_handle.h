@@ -9,8 +9,9 @@
  *   kafka_handle.c            the fatal state, formatted names, fencing hints
  *   kafka_conf.c              the kafka.* passthrough, forced and default
  *                             properties, the log and error callbacks
- *   kafka_admin.c             metadata, admin requests, the changelog topic,
- *                             record limits, topic and group deletion
+ *   kafka_admin.c             metadata, admin requests, creating topics, the
+ *                             changelog topic, record limits, topic and
+ *                             group deletion
  *   kafka_consumer.c          the group consumer: rebalances, batches, seek
  *   kafka_lag.c               consumer lag of the owned partitions, from assignment on
  *   kafka_pause.c             pausing owned input partitions (watermark alignment)
