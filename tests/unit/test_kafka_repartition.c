@@ -288,6 +288,36 @@ Test(kafka_repartition, reset_deletes_the_topic_so_that_the_next_start_creates_i
     tm_kafka_close(k);
 }
 
+Test(kafka_repartition, a_topic_too_small_for_the_largest_input_record_is_taken_with_a_warning)
+{
+    /* Created before tidemark, with the broker's default limit: no room for
+     * an event of a record of that size. */
+    const char *extra[] = {"--topic", "app-repartition:2", NULL};
+    start(extra);
+    char path[] = "/tmp/tm_test_kafka_repartition_log_XXXXXX", log[8192] = "";
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    cr_assert(fd >= 0 && saved >= 0);
+    tm_log_threshold = TM_LOG_WARN;
+    dup2(fd, STDERR_FILENO);
+    tm_kafka *k = open_ok(2);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    tm_log_threshold = TM_LOG_ERROR;
+    ssize_t n = pread(fd, log, sizeof log - 1, 0);
+    close(fd);
+    unlink(path);
+    log[n > 0 ? n : 0] = '\0';
+
+    /* Events of larger input records go by reference within the topic's
+     * limit, which the warning names with what an event of the largest
+     * input record needs. */
+    cr_expect_eq(tm_kafka_repartition_record_limit(k), KAFKA_DEFAULT_MAX_MESSAGE_BYTES);
+    cr_expect(strstr(log, "\"warn\"") && strstr(log, "app-repartition") &&
+                  strstr(log, "at most 1048588 bytes") && strstr(log, "1068588"),
+              "%s", log);
+    tm_kafka_close(k);
+}
+
 Test(kafka_repartition, an_existing_topic_too_small_for_an_event_is_refused)
 {
     /* Every topic of this cluster takes 10000 bytes, less than an event's
