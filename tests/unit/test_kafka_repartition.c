@@ -369,7 +369,7 @@ Test(kafka_repartition, purge_deletes_below_the_committed_offset)
 
     EXPECT_OK(tm_kafka_begin(k, ERR));
     for (int i = 0; i < 5; i++) {
-        char v[8];
+        char v[16];
         snprintf(v, sizeof v, "e%d", i);
         produce(k, 0, "m", v);
     }
