@@ -1,8 +1,8 @@
 /*
  * kafka.c: see kafka.h. Opening the handle for the service (the producer,
  * the consumer, the changelog and repartition topics, record limits,
- * init_transactions), for
- * administration or for reading the changelog, and closing it.
+ * init_transactions), for administration or for reading the changelog,
+ * and closing it.
  */
 #include "kafka_handle.h"
 
