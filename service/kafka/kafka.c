@@ -1,7 +1,8 @@
 /*
  * kafka.c: see kafka.h. Opening the handle for the service (the producer,
- * the consumer, the changelog topic, record limits, init_transactions), for
- * administration or for reading the changelog, and closing it.
+ * the consumer, the changelog and repartition topics, record limits,
+ * init_transactions), for administration or for reading the changelog,
+ * and closing it.
  */
 #include "kafka_handle.h"
 
@@ -71,12 +72,19 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
     if (!rc)
         rc = tm_kafka_check_output_topics(k, k->n_input, errstr, errlen);
     bool remake = false;
+    const tm_kafka_needs none = {0};
+    const tm_kafka_needs *nd = needs ? needs : &none;
+    if (!rc && nd->repartition_partitions > 0)
+        rc = tm_kafka_ensure_repartition(k, nd->repartition_partitions,
+                                         nd->repartition_overhead_bytes, spare, &remake, errstr,
+                                         errlen);
     if (!rc) {
-        const tm_kafka_needs none = {0};
-        const tm_kafka_needs *nd = needs ? needs : &none;
-        size_t needed[4] = {nd->output_bytes, nd->side_bytes, nd->side_bytes, nd->changelog_bytes};
+        size_t needed[TM_KAFKA_OUT_TOPICS] = {nd->output_bytes, nd->side_bytes, nd->side_bytes,
+                                              nd->changelog_bytes, nd->repartition_overhead_bytes};
         rc = tm_kafka_set_record_limits(k, spare, needed, &remake, errstr, errlen);
     }
+    if (!rc && k->repartition_topic)
+        tm_kafka_check_repartition_limit(k);
     if (!rc && remake) {
         rd_kafka_destroy(k->producer);
         k->producer = NULL;
@@ -92,6 +100,8 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
             rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: changelog topic '%s': %s",
                            k->changelog_topic, rd_kafka_err2str(rd_kafka_last_error()));
     }
+    if (!rc && k->repartition_topic)
+        rc = tm_kafka_open_repartition(k, errstr, errlen);
     if (!rc)
         rc = tm_kafka_init_transactions(k, errstr, errlen);
     if (rc) {
@@ -147,6 +157,7 @@ void tm_kafka_close(tm_kafka *k)
     }
     if (k->lag_q)
         rd_kafka_queue_destroy(k->lag_q);
+    tm_kafka_close_repartition(k);
     if (k->consumer) {
         /* Leaves the group; the revoke it triggers only unassigns. */
         rd_kafka_consumer_close(k->consumer);

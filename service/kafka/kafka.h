@@ -80,6 +80,14 @@ typedef struct tm_kafka_needs {
     size_t output_bytes;    /* output.topic: the largest result */
     size_t side_bytes;      /* late and dead-letter topics: headers alone */
     size_t changelog_bytes; /* the changelog: the largest window or checkpoint */
+    /* The repartition topic (SEMANTICS 10): R, its partition count; 0
+     * when the application has none (no repartitioning). */
+    int32_t repartition_partitions;
+    /* What an event record adds to its input record's key and value, at
+     * most (tm_repartition_max_overhead_bytes): the topic is made to take
+     * the input topics' largest max.message.bytes + this, and refused
+     * when it takes less than this (an event's own part must fit). */
+    size_t repartition_overhead_bytes;
 } tm_kafka_needs;
 
 /*
@@ -95,7 +103,9 @@ typedef struct tm_kafka_needs {
  * refuses output topics that are missing or have fewer partitions than the
  * largest input topic (tm_kafka_check_output_topics). Creates the changelog
  * topic <application_id>-changelog (compacted, one partition per input
- * partition) if missing, and calls init_transactions (which fences a
+ * partition) if missing, the repartition topic when needs asks for one
+ * (tm_kafka_ensure_repartition: TM_ECONFIG for an existing one with
+ * another partition count), and calls init_transactions (which fences a
  * previous incarnation with the same instance_id). The input topics must
  * exist, and an existing changelog must have a partition per input
  * partition. Borrows cfg; copies *rb (NULL: no rebalance callbacks, for a
@@ -151,6 +161,61 @@ int tm_kafka_delete_group(tm_kafka *k, const char *group, bool *found, bool *has
  * the partitions it has and those needed, or TM_EKAFKA when the cluster
  * did not answer. */
 int tm_kafka_check_output_topics(tm_kafka *k, int32_t needed, char *errstr, size_t errlen);
+
+/* ---- the repartition topic (SEMANTICS 10-11) ---- */
+
+/*
+ * tm_kafka_open with needs->repartition_partitions = R > 0 makes sure
+ * <application_id>-repartition exists: created when missing with R
+ * partitions (replication as the changelog's), cleanup.policy=delete,
+ * retention.ms=-1 (records are deleted once consumed: the purge below),
+ * segment.bytes=52428800, and max.message.bytes = the input topics' largest
+ * + needs->repartition_overhead_bytes; the producer's message.max.bytes is
+ * raised to that too unless kafka.message.max.bytes is set. An existing
+ * topic with another partition count than R is refused (TM_ECONFIG,
+ * naming the topic, its count and R); one that takes less than an event
+ * of the largest input record is accepted with a warning (such events go
+ * by reference, repartition_record.h), and one that takes less than
+ * repartition_overhead_bytes is refused like any topic too small.
+ */
+
+/* The repartition topic's name, NULL when the handle has none. */
+const char *tm_kafka_repartition_topic(const tm_kafka *k);
+/* Its partition count R (0: none). */
+int32_t tm_kafka_repartition_partitions(const tm_kafka *k);
+/* The largest record (tm_record_wire_bytes) it takes: what
+ * tm_repartition_fit must fit an event into. */
+size_t tm_kafka_repartition_record_limit(const tm_kafka *k);
+
+/* Produces one encoded repartition record (repartition_record.h: key the
+ * group key, or NULL for a watermark) to partition r of the repartition
+ * topic, inside the open transaction: it commits with the source task's
+ * input offsets sent into the same transaction. As tm_kafka_produce:
+ * waits while the producer's queue is full, a failed delivery makes the
+ * commit ABORTABLE. r outside 0..R-1 (or no repartition topic) is FATAL. */
+tm_kafka_status tm_kafka_produce_repartition(tm_kafka *k, int32_t r, const void *key,
+                                             size_t key_len, const void *value, size_t value_len,
+                                             char *errstr, size_t errlen);
+
+/*
+ * After a commit: deletes the records of repartition partitions[i] below
+ * below[i] (DeleteRecords), for the window tasks whose offsets
+ * (the next offset to read, as sent into the transaction) that commit
+ * made durable. Pass committed offsets only: records below them were
+ * consumed by a committed transaction and are never read again.
+ * Never waits: one request at a time is in flight, what is asked
+ * meanwhile goes with the next one, and each call first takes the answer
+ * of the last one (n = 0 only takes answers and sends what is pending).
+ * A failed purge (a broker outage) is logged once and asked again at
+ * most every second; the records stay until then, which costs disk, not
+ * correctness.
+ */
+void tm_kafka_purge_repartition(tm_kafka *k, const int32_t *partitions, const int64_t *below,
+                                size_t n);
+
+/* The log start offset of repartition partition r as the last successful
+ * purge of it answered (-1: none yet). */
+int64_t tm_kafka_repartition_purged(const tm_kafka *k, int32_t r);
 
 /* Partition count of the changelog topic (one per task). */
 int32_t tm_kafka_changelog_partitions(const tm_kafka *k);

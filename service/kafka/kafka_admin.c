@@ -120,39 +120,22 @@ static void send_describe_configs(rd_kafka_t *rk, void *request,
     rd_kafka_DescribeConfigs(rk, d->res, d->n, opts, q);
 }
 
-/* Creates the compacted changelog topic; "already exists" is success (a
- * peer instance won the race). */
-static int create_changelog(tm_kafka *k, int partitions, int replication, char *errstr,
-                            size_t errlen)
+/* Creates nt_spec's topic; "already exists" is success (a peer instance
+ * won the race). */
+static int create_topic(tm_kafka *k, const tm_kafka_new_topic *nt_spec, int replication,
+                        char *errstr, size_t errlen)
 {
     char msg[512];
     int rc = 0;
     rd_kafka_NewTopic_t *nt =
-        rd_kafka_NewTopic_new(k->changelog_topic, partitions, replication, msg, sizeof msg);
+        rd_kafka_NewTopic_new(nt_spec->topic, nt_spec->partitions, replication, msg, sizeof msg);
     if (!nt)
-        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: changelog topic '%s': %s",
-                         k->changelog_topic, msg);
-    /* Compaction keeps the changelog near the size of the state itself
-     * (one record per live window and dedup batch, and the checkpoint),
-     * which is what a restore from an empty store reads. Kafka never
-     * compacts the active segment, and by default rolls it only at 1 GiB
-     * or after 7 days, and cleans a log only once half of it is dirty; a
-     * changelog rewritten every commit interval would then restore up to
-     * twice the state plus a gigabyte. So: segments of 64 MiB or 10
-     * minutes, and a cleaning pass once 10% is dirty. Tombstones stay for
-     * 7 days (delete.retention.ms): a store that was away for less than
-     * that still sees every deletion in the tail it replays. */
-    static const char *const changelog_configs[][2] = {
-        {"cleanup.policy", "compact"},
-        {"segment.bytes", "67108864"},
-        {"segment.ms", "600000"},
-        {"min.cleanable.dirty.ratio", "0.1"},
-        {"delete.retention.ms", "604800000"},
-    };
-    for (size_t i = 0; i < sizeof changelog_configs / sizeof changelog_configs[0]; i++)
-        rd_kafka_NewTopic_set_config(nt, changelog_configs[i][0], changelog_configs[i][1]);
+        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: %s topic '%s': %s", nt_spec->kind,
+                         nt_spec->topic, msg);
+    for (size_t i = 0; i < nt_spec->n_configs; i++)
+        rd_kafka_NewTopic_set_config(nt, nt_spec->configs[i][0], nt_spec->configs[i][1]);
     char what[320];
-    snprintf(what, sizeof what, "creating changelog topic '%s'", k->changelog_topic);
+    snprintf(what, sizeof what, "creating %s topic '%s'", nt_spec->kind, nt_spec->topic);
     rd_kafka_event_t *ev = admin_call(k->consumer, RD_KAFKA_ADMIN_OP_CREATETOPICS,
                                       send_create_topic, &nt, what, errstr, errlen);
     if (!ev) {
@@ -169,13 +152,39 @@ static int create_changelog(tm_kafka *k, int partitions, int replication, char *
                                ? rd_kafka_topic_result_error_string(res[0])
                                : rd_kafka_err2str(err));
         else
-            TM_LOG(TM_LOG_INFO, "kafka",
-                   "created changelog topic %s (%d partitions, replication %d, compacted: "
-                   "segments of 64 MiB or 10 min, cleaned at 10%% dirty)",
-                   k->changelog_topic, partitions, replication);
+            TM_LOG(TM_LOG_INFO, "kafka", "created %s topic %s (%d partitions, replication %d, %s)",
+                   nt_spec->kind, nt_spec->topic, nt_spec->partitions, replication, nt_spec->shape);
         rd_kafka_event_destroy(ev);
     }
     rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+int tm_kafka_ensure_topic(tm_kafka *k, const tm_kafka_new_topic *nt, int64_t deadline,
+                          int *partitions, char *errstr, size_t errlen)
+{
+    /* A consumer-side handle, only for the metadata queries. */
+    rd_kafka_topic_t *meta = rd_kafka_topic_new(k->consumer, nt->topic, NULL);
+    if (!meta)
+        return tm_seterr(errstr, errlen, TM_ECONFIG, "config: %s topic '%s': %s", nt->kind,
+                         nt->topic, rd_kafka_err2str(rd_kafka_last_error()));
+    int parts = 0, brokers = 1;
+    int rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
+    if (!rc && parts == 0) {
+        rc = create_topic(k, nt, brokers < 3 ? brokers : 3, errstr, errlen);
+        /* Metadata lags creation: wait until the topic shows. */
+        while (!rc && parts == 0 && tm_monotonic_ms() < deadline) {
+            rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
+            if (!rc && parts == 0)
+                tm_sleep_ms(100);
+        }
+        if (!rc && parts == 0)
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
+                           "kafka: %s topic '%s' not visible after creating it", nt->kind,
+                           nt->topic);
+    }
+    rd_kafka_topic_destroy(meta);
+    *partitions = parts;
     return rc;
 }
 
@@ -207,26 +216,32 @@ int tm_kafka_ensure_changelog(tm_kafka *k, char *errstr, size_t errlen)
             max_parts = parts;
     }
 
-    /* A consumer-side handle, only for the metadata queries. */
-    rd_kafka_topic_t *meta = rd_kafka_topic_new(k->consumer, k->changelog_topic, NULL);
-    if (!meta)
-        return tm_seterr(errstr, errlen, TM_ECONFIG, "config: changelog topic '%s': %s",
-                         k->changelog_topic, rd_kafka_err2str(rd_kafka_last_error()));
-    rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
-    if (!rc && parts == 0) {
-        rc = create_changelog(k, max_parts, brokers < 3 ? brokers : 3, errstr, errlen);
-        /* Metadata lags creation: wait until the topic shows. */
-        while (!rc && parts == 0 && tm_monotonic_ms() < deadline) {
-            rc = topic_partitions(k->consumer, meta, deadline, &parts, &brokers, errstr, errlen);
-            if (!rc && parts == 0)
-                tm_sleep_ms(100);
-        }
-        if (!rc && parts == 0)
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA,
-                           "kafka: changelog topic '%s' not visible after creating it",
-                           k->changelog_topic);
-    }
-    rd_kafka_topic_destroy(meta);
+    /* Compaction keeps the changelog near the size of the state itself
+     * (one record per live window and dedup batch, and the checkpoint),
+     * which is what a restore from an empty store reads. Kafka never
+     * compacts the active segment, and by default rolls it only at 1 GiB
+     * or after 7 days, and cleans a log only once half of it is dirty; a
+     * changelog rewritten every commit interval would then restore up to
+     * twice the state plus a gigabyte. So: segments of 64 MiB or 10
+     * minutes, and a cleaning pass once 10% is dirty. Tombstones stay for
+     * 7 days (delete.retention.ms): a store that was away for less than
+     * that still sees every deletion in the tail it replays. */
+    static const char *const changelog_configs[][2] = {
+        {"cleanup.policy", "compact"},
+        {"segment.bytes", "67108864"},
+        {"segment.ms", "600000"},
+        {"min.cleanable.dirty.ratio", "0.1"},
+        {"delete.retention.ms", "604800000"},
+    };
+    const tm_kafka_new_topic nt = {
+        .topic = k->changelog_topic,
+        .kind = "changelog",
+        .partitions = max_parts,
+        .configs = changelog_configs,
+        .n_configs = sizeof changelog_configs / sizeof changelog_configs[0],
+        .shape = "compacted: segments of 64 MiB or 10 min, cleaned at 10% dirty",
+    };
+    rc = tm_kafka_ensure_topic(k, &nt, deadline, &parts, errstr, errlen);
     if (rc)
         return rc;
     if (parts < max_parts)
@@ -297,14 +312,16 @@ int tm_kafka_check_output_topics(tm_kafka *k, int32_t needed, char *errstr, size
  * cannot be read (DescribeConfigs denied, or not supported). */
 #define KAFKA_DEFAULT_MAX_MESSAGE_BYTES 1048588
 
-/* The topics tidemark writes to: results, late, dead letters, changelog. */
-static size_t out_topics(const tm_kafka *k, const char *names[4])
+/* The topics tidemark writes to: results, late, dead letters, changelog,
+ * and the repartition topic when there is one. */
+static size_t out_topics(const tm_kafka *k, const char *names[TM_KAFKA_OUT_TOPICS])
 {
     names[0] = k->cfg->output_topic;
     names[1] = k->cfg->late_topic;
     names[2] = k->cfg->dlq_topic;
     names[3] = k->changelog_topic;
-    return 4;
+    names[4] = k->repartition_topic;
+    return k->repartition_topic ? 5 : 4;
 }
 
 /* The max.message.bytes of one described topic, or 0 when it has none. */
@@ -323,12 +340,11 @@ static size_t described_max_bytes(const rd_kafka_ConfigResource_t *res)
 }
 
 /*
- * Reads max.message.bytes of every topic tidemark writes to
- * (DescribeConfigs). A topic whose configs cannot be read is assumed to
- * have Kafka's default, with a warning: the service still starts where the
- * ACLs deny DescribeConfigs.
+ * Reads max.message.bytes of the named topics (DescribeConfigs). A topic
+ * whose configs cannot be read is assumed to have Kafka's default, with a
+ * warning: the service still starts where the ACLs deny DescribeConfigs.
  */
-static void describe_limits(tm_kafka *k, const char *const *names, size_t n, size_t *topic_max)
+void tm_kafka_describe_limits(tm_kafka *k, const char *const *names, size_t n, size_t *topic_max)
 {
     char failed[256] = "";
     describe_request req = {tm_xcalloc(n, sizeof *req.res), n};
@@ -379,9 +395,9 @@ static void describe_limits(tm_kafka *k, const char *const *names, size_t n, siz
 int tm_kafka_set_record_limits(tm_kafka *k, rd_kafka_conf_t *pconf, const size_t *needed,
                                bool *lowered, char *errstr, size_t errlen)
 {
-    const char *names[4];
-    size_t n = out_topics(k, names), topic_max[4];
-    describe_limits(k, names, n, topic_max);
+    const char *names[TM_KAFKA_OUT_TOPICS];
+    size_t topic_max[TM_KAFKA_OUT_TOPICS], n = out_topics(k, names);
+    tm_kafka_describe_limits(k, names, n, topic_max);
     k->limits = tm_xcalloc(n, sizeof *k->limits);
     k->n_limits = n;
     size_t smallest = SIZE_MAX;

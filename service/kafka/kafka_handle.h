@@ -9,12 +9,15 @@
  *   kafka_handle.c            the fatal state, formatted names, fencing hints
  *   kafka_conf.c              the kafka.* passthrough, forced and default
  *                             properties, the log and error callbacks
- *   kafka_admin.c             metadata, admin requests, the changelog topic,
- *                             record limits, topic and group deletion
+ *   kafka_admin.c             metadata, admin requests, creating topics, the
+ *                             changelog topic, record limits, topic and
+ *                             group deletion
  *   kafka_consumer.c          the group consumer: rebalances, batches, seek
  *   kafka_lag.c               consumer lag of the owned partitions, from assignment on
  *   kafka_pause.c             pausing owned input partitions (watermark alignment)
  *   kafka_producer.c          the transactional producer
+ *   kafka_repartition.c       the repartition topic: created and checked,
+ *                             produced to, purged below committed offsets
  *   kafka_changelog_reader.c  the changelog reader (restore)
  *
  * Invariant: rebalance, delivery-report and error callbacks run on the
@@ -49,9 +52,13 @@ typedef struct out_topic {
 } out_topic;
 
 typedef struct out_limit {
-    const char *topic; /* borrowed from the config, or changelog_topic */
+    const char *topic; /* borrowed from the config, changelog_topic or repartition_topic */
     size_t max_bytes;
 } out_limit;
+
+/* The topics tidemark writes to, at most: results, late, dead letters,
+ * changelog, repartition. */
+#define TM_KAFKA_OUT_TOPICS 5
 
 struct tm_kafka {
     const tm_config *cfg;
@@ -88,6 +95,22 @@ struct tm_kafka {
     int32_t n_input;     /* partitions of the largest input topic, as of open */
     int64_t *changelog_pending;
     int64_t *changelog_committed;
+
+    /* The repartition topic (kafka_repartition.c); NULL when the
+     * application has none. */
+    char *repartition_topic;
+    rd_kafka_topic_t *repartition_rkt;
+    int32_t n_repartition;           /* its partitions: R */
+    size_t repartition_wanted_bytes; /* the largest input limit + the event overhead */
+    /* Purging (DeleteRecords), by partition: the offset to delete below
+     * as asked, as sent in the request in flight, and as the broker last
+     * confirmed (its log start offset); -1: none. One request at a time
+     * answers to purge_q. */
+    int64_t *purge_wanted, *purge_sent, *purge_done;
+    rd_kafka_queue_t *purge_q;
+    bool purge_asking;
+    bool purge_failing;     /* the last answer was a failure (logged once) */
+    int64_t purge_asked_ms; /* tm_monotonic_ms() of the last answer */
 
     int txn_timeout_ms;
     bool reset_earliest; /* auto.offset.reset is earliest (else latest) */
@@ -156,6 +179,26 @@ void tm_kafka_serve_queues(tm_kafka *k);
 /* ---- kafka_admin.c -------------------------------------------------------- */
 
 int tm_kafka_ensure_changelog(tm_kafka *k, char *errstr, size_t errlen);
+
+/* A topic tidemark creates when it is missing. */
+typedef struct tm_kafka_new_topic {
+    const char *topic;
+    const char *kind; /* for messages: "changelog", "repartition" */
+    int partitions;
+    const char *const (*configs)[2]; /* name, value */
+    size_t n_configs;
+    const char *shape; /* for the log line: how it is configured */
+} tm_kafka_new_topic;
+
+/* Makes sure nt->topic exists: creates it if missing (replication
+ * min(3, brokers)) and waits until metadata shows it. *partitions: the
+ * count it has (an existing topic's may differ from nt->partitions).
+ * Transient failures are retried until deadline. */
+int tm_kafka_ensure_topic(tm_kafka *k, const tm_kafka_new_topic *nt, int64_t deadline,
+                          int *partitions, char *errstr, size_t errlen);
+/* max.message.bytes of each names[i] into topic_max[i] (Kafka's default,
+ * with a warning, where DescribeConfigs does not tell). */
+void tm_kafka_describe_limits(tm_kafka *k, const char *const *names, size_t n, size_t *topic_max);
 int tm_kafka_set_record_limits(tm_kafka *k, rd_kafka_conf_t *pconf, const size_t *needed,
                                bool *lowered, char *errstr, size_t errlen);
 
@@ -184,6 +227,32 @@ void tm_kafka_pause_assigned(tm_kafka *k);
 int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t **out,
                            char *errstr, size_t errlen);
 int tm_kafka_init_transactions(tm_kafka *k, char *errstr, size_t errlen);
+/* Produces one record to partition of rkt in the open transaction:
+ * waits while the queue is full, classifies the error; opaque is the
+ * delivery report's. */
+tm_kafka_status tm_kafka_produce_to(tm_kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
+                                    const void *key, size_t key_len, const void *value,
+                                    size_t value_len, const tm_header *headers, size_t n_headers,
+                                    void *opaque, char *errstr, size_t errlen);
+
+/* ---- kafka_repartition.c --------------------------------------------------- */
+
+/* See kafka.h (tm_kafka_needs): called by tm_kafka_open before the record
+ * limits are set. Creates or checks the repartition topic with
+ * `partitions` partitions, for events of at most the input topics' limit +
+ * overhead_bytes, and raises the producer's message.max.bytes in pconf to
+ * that unless kafka.message.max.bytes is set (*remake: pconf changed). */
+int tm_kafka_ensure_repartition(tm_kafka *k, int32_t partitions, size_t overhead_bytes,
+                                rd_kafka_conf_t *pconf, bool *remake, char *errstr, size_t errlen);
+/* After the record limits are set: warns when the repartition topic takes
+ * less than an event of the largest input record (it then goes by
+ * reference). */
+void tm_kafka_check_repartition_limit(const tm_kafka *k);
+/* The producer's handle of the repartition topic, once the producer is
+ * final. */
+int tm_kafka_open_repartition(tm_kafka *k, char *errstr, size_t errlen);
+/* At close: what the repartition topic holds. */
+void tm_kafka_close_repartition(tm_kafka *k);
 
 /* ---- kafka_changelog_reader.c --------------------------------------------- */
 

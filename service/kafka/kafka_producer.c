@@ -2,7 +2,8 @@
  * kafka_producer.c: the transactional producer (transactional.id
  * <application_id>-<instance_id>, stable across restarts): its
  * configuration, init_transactions, begin, commit and abort, producing
- * outputs and changelog records, delivery reports, the input offsets sent
+ * outputs and changelog records (and, for kafka_repartition.c, any
+ * record), delivery reports, the input offsets sent
  * into the transaction, and how its errors are classified.
  *
  * Invariants:
@@ -235,10 +236,10 @@ static tm_kafka_status produce_status(tm_kafka *k, rd_kafka_resp_err_t err, cons
     return st;
 }
 
-static tm_kafka_status produce_to(tm_kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
-                                  const void *key, size_t key_len, const void *value,
-                                  size_t value_len, const tm_header *headers, size_t n_headers,
-                                  void *opaque, char *errstr, size_t errlen)
+tm_kafka_status tm_kafka_produce_to(tm_kafka *k, rd_kafka_topic_t *rkt, int32_t partition,
+                                    const void *key, size_t key_len, const void *value,
+                                    size_t value_len, const tm_header *headers, size_t n_headers,
+                                    void *opaque, char *errstr, size_t errlen)
 {
     rd_kafka_headers_t *hdrs = NULL;
     if (n_headers > 0) {
@@ -285,8 +286,8 @@ tm_kafka_status tm_kafka_produce(tm_kafka *k, const char *topic, int32_t partiti
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;
     }
-    return produce_to(k, rkt, partition, key, key_len, value, value_len, headers, n_headers, NULL,
-                      errstr, errlen);
+    return tm_kafka_produce_to(k, rkt, partition, key, key_len, value, value_len, headers,
+                               n_headers, NULL, errstr, errlen);
 }
 
 tm_kafka_status tm_kafka_produce_changelog(tm_kafka *k, int32_t task, const void *key,
@@ -299,8 +300,8 @@ tm_kafka_status tm_kafka_produce_changelog(tm_kafka *k, int32_t task, const void
         tm_seterr(errstr, errlen, TM_EFATAL, "%s", k->fatal_msg);
         return TM_KAFKA_FATAL;
     }
-    return produce_to(k, k->changelog_rkt, task, key, key_len, value, value_len, NULL, 0,
-                      &changelog_tag, errstr, errlen);
+    return tm_kafka_produce_to(k, k->changelog_rkt, task, key, key_len, value, value_len, NULL, 0,
+                               &changelog_tag, errstr, errlen);
 }
 
 tm_kafka_status tm_kafka_send_offsets(tm_kafka *k, const int32_t *tasks, size_t n,

@@ -3,7 +3,7 @@
  * 0004, tests/broker/README.md): record batches over max.message.bytes
  * rejected with MESSAGE_TOO_LARGE, whole partitions kept unless a
  * retention.bytes says otherwise, DescribeConfigs, DeleteTopics and
- * DeleteGroups, and the launcher's --message-max-bytes and
+ * DeleteGroups; DeleteRecords (patch 0007); and the launcher's --message-max-bytes and
  * --retention-bytes. Plain librdkafka clients against an in-process
  * 3-broker mock cluster (a new one for each test), or against the launcher.
  *
@@ -741,6 +741,124 @@ Test(admin, delete_topics_deletes_topics_and_their_records)
     cr_expect_eq(d.ok, 1);
     cr_expect_eq(d.offset, 0);
     cr_expect_eq(read_partition("gone", 0, &first), 1);
+    rd_kafka_destroy(p);
+    rd_kafka_destroy(admin);
+}
+
+/*
+ * DeleteRecords (patch 0007)
+ */
+
+/* DeleteRecords of "t" [0] below `offset`: the partition's error, and
+ * its low watermark afterwards in *low. */
+static rd_kafka_resp_err_t delete_records(rd_kafka_t *rk, int64_t offset, int64_t *low)
+{
+    rd_kafka_AdminOptions_t *opts = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, "t", 0)->offset = offset;
+    rd_kafka_DeleteRecords_t *del = rd_kafka_DeleteRecords_new(list);
+    rd_kafka_DeleteRecords(rk, &del, 1, opts, q);
+    rd_kafka_event_t *ev = admin_result(q);
+    const rd_kafka_topic_partition_list_t *got =
+        rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev));
+    cr_assert_eq(got->cnt, 1);
+    rd_kafka_resp_err_t err = got->elems[0].err;
+    *low = got->elems[0].offset;
+    rd_kafka_event_destroy(ev);
+    rd_kafka_DeleteRecords_destroy(del);
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(opts);
+    return err;
+}
+
+/* What a consumer gets when it fetches "t" [0] from `offset` with
+ * auto.offset.reset=error: its first record's offset, or -1 and the
+ * error in *err and its text in msg. */
+static int64_t fetch_at(int64_t offset, rd_kafka_resp_err_t *err, char msg[256])
+{
+    const char *kv[] = {"group.id", "tidemark-admin-test", "auto.offset.reset",
+                        "error",    "enable.auto.commit",  "false",
+                        NULL};
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kv, NULL);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    int64_t deadline = tm_test_now_ms() + 3 * OP_TIMEOUT_MS, got = -1;
+
+    rd_kafka_topic_partition_list_add(parts, "t", 0)->offset = offset;
+    cr_assert_eq(rd_kafka_assign(c, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(parts);
+    *err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    msg[0] = '\0';
+    while (got < 0 && !*err) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        cr_assert_lt(tm_test_now_ms(), deadline, "nothing fetched from offset %lld in time",
+                     (long long)offset);
+        if (!m)
+            continue;
+        if (m->err) {
+            *err = m->err;
+            snprintf(msg, 256, "%s", rd_kafka_message_errstr(m));
+        } else {
+            got = m->offset;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return got;
+}
+
+Test(admin, delete_records_moves_the_log_start_offset_as_kafka_does)
+{
+    struct deliveries d = {0};
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, NULL, &d);
+    rd_kafka_t *admin = client(RD_KAFKA_PRODUCER, NULL, NULL);
+    rd_kafka_resp_err_t err;
+    int64_t first, lo, hi, low;
+    char msg[256];
+
+    /* Offsets 0-2 in one batch, 3 and 4 in batches of their own. */
+    for (int i = 0; i < 3; i++)
+        send_record(p, "t", 0, 100, i);
+    flush(p);
+    for (int i = 3; i < 5; i++) {
+        send_record(p, "t", 0, 100, i);
+        flush(p);
+    }
+    cr_assert_eq(d.ok, 5);
+
+    /* Inside the first batch: the log starts at 2 exactly. */
+    cr_expect_eq(delete_records(admin, 2, &low), RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_expect_eq(low, 2);
+    watermarks("t", 0, &lo, &hi);
+    cr_expect_eq(lo, 2);
+    cr_expect_eq(hi, 5);
+    cr_expect_eq(read_partition("t", 0, &first), 3, "offsets 2, 3 and 4 are left");
+    cr_expect_eq(first, 2);
+
+    /* Fetching below the log start is out of range; at it, it reads. */
+    cr_expect_eq(fetch_at(1, &err, msg), -1);
+    cr_expect_eq(err, RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET, "%s", rd_kafka_err2str(err));
+    cr_expect(strstr(msg, "Offset out of range"), "%s", msg);
+    cr_expect_eq(fetch_at(2, &err, msg), 2, "%s", msg);
+
+    /* Beyond the high watermark: out of range, nothing deleted. Below the
+     * log start: nothing changes, the log never starts earlier again. */
+    cr_expect_eq(delete_records(admin, 6, &low), RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE);
+    cr_expect_eq(delete_records(admin, 1, &low), RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_expect_eq(low, 2);
+    watermarks("t", 0, &lo, &hi);
+    cr_expect_eq(lo, 2);
+
+    /* -1 is the high watermark: everything goes, appends go on after it. */
+    cr_expect_eq(delete_records(admin, -1, &low), RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_expect_eq(low, 5);
+    send_record(p, "t", 0, 100, 5);
+    flush(p);
+    cr_expect_eq(d.offset, 5);
+    cr_expect_eq(read_partition("t", 0, &first), 1);
+    cr_expect_eq(first, 5);
     rd_kafka_destroy(p);
     rd_kafka_destroy(admin);
 }
