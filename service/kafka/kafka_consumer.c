@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -116,10 +117,12 @@ bool tm_kafka_assignment_lost(const tm_kafka *k)
 
 static void apply_revoke(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
 {
-    if (tm_kafka_assignment_lost(k))
+    if (tm_kafka_assignment_lost(k)) {
+        k->lost_at_ms = tm_monotonic_ms();
         TM_LOG(TM_LOG_WARN, "kafka",
                "assignment lost (session timeout or poll interval exceeded): the open "
                "transaction can no longer commit its offsets and is aborted");
+    }
     TM_LOG(TM_LOG_INFO, "kafka", "revoking %d partition(s)", parts->cnt);
     if (k->has_rb) {
         size_t n;

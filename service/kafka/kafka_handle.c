@@ -18,6 +18,10 @@
 #include "log.h"
 
 #define FATAL_PREFIX "kafka: "
+/* How long after a lost assignment a static-membership fence is taken for
+ * the aftermath of that loss rather than another instance (a rejoin
+ * follows the loss within a few heartbeats). */
+#define LOST_FENCE_WINDOW_MS 60000
 
 /* A formatted string in new memory (the caller frees it). */
 char *tm_kafka_xprintf(const char *fmt, ...)
@@ -72,6 +76,13 @@ const char *tm_kafka_fenced_hint(const tm_kafka *k, rd_kafka_resp_err_t err)
             return " (fenced: the transaction was open longer than transaction.timeout.ms "
                    "because the broker did not take its records, so the broker aborted it; "
                    "a restart restores the last checkpoint and retries)";
+        /* librdkafka rejoins a static member whose session timed out in a
+         * way the coordinator can take for a replacement (librdkafka issue
+         * #3437): then nobody else has the instance id. */
+        if (err == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID && k->lost_at_ms > 0 &&
+            tm_monotonic_ms() - k->lost_at_ms < LOST_FENCE_WINDOW_MS)
+            return " (fenced after this instance's own group session timed out, as librdkafka "
+                   "can be when the coordinator was unreachable; a restart rejoins the group)";
         return " (fenced: another instance started with the same instance id and took over; "
                "every instance needs its own --instance-id)";
     default:

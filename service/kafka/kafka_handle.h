@@ -116,6 +116,7 @@ struct tm_kafka {
     bool reset_earliest; /* auto.offset.reset is earliest (else latest) */
     bool txn_open;
     int64_t txn_began_ms; /* tm_monotonic_ms() at begin_transaction */
+    int64_t lost_at_ms;   /* tm_monotonic_ms() of the last lost assignment, 0 none */
     bool closing;         /* tm_kafka_close runs: no rebalance callbacks */
     /* The rebalance event kept by the callback for the next poll_batch:
      * ASSIGN_PARTITIONS or REVOKE_PARTITIONS with a copy of its partitions;

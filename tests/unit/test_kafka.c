@@ -12,6 +12,7 @@
  * costs the mock's 3 s initial rebalance delay.
  */
 #include "kafka.h"
+#include "kafka_handle.h"
 
 #include "clock.h"
 #include "config.h"
@@ -904,6 +905,23 @@ Test(kafka, a_transaction_outliving_its_timeout_is_fenced_and_says_why)
 
     tm_kafka_close(k);
     tm_config_free(cfg);
+}
+
+/* Fencing names its likely cause: another instance with the same id, or
+ * (FENCED_INSTANCE_ID soon after this instance's own assignment was lost)
+ * the rejoin after a session timeout, which librdkafka can get fenced. */
+Test(kafka, a_static_fence_after_a_lost_session_is_not_blamed_on_another_instance)
+{
+    tm_kafka k = {0};
+    cr_expect(strstr(tm_kafka_fenced_hint(&k, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID),
+                     "another instance started with the same instance id"));
+    k.lost_at_ms = tm_monotonic_ms() - 1000;
+    const char *hint = tm_kafka_fenced_hint(&k, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID);
+    cr_expect(strstr(hint, "own group session timed out"), "%s", hint);
+    cr_expect(strstr(tm_kafka_fenced_hint(&k, RD_KAFKA_RESP_ERR__FENCED),
+                     "another instance started with the same instance id"),
+              "a producer fence is not about the group session");
+    cr_expect_str_empty(tm_kafka_fenced_hint(&k, RD_KAFKA_RESP_ERR__TRANSPORT));
 }
 
 Test(kafka, a_failed_restore_makes_the_next_poll_fatal)
