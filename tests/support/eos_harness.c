@@ -24,6 +24,14 @@
 #include "http_get.h"
 #include "proc.h"
 
+/* The pipeline's watermark bound and allowed lateness. A repartitioning
+ * pipeline allows a lateness that no record of the workload exceeds
+ * (checked against its statistics when the input is written): live, a
+ * window task's watermark trails replay's and meets the source tasks'
+ * events in another interleaving, so a record's lateness would decide
+ * differently; with none too late, every record counts in both. */
+enum { BOUND_MS = 2000, LATENESS_MS = 3000, REPARTITION_LATENESS_MS = 15000 };
+
 /* Bounds, for a loaded two-core machine. */
 enum {
     STOP_TIMEOUT_MS = 60000, /* SIGTERM to exit: one checkpoint and leaving the group */
@@ -136,6 +144,11 @@ static void print_log_tail(const char *path)
 
 /* ---- setup and teardown ---- */
 
+static int lateness_ms(const tm_eos *e)
+{
+    return e->repartition ? REPARTITION_LATENESS_MS : LATENESS_MS;
+}
+
 static const char *window_json(tm_eos_window w)
 {
     switch (w) {
@@ -152,24 +165,26 @@ static const char *window_json(tm_eos_window w)
 
 /* The pipeline: the workload's order events (workload.h), per merchant,
  * with dedup, clamped clock skew, and all three outputs. Repartitioning
- * off: the live service does not repartition yet, and the workload puts
- * every record of a merchant in one partition. Idleness off:
- * the live watermark's idleness follows the wall clock and replay's the
- * receipt times; without it the two agree exactly. */
+ * off (repartition.mode never), as the workload puts every record of a
+ * merchant in one partition, unless the test repartitions: then the
+ * default mode (auto: a pointer group_by repartitions), with input keyed
+ * by order id. Idleness off: the live watermark's idleness follows the
+ * wall clock and replay's the receipt times; without it the two agree. */
 static void write_config(tm_eos *e, tm_eos_window w)
 {
     FILE *f = fopen(e->config_path, "w");
     cr_assert(f, "cannot write %s: %s", e->config_path, strerror(errno));
+    const char *mode = e->repartition ? "" : "  \"repartition\": {\"mode\": \"never\"},\n";
     fprintf(f,
             "{\n"
             "  \"application_id\": \"%s\",\n"
             "  \"input\": {\"topics\": [\"%s\"],\n"
             "            \"event_time\": {\"pointer\": \"/event_time\", \"format\": \"auto\"},\n"
             "            \"group_by\": \"/merchant\", \"event_id\": \"/order_id\"},\n"
-            "  \"watermark\": {\"max_out_of_orderness_ms\": 2000, \"idle_timeout_ms\": 0},\n"
-            "  \"repartition\": {\"mode\": \"never\"},\n"
+            "  \"watermark\": {\"max_out_of_orderness_ms\": %d, \"idle_timeout_ms\": 0},\n"
+            "%s"
             "  \"window\": %s,\n"
-            "  \"allowed_lateness_ms\": 3000,\n"
+            "  \"allowed_lateness_ms\": %d,\n"
             "  \"aggregations\": [\n"
             "    {\"name\": \"orders\", \"op\": \"count\"},\n"
             "    {\"name\": \"gmv\", \"op\": \"sum\", \"pointer\": \"/amount\"},\n"
@@ -189,8 +204,8 @@ static void write_config(tm_eos *e, tm_eos_window w)
             "    \"transaction.timeout.ms\": 10000\n"
             "  }\n"
             "}\n",
-            e->app_id, INPUT_TOPIC, window_json(w), OUTPUT_TOPIC, LATE_TOPIC, DLQ_TOPIC, e->dir,
-            tm_test_broker_bootstrap(e->broker));
+            e->app_id, INPUT_TOPIC, BOUND_MS, mode, window_json(w), lateness_ms(e), OUTPUT_TOPIC,
+            LATE_TOPIC, DLQ_TOPIC, e->dir, tm_test_broker_bootstrap(e->broker));
     cr_assert(fclose(f) == 0, "cannot write %s", e->config_path);
 }
 
@@ -240,6 +255,7 @@ tm_eos *tm_eos_setup(const tm_eos_options *o)
     e->brokers = o->brokers > 0 ? o->brokers : 3;
     e->merchants = o->merchants;
     e->window = o->window;
+    e->repartition = o->repartition;
     memcpy(e->broker_args, o->broker_args, sizeof e->broker_args);
 
     const char *tmp = getenv("TMPDIR");
@@ -254,6 +270,7 @@ tm_eos *tm_eos_setup(const tm_eos_options *o)
     /* Unique per test run: the directory's random suffix. */
     snprintf(e->app_id, sizeof e->app_id, "eos-%s-%s", e->name, strrchr(e->dir, '-') + 1);
     snprintf(e->changelog_topic, sizeof e->changelog_topic, "%s-changelog", e->app_id);
+    snprintf(e->repartition_topic, sizeof e->repartition_topic, "%s-repartition", e->app_id);
 
     start_broker(e);
     printf("eos %s: directory %s, broker %s\n", e->name, e->dir,
@@ -302,14 +319,26 @@ void tm_eos_write_input(tm_eos *e, size_t events, uint64_t seed)
                                    .events = events,
                                    .partitions = e->partitions,
                                    .merchants = e->merchants,
-                                   .topic = INPUT_TOPIC};
+                                   .topic = INPUT_TOPIC,
+                                   .key_by_order = e->repartition};
     tm_workload_write(e->input_path, &o, &e->workload);
     const tm_workload_stats *s = &e->workload;
     printf("eos %s: input %zu events (%zu on time, %zu late, %zu duplicates, %zu malformed, "
-           "%zu clock-skewed) over %.0f s of receipt time\n",
+           "%zu clock-skewed) over %.0f s of receipt time; at most %.1f s behind\n",
            e->name, s->lines, s->on_time, s->late, s->duplicates, s->malformed, s->skewed,
-           (double)(s->last_ts - s->first_ts) / 1000.0);
+           (double)(s->last_ts - s->first_ts) / 1000.0, (double)s->max_behind_ms / 1000.0);
     fflush(stdout);
+    if (!e->repartition)
+        return;
+    printf("eos %s: keyed by order id: %zu merchants on more than one partition\n", e->name,
+           s->split_merchants);
+    fflush(stdout);
+    /* The input must need repartitioning, and no record may be too late
+     * (lateness_ms). */
+    cr_assert_gt(s->split_merchants, 0, "no merchant's records spread over partitions");
+    cr_assert_leq(s->max_behind_ms, BOUND_MS + REPARTITION_LATENESS_MS,
+                  "an event %lld ms behind: more than the bound and the allowed lateness",
+                  (long long)s->max_behind_ms);
 }
 
 void tm_eos_load_input(tm_eos *e)
@@ -537,33 +566,43 @@ void tm_eos_committed(tm_eos *e, int64_t *out)
     }
 }
 
+/* The topics whose last stable offsets and high watermarks "done" looks
+ * at; the repartition topic only when the pipeline repartitions. */
+enum { T_OUTPUT, T_LATE, T_DLQ, T_CHANGELOG, T_REPARTITION, WATCHED };
+
 /* What "done" looks at, one sample. */
 typedef struct sample {
     int64_t end[TM_WORKLOAD_MAX_PARTITIONS];
     int64_t committed[TM_WORKLOAD_MAX_PARTITIONS];
-    int64_t hwm[4][TM_WORKLOAD_MAX_PARTITIONS]; /* output, late, dlq, changelog */
-    int64_t lso[4][TM_WORKLOAD_MAX_PARTITIONS];
-    int changelog_partitions;
+    /* The group's committed offsets of the repartition topic. */
+    int64_t rp_committed[TM_WORKLOAD_MAX_PARTITIONS];
+    int64_t hwm[WATCHED][TM_WORKLOAD_MAX_PARTITIONS];
+    int64_t lso[WATCHED][TM_WORKLOAD_MAX_PARTITIONS];
+    int n[WATCHED]; /* partitions of each (0: not there, or not watched) */
 } sample;
 
 /* Takes a sample; false when the broker did not answer (poll again). */
 static bool take_sample(tm_eos *e, sample *s)
 {
-    const char *topics[4] = {OUTPUT_TOPIC, LATE_TOPIC, DLQ_TOPIC, e->changelog_topic};
+    const char *topics[WATCHED] = {OUTPUT_TOPIC, LATE_TOPIC, DLQ_TOPIC, e->changelog_topic,
+                                   e->repartition_topic};
     memset(s, 0, sizeof *s);
     if (tm_kafka_probe_end_offsets(e->probe, INPUT_TOPIC, e->partitions, s->end, NULL) != 0 ||
         tm_kafka_probe_committed(e->probe, INPUT_TOPIC, e->partitions, s->committed) != 0)
         return false;
-    s->changelog_partitions = tm_kafka_probe_partitions(e->probe, e->changelog_topic);
-    if (s->changelog_partitions < 0)
-        return false;
-    for (int t = 0; t < 4; t++) {
-        int n = t == 3 ? s->changelog_partitions : e->partitions;
-        cr_assert(n <= TM_WORKLOAD_MAX_PARTITIONS);
-        if (tm_kafka_probe_end_offsets(e->probe, topics[t], n, s->hwm[t], s->lso[t]) != 0)
+    for (int t = 0; t < WATCHED; t++) {
+        if (t == T_REPARTITION && !e->repartition)
+            continue;
+        s->n[t] = t >= T_CHANGELOG ? tm_kafka_probe_partitions(e->probe, topics[t]) : e->partitions;
+        if (s->n[t] < 0)
+            return false;
+        cr_assert(s->n[t] <= TM_WORKLOAD_MAX_PARTITIONS, "%s: %d partitions", topics[t], s->n[t]);
+        if (tm_kafka_probe_end_offsets(e->probe, topics[t], s->n[t], s->hwm[t], s->lso[t]) != 0)
             return false;
     }
-    return true;
+    return s->n[T_REPARTITION] == 0 ||
+           tm_kafka_probe_committed(e->probe, e->repartition_topic, s->n[T_REPARTITION],
+                                    s->rp_committed) == 0;
 }
 
 static bool all_committed(const tm_eos *e, const sample *s)
@@ -571,16 +610,44 @@ static bool all_committed(const tm_eos *e, const sample *s)
     for (int p = 0; p < e->partitions; p++)
         if (s->committed[p] != s->end[p])
             return false;
+    if (!e->repartition)
+        return true;
+    /* The window tasks have read and committed every event and watermark
+     * that the source tasks forwarded. The topic is created by the
+     * service: until it is, nothing is done. A partition that never got a
+     * record has no committed offset. */
+    if (s->n[T_REPARTITION] == 0)
+        return false;
+    for (int r = 0; r < s->n[T_REPARTITION]; r++) {
+        int64_t c = s->rp_committed[r], end = s->hwm[T_REPARTITION][r];
+        if (c != end && !(c < 0 && end == 0))
+            return false;
+    }
     return true;
 }
 
-static bool no_open_transaction(const tm_eos *e, const sample *s)
+static bool no_open_transaction(const sample *s)
 {
-    for (int t = 0; t < 4; t++)
-        for (int p = 0; p < (t == 3 ? s->changelog_partitions : e->partitions); p++)
+    for (int t = 0; t < WATCHED; t++)
+        for (int p = 0; p < s->n[t]; p++)
             if (s->lso[t][p] != s->hwm[t][p])
                 return false;
     return true;
+}
+
+int tm_eos_open_transactions(tm_eos *e)
+{
+    sample *s = malloc(sizeof *s);
+    cr_assert(s, "out of memory");
+    int64_t deadline = tm_test_now_ms() + 30000;
+    while (!take_sample(e, s))
+        cr_assert(tm_test_now_ms() < deadline, "no offsets from the broker in 30 s");
+    int open = 0;
+    for (int t = 0; t < WATCHED; t++)
+        for (int p = 0; p < s->n[t]; p++)
+            open += s->lso[t][p] != s->hwm[t][p];
+    free(s);
+    return open;
 }
 
 static void describe(const tm_eos *e, const sample *s, char *buf, size_t len)
@@ -590,9 +657,15 @@ static void describe(const tm_eos *e, const sample *s, char *buf, size_t len)
         used +=
             (size_t)snprintf(buf + used, len - used, "%s[%d] committed %lld of %lld", p ? ", " : "",
                              p, (long long)s->committed[p], (long long)s->end[p]);
+    for (int r = 0; r < s->n[T_REPARTITION] && used < len; r++)
+        used +=
+            (size_t)snprintf(buf + used, len - used, "; repartition[%d] committed %lld of %lld", r,
+                             (long long)s->rp_committed[r], (long long)s->hwm[T_REPARTITION][r]);
+    if (used < len && e->repartition && s->n[T_REPARTITION] == 0)
+        used += (size_t)snprintf(buf + used, len - used, "; no repartition topic yet");
     if (used < len)
         snprintf(buf + used, len - used, "; %s",
-                 no_open_transaction(e, s) ? "no open transaction" : "a transaction open");
+                 no_open_transaction(s) ? "no open transaction" : "a transaction open");
 }
 
 void tm_eos_wait_done(tm_eos *e, int64_t timeout_ms)
@@ -601,7 +674,7 @@ void tm_eos_wait_done(tm_eos *e, int64_t timeout_ms)
     sample *buf = calloc(2, sizeof *buf), *s = buf, *last = buf + 1;
     cr_assert(buf, "out of memory");
     bool have_last = false;
-    char state[1024] = "no answer from the broker";
+    char state[2048] = "no answer from the broker";
     for (;;) {
         tm_eos_check_instances(e);
         int64_t now = tm_test_now_ms();
@@ -610,12 +683,12 @@ void tm_eos_wait_done(tm_eos *e, int64_t timeout_ms)
                      tm_feeder_sent(e->feeder));
         } else if (take_sample(e, s)) {
             if (!have_last || memcmp(s->hwm, last->hwm, sizeof s->hwm) != 0 ||
-                s->changelog_partitions != last->changelog_partitions)
+                memcmp(s->n, last->n, sizeof s->n) != 0)
                 stable_since = now;
             *last = *s;
             have_last = true;
             describe(e, s, state, sizeof state);
-            if (all_committed(e, s) && no_open_transaction(e, s) && now - stable_since >= STABLE_MS)
+            if (all_committed(e, s) && no_open_transaction(s) && now - stable_since >= STABLE_MS)
                 break;
         }
         if (now > deadline) {
@@ -684,12 +757,27 @@ void tm_eos_verify(tm_eos *e)
            (unsigned long long)e->replay.results, (unsigned long long)e->replay.late,
            (unsigned long long)e->replay.dead);
     fflush(stdout);
-    tm_golden_compare_dirs(e->name, live, want);
-    cr_assert_eq(e->live_results, e->replay.results);
     cr_assert_gt(e->replay.results, 100, "trivial output: %llu results",
                  (unsigned long long)e->replay.results);
-    cr_assert_gt(e->replay.late, 0, "no late records");
     cr_assert_gt(e->replay.dead, 0, "no dead letters");
+    if (!e->repartition) {
+        tm_golden_compare_dirs(e->name, live, want);
+        cr_assert_eq(e->live_results, e->replay.results);
+        cr_assert_gt(e->replay.late, 0, "no late records");
+        return;
+    }
+    tm_golden_compare_latest(e->name, live, want, &e->latest);
+    const tm_golden_latest *l = &e->latest;
+    printf("eos %s: %zu windows, the latest revisions equal; revised: live %zu (up to revision "
+           "%ld), replay %zu (up to %ld)\n",
+           e->name, l->windows, l->got_revised, l->got_max, l->want_revised, l->want_max);
+    fflush(stdout);
+    /* Nothing is too late (lateness_ms), in both; and windows are revised
+     * (late events refire them), so that the revision check bites. */
+    cr_assert_eq(e->replay.late, 0, "replay: %llu records too late",
+                 (unsigned long long)e->replay.late);
+    cr_assert_eq(e->live_late, 0, "live: %zu records too late", e->live_late);
+    cr_assert_gt(l->want_revised, 0, "replay revised no window");
 }
 
 /* Calls fn with the message of every line of the current incarnation's

@@ -32,7 +32,13 @@
  * acknowledged; the group's committed offset of every input partition
  * equals the partition's end offset; no transaction is open on any output
  * or changelog partition (last stable offset = high watermark); and those
- * topics' high watermarks have not moved for a second.
+ * topics' high watermarks have not moved for a second. A repartitioning
+ * pipeline (tm_eos_options.repartition) also needs the repartition topic
+ * `<application_id>-repartition`, which the group consumes too: it must
+ * exist, the group's committed offset of each of its partitions must
+ * equal the partition's end offset, no transaction may be open on it, and
+ * its high watermarks are watched with the others. (Its log start offset
+ * moves as the service deletes consumed records: it is never read.)
  */
 #ifndef TM_TEST_EOS_HARNESS_H
 #define TM_TEST_EOS_HARNESS_H
@@ -43,6 +49,7 @@
 #include <sys/types.h>
 
 #include "broker.h"
+#include "golden_compare.h"
 #include "kafka_io.h"
 #include "replay.h"
 #include "workload.h"
@@ -70,6 +77,14 @@ typedef struct tm_eos_options {
     int partitions;       /* of every topic; 0: 4 */
     tm_eos_window window; /* the pipeline's window (default tumbling 5 s) */
     int merchants;        /* the workload's keys; 0: its default (48) */
+    /* A repartitioning pipeline (SEMANTICS 10-11): input keyed by order id
+     * (workload.h key_by_order: a merchant's events on every partition),
+     * repartition.mode left to its default (auto), an allowed lateness
+     * that no record of the workload exceeds (15 s, checked), the
+     * repartition topic in "done", and tm_golden_compare_latest as the
+     * comparison. Tumbling or hopping windows: the revision check assumes
+     * windows that never merge. */
+    bool repartition;
     /* More launcher arguments (tests/broker/README.md), NULL-ended. */
     const char *broker_args[TM_EOS_MAX_BROKER_ARGS + 1];
 } tm_eos_options;
@@ -93,10 +108,12 @@ typedef struct tm_eos {
     char input_path[TM_EOS_PATH];
     char app_id[128];
     char changelog_topic[160];
+    char repartition_topic[160]; /* <application_id>-repartition */
     int partitions;
     int brokers;
     int merchants;
     tm_eos_window window;
+    bool repartition;
     const char *broker_args[TM_EOS_MAX_BROKER_ARGS + 1]; /* the options' */
     tm_test_broker *broker;
     tm_kafka_probe *probe;
@@ -109,6 +126,7 @@ typedef struct tm_eos {
      * always fails. */
     bool supervise;
     tm_replay_summary replay; /* filled by tm_eos_verify */
+    tm_golden_latest latest;  /* tm_eos_verify's, when repartitioning */
     size_t live_results, live_late, live_dead;
     int64_t t0;
     bool passed;
@@ -240,10 +258,18 @@ void tm_eos_wait_done(tm_eos *e, int64_t timeout_ms);
 /* Current committed offsets of the input topic into out[partitions]. */
 void tm_eos_committed(tm_eos *e, int64_t *out);
 
+/* Partitions with an open transaction (last stable offset below the high
+ * watermark) among those "done" watches: outputs, changelog and, when
+ * repartitioning, the repartition topic. Polls (at most 30 s) until the
+ * broker answers. */
+int tm_eos_open_transactions(tm_eos *e);
+
 /*
  * Dumps the three output topics into <dir>/live, replays input.jsonl
  * in-process into <dir>/replay, compares them by meaning, and checks that
  * the output is not trivial (results > 100, late > 0, dead letters > 0).
+ * When repartitioning: tm_golden_compare_latest instead, no late record in
+ * either (none is too late), and replay must have revised a window.
  */
 void tm_eos_verify(tm_eos *e);
 

@@ -298,3 +298,186 @@ void tm_golden_compare_dirs(const char *name, const char *got_dir, const char *w
         free_lines(&want);
     }
 }
+
+/* ---- the latest revision of each window (tm_golden_compare_latest) ---- */
+
+/* A main-output record: its key bytes, partition, place in the file, and
+ * its payload (NULL: a tombstone). */
+typedef struct result {
+    char *key;
+    size_t key_len;
+    int partition;
+    size_t index;
+    cJSON *payload;
+} result;
+
+static int key_cmp(const result *a, const result *b)
+{
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = memcmp(a->key, b->key, n);
+    if (c == 0 && a->key_len != b->key_len)
+        c = a->key_len < b->key_len ? -1 : 1;
+    return c;
+}
+
+static int by_key_then_index(const void *x, const void *y)
+{
+    const result *a = x, *b = y;
+    int c = key_cmp(a, b);
+    return c ? c : a->index < b->index ? -1 : a->index > b->index;
+}
+
+static bool same_key(const result *a, const result *b)
+{
+    return key_cmp(a, b) == 0;
+}
+
+/* One side's main output: its records, and the latest of each key that
+ * is not a tombstone (the table). */
+typedef struct table {
+    result *rows; /* every record, by key, then file order */
+    size_t n;
+    const result **latest; /* the last record of each key, by key */
+    size_t n_keys;
+    size_t revised;
+    long max_revision;
+} table;
+
+/* Reads the main output of one side into a table, checking that every key
+ * stays in one partition and that its revisions are 0, 1, 2, ... */
+static table read_table(const char *name, const char *side, const lines *l)
+{
+    table t = {0};
+    t.max_revision = -1;
+    t.rows = calloc(l->n ? l->n : 1, sizeof *t.rows);
+    t.latest = calloc(l->n ? l->n : 1, sizeof *t.latest);
+    cr_assert(t.rows && t.latest, "out of memory");
+    for (size_t i = 0; i < l->n; i++) {
+        const line *ln = &l->items[i];
+        result *r = &t.rows[t.n++];
+        tm_buf kb = {0}, pb = {0};
+        size_t kn, pn;
+        const char *k = bytes_field(ln, "key", &kb, &kn), *p = bytes_field(ln, "payload", &pb, &pn);
+        cr_assert(k, "%s: %s output line %zu has a null key", name, side, i + 1);
+        r->key = malloc(kn ? kn : 1);
+        cr_assert(r->key, "out of memory");
+        memcpy(r->key, k, kn);
+        r->key_len = kn;
+        r->partition = partition_of(ln->doc);
+        r->index = i;
+        if (p) {
+            r->payload = parse_exactly(p, pn);
+            cr_assert(cJSON_IsObject(r->payload),
+                      "%s: %s output line %zu: payload is no JSON object", name, side, i + 1);
+        }
+        tm_buf_free(&kb);
+        tm_buf_free(&pb);
+    }
+    if (t.n > 1)
+        qsort(t.rows, t.n, sizeof *t.rows, by_key_then_index);
+    for (size_t i = 0; i < t.n;) {
+        size_t j = i;
+        long next = 0;
+        for (; j < t.n && same_key(&t.rows[i], &t.rows[j]); j++) {
+            const result *r = &t.rows[j];
+            cr_assert_eq(r->partition, t.rows[i].partition,
+                         "%s: %s output: window %.*s in partitions %d and %d", name, side,
+                         (int)r->key_len, r->key, t.rows[i].partition, r->partition);
+            if (!r->payload)
+                continue;
+            const cJSON *rev = cJSON_GetObjectItemCaseSensitive(r->payload, "revision");
+            cr_assert(cJSON_IsNumber(rev) && rev->valuedouble == (double)next,
+                      "%s: %s output: window %.*s: revision %g (-1: none) after %ld revision(s) "
+                      "(line %zu): each window's revisions must be 0, 1, 2, ...",
+                      name, side, (int)r->key_len, r->key,
+                      cJSON_IsNumber(rev) ? rev->valuedouble : -1.0, next, r->index + 1);
+            next++;
+        }
+        const result *last = &t.rows[j - 1];
+        if (last->payload) {
+            t.latest[t.n_keys++] = last;
+            t.revised += next > 1;
+            t.max_revision = next - 1 > t.max_revision ? next - 1 : t.max_revision;
+        }
+        i = j;
+    }
+    return t;
+}
+
+static void free_table(table *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->rows[i].key);
+        cJSON_Delete(t->rows[i].payload);
+    }
+    free(t->rows);
+    free(t->latest);
+}
+
+/* A result's payload without what depends on when it was emitted. */
+static cJSON *timeless(const cJSON *payload)
+{
+    cJSON *c = cJSON_Duplicate(payload, true);
+    cr_assert(c, "out of memory");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "revision");
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "trigger");
+    return c;
+}
+
+static void compare_latest(const char *name, const lines *got_l, const lines *want_l,
+                           tm_golden_latest *out)
+{
+    table got = read_table(name, "live", got_l), want = read_table(name, "replay", want_l);
+    size_t gi = 0, wi = 0;
+    while (gi < got.n_keys || wi < want.n_keys) {
+        const result *g = gi < got.n_keys ? got.latest[gi] : NULL,
+                     *w = wi < want.n_keys ? want.latest[wi] : NULL;
+        int c = !g ? 1 : !w ? -1 : key_cmp(g, w);
+        const result *one = c < 0 ? g : w;
+        cr_assert(c == 0, "%s: window %.*s is only in the %s output", name, (int)one->key_len,
+                  one->key, c < 0 ? "live" : "replay");
+        cr_assert_eq(g->partition, w->partition, "%s: window %.*s: partition %d, expected %d", name,
+                     (int)g->key_len, g->key, g->partition, w->partition);
+        cJSON *a = timeless(g->payload), *b = timeless(w->payload);
+        bool eq = json_equal(a, b);
+        if (!eq) {
+            char *ga = cJSON_PrintUnformatted(g->payload), *wa = cJSON_PrintUnformatted(w->payload);
+            cr_log_error("%s: window %.*s, latest revision:\n got %s\nwant %s", name,
+                         (int)g->key_len, g->key, ga, wa);
+            free(ga);
+            free(wa);
+        }
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+        cr_assert(eq, "%s: window %.*s: the latest revision differs from replay's", name,
+                  (int)g->key_len, g->key);
+        gi++;
+        wi++;
+    }
+    if (out)
+        *out = (tm_golden_latest){.windows = want.n_keys,
+                                  .got_revised = got.revised,
+                                  .want_revised = want.revised,
+                                  .got_max = got.max_revision,
+                                  .want_max = want.max_revision};
+    free_table(&got);
+    free_table(&want);
+}
+
+void tm_golden_compare_latest(const char *name, const char *got_dir, const char *want_dir,
+                              tm_golden_latest *out)
+{
+    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
+    char a[4096], b[4096];
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "%s/%s", got_dir, files[i]);
+        snprintf(b, sizeof b, "%s/%s", want_dir, files[i]);
+        lines got = read_jsonl(a), want = read_jsonl(b);
+        if (i == 0)
+            compare_latest(name, &got, &want, out);
+        else
+            compare_side(name, files[i], &got, &want);
+        free_lines(&got);
+        free_lines(&want);
+    }
+}

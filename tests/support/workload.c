@@ -15,14 +15,21 @@
 
 #include "buf.h"
 #include "generator.h"
+#include "murmur2.h"
 
-enum { RECENT = 1024, PAYLOAD_MAX = 256 };
+enum { RECENT = 1024, PAYLOAD_MAX = 256, KEY_MAX = 48 };
+
+/* The pipeline's clock_skew.max_ahead_ms (eos_harness.c): an event time
+ * further ahead of its receipt time is read as the receipt time. */
+static const int64_t MAX_AHEAD_MS = 60000;
 
 typedef struct gen {
     uint64_t state;
     /* Recent well-formed payloads, for duplicates. */
     char recent[RECENT][PAYLOAD_MAX];
     int recent_merchant[RECENT];
+    uint64_t recent_id[RECENT];
+    int64_t recent_t[RECENT]; /* event time as written */
     size_t n_recent;
 } gen;
 
@@ -117,11 +124,19 @@ static long malformed(gen *g, char *buf, size_t len, uint64_t seed, uint64_t id,
     }
 }
 
-static void remember(gen *g, const char *payload, int merchant)
+static void remember(gen *g, const char *payload, int merchant, uint64_t id, int64_t t)
 {
     size_t slot = g->n_recent++ % RECENT;
     snprintf(g->recent[slot], sizeof g->recent[slot], "%s", payload);
     g->recent_merchant[slot] = merchant;
+    g->recent_id[slot] = id;
+    g->recent_t[slot] = t;
+}
+
+/* The event time t of a record received at ts, as the pipeline reads it. */
+static int64_t clamped(int64_t t, int64_t ts)
+{
+    return t > ts + MAX_AHEAD_MS ? ts : t;
 }
 
 /* Writes s[0..n) as a JSON string as kcat -J does: quotes, backslashes and
@@ -145,15 +160,24 @@ void tm_workload_write(const char *path, const tm_workload_options *o, tm_worklo
               "workload: partitions %d out of range", (int)o->partitions);
 
     gen *g = calloc(1, sizeof *g);
-    cr_assert(g);
+    /* Each merchant's first partition (-1: none yet), and whether it has
+     * had records on another. */
+    int32_t *first_part = malloc(((size_t)merchants + 1) * sizeof *first_part);
+    bool *split = calloc((size_t)merchants + 1, sizeof *split);
+    cr_assert(g && first_part && split);
+    for (int m = 0; m <= merchants; m++)
+        first_part[m] = -1;
     g->state = o->seed * 0x9E3779B97F4A7C15ull + 1;
     tm_workload_stats st = {0};
     int64_t offsets[TM_WORKLOAD_MAX_PARTITIONS] = {0};
     FILE *f = fopen(path, "w");
     cr_assert(f, "workload: cannot write %s: %s", path, strerror(errno));
 
-    char payload[PAYLOAD_MAX];
+    char payload[PAYLOAD_MAX], key[KEY_MAX];
     uint64_t id = 0;
+    /* The largest event time of the lines so far that carry one, as read
+     * (duplicates included: a source task counts them, SEMANTICS 10). */
+    int64_t max_t = INT64_MIN;
     st.first_ts = ts;
     for (size_t i = 0; i < o->events; i++) {
         /* Receipt time: strictly increasing, interval on average. */
@@ -161,15 +185,20 @@ void tm_workload_write(const char *path, const tm_workload_options *o, tm_worklo
             ts += 1 + below(g, 2 * interval - 1);
         int64_t roll = below(g, 1000);
         int merchant;
+        uint64_t key_id;      /* the order id in the record */
         long payload_len = 0; /* -1: a null value */
         if (roll < 20 && g->n_recent > 0) {
             size_t n = g->n_recent < RECENT ? g->n_recent : RECENT;
             size_t slot = (size_t)below(g, (int64_t)n);
             payload_len = snprintf(payload, sizeof payload, "%s", g->recent[slot]);
             merchant = g->recent_merchant[slot];
+            key_id = g->recent_id[slot];
+            int64_t t = clamped(g->recent_t[slot], ts);
+            max_t = t > max_t ? t : max_t;
             st.duplicates++;
         } else {
             merchant = pick_merchant(g, merchants);
+            key_id = id;
             if (roll < 30) {
                 payload_len = malformed(g, payload, sizeof payload, o->seed, id++, merchant, ts);
                 st.malformed++;
@@ -185,16 +214,37 @@ void tm_workload_write(const char *path, const tm_workload_options *o, tm_worklo
                     t = ts - below(g, disorder + 1);
                     st.on_time++;
                 }
-                order(g, payload, sizeof payload, o->seed, id++, merchant, t);
+                order(g, payload, sizeof payload, o->seed, id, merchant, t);
                 payload_len = (long)strlen(payload);
-                remember(g, payload, merchant);
+                remember(g, payload, merchant, id, t);
+                id++;
+                int64_t read_t = clamped(t, ts);
+                if (max_t != INT64_MIN && max_t - read_t > st.max_behind_ms)
+                    st.max_behind_ms = max_t - read_t;
+                max_t = read_t > max_t ? read_t : max_t;
             }
         }
-        int32_t p = (int32_t)(merchant % o->partitions);
+        int32_t p;
+        if (o->key_by_order) {
+            snprintf(key, sizeof key, "o-%llu-%llu", (unsigned long long)o->seed,
+                     (unsigned long long)key_id);
+            p = tm_murmur2_partition(key, strlen(key), o->partitions);
+        } else {
+            snprintf(key, sizeof key, "m-%03d", merchant);
+            p = (int32_t)(merchant % o->partitions);
+        }
+        if (first_part[merchant] < 0)
+            first_part[merchant] = p;
+        else if (first_part[merchant] != p && !split[merchant]) {
+            split[merchant] = true;
+            st.split_merchants++;
+        }
         fprintf(f, "{\"topic\":");
         put_json_string(f, topic, strlen(topic));
-        fprintf(f, ",\"partition\":%d,\"offset\":%lld,\"ts\":%lld,\"key\":\"m-%03d\",\"payload\":",
-                (int)p, (long long)offsets[p]++, (long long)ts, merchant);
+        fprintf(f, ",\"partition\":%d,\"offset\":%lld,\"ts\":%lld,\"key\":", (int)p,
+                (long long)offsets[p]++, (long long)ts);
+        put_json_string(f, key, strlen(key));
+        fputs(",\"payload\":", f);
         if (payload_len >= 0)
             put_json_string(f, payload, (size_t)payload_len);
         else
@@ -206,6 +256,8 @@ void tm_workload_write(const char *path, const tm_workload_options *o, tm_worklo
     st.last_ts = ts;
     cr_assert(fclose(f) == 0, "workload: cannot write %s: %s", path, strerror(errno));
     free(g);
+    free(first_part);
+    free(split);
     if (stats)
         *stats = st;
 }

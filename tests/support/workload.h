@@ -10,7 +10,12 @@
  * in order (tests/support/kafka_io.h), so that replay names the same
  * tidemark.source as the live service. Keys are merchants, and a merchant
  * is always on the same partition (merchant number mod partitions); some
- * merchants are much busier than others.
+ * merchants are much busier than others. With key_by_order, keys are order
+ * ids instead ("o-<seed>-<n>", a duplicate's that of its original) and a
+ * record goes where Kafka's default partitioner puts its key (murmur2 of
+ * the key, mod partitions): a merchant's events spread over every
+ * partition, the input that needs repartitioning (SEMANTICS 10). Either
+ * way a partition's records are in file order.
  *
  * The mix (of lines; rounded by chance):
  * - on time, up to max_disorder_ms behind its receipt time: out of order
@@ -34,6 +39,7 @@
 #ifndef TM_TEST_WORKLOAD_H
 #define TM_TEST_WORKLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +54,7 @@ typedef struct tm_workload_options {
     int64_t start_ms;        /* receipt time of the first line; 0: 1763600000000 */
     int64_t interval_ms;     /* mean receipt-time step; 0: 10 */
     int64_t max_disorder_ms; /* on-time events' delay bound; 0: 1500 */
+    bool key_by_order;       /* keys are order ids, partitioned by murmur2 (above) */
 } tm_workload_options;
 
 typedef struct tm_workload_stats {
@@ -55,6 +62,17 @@ typedef struct tm_workload_stats {
     size_t on_time, late, duplicates, malformed, skewed;
     size_t per_partition[TM_WORKLOAD_MAX_PARTITIONS]; /* lines per partition */
     int64_t first_ts, last_ts;
+    /* The most an event (not a duplicate, not malformed) falls behind the
+     * largest event time of the lines before it (clamped at 60 s ahead of
+     * its receipt time, as the pipeline's clock_skew does): with
+     * max_out_of_orderness_ms + allowed_lateness_ms at least this, no
+     * watermark computed from the lines before an event (SEMANTICS 5 and
+     * 11: it is at most their largest event time minus the bound) makes it
+     * too late, whatever order the tasks see them in. */
+    int64_t max_behind_ms;
+    /* Merchants whose records are on more than one partition (0 unless
+     * key_by_order). */
+    size_t split_merchants;
 } tm_workload_stats;
 
 /*
