@@ -46,7 +46,6 @@ static const char DEMO_CONFIG[] =
     "\"dedup\":{\"enabled\":true},"
     "\"clock_skew\":{\"max_ahead_ms\":60000,\"action\":\"clamp\"},"
     "\"output\":{\"topic\":\"gmv\",\"late_topic\":\"orders-late\",\"dlq_topic\":\"orders-dlq\"},"
-    "\"repartition\":{\"mode\":\"never\"},"
     "\"commit_interval_ms\":500,\"metrics\":{\"port\":0},\"log\":{\"level\":\"warn\"}}";
 
 typedef struct generator_thread {
