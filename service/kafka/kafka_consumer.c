@@ -72,6 +72,38 @@ int tm_kafka_consumed_index(const tm_kafka *k, const char *topic)
     return -1;
 }
 
+/* The repartition partitions of parts without a checkpoint start at the
+ * group's committed offset, else at the beginning, whatever
+ * auto.offset.reset says: it is the user's choice for the input topics,
+ * and "latest" would skip events the source tasks have committed. */
+static void start_repartition_at_committed(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *stored = rd_kafka_topic_partition_list_new(0);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset == RD_KAFKA_OFFSET_STORED &&
+            strcmp(parts->elems[i].topic, k->repartition_topic) == 0)
+            rd_kafka_topic_partition_list_add(stored, k->repartition_topic,
+                                              parts->elems[i].partition);
+    rd_kafka_resp_err_t err = stored->cnt > 0
+                                  ? rd_kafka_committed(k->consumer, stored, OP_TIMEOUT_MS)
+                                  : RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; !err && i < stored->cnt; i++) {
+        const rd_kafka_topic_partition_t *c = &stored->elems[i];
+        if (c->err) {
+            err = c->err;
+            break;
+        }
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
+        p->offset = c->offset >= 0 ? c->offset : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    /* A restart asks again; starting anywhere else could skip events. */
+    if (err)
+        tm_kafka_set_fatal(k, "committed offsets of %s: %s", k->repartition_topic,
+                           rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(stored);
+}
+
 /* Eager assignment: the runner restores the tasks and says where each
  * input partition starts; then the consumer starts fetching there. */
 static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
@@ -103,6 +135,8 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
          * auto.offset.reset (librdkafka's fallback for OFFSET_STORED). */
         p->offset = off >= 0 ? off : RD_KAFKA_OFFSET_STORED;
     }
+    if (!k->fatal && k->repartition_topic)
+        start_repartition_at_committed(k, parts);
     /* Stopped during the restore: the tasks are not there to consume for;
      * the process is about to leave the group. */
     bool take = !k->fatal && !stopped;

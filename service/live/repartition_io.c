@@ -115,7 +115,8 @@ tm_kafka_status tm_repartition_io_publish(tm_repartition_io *io, int32_t source,
 }
 
 /* The input record an event came from, as the window half's late output
- * needs it (an original too large to travel arrives as null). */
+ * needs it (an original too large to travel arrives dropped, with its
+ * size: the late record then refers to it). */
 static tm_record original_record(tm_repartition_io *io, const tm_repartition_event *re)
 {
     memcpy(io->topic, re->topic, re->topic_len);
@@ -129,7 +130,9 @@ static tm_record original_record(tm_repartition_io *io, const tm_repartition_eve
                        .key = re->key.data,
                        .key_len = re->key.data ? re->key.len : 0,
                        .value = re->value.data,
-                       .value_len = re->value.data ? re->value.len : 0};
+                       .value_len = re->value.data ? re->value.len : 0,
+                       .key_dropped_bytes = re->key.dropped ? re->key.len : 0,
+                       .value_dropped_bytes = re->value.dropped ? re->value.len : 0};
 }
 
 int tm_repartition_io_receive(tm_repartition_io *io, tm_engine *e, const tm_record *rec,
