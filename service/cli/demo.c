@@ -26,12 +26,12 @@
 #include "stop_flag.h"
 
 /* The sample pipeline: GMV per merchant, 10 s tumbling windows, 2 s of
- * disorder, 5 s allowed lateness, dedup on, clocks clamped. Repartitioning
- * off (the live service does not repartition yet, SEMANTICS 10): the
- * generator keys every record by its merchant, the group key, and puts all
- * records of a merchant in one partition (merchant mod partitions, not
- * Kafka's partitioner, but one partition per key is what counts), so the
- * input is partitioned by the group key. */
+ * disorder, 5 s allowed lateness, dedup on, clocks clamped. It
+ * repartitions (repartition.mode auto with a pointer group_by, SEMANTICS
+ * 10): the generator puts a merchant's records in partition merchant mod
+ * partitions, not where Kafka's partitioner would, so events cross the
+ * repartition topic to the window task of their merchant, whose partition
+ * the printed results carry. */
 static const char DEMO_CONFIG[] =
     "{\"application_id\":\"demo\","
     "\"input\":{\"topics\":[\"orders\"],"
@@ -46,7 +46,6 @@ static const char DEMO_CONFIG[] =
     "\"dedup\":{\"enabled\":true},"
     "\"clock_skew\":{\"max_ahead_ms\":60000,\"action\":\"clamp\"},"
     "\"output\":{\"topic\":\"gmv\",\"late_topic\":\"orders-late\",\"dlq_topic\":\"orders-dlq\"},"
-    "\"repartition\":{\"mode\":\"never\"},"
     "\"commit_interval_ms\":500,\"metrics\":{\"port\":0},\"log\":{\"level\":\"warn\"}}";
 
 typedef struct generator_thread {

@@ -43,7 +43,8 @@ int tm_repartition_open(tm_repartition **out, const tm_config *cfg, const int32_
     p->watermark = TM_WATERMARK_MIN;
     for (size_t i = 0; i < n_sources; i++) {
         assert(i == 0 || sources[i - 1] < sources[i]);
-        int rc = tm_source_task_open(&p->sources[i], cfg, sources[i], start_time, errstr, errlen);
+        int rc = tm_source_task_open(&p->sources[i], cfg, sources[i], start_time, NULL, errstr,
+                                     errlen);
         if (rc < 0) {
             tm_repartition_close(p);
             return rc;
@@ -97,7 +98,7 @@ static tm_window_task *window_of(tm_repartition *p, int32_t r)
     memmove(&p->windows[i + 1], &p->windows[i], (p->n_windows - i) * sizeof *p->windows);
     memmove(&p->window_r[i + 1], &p->window_r[i], (p->n_windows - i) * sizeof *p->window_r);
     p->n_windows++;
-    p->windows[i] = tm_window_task_open(p->cfg, r, p->n_sources, p->watermark);
+    p->windows[i] = tm_window_task_open(p->cfg, r, p->n_sources, p->watermark, NULL);
     p->window_r[i] = r;
     return p->windows[i];
 }

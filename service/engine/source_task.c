@@ -18,8 +18,9 @@ struct tm_source_task {
     const tm_config *cfg;
     int32_t partition;
     tm_intake *intake;
-    tm_watermark wm; /* one part per input topic */
-    tm_engine_stats stats;
+    tm_watermark wm;        /* one part per input topic */
+    tm_engine_stats *stats; /* &own or the caller's */
+    tm_engine_stats own;
 };
 
 int32_t tm_route(const char *key, size_t key_len, int32_t n_window_tasks)
@@ -28,17 +29,19 @@ int32_t tm_route(const char *key, size_t key_len, int32_t n_window_tasks)
 }
 
 int tm_source_task_open(tm_source_task **out, const tm_config *cfg, int32_t partition,
-                        int64_t start_time, char *errstr, size_t errlen)
+                        int64_t start_time, tm_engine_stats *stats, char *errstr, size_t errlen)
 {
     tm_source_task *s = tm_xcalloc(1, sizeof *s);
-    int rc = tm_intake_open(&s->intake, cfg, &s->stats, errstr, errlen);
+    s->stats = stats ? stats : &s->own;
+    int rc = tm_intake_open(&s->intake, cfg, s->stats, errstr, errlen);
     if (rc < 0) {
         free(s);
         return rc;
     }
     s->cfg = cfg;
     s->partition = partition;
-    tm_histogram_init(&s->stats.event_time_lag, &tm_event_time_lag_bounds);
+    if (!stats)
+        tm_histogram_init(&s->own.event_time_lag, &tm_event_time_lag_bounds);
     /* SEMANTICS 11: a source task's watermark is its SEMANTICS 5 task
      * watermark, the minimum over its partitions (q = 1); the configured
      * combination applies where the window tasks combine the source
@@ -62,7 +65,7 @@ bool tm_source_task_process(tm_source_task *s, const tm_record *rec, int64_t now
                             const tm_engine_sink *sink, tm_event *ev, int64_t *t)
 {
     assert(rec->topic_index < s->cfg->n_input_topics);
-    s->stats.records++;
+    s->stats->records++;
     tm_watermark_touch(&s->wm, rec->topic_index, now);
     if (!tm_intake_decode(s->intake, rec, now, sink, ev, t))
         return false;
@@ -85,5 +88,10 @@ int32_t tm_source_task_partition(const tm_source_task *s)
 
 const tm_engine_stats *tm_source_task_stats(const tm_source_task *s)
 {
-    return &s->stats;
+    return s->stats;
+}
+
+tm_watermark *tm_source_task_clock(tm_source_task *s)
+{
+    return &s->wm;
 }

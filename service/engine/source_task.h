@@ -26,10 +26,12 @@ typedef struct tm_source_task tm_source_task;
 int32_t tm_route(const char *key, size_t key_len, int32_t n_window_tasks);
 
 /* Creates the source task of partition number `partition`, started at
- * processing time start_time. Borrows cfg, which must outlive it. Returns
- * 0 and writes *out, or a negative tm_err with a message in errstr. */
+ * processing time start_time, counting into stats (borrowed: a task that
+ * runs it with a window task shares its totals; NULL: its own). Borrows
+ * cfg, which must outlive it. Returns 0 and writes *out, or a negative
+ * tm_err with a message in errstr. */
 int tm_source_task_open(tm_source_task **out, const tm_config *cfg, int32_t partition,
-                        int64_t start_time, char *errstr, size_t errlen);
+                        int64_t start_time, tm_engine_stats *stats, char *errstr, size_t errlen);
 
 /* NULL is a no-op. */
 void tm_source_task_close(tm_source_task *s);
@@ -49,6 +51,9 @@ bool tm_source_task_process(tm_source_task *s, const tm_record *rec, int64_t now
 tm_watermark_source tm_source_task_advance(tm_source_task *s, int64_t now);
 
 int32_t tm_source_task_partition(const tm_source_task *s);
+/* Its partitions' clocks and task watermark (a checkpoint's, a restore's,
+ * alignment's pauses). */
+tm_watermark *tm_source_task_clock(tm_source_task *s);
 const tm_engine_stats *tm_source_task_stats(const tm_source_task *s);
 
 #endif

@@ -26,6 +26,11 @@ typedef struct tm_record {
     size_t key_len;
     const char *value;
     size_t value_len;
+    /* Non-zero: the original key (value) of this many bytes was too large
+     * to travel through the repartition topic (repartition_record.h) and
+     * key (value) is NULL; a late record of it says so by reference. */
+    size_t key_dropped_bytes;
+    size_t value_dropped_bytes;
 } tm_record;
 
 /* Where emissions go. Every callback borrows its arguments for the

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 
 #include "alloc.h"
-#include "window_stage.h"
 
 struct tm_window_task {
     tm_window_stage stage;
@@ -16,15 +15,18 @@ struct tm_window_task {
     size_t n_sources;
     int64_t *scratch; /* tm_watermark_combine's, n_sources */
     int64_t watermark;
-    tm_engine_stats stats;
+    tm_engine_stats *stats; /* &own or the caller's */
+    tm_engine_stats own;
 };
 
 tm_window_task *tm_window_task_open(const tm_config *cfg, int32_t r, size_t n_sources,
-                                    int64_t watermark)
+                                    int64_t watermark, tm_engine_stats *stats)
 {
     tm_window_task *w = tm_xcalloc(1, sizeof *w);
-    tm_histogram_init(&w->stats.event_time_lag, &tm_event_time_lag_bounds);
-    tm_window_stage_init(&w->stage, cfg, r, &w->stats);
+    w->stats = stats ? stats : &w->own;
+    if (!stats)
+        tm_histogram_init(&w->own.event_time_lag, &tm_event_time_lag_bounds);
+    tm_window_stage_init(&w->stage, cfg, r, w->stats);
     w->quantile = cfg->watermark_quantile;
     w->n_sources = n_sources;
     w->scratch = tm_xcalloc(n_sources, sizeof *w->scratch);
@@ -63,7 +65,17 @@ int64_t tm_window_task_watermark(const tm_window_task *w)
 
 const tm_engine_stats *tm_window_task_stats(const tm_window_task *w)
 {
-    return &w->stats;
+    return w->stats;
+}
+
+void tm_window_task_restore_watermark(tm_window_task *w, int64_t watermark)
+{
+    w->watermark = watermark;
+}
+
+tm_window_stage *tm_window_task_stage(tm_window_task *w)
+{
+    return &w->stage;
 }
 
 size_t tm_window_task_window_count(const tm_window_task *w)

@@ -74,10 +74,22 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
     bool remake = false;
     const tm_kafka_needs none = {0};
     const tm_kafka_needs *nd = needs ? needs : &none;
-    if (!rc && nd->repartition_partitions > 0)
-        rc = tm_kafka_ensure_repartition(k, nd->repartition_partitions,
-                                         nd->repartition_overhead_bytes, spare, &remake, errstr,
-                                         errlen);
+    int32_t r_parts = nd->repartition_partitions == TM_KAFKA_INPUT_PARTITIONS
+                          ? k->n_input
+                          : nd->repartition_partitions;
+    /* Task p is source task p and window task p: R other than the input
+     * partition count would give window tasks no source task to share an
+     * assignment with. */
+    if (!rc && nd->repartition_partitions == TM_KAFKA_INPUT_PARTITIONS &&
+        cfg->repartition_partitions != 0 && cfg->repartition_partitions != r_parts)
+        rc = tm_seterr(errstr, errlen, TM_ECONFIG,
+                       "config: repartition.partitions: %lld, but the live service repartitions "
+                       "into as many partitions as the input has (%d): window task p runs with "
+                       "source task p; remove repartition.partitions (replay takes any count)",
+                       (long long)cfg->repartition_partitions, (int)r_parts);
+    if (!rc && r_parts > 0)
+        rc = tm_kafka_ensure_repartition(k, r_parts, nd->repartition_overhead_bytes, spare, &remake,
+                                         errstr, errlen);
     if (!rc) {
         size_t needed[TM_KAFKA_OUT_TOPICS] = {nd->output_bytes, nd->side_bytes, nd->side_bytes,
                                               nd->changelog_bytes, nd->repartition_overhead_bytes};
@@ -85,6 +97,8 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
     }
     if (!rc && k->repartition_topic)
         tm_kafka_check_repartition_limit(k);
+    if (!rc && k->repartition_topic)
+        rc = tm_kafka_consume_repartition(k, errstr, errlen);
     if (!rc && remake) {
         rd_kafka_destroy(k->producer);
         k->producer = NULL;
@@ -161,7 +175,7 @@ void tm_kafka_close(tm_kafka *k)
     if (k->consumer) {
         /* Leaves the group; the revoke it triggers only unassigns. */
         rd_kafka_consumer_close(k->consumer);
-        for (size_t i = 0; k->in_rkt && i < k->cfg->n_input_topics; i++)
+        for (size_t i = 0; k->in_rkt && i < k->n_consumed; i++)
             if (k->in_rkt[i])
                 rd_kafka_topic_destroy(k->in_rkt[i]);
         rd_kafka_destroy(k->consumer);
@@ -195,6 +209,7 @@ void tm_kafka_close(tm_kafka *k)
     free(k->paused);
     free(k->limits);
     free(k->in_rkt);
+    free(k->consumed);
     free(k->in_ts_types);
     free(k->batch);
     free(k->changelog_pending);

@@ -38,13 +38,15 @@ typedef enum {
 #define TM_KAFKA_OFFSET_STORED INT64_MIN
 
 /* What the runner does on a rebalance. partitions are task numbers: with
- * the range assignor and co-partitioned input topics, an instance owns
- * partition p of every input topic or of none. */
+ * the range assignor and co-partitioned consumed topics (the input topics,
+ * and the repartition topic with as many partitions), an instance owns
+ * partition p of every consumed topic or of none. */
 typedef struct tm_kafka_rebalance {
     void *ctx;
-    /* Tasks were assigned: restore them, and write for each input topic i
-     * and task j the offset to start at into start_offsets[j *
-     * cfg->n_input_topics + i] (prefilled with TM_KAFKA_OFFSET_STORED).
+    /* Tasks were assigned: restore them, and write for each consumed topic
+     * i (tm_kafka_consumed_topics) and task j the offset to start at into
+     * start_offsets[j * n_consumed + i] (prefilled with
+     * TM_KAFKA_OFFSET_STORED).
      * Returns 0; TM_ESTOPPED when a stop was requested during the restore
      * (nothing is assigned: the process is stopping); or another negative
      * tm_err (the service then exits: fatal). */
@@ -76,12 +78,18 @@ void tm_kafka_set_wait(tm_kafka *k, const tm_kafka_wait *wait);
 
 /* The largest records tidemark may have to write (tm_record_wire_bytes),
  * by kind of topic: tm_kafka_open refuses a topic that takes less. */
+/* tm_kafka_needs.repartition_partitions: one repartition partition per
+ * input partition (the live service's source task p and window task p are
+ * one task: kafka.h's rebalance). */
+#define TM_KAFKA_INPUT_PARTITIONS (-1)
+
 typedef struct tm_kafka_needs {
     size_t output_bytes;    /* output.topic: the largest result */
     size_t side_bytes;      /* late and dead-letter topics: headers alone */
     size_t changelog_bytes; /* the changelog: the largest window or checkpoint */
     /* The repartition topic (SEMANTICS 10): R, its partition count; 0
-     * when the application has none (no repartitioning). */
+     * when the application has none (no repartitioning);
+     * TM_KAFKA_INPUT_PARTITIONS: as many as the largest input topic. */
     int32_t repartition_partitions;
     /* What an event record adds to its input record's key and value, at
      * most (tm_repartition_max_overhead_bytes): the topic is made to take
@@ -225,7 +233,14 @@ int32_t tm_kafka_changelog_partitions(const tm_kafka *k);
  * tasks before. NULL is a no-op. */
 void tm_kafka_close(tm_kafka *k);
 
-/* Subscribes to cfg->input_topics. */
+/* The topics the group consumer reads: cfg->input_topics (topic index i
+ * < cfg->n_input_topics), then the repartition topic when the handle has
+ * one (topic index cfg->n_input_topics). tm_record.topic_index,
+ * tm_kafka_seek, tm_kafka_send_offsets and tm_kafka_consumer_lag number
+ * topics so. */
+size_t tm_kafka_consumed_topics(const tm_kafka *k);
+
+/* Subscribes to the consumed topics. */
 int tm_kafka_subscribe(tm_kafka *k, char *errstr, size_t errlen);
 
 /*
@@ -243,7 +258,7 @@ ssize_t tm_kafka_poll_batch(tm_kafka *k, tm_record *recs, size_t max, int timeou
                             tm_kafka_status *status, char *errstr, size_t errlen);
 void tm_kafka_release_batch(tm_kafka *k);
 
-/* Seeks input partition (topic index, task) to offset: rewinding to a
+/* Seeks consumed partition (topic index, task) to offset: rewinding to a
  * checkpoint after an abort. TM_KAFKA_OFFSET_STORED: the group's committed
  * offset, else auto.offset.reset (not while this process has offsets for
  * it pending in an open transaction: that read waits for them). */
@@ -281,8 +296,8 @@ tm_kafka_status tm_kafka_produce_changelog(tm_kafka *k, int32_t task, const void
                                            size_t key_len, const void *value, size_t value_len,
                                            char *errstr, size_t errlen);
 
-/* Adds the consumer positions next_offsets[task j * n_topics + topic i] of
- * the given tasks to the transaction (send_offsets_to_transaction with the
+/* Adds the consumer positions next_offsets[task j * n_consumed + topic i]
+ * of the given tasks to the transaction (send_offsets_to_transaction with the
  * consumer group metadata: KIP-447 fencing). */
 tm_kafka_status tm_kafka_send_offsets(tm_kafka *k, const int32_t *tasks, size_t n,
                                       const int64_t *next_offsets, char *errstr, size_t errlen);
@@ -322,7 +337,7 @@ unsigned tm_kafka_timestamp_types(const tm_kafka *k, size_t topic_index);
 
 /* ---- restore ---- */
 
-/* Consumer lag of an owned input partition, from its assignment on: its
+/* Consumer lag of an owned consumed partition, from its assignment on: its
  * high watermark minus the consumer's position, as Kafka's own consumers
  * report it. Before the first fetch the end is the one last listed
  * (tm_kafka_lag_refresh), and before the first record handed out the

@@ -64,12 +64,51 @@ static size_t task_slot(const int32_t *tasks, size_t n, int32_t task)
     return (size_t)(hit - tasks);
 }
 
+int tm_kafka_consumed_index(const tm_kafka *k, const char *topic)
+{
+    for (size_t i = 0; i < k->n_consumed; i++)
+        if (strcmp(k->consumed[i], topic) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The repartition partitions of parts without a checkpoint start at the
+ * group's committed offset, else at the beginning, whatever
+ * auto.offset.reset says: it is the user's choice for the input topics,
+ * and "latest" would skip events the source tasks have committed. */
+static void start_repartition_at_committed(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *stored = rd_kafka_topic_partition_list_new(0);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset == RD_KAFKA_OFFSET_STORED &&
+            strcmp(parts->elems[i].topic, k->repartition_topic) == 0)
+            rd_kafka_topic_partition_list_add(stored, k->repartition_topic,
+                                              parts->elems[i].partition);
+    rd_kafka_resp_err_t err = stored->cnt > 0
+                                  ? rd_kafka_committed(k->consumer, stored, OP_TIMEOUT_MS)
+                                  : RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; !err && i < stored->cnt; i++) {
+        const rd_kafka_topic_partition_t *c = &stored->elems[i];
+        if (c->err) {
+            err = c->err;
+            break;
+        }
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(parts, c->topic, c->partition);
+        p->offset = c->offset >= 0 ? c->offset : RD_KAFKA_OFFSET_BEGINNING;
+    }
+    /* A restart asks again; starting anywhere else could skip events. */
+    if (err)
+        tm_kafka_set_fatal(k, "committed offsets of %s: %s", k->repartition_topic,
+                           rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(stored);
+}
+
 /* Eager assignment: the runner restores the tasks and says where each
  * input partition starts; then the consumer starts fetching there. */
 static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
 {
-    const tm_config *cfg = k->cfg;
-    size_t n, nt = cfg->n_input_topics;
+    size_t n, nt = k->n_consumed;
     int32_t *tasks = tasks_of(parts, &n);
     int64_t *start = tm_xmalloc((n * nt > 0 ? n * nt : 1) * sizeof *start);
     for (size_t i = 0; i < n * nt; i++)
@@ -90,12 +129,14 @@ static void apply_assign(tm_kafka *k, rd_kafka_topic_partition_list_t *parts)
     }
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int ti = tm_config_topic_index(cfg, p->topic);
+        int ti = tm_kafka_consumed_index(k, p->topic);
         int64_t off = ti < 0 ? -1 : start[task_slot(tasks, n, p->partition) * nt + (size_t)ti];
         /* With no checkpoint: the group's committed offset, else
          * auto.offset.reset (librdkafka's fallback for OFFSET_STORED). */
         p->offset = off >= 0 ? off : RD_KAFKA_OFFSET_STORED;
     }
+    if (!k->fatal && k->repartition_topic)
+        start_repartition_at_committed(k, parts);
     /* Stopped during the restore: the tasks are not there to consume for;
      * the process is about to leave the group. */
     bool take = !k->fatal && !stopped;
@@ -194,6 +235,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_queue_destroy(q);
 }
 
+/* A handle for consumed topic i (its name set). */
+static int open_consumed(tm_kafka *k, size_t i, char *errstr, size_t errlen)
+{
+    k->in_rkt[i] = rd_kafka_topic_new(k->consumer, k->consumed[i], NULL);
+    if (!k->in_rkt[i])
+        return tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: topic '%s': %s", k->consumed[i],
+                         rd_kafka_err2str(rd_kafka_last_error()));
+    return 0;
+}
+
 int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen)
 {
     const tm_config *cfg = k->cfg;
@@ -252,25 +303,40 @@ int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen)
         return rc;
     /* Rebalance and error events are served by consumer_poll. */
     rd_kafka_poll_set_consumer(k->consumer);
-    k->in_rkt = tm_xcalloc(cfg->n_input_topics ? cfg->n_input_topics : 1, sizeof *k->in_rkt);
     k->in_ts_types =
         tm_xcalloc(cfg->n_input_topics ? cfg->n_input_topics : 1, sizeof *k->in_ts_types);
+    /* Room for the repartition topic after the inputs. */
+    k->consumed = tm_xcalloc(cfg->n_input_topics + 1, sizeof *k->consumed);
+    k->in_rkt = tm_xcalloc(cfg->n_input_topics + 1, sizeof *k->in_rkt);
     for (size_t i = 0; i < cfg->n_input_topics; i++) {
-        k->in_rkt[i] = rd_kafka_topic_new(k->consumer, cfg->input_topics[i], NULL);
-        if (!k->in_rkt[i])
-            return tm_seterr(errstr, errlen, TM_ECONFIG, "config: input.topics[%zu]: '%s': %s", i,
-                             cfg->input_topics[i], rd_kafka_err2str(rd_kafka_last_error()));
+        k->consumed[i] = cfg->input_topics[i];
+        rc = open_consumed(k, i, errstr, errlen);
+        if (rc)
+            return rc;
+        k->n_consumed++;
     }
     return 0;
 }
 
+int tm_kafka_consume_repartition(tm_kafka *k, char *errstr, size_t errlen)
+{
+    k->consumed[k->n_consumed] = k->repartition_topic;
+    int rc = open_consumed(k, k->n_consumed, errstr, errlen);
+    if (!rc)
+        k->n_consumed++;
+    return rc;
+}
+
+size_t tm_kafka_consumed_topics(const tm_kafka *k)
+{
+    return k->n_consumed;
+}
+
 int tm_kafka_subscribe(tm_kafka *k, char *errstr, size_t errlen)
 {
-    const tm_config *cfg = k->cfg;
-    rd_kafka_topic_partition_list_t *topics =
-        rd_kafka_topic_partition_list_new((int)cfg->n_input_topics);
-    for (size_t i = 0; i < cfg->n_input_topics; i++)
-        rd_kafka_topic_partition_list_add(topics, cfg->input_topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new((int)k->n_consumed);
+    for (size_t i = 0; i < k->n_consumed; i++)
+        rd_kafka_topic_partition_list_add(topics, k->consumed[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (err)
@@ -316,14 +382,14 @@ static void consumer_event(tm_kafka *k, const rd_kafka_message_t *m)
     }
 }
 
-/* Index of the input topic of rkt: pointer compare against the handles
- * held since open, the name as a fallback. */
+/* Index of the consumed topic of rkt: pointer compare against the
+ * handles held since open, the name as a fallback. */
 static int topic_index_of(const tm_kafka *k, const rd_kafka_topic_t *rkt)
 {
-    for (size_t i = 0; i < k->cfg->n_input_topics; i++)
+    for (size_t i = 0; i < k->n_consumed; i++)
         if (k->in_rkt[i] == rkt)
             return (int)i;
-    return tm_config_topic_index(k->cfg, rd_kafka_topic_name(rkt));
+    return tm_kafka_consumed_index(k, rd_kafka_topic_name(rkt));
 }
 
 static bool owns(const tm_kafka *k, int32_t task)
@@ -383,12 +449,14 @@ static bool fill_record(tm_kafka *k, tm_record *r, const rd_kafka_message_t *m)
         return false;
     }
     rd_kafka_timestamp_type_t tstype;
-    r->topic = k->cfg->input_topics[ti];
+    r->topic = k->consumed[ti];
     r->topic_index = (size_t)ti;
     r->partition = m->partition;
     r->offset = m->offset;
     r->ts = rd_kafka_message_timestamp(m, &tstype); /* -1 if the record has none */
-    note_timestamp_type(k, (size_t)ti, tstype);
+    /* The repartition topic's timestamps are tidemark's own. */
+    if ((size_t)ti < k->cfg->n_input_topics)
+        note_timestamp_type(k, (size_t)ti, tstype);
     r->key = m->key;
     r->key_len = m->key ? m->key_len : 0;
     r->value = m->payload;
@@ -471,22 +539,20 @@ static int resolve_stored(tm_kafka *k, rd_kafka_topic_partition_list_t *one, cha
 int tm_kafka_seek(tm_kafka *k, size_t topic_index, int32_t task, int64_t offset, char *errstr,
                   size_t errlen)
 {
-    assert(topic_index < k->cfg->n_input_topics);
+    assert(topic_index < k->n_consumed);
+    const char *topic = k->consumed[topic_index];
     rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(one, k->cfg->input_topics[topic_index], task)->offset =
-        offset;
+    rd_kafka_topic_partition_list_add(one, topic, task)->offset = offset;
     /* librdkafka cannot seek to OFFSET_STORED: resolve it first. */
     int rc = offset == TM_KAFKA_OFFSET_STORED ? resolve_stored(k, one, errstr, errlen) : 0;
     if (!rc) {
         rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, one, OP_TIMEOUT_MS);
         if (error) {
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: seek %s [%d]: %s",
-                           k->cfg->input_topics[topic_index], (int)task,
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: seek %s [%d]: %s", topic, (int)task,
                            rd_kafka_error_string(error));
             rd_kafka_error_destroy(error);
         } else if (one->elems[0].err) {
-            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: seek %s [%d]: %s",
-                           k->cfg->input_topics[topic_index], (int)task,
+            rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: seek %s [%d]: %s", topic, (int)task,
                            rd_kafka_err2str(one->elems[0].err));
         }
     }

@@ -71,9 +71,16 @@ struct tm_kafka {
     rd_kafka_t *producer;
     rd_kafka_t *restore; /* created by the first read_changelog */
 
-    /* Handles of the input topics on the consumer, by topic index: a
-     * message's topic is found by comparing pointers, and holding the
-     * handles keeps those pointers from being reused. */
+    /* The topics the group consumer reads, by topic index: the input
+     * topics (cfg->input_topics order), then the repartition topic when
+     * the application has one (index n_input_topics; room for it is
+     * allocated with the inputs). consumed[i] is borrowed from the config
+     * or repartition_topic. */
+    const char **consumed;
+    size_t n_consumed;
+    /* Their handles on the consumer, by topic index: a message's topic is
+     * found by comparing pointers, and holding the handles keeps those
+     * pointers from being reused. */
     rd_kafka_topic_t **in_rkt;
     /* Per input topic: the timestamp types seen (tm_kafka_timestamp_types). */
     unsigned *in_ts_types;
@@ -132,12 +139,12 @@ struct tm_kafka {
     rd_kafka_message_t **batch;
     size_t n_batch, cap_batch;
 
-    /* Alignment (kafka_pause.c), by owned[j] and input topic i at
-     * [j * n_input_topics + i]: paused by tidemark. */
+    /* Alignment (kafka_pause.c), by owned[j] and consumed topic i at
+     * [j * n_consumed + i]: paused by tidemark. */
     bool *paused;
 
-    /* Consumer lag (kafka_lag.c), by owned[j] and input topic i at
-     * [j * n_input_topics + i]: where consumption starts, and the end as
+    /* Consumer lag (kafka_lag.c), by owned[j] and consumed topic i at
+     * [j * n_consumed + i]: where consumption starts, and the end as
      * last listed (-1: not yet); listings in flight answer to lag_q. */
     int64_t *lag_start, *lag_end;
     rd_kafka_queue_t *lag_q;
@@ -206,15 +213,20 @@ int tm_kafka_set_record_limits(tm_kafka *k, rd_kafka_conf_t *pconf, const size_t
 /* ---- kafka_consumer.c ----------------------------------------------------- */
 
 int tm_kafka_open_consumer(tm_kafka *k, char *errstr, size_t errlen);
+/* Once the repartition topic is known (tm_kafka_ensure_repartition): it
+ * is consumed too, after the input topics. */
+int tm_kafka_consume_repartition(tm_kafka *k, char *errstr, size_t errlen);
+/* Index of the consumed topic named topic, -1 for none. */
+int tm_kafka_consumed_index(const tm_kafka *k, const char *topic);
 
 /* ---- kafka_lag.c ---------------------------------------------------------- */
 
-/* The tasks owned[] were assigned, their input partitions starting at
- * start[j * n_input_topics + i] (< 0: the group's committed offset, else
+/* The tasks owned[] were assigned, their partitions starting at
+ * start[j * n_consumed + i] (< 0: the group's committed offset, else
  * auto.offset.reset): from now on they have a lag. */
 void tm_kafka_lag_assigned(tm_kafka *k, const int64_t *start);
-/* The slot of (input topic i, owned task) in the arrays kept by owned[j]
- * and input topic (lag_start, lag_end, paused): j * n_input_topics + i;
+/* The slot of (consumed topic i, owned task) in the arrays kept by
+ * owned[j] and consumed topic (lag_start, lag_end, paused): j * n_consumed + i;
  * -1 when the task is not owned. */
 ssize_t tm_kafka_owned_slot(const tm_kafka *k, size_t topic_index, int32_t task);
 

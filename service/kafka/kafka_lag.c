@@ -47,7 +47,7 @@ ssize_t tm_kafka_owned_slot(const tm_kafka *k, size_t topic_index, int32_t task)
 {
     const int32_t *hit =
         k->n_owned ? bsearch(&task, k->owned, k->n_owned, sizeof task, cmp_i32) : NULL;
-    return hit ? (ssize_t)((size_t)(hit - k->owned) * k->cfg->n_input_topics + topic_index) : -1;
+    return hit ? (ssize_t)((size_t)(hit - k->owned) * k->n_consumed + topic_index) : -1;
 }
 
 /* The high watermark of the last fetch response, -1 before one. */
@@ -65,12 +65,11 @@ static int64_t fetched_end(tm_kafka *k, const char *topic, int32_t partition)
  * comes to lag_q. */
 static void ask(tm_kafka *k, bool earliest)
 {
-    const tm_config *cfg = k->cfg;
-    size_t nt = cfg->n_input_topics;
+    size_t nt = k->n_consumed;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(0);
     for (size_t j = 0; j < k->n_owned; j++)
         for (size_t i = 0; i < nt; i++) {
-            const char *topic = cfg->input_topics[i];
+            const char *topic = k->consumed[i];
             bool want = earliest ? k->lag_start[j * nt + i] == START_EARLIEST
                                  : fetched_end(k, topic, k->owned[j]) < 0;
             if (want)
@@ -105,7 +104,7 @@ static void take(tm_kafka *k, rd_kafka_event_t *ev)
     for (size_t n = 0; n < cnt; n++) {
         const rd_kafka_topic_partition_t *tp =
             rd_kafka_ListOffsetsResultInfo_topic_partition(infos[n]);
-        int ti = tm_config_topic_index(k->cfg, tp->topic);
+        int ti = tm_kafka_consumed_index(k, tp->topic);
         ssize_t s = ti < 0 ? -1 : tm_kafka_owned_slot(k, (size_t)ti, tp->partition);
         if (s < 0 || tp->err || tp->offset < 0)
             continue;
@@ -141,13 +140,12 @@ void tm_kafka_lag_refresh(tm_kafka *k)
  * (no checkpoint); without one, where auto.offset.reset points. */
 static void resolve_committed(tm_kafka *k)
 {
-    const tm_config *cfg = k->cfg;
-    size_t nt = cfg->n_input_topics;
+    size_t nt = k->n_consumed;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(0);
     for (size_t j = 0; j < k->n_owned; j++)
         for (size_t i = 0; i < nt; i++)
             if (k->lag_start[j * nt + i] == START_UNKNOWN)
-                rd_kafka_topic_partition_list_add(list, cfg->input_topics[i], k->owned[j]);
+                rd_kafka_topic_partition_list_add(list, k->consumed[i], k->owned[j]);
     rd_kafka_resp_err_t err = list->cnt > 0
                                   ? rd_kafka_committed(k->consumer, list, LAG_COMMITTED_TIMEOUT_MS)
                                   : RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -156,7 +154,7 @@ static void resolve_committed(tm_kafka *k)
     for (int n = 0; !err && n < list->cnt; n++) {
         const rd_kafka_topic_partition_t *tp = &list->elems[n];
         ssize_t s =
-            tm_kafka_owned_slot(k, (size_t)tm_config_topic_index(cfg, tp->topic), tp->partition);
+            tm_kafka_owned_slot(k, (size_t)tm_kafka_consumed_index(k, tp->topic), tp->partition);
         if (tp->err)
             continue;
         k->lag_start[s] = tp->offset >= 0     ? tp->offset
@@ -168,7 +166,7 @@ static void resolve_committed(tm_kafka *k)
 
 void tm_kafka_lag_assigned(tm_kafka *k, const int64_t *start)
 {
-    size_t n = k->n_owned * k->cfg->n_input_topics;
+    size_t n = k->n_owned * k->n_consumed;
     free(k->lag_start);
     free(k->lag_end);
     k->lag_start = tm_xmalloc((n + 1) * sizeof *k->lag_start);
@@ -188,7 +186,7 @@ int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition
     ssize_t s = tm_kafka_owned_slot(k, topic_index, partition);
     if (s < 0)
         return -1;
-    const char *topic = k->cfg->input_topics[topic_index];
+    const char *topic = k->consumed[topic_index];
     int64_t end = fetched_end(k, topic, partition);
     if (end < 0)
         end = k->lag_end[s];

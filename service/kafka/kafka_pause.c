@@ -3,7 +3,7 @@
  * alignment, SEMANTICS 11).
  *
  * Invariants:
- * - paused[j * n_input_topics + i] says whether input topic i of owned[j]
+ * - paused[j * n_consumed + i] says whether input topic i of owned[j]
  *   is paused by tidemark; every partition starts resumed on assignment,
  *   and every paused one is resumed before a revoke gives it up, so no
  *   pause outlives the assignment it was made in.
@@ -57,7 +57,7 @@ int tm_kafka_set_paused(tm_kafka *k, size_t topic_index, int32_t task, bool paus
 
 int tm_kafka_resume_all(tm_kafka *k, char *errstr, size_t errlen)
 {
-    size_t nt = k->cfg->n_input_topics;
+    size_t nt = k->cfg->n_input_topics; /* the repartition topic is never paused */
     for (size_t j = 0; j < k->n_owned; j++)
         for (size_t i = 0; i < nt; i++) {
             int rc = tm_kafka_set_paused(k, i, k->owned[j], false, errstr, errlen);
@@ -70,5 +70,5 @@ int tm_kafka_resume_all(tm_kafka *k, char *errstr, size_t errlen)
 void tm_kafka_pause_assigned(tm_kafka *k)
 {
     free(k->paused);
-    k->paused = tm_xcalloc(k->n_owned * k->cfg->n_input_topics + 1, sizeof *k->paused);
+    k->paused = tm_xcalloc(k->n_owned * k->n_consumed + 1, sizeof *k->paused);
 }

@@ -307,13 +307,12 @@ tm_kafka_status tm_kafka_produce_changelog(tm_kafka *k, int32_t task, const void
 tm_kafka_status tm_kafka_send_offsets(tm_kafka *k, const int32_t *tasks, size_t n,
                                       const int64_t *next_offsets, char *errstr, size_t errlen)
 {
-    const tm_config *cfg = k->cfg;
-    size_t nt = cfg->n_input_topics;
+    size_t nt = k->n_consumed;
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new((int)(n * nt));
     for (size_t j = 0; j < n; j++)
         for (size_t i = 0; i < nt; i++)
             if (next_offsets[j * nt + i] >= 0) /* < 0: nothing consumed yet */
-                rd_kafka_topic_partition_list_add(offsets, cfg->input_topics[i], tasks[j])->offset =
+                rd_kafka_topic_partition_list_add(offsets, k->consumed[i], tasks[j])->offset =
                     next_offsets[j * nt + i];
     tm_kafka_status st = TM_KAFKA_OK;
     if (offsets->cnt > 0) {

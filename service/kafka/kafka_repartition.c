@@ -87,14 +87,12 @@ int tm_kafka_ensure_repartition(tm_kafka *k, int32_t partitions, size_t overhead
      * window tasks that do not own their keys. */
     if (parts != partitions)
         return tm_seterr(errstr, errlen, TM_ECONFIG,
-                         "config: repartition.partitions: topic '%s' has %d partitions, but the "
-                         "application repartitions into %d (repartition.partitions, by default "
-                         "the input partition count: was either changed?); its events would "
-                         "reach window tasks that do not own their keys: set "
-                         "repartition.partitions to %d, or stop every instance and run "
-                         "`tidemark reset`, which deletes the topic and the state, so that the "
-                         "next start creates it with %d",
-                         k->repartition_topic, parts, (int)partitions, parts, (int)partitions);
+                         "kafka: repartition topic '%s' has %d partitions, but the application "
+                         "repartitions into %d (one per input partition: were partitions added "
+                         "to the input?); its events would reach window tasks that do not own "
+                         "their keys: stop every instance and run `tidemark reset`, which deletes "
+                         "the topic and the state, so that the next start creates it with %d",
+                         k->repartition_topic, parts, (int)partitions, (int)partitions);
     k->n_repartition = partitions;
     k->purge_wanted = tm_xmalloc((size_t)partitions * sizeof *k->purge_wanted);
     k->purge_sent = tm_xmalloc((size_t)partitions * sizeof *k->purge_sent);

@@ -69,6 +69,7 @@ typedef struct restore {
     tm_restore_stats stats;
     int64_t t0;
     size_t record_limit;   /* the changelog's, for the codecs; 0: unknown */
+    size_t n_sources;      /* paired tasks' (engine.h) source count; 0: single-stage */
     char err[512];         /* a failure inside the read's callback */
     int64_t last_progress; /* when the read's progress was last logged */
     /* The parallel steps. */
@@ -376,16 +377,20 @@ static void rebuild_job(restore *rs, job *j)
         return;
     }
     const tm_config *cfg = rs->cfg;
-    j->rc = tm_engine_open(&j->t.engine, cfg, j->t.partition, tm_wall_clock_ms(), j->err,
-                           sizeof j->err);
+    j->rc = rs->n_sources > 0
+                ? tm_engine_open_paired(&j->t.engine, cfg, j->t.partition, rs->n_sources,
+                                        tm_wall_clock_ms(), j->err, sizeof j->err)
+                : tm_engine_open(&j->t.engine, cfg, j->t.partition, tm_wall_clock_ms(), j->err,
+                                 sizeof j->err);
     if (j->rc < 0)
         return;
     tm_engine_track_changes(j->t.engine);
     j->t.changelog = tm_changelog_new(cfg);
     if (rs->record_limit > 0)
         tm_changelog_set_record_limit(j->t.changelog, rs->record_limit);
-    j->t.next_offsets = tm_xmalloc((cfg->n_input_topics + 1) * sizeof *j->t.next_offsets);
-    for (size_t i = 0; i < cfg->n_input_topics; i++)
+    size_t n_topics = tm_engine_task_topics(cfg);
+    j->t.next_offsets = tm_xmalloc((n_topics + 1) * sizeof *j->t.next_offsets);
+    for (size_t i = 0; i < n_topics; i++)
         j->t.next_offsets[i] = -1;
     loader ld = {.rs = rs, .j = j};
     j->rc = tm_store_scan(j->t.store, load_stored, &ld, j->err, sizeof j->err);
@@ -467,6 +472,15 @@ int tm_restore_tasks(const tm_config *cfg, tm_kafka *k, const int32_t *partition
                   .n = n,
                   .t0 = tm_wall_clock_ms(),
                   .record_limit = tm_kafka_changelog_record_limit(k)};
+    /* A repartitioned pipeline's tasks are paired, one per partition of
+     * the repartition topic (kafka.h: TM_KAFKA_INPUT_PARTITIONS). */
+    if (tm_config_repartitions(cfg)) {
+        int32_t r = tm_kafka_repartition_partitions(k);
+        if (r <= 0)
+            return tm_seterr(errstr, errlen, TM_EINVAL,
+                             "restore: a repartitioned pipeline without a repartition topic");
+        rs.n_sources = (size_t)r;
+    }
     int rc = tm_store_check_fds(o->open_stores + n, errstr, errlen);
     if (rc < 0 || n == 0)
         return rc;

@@ -47,7 +47,7 @@ typedef struct tm_restored_task {
     tm_store *store;
     tm_changelog *changelog;
     tm_engine *engine;     /* tracking changes for the next checkpoint */
-    int64_t *next_offsets; /* per input topic: the checkpoint's next offset, -1 none */
+    int64_t *next_offsets; /* per topic of tm_engine_task_topics: the checkpoint's, -1 none */
     uint64_t records;      /* changelog records read (tidemark's) */
     uint64_t foreign;      /* records skipped as not tidemark's (changelog.h) */
 } tm_restored_task;

@@ -30,6 +30,8 @@
 #include "log.h"
 #include "num.h"
 #include "output.h"
+#include "repartition_io.h"
+#include "repartition_record.h"
 #include "restore.h"
 #include "side_record.h"
 #include "stop_flag.h"
@@ -43,9 +45,11 @@ typedef struct task {
     tm_engine *engine;
     tm_changelog *changelog;
     tm_store *store;
-    int64_t *next_offsets;       /* per input topic: the next offset to consume, -1 none */
-    int64_t *first_offsets;      /* per input topic: the first consumed since restore, -1 */
-    uint64_t *consumed;          /* per input topic: records consumed since restore */
+    /* Per consumed topic (tm_kafka_consumed_topics: the input topics, then
+     * the repartition topic of a paired task): */
+    int64_t *next_offsets;       /* the next offset to consume, -1 none */
+    int64_t *first_offsets;      /* the first consumed since restore, -1 */
+    uint64_t *consumed;          /* records consumed since restore */
     const tm_kv_change *pending; /* the open checkpoint's changes (the changelog's) */
     size_t n_pending;
 } task;
@@ -64,8 +68,10 @@ struct tm_runner {
     tm_telemetry *telemetry;
     task *tasks; /* ascending partition */
     size_t n_tasks;
-    tm_stop_flag *stop;      /* tm_runner_run's; restores check it */
-    bool stopped_in_restore; /* a restore ended on *stop */
+    size_t n_topics;           /* tm_kafka_consumed_topics */
+    tm_repartition_io *repart; /* paired tasks' (engine.h); NULL: single-stage */
+    tm_stop_flag *stop;        /* tm_runner_run's; restores check it */
+    bool stopped_in_restore;   /* a restore ended on *stop */
     bool in_txn;
     bool dirty;              /* something to checkpoint since the last commit */
     const char *waiting_for; /* what the loop waits on the broker for, NULL: nothing */
@@ -135,7 +141,7 @@ static int cmp_task(const void *a, const void *b)
  * checkpoint's offsets. */
 static void task_init(const tm_runner *r, task *t, const tm_restored_task *rt)
 {
-    size_t n_topics = r->cfg->n_input_topics;
+    size_t n_topics = r->n_topics;
     *t = (task){.partition = rt->partition,
                 .engine = rt->engine,
                 .changelog = rt->changelog,
@@ -307,12 +313,18 @@ static void notify_observer(tm_runner *r)
  * offsets into the open transaction. */
 static tm_kafka_status produce_checkpoint(tm_runner *r, char *err, size_t errlen)
 {
-    size_t n_topics = r->cfg->n_input_topics;
+    size_t n_topics = r->n_topics;
     int32_t *parts = tm_xcalloc(r->n_tasks + 1, sizeof *parts);
     int64_t *offsets = tm_xcalloc(r->n_tasks * n_topics + 1, sizeof *offsets);
     tm_kafka_status st = TM_KAFKA_OK;
     for (size_t i = 0; i < r->n_tasks && st == TM_KAFKA_OK; i++) {
         task *t = &r->tasks[i];
+        /* SEMANTICS 11: a source task publishes its watermark and idle
+         * flag at each checkpoint in which they changed, in the same
+         * transaction (and before the checkpoint record that says it did). */
+        if (tm_engine_mark_due(t->engine))
+            st = tm_repartition_io_publish(r->repart, t->partition, tm_engine_take_mark(t->engine),
+                                           err, errlen);
         tm_changelog_collect(t->changelog, t->engine, t->next_offsets, &t->pending, &t->n_pending);
         for (size_t j = 0; j < t->n_pending && st == TM_KAFKA_OK; j++) {
             const tm_kv_change *c = &t->pending[j];
@@ -327,6 +339,27 @@ static tm_kafka_status produce_checkpoint(tm_runner *r, char *err, size_t errlen
     free(parts);
     free(offsets);
     return st;
+}
+
+/* After a commit: the repartition records the window tasks have now
+ * consumed for good are deleted (kafka.h: the purge). */
+static void purge_consumed(tm_runner *r)
+{
+    if (!r->repart)
+        return;
+    int32_t *parts = tm_xcalloc(r->n_tasks + 1, sizeof *parts);
+    int64_t *below = tm_xcalloc(r->n_tasks + 1, sizeof *below);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_tasks; i++) {
+        int64_t next = r->tasks[i].next_offsets[r->cfg->n_input_topics];
+        if (next >= 0) {
+            parts[n] = r->tasks[i].partition;
+            below[n++] = next;
+        }
+    }
+    tm_kafka_purge_repartition(r->kafka, parts, below, n);
+    free(parts);
+    free(below);
 }
 
 /* After a commit: the stores apply what the changelog now holds. */
@@ -365,6 +398,7 @@ static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
     r->dirty = false;
     r->last_commit_ms = tm_wall_clock_ms();
     tm_telemetry_committed(r->telemetry, r->last_commit_ms - t0, r->last_commit_ms);
+    purge_consumed(r);
     int rc = apply_to_stores(r, errstr, errlen);
     if (rc < 0)
         return rc;
@@ -379,7 +413,7 @@ static int checkpoint(tm_runner *r, char *errstr, size_t errlen)
  * its inputs back there. */
 static int rewind_tasks(tm_runner *r, char *errstr, size_t errlen)
 {
-    size_t n = r->n_tasks, n_topics = r->cfg->n_input_topics;
+    size_t n = r->n_tasks, n_topics = r->n_topics;
     /* The rebuilt engines start resumed: so do their inputs (alignment
      * pauses again at the next turn what is still ahead). */
     int rc = tm_kafka_resume_all(r->kafka, errstr, errlen);
@@ -460,7 +494,7 @@ static int on_assigned(void *ctx, const int32_t *parts, size_t n, int64_t *start
 {
     tm_runner *r = ctx;
     char err[512];
-    size_t n_topics = r->cfg->n_input_topics;
+    size_t n_topics = r->n_topics;
     tm_telemetry_restoring(r->telemetry, true);
     /* tasks ascending: the last needs the most partitions */
     if (n > 0 && check_outputs(r, parts[n - 1], err, sizeof err) < 0) {
@@ -532,6 +566,25 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n)
 
 /* ---- the loop ---- */
 
+/* A record of a paired task (engine.h): an input record goes through the
+ * source half to the repartition topic, a repartition record to the window
+ * half. */
+static void process_paired(tm_runner *r, task *t, const tm_record *rec, int64_t now,
+                           const tm_engine_sink *sink)
+{
+    char err[512];
+    if (rec->topic_index == r->cfg->n_input_topics) {
+        int rc = tm_repartition_io_receive(r->repart, t->engine, rec, sink, err, sizeof err);
+        if (rc < 0)
+            note_status(r, TM_KAFKA_FATAL, err);
+        return;
+    }
+    tm_event ev;
+    int64_t time;
+    if (tm_engine_forward(t->engine, rec, now, sink, &ev, &time))
+        note_status(r, tm_repartition_io_forward(r->repart, rec, &ev, time, err, sizeof err), err);
+}
+
 static void process_batch(tm_runner *r, ssize_t n, int64_t now)
 {
     const tm_engine_sink sink = {r, on_result, on_late, on_dead_letter};
@@ -543,7 +596,10 @@ static void process_batch(tm_runner *r, ssize_t n, int64_t now)
         if (!t)
             tm_die("a record of partition %d, which this instance does not own",
                    (int)rec->partition);
-        tm_engine_process(t->engine, rec, now, &sink);
+        if (r->repart)
+            process_paired(r, t, rec, now, &sink);
+        else
+            tm_engine_process(t->engine, rec, now, &sink);
         t->next_offsets[rec->topic_index] = rec->offset + 1;
         t->consumed[rec->topic_index]++;
         if (t->first_offsets[rec->topic_index] < 0)
@@ -560,7 +616,9 @@ static void tick(tm_runner *r, int64_t now)
     for (size_t i = 0; i < r->n_tasks; i++) {
         int64_t before = tm_engine_watermark(r->tasks[i].engine);
         tm_engine_tick(r->tasks[i].engine, now, &sink);
-        if (tm_engine_watermark(r->tasks[i].engine) != before)
+        /* A paired task's source half has a new mark to publish. */
+        if (tm_engine_watermark(r->tasks[i].engine) != before ||
+            tm_engine_mark_due(r->tasks[i].engine))
             r->dirty = true;
     }
 }
@@ -604,20 +662,6 @@ static int align(tm_runner *r, int64_t now, char *errstr, size_t errlen)
 int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_options *opt,
                    char *errstr, size_t errlen)
 {
-    /* SEMANTICS 10's source and window tasks, joined by the repartition
-     * topic, are replay's only so far: run single-stage tasks only where
-     * the user says the input is partitioned by the group key. */
-    if (tm_config_repartitions(cfg))
-        return tm_seterr(errstr, errlen, TM_ECONFIG,
-                         "config: repartition.mode: the live service does not repartition yet, "
-                         "and this pipeline would (repartition.mode %s, group_by %s); set "
-                         "repartition.mode=never, which is right only when the producers key the "
-                         "input records by the group key (a record's key is its group key, so "
-                         "Kafka's partitioner puts every record of a key in one partition)",
-                         cfg->repartition_mode == TM_REPARTITION_AUTO ? "auto" : "always",
-                         cfg->group_mode == TM_GROUP_GLOBAL       ? "unset: one global key"
-                         : cfg->group_mode == TM_GROUP_RECORD_KEY ? "\"$record_key\""
-                                                                  : "a pointer");
     tm_runner *r = tm_xcalloc(1, sizeof *r);
     r->cfg = cfg;
     r->opt = *opt;
@@ -627,13 +671,21 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
     /* First, so that the probes answer while the cluster is joined. */
     int rc = tm_telemetry_open(&r->telemetry, cfg, errstr, errlen);
     const tm_kafka_rebalance rb = {r, on_assigned, on_revoked};
-    const tm_kafka_needs needs = {.output_bytes = tm_output_max_bytes(cfg),
-                                  .side_bytes = TM_SIDE_RECORD_MIN_LIMIT,
-                                  .changelog_bytes = tm_changelog_max_fixed_bytes(cfg)};
+    bool repartitions = tm_config_repartitions(cfg);
+    const tm_kafka_needs needs = {
+        .output_bytes = tm_output_max_bytes(cfg),
+        .side_bytes = TM_SIDE_RECORD_MIN_LIMIT,
+        .changelog_bytes = tm_changelog_max_fixed_bytes(cfg),
+        /* Paired tasks (engine.h): window task p with source task p. */
+        .repartition_partitions = repartitions ? TM_KAFKA_INPUT_PARTITIONS : 0,
+        .repartition_overhead_bytes = repartitions ? tm_repartition_max_overhead_bytes(cfg) : 0};
     if (rc == TM_OK)
         rc = tm_kafka_open(&r->kafka, cfg, opt->instance_id, &rb, &needs, errstr, errlen);
     if (rc == TM_OK) {
         tm_kafka_set_wait(r->kafka, &(tm_kafka_wait){on_kafka_wait, r});
+        r->n_topics = tm_kafka_consumed_topics(r->kafka);
+        if (repartitions)
+            r->repart = tm_repartition_io_new(cfg, r->kafka);
         rc = tm_kafka_subscribe(r->kafka, errstr, errlen);
     }
     if (rc < 0) {
@@ -647,7 +699,7 @@ int tm_runner_open(tm_runner **out, const tm_config *cfg, const tm_runner_option
 /* Publishes the metrics of every owned task. */
 static void publish(tm_runner *r, int64_t now)
 {
-    size_t n_topics = r->cfg->n_input_topics;
+    size_t n_topics = r->n_topics;
     tm_task_view *views = tm_xcalloc(r->n_tasks + 1, sizeof *views);
     int64_t *lags = tm_xcalloc(r->n_tasks * n_topics + 1, sizeof *lags);
     tm_kafka_lag_refresh(r->kafka);
@@ -735,6 +787,7 @@ void tm_runner_close(tm_runner *r)
     for (size_t i = 0; i < r->n_tasks; i++)
         task_close(r, &r->tasks[i]);
     tm_telemetry_close(r->telemetry);
+    tm_repartition_io_free(r->repart);
     free(r->tasks);
     free(r->batch);
     free(r->observed);

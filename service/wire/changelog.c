@@ -22,12 +22,12 @@
 #include "side_record.h"
 
 /* Window and dedup records are at version 1; the checkpoint record at 2
- * (1 plus the state fingerprint), and version 1 checkpoints are still
- * read. */
-enum { FORMAT_VERSION = 1, CHECKPOINT_VERSION = 2 };
-_Static_assert(FORMAT_VERSION == 1 && CHECKPOINT_VERSION == 2,
+ * (1 plus the state fingerprint), or 3 for a paired task (2 plus the
+ * pairing: changelog.h), and version 1 checkpoints are still read. */
+enum { FORMAT_VERSION = 1, CHECKPOINT_VERSION = 2, PAIRED_CHECKPOINT_VERSION = 3 };
+_Static_assert(FORMAT_VERSION == 1 && CHECKPOINT_VERSION == 2 && PAIRED_CHECKPOINT_VERSION == 3,
                "tm_changelog_versions_read names the versions");
-_Static_assert(CHECKPOINT_VERSION <= TM_CHANGELOG_VERSION_MAX,
+_Static_assert(PAIRED_CHECKPOINT_VERSION <= TM_CHANGELOG_VERSION_MAX,
                "a version byte must stay below every printable character");
 
 /* The fixed parts of the values and keys (changelog.h). */
@@ -39,7 +39,10 @@ enum {
     CHECKPOINT_HEAD = 1 + 8 + 8 + 4, /* version, seq, W, n_topics */
     CHECKPOINT_INPUT = 8 + 8 + 8,    /* next offset, max_t, last record time */
     CHECKPOINT_FP_LEN = 4,           /* v2: the fingerprint's length, then its bytes */
-    KEY_PREFIX = 1 + 8               /* kind, then a window's start or a batch's seq */
+    /* v3: repartition offset, source watermark, published mark, n_sources */
+    PAIRING_HEAD = 8 + 8 + 8 + 1 + 4,
+    PAIRING_SOURCE = 8 + 1, /* a source's watermark and idle flag */
+    KEY_PREFIX = 1 + 8      /* kind, then a window's start or a batch's seq */
 };
 
 /* A record of the checkpoint being built: offsets into cl->bytes, since
@@ -279,15 +282,35 @@ static void expire_batches(tm_changelog *cl, int64_t w)
     cl->n_batches = kept;
 }
 
+static void put_source(tm_buf *b, tm_watermark_source s)
+{
+    put_i64(b, s.watermark);
+    put_u8(b, s.idle);
+}
+
+/* A paired task's part of its checkpoint (changelog.h). */
+static void put_pairing(tm_buf *b, const tm_engine *e, int64_t repartition_offset)
+{
+    size_t n;
+    const tm_watermark_source *view = tm_engine_sources(e, &n);
+    put_i64(b, repartition_offset);
+    put_i64(b, tm_engine_clock(e)->task_watermark);
+    put_source(b, tm_engine_source_mark(e));
+    put_le(b, n, 4);
+    for (size_t i = 0; i < n; i++)
+        put_source(b, view[i]);
+}
+
 static void collect_checkpoint(tm_changelog *cl, const tm_engine *e, const int64_t *next_offsets)
 {
     const tm_watermark *wm = tm_engine_clock(e);
+    bool paired = tm_engine_paired(e);
     pending_change *p = begin_record(cl);
     put_u8(&cl->bytes, 'c');
     begin_value(cl, p);
-    put_u8(&cl->bytes, CHECKPOINT_VERSION);
+    put_u8(&cl->bytes, paired ? PAIRED_CHECKPOINT_VERSION : CHECKPOINT_VERSION);
     put_i64(&cl->bytes, cl->seq);
-    put_i64(&cl->bytes, wm->task_watermark);
+    put_i64(&cl->bytes, tm_engine_watermark(e));
     put_le(&cl->bytes, wm->n_parts, 4);
     for (size_t i = 0; i < wm->n_parts; i++) {
         put_i64(&cl->bytes, next_offsets[i]);
@@ -296,6 +319,8 @@ static void collect_checkpoint(tm_changelog *cl, const tm_engine *e, const int64
     }
     put_le(&cl->bytes, cl->fingerprint.len, 4);
     tm_buf_append(&cl->bytes, cl->fingerprint.data, cl->fingerprint.len);
+    if (paired)
+        put_pairing(&cl->bytes, e, next_offsets[wm->n_parts]);
     end_record(cl, p, false);
 }
 
@@ -306,7 +331,7 @@ void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_of
     cl->n_pending = 0;
     tm_engine_drain_windows(e, on_window, cl);
     int64_t seqs = collect_dedup(cl, e);
-    expire_batches(cl, tm_engine_clock(e)->task_watermark);
+    expire_batches(cl, tm_engine_watermark(e));
     collect_checkpoint(cl, e, next_offsets);
     cl->seq += seqs;
 
@@ -446,13 +471,38 @@ void tm_changelog_dedup_entry(const tm_changelog_dedup *d, size_t i, tm_dedup_ha
     *expiry = take_i64(&p);
 }
 
+static tm_watermark_source take_source(const unsigned char **p)
+{
+    tm_watermark_source s;
+    s.watermark = take_i64(p);
+    s.idle = **p != 0;
+    (*p)++;
+    return s;
+}
+
+/* The pairing of a version 3 checkpoint: len bytes at p. */
+static const char *parse_pairing(const unsigned char *p, size_t len, tm_changelog_checkpoint *out)
+{
+    if (len < PAIRING_HEAD)
+        return TRUNCATED;
+    out->repartition_offset = take_i64(&p);
+    out->source_watermark = take_i64(&p);
+    out->published = take_source(&p);
+    out->n_sources = (uint32_t)take_le(&p, 4);
+    out->source_bytes_ = p;
+    return sized(len, PAIRING_HEAD, out->n_sources, PAIRING_SOURCE);
+}
+
 const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
                                           tm_changelog_checkpoint *out)
 {
+    out->paired = false;
     const unsigned char *p = value;
-    if (value_len == 0 || (p[0] != FORMAT_VERSION && p[0] != CHECKPOINT_VERSION))
+    if (value_len == 0 ||
+        (p[0] != FORMAT_VERSION && p[0] != CHECKPOINT_VERSION && p[0] != PAIRED_CHECKPOINT_VERSION))
         return UNKNOWN_VERSION;
-    bool v2 = p[0] == CHECKPOINT_VERSION;
+    bool v2 = p[0] != FORMAT_VERSION;
+    out->paired = p[0] == PAIRED_CHECKPOINT_VERSION;
     if (value_len < CHECKPOINT_HEAD)
         return TRUNCATED;
     p++;
@@ -471,11 +521,19 @@ const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
         return TRUNCATED;
     p += inputs;
     size_t fp_len = (size_t)take_le(&p, CHECKPOINT_FP_LEN);
-    if (value_len - CHECKPOINT_HEAD - inputs - CHECKPOINT_FP_LEN != fp_len)
+    size_t rest = value_len - CHECKPOINT_HEAD - inputs - CHECKPOINT_FP_LEN;
+    if (out->paired ? rest < fp_len : rest != fp_len)
         return TRUNCATED;
     out->fingerprint = (const char *)p;
     out->fingerprint_len = fp_len;
-    return NULL;
+    return out->paired ? parse_pairing(p + fp_len, rest - fp_len, out) : NULL;
+}
+
+tm_watermark_source tm_changelog_checkpoint_source(const tm_changelog_checkpoint *c, size_t i)
+{
+    assert(c->paired && i < c->n_sources);
+    const unsigned char *p = c->source_bytes_ + i * PAIRING_SOURCE;
+    return take_source(&p);
 }
 
 tm_changelog_input tm_changelog_checkpoint_input(const tm_changelog_checkpoint *c, size_t i)
@@ -526,7 +584,7 @@ const char *tm_changelog_check(const void *key, size_t key_len, const void *valu
 
 const char *tm_changelog_versions_read(void)
 {
-    return "window and dedup records of version 1, checkpoints of versions 1 and 2";
+    return "window and dedup records of version 1, checkpoints of versions 1 to 3";
 }
 
 /* ---- restoring ---- */
@@ -575,6 +633,15 @@ static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const record *l,
         return rc;
     if (c.n_topics != n_topics)
         return bad_record(l, "input.topics has changed", errstr, errlen);
+    /* The fingerprint holds repartition.mode: a change of it is refused
+     * above, whatever the reason for this one. */
+    if (c.paired != tm_engine_paired(e))
+        return bad_record(l, "repartitioning has been turned on or off", errstr, errlen);
+    size_t n_sources = 0;
+    if (c.paired)
+        tm_engine_sources(e, &n_sources);
+    if (c.paired && c.n_sources != n_sources)
+        return bad_record(l, "the input partition count has changed", errstr, errlen);
     tm_partition_clock *parts = tm_xcalloc(n_topics, sizeof *parts);
     for (size_t i = 0; i < n_topics; i++) {
         tm_changelog_input in = tm_changelog_checkpoint_input(&c, i);
@@ -584,6 +651,14 @@ static int restore_checkpoint(tm_changelog *cl, tm_engine *e, const record *l,
     }
     tm_engine_restore_clock(e, parts, c.watermark);
     free(parts);
+    if (c.paired) {
+        tm_watermark_source *view = tm_xcalloc(n_sources, sizeof *view);
+        for (size_t i = 0; i < n_sources; i++)
+            view[i] = tm_changelog_checkpoint_source(&c, i);
+        tm_engine_restore_pairing(e, c.source_watermark, c.published, view);
+        free(view);
+        next_offsets[n_topics] = c.repartition_offset;
+    }
     cl->seq = c.seq + 1;
     return TM_OK;
 }
@@ -625,7 +700,7 @@ static int restore_dedup(tm_changelog *cl, tm_engine *e, const record *l, const 
     const char *why = tm_changelog_parse_dedup(l->value, l->value_len, &d);
     if (why)
         return bad_record(l, why, errstr, errlen);
-    int64_t watermark = tm_engine_clock(e)->task_watermark;
+    int64_t watermark = tm_engine_watermark(e);
     for (size_t i = 0; i < d.n; i++) {
         tm_dedup_hash h;
         int64_t expiry;

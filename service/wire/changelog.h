@@ -17,6 +17,12 @@
  *       input offset, max event time, last record time (int64 LE); then
  *       the state fingerprint: its length (u32 LE) and its text
  *       (tm_config_state_fingerprint). Version 1 (no fingerprint) is read.
+ *       A paired task's (engine.h) is version 3: version 2's fields (W is
+ *       its window half's), then its pairing: the repartition topic's next
+ *       offset, the source half's task watermark (int64 LE), the mark last
+ *       published (watermark int64 LE, idle u8), n_sources (u32 LE) and
+ *       the window half's view of each source (watermark int64 LE, idle
+ *       u8).
  *
  * Every record fits the changelog topic's record limit: a checkpoint's
  * dedup keys are split over as many "d" records as needed, each with its
@@ -60,8 +66,8 @@ void tm_changelog_free(tm_changelog *cl);
  * A checkpoint: the changes of engine e since the last checkpoint, as
  * key/value changes in the order they must be applied (deleted windows,
  * changed windows, the new dedup batch, tombstones of expired dedup
- * batches, the checkpoint record with next_offsets: one per input topic,
- * -1 for nothing consumed). *changes is owned by cl and valid until the
+ * batches, the checkpoint record with next_offsets: one per topic of
+ * tm_engine_task_topics, -1 for nothing consumed). *changes is owned by cl and valid until the
  * next call.
  */
 void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_offsets,
@@ -73,9 +79,9 @@ void tm_changelog_collect(tm_changelog *cl, tm_engine *e, const int64_t *next_of
  * once (a tombstoned key not at all), in key order, which brings the
  * checkpoint ("c") before the dedup batches ("d") that need its watermark.
  * The codec must be fresh too (it learns the live dedup batches, to
- * tombstone them later). The checkpoint record writes its next input
- * offsets into next_offsets (one per input topic; the caller starts them
- * at -1: no checkpoint). The bytes are borrowed for the call. Returns 0;
+ * tombstone them later). The checkpoint record writes its next
+ * offsets into next_offsets (one per topic of tm_engine_task_topics; the
+ * caller starts them at -1: no checkpoint). The bytes are borrowed for the call. Returns 0;
  * TM_ECONFIG with a message naming the changed keys when the checkpoint's
  * state fingerprint differs from cfg's (the state was built for another
  * configuration); TM_ESTORE with a message when the record cannot be read
@@ -161,6 +167,14 @@ typedef struct tm_changelog_checkpoint {
     const char *fingerprint; /* NULL in a version 1 checkpoint */
     size_t fingerprint_len;
     const unsigned char *input_bytes_;
+    /* A paired task's (version 3); its sources are read with
+     * tm_changelog_checkpoint_source. */
+    bool paired;
+    int64_t repartition_offset; /* -1: nothing consumed */
+    int64_t source_watermark;
+    tm_watermark_source published;
+    uint32_t n_sources;
+    const unsigned char *source_bytes_;
 } tm_changelog_checkpoint;
 
 /* Input topic i < c->n_topics (in input.topics order) at the checkpoint. */
@@ -173,5 +187,7 @@ typedef struct tm_changelog_input {
 const char *tm_changelog_parse_checkpoint(const void *value, size_t value_len,
                                           tm_changelog_checkpoint *out);
 tm_changelog_input tm_changelog_checkpoint_input(const tm_changelog_checkpoint *c, size_t i);
+/* A paired checkpoint's view of source i < c->n_sources. */
+tm_watermark_source tm_changelog_checkpoint_source(const tm_changelog_checkpoint *c, size_t i);
 
 #endif

@@ -93,6 +93,30 @@ static void put_dedup(tm_buf *b, const parsed *r)
     tm_buf_putc(b, ']');
 }
 
+static void put_source(tm_buf *b, tm_watermark_source s)
+{
+    tm_buf_puts(b, "{\"watermark\":");
+    tm_buf_put_i64(b, s.watermark);
+    tm_buf_puts(b, s.idle ? ",\"idle\":true}" : ",\"idle\":false}");
+}
+
+/* A paired task's part of its checkpoint (changelog.h, version 3). */
+static void put_pairing(tm_buf *b, const tm_changelog_checkpoint *c)
+{
+    tm_buf_puts(b, ",\"pairing\":{\"repartition_next_offset\":");
+    tm_buf_put_i64(b, c->repartition_offset);
+    put_member_i64(b, "source_watermark", c->source_watermark);
+    tm_buf_puts(b, ",\"published\":");
+    put_source(b, c->published);
+    tm_buf_puts(b, ",\"sources\":[");
+    for (size_t i = 0; i < c->n_sources; i++) {
+        if (i)
+            tm_buf_putc(b, ',');
+        put_source(b, tm_changelog_checkpoint_source(c, i));
+    }
+    tm_buf_puts(b, "]}");
+}
+
 static void put_checkpoint(tm_buf *b, const parsed *r)
 {
     const tm_changelog_checkpoint *c = &r->v.checkpoint;
@@ -113,6 +137,8 @@ static void put_checkpoint(tm_buf *b, const parsed *r)
         tm_buf_puts(b, ",\"state\":");
         tm_buf_put_json_string(b, c->fingerprint, c->fingerprint_len);
     }
+    if (c->paired)
+        put_pairing(b, c);
 }
 
 int tm_changelog_json_members(tm_buf *out, const void *key, size_t key_len, const void *value,

@@ -41,22 +41,38 @@ static void begin(tm_side_record *s, const tm_record *rec, const char *reason)
     add_header(s, "tidemark.reason", reason);
 }
 
-/* Drops the value, then the key, until the record fits max_bytes; each drop
- * leaves a header with the dropped size. */
-static void fit(tm_side_record *s, size_t max_bytes)
+static void drop_value(tm_side_record *s, size_t bytes)
 {
-    if (tm_record_wire_bytes(s->key_len, s->value_len, s->headers, s->n_headers) <= max_bytes)
-        return;
-    snprintf(s->value_bytes_, sizeof s->value_bytes_, "%zu", s->value_len);
+    snprintf(s->value_bytes_, sizeof s->value_bytes_, "%zu", bytes);
     add_header(s, "tidemark.value_bytes", s->value_bytes_);
     s->value = NULL;
     s->value_len = 0;
-    if (tm_record_wire_bytes(s->key_len, 0, s->headers, s->n_headers) <= max_bytes)
-        return;
-    snprintf(s->key_bytes_, sizeof s->key_bytes_, "%zu", s->key_len);
+}
+
+static void drop_key(tm_side_record *s, size_t bytes)
+{
+    snprintf(s->key_bytes_, sizeof s->key_bytes_, "%zu", bytes);
     add_header(s, "tidemark.key_bytes", s->key_bytes_);
     s->key = NULL;
     s->key_len = 0;
+}
+
+/* Drops the value, then the key, until the record fits max_bytes; each drop
+ * leaves a header with the dropped size. What rec had dropped already (an
+ * event that crossed the repartition topic by reference) stays dropped,
+ * and says so the same way. */
+static void fit(tm_side_record *s, const tm_record *rec, size_t max_bytes)
+{
+    if (rec->value_dropped_bytes)
+        drop_value(s, rec->value_dropped_bytes);
+    if (rec->key_dropped_bytes)
+        drop_key(s, rec->key_dropped_bytes);
+    if (tm_record_wire_bytes(s->key_len, s->value_len, s->headers, s->n_headers) <= max_bytes)
+        return;
+    if (s->value)
+        drop_value(s, s->value_len);
+    if (s->key && tm_record_wire_bytes(s->key_len, 0, s->headers, s->n_headers) > max_bytes)
+        drop_key(s, s->key_len);
 }
 
 void tm_side_record_late(tm_side_record *out, const tm_record *rec, int64_t watermark,
@@ -66,7 +82,7 @@ void tm_side_record_late(tm_side_record *out, const tm_record *rec, int64_t wate
     snprintf(out->watermark_, sizeof out->watermark_, "%lld", (long long)watermark);
     add_header(out, "tidemark.watermark", out->watermark_);
     add_header(out, "tidemark.source", out->source_);
-    fit(out, max_bytes);
+    fit(out, rec, max_bytes);
 }
 
 void tm_side_record_dead_letter(tm_side_record *out, const tm_record *rec, tm_dlq_reason reason,
@@ -75,5 +91,5 @@ void tm_side_record_dead_letter(tm_side_record *out, const tm_record *rec, tm_dl
     begin(out, rec, tm_dlq_reason_name(reason));
     add_header(out, "tidemark.source", out->source_);
     add_header(out, "tidemark.detail", detail);
-    fit(out, max_bytes);
+    fit(out, rec, max_bytes);
 }

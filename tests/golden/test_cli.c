@@ -237,25 +237,6 @@ Test(cli, bad_instance_id_names_the_option_and_exits_2)
     cr_assert(strstr(r.err, "may contain only A-Z a-z 0-9 . _ -"), "%s", r.err);
 }
 
-/* The live service does not repartition yet (SEMANTICS 10): a pipeline
- * that would (here no group_by, so repartition.mode auto is always) is
- * refused at startup, before any connection, naming repartition.mode and
- * what makes never right. */
-Test(cli, run_refuses_a_repartitioning_pipeline_and_exits_2)
-{
-    run_result r =
-        run((const char *[]){"run", "--config", cfg_path, "--instance-id", "pod-1", NULL});
-    cr_assert_eq(r.status, 2, "%s", r.err);
-    cr_assert(strstr(r.err, "repartition.mode"), "%s", r.err);
-    cr_assert(strstr(r.err, "does not repartition yet"), "%s", r.err);
-    cr_assert(strstr(r.err, "key the input records by the group key"), "%s", r.err);
-    r = run((const char *[]){"run", "--config", cfg_path, "--instance-id", "pod-1", "--set",
-                             "repartition.mode=always", "--set", "input.group_by=$record_key",
-                             NULL});
-    cr_assert_eq(r.status, 2, "%s", r.err);
-    cr_assert(strstr(r.err, "repartition.mode always"), "%s", r.err);
-}
-
 /* R defaults to the largest partition number + 1, which for partition
  * 2^31 - 1 is no int32: replay says to set repartition.partitions. */
 Test(cli, repartitioned_replay_needs_room_for_r)

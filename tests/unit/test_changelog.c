@@ -394,3 +394,123 @@ Test(changelog, tidemark_records_are_told_from_foreign_ones)
     cr_expect_str_eq(tm_changelog_check(d, sizeof d - 1, v1, sizeof v1), "truncated or oversized");
     cr_expect_null(tm_changelog_check(w, sizeof w - 1, NULL, 0));
 }
+
+/* A paired task (engine.h) of a one-partition pipeline, whose events and
+ * marks come straight back to it (its own window task): one record in. */
+static void feed_paired(tm_engine *e, const tm_config *cfg, const event *ev, size_t i,
+                        tm_test_lines *out, int64_t *repartition_next)
+{
+    tm_engine_sink sink = tm_test_lines_sink(out);
+    tm_record rec = {.topic = cfg->input_topics[0],
+                     .offset = (int64_t)i,
+                     .ts = ev[i].ts,
+                     .value = ev[i].value,
+                     .value_len = strlen(ev[i].value)};
+    tm_event fwd;
+    int64_t t;
+    if (tm_engine_forward(e, &rec, ev[i].ts, &sink, &fwd, &t)) {
+        tm_engine_receive_event(e, &rec, &fwd, t, &sink);
+        ++*repartition_next;
+    }
+}
+
+/* A checkpoint of a paired task: its mark published (and received: it is
+ * its own only source), then its changes. */
+static void publish_paired(tm_engine *e, tm_test_lines *out, int64_t *repartition_next)
+{
+    tm_engine_sink sink = tm_test_lines_sink(out);
+    if (tm_engine_mark_due(e)) {
+        tm_engine_receive_mark(e, 0, tm_engine_take_mark(e), &sink);
+        ++*repartition_next;
+    }
+}
+
+/* A paired task's checkpoint (version 3) restores its windows, dedup keys,
+ * both halves' watermarks, its view of the sources and both next offsets:
+ * restored at any checkpoint and fed the rest, it emits what the task that
+ * wrote it emitted. */
+Test(changelog, a_paired_task_restores_exactly)
+{
+    tm_config *cfg = tm_test_config(
+        "{\"application_id\":\"c\",\"input\":{\"topics\":[\"in\"],"
+        "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"},\"group_by\":\"/k\","
+        "\"event_id\":\"/id\"},\"watermark\":{\"max_out_of_orderness_ms\":300},"
+        "\"window\":{\"type\":\"tumbling\",\"size_ms\":1000},\"allowed_lateness_ms\":1000,"
+        "\"aggregations\":[{\"name\":\"n\",\"op\":\"count\"}],\"dedup\":{\"enabled\":true},"
+        "\"output\":{\"topic\":\"out\"}}");
+    cr_assert(tm_config_repartitions(cfg));
+    cr_assert_eq(tm_engine_task_topics(cfg), 2, "the input topic and the repartition topic");
+    event *ev = make_events(11);
+    char err[256];
+    tm_engine *a = NULL;
+    cr_assert_eq(tm_engine_open_paired(&a, cfg, 0, 1, 0, err, sizeof err), 0, "%s", err);
+    tm_engine_track_changes(a);
+    tm_changelog *cl = tm_changelog_new(cfg);
+    tm_test_lines ref = {.cfg = cfg};
+    changelog_log log = {0};
+    size_t log_len_at[N_EVENTS / EVERY + 1], out_len_at[N_EVENTS / EVERY + 1];
+    int64_t rnext_at[N_EVENTS / EVERY + 1], w_at[N_EVENTS / EVERY + 1];
+    size_t n_ckpt = 0;
+    int64_t rnext = 0;
+    for (size_t i = 0; i < N_EVENTS; i++) {
+        feed_paired(a, cfg, ev, i, &ref, &rnext);
+        if ((i + 1) % EVERY == 0) {
+            publish_paired(a, &ref, &rnext);
+            int64_t next[2] = {(int64_t)i + 1, rnext};
+            const tm_kv_change *c;
+            size_t n;
+            tm_changelog_collect(cl, a, next, &c, &n);
+            append_changes(&log, c, n);
+            log_len_at[n_ckpt] = log.n;
+            rnext_at[n_ckpt] = rnext;
+            w_at[n_ckpt] = tm_engine_watermark(a);
+            out_len_at[n_ckpt++] = ref.n;
+        }
+    }
+    cr_assert_gt(ref.n, 50, "the workload must emit");
+
+    for (size_t k = 0; k < n_ckpt; k += 5) {
+        tm_engine *b = NULL;
+        cr_assert_eq(tm_engine_open_paired(&b, cfg, 0, 1, 0, err, sizeof err), 0, "%s", err);
+        tm_changelog *rc = tm_changelog_new(cfg);
+        int64_t next[2] = {-1, -1};
+        cr_assert_eq(restore_from(rc, b, &log, log_len_at[k], next, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(next[0], (int64_t)((k + 1) * EVERY), "checkpoint %zu: input offset", k);
+        cr_assert_eq(next[1], rnext_at[k], "checkpoint %zu: repartition offset", k);
+        cr_assert_eq(tm_engine_watermark(b), w_at[k], "checkpoint %zu: W", k);
+        cr_assert(!tm_engine_mark_due(b), "checkpoint %zu: the restored mark was published", k);
+        tm_test_lines cont = {.cfg = cfg};
+        int64_t rn = next[1];
+        for (size_t i = (size_t)next[0]; i < N_EVENTS; i++) {
+            feed_paired(b, cfg, ev, i, &cont, &rn);
+            if ((i + 1) % EVERY == 0)
+                publish_paired(b, &cont, &rn);
+        }
+        cr_assert_eq(rn, rnext, "checkpoint %zu: the same repartition records", k);
+        cr_assert_eq(cont.n, ref.n - out_len_at[k], "checkpoint %zu: %zu results, want %zu", k,
+                     cont.n, ref.n - out_len_at[k]);
+        for (size_t i = 0; i < cont.n; i++)
+            cr_assert_str_eq(cont.v[i], ref.v[out_len_at[k] + i], "checkpoint %zu, result %zu", k,
+                             i);
+        tm_test_lines_free(&cont);
+        tm_changelog_free(rc);
+        tm_engine_close(b);
+    }
+
+    /* Into a single-stage task, the same checkpoint is refused. */
+    tm_engine *single = NULL;
+    cr_assert_eq(tm_engine_open(&single, cfg, 0, 0, err, sizeof err), 0, "%s", err);
+    tm_changelog *rc = tm_changelog_new(cfg);
+    int64_t next[2];
+    cr_assert_eq(restore_from(rc, single, &log, log_len_at[0], next, err, sizeof err), TM_ESTORE);
+    cr_assert(strstr(err, "repartitioning has been turned on or off"), "%s", err);
+    tm_changelog_free(rc);
+    tm_engine_close(single);
+
+    free_log(&log);
+    tm_test_lines_free(&ref);
+    tm_changelog_free(cl);
+    tm_engine_close(a);
+    free(ev);
+    tm_config_free(cfg);
+}

@@ -260,10 +260,31 @@ Test(kafka_repartition, another_partition_count_is_refused_naming_the_topic_and_
     int rc = open_with(3, &k, err);
     cr_expect_eq(rc, TM_ECONFIG, "rc %d: %s", rc, err);
     cr_expect_null(k);
-    cr_expect(strstr(err, "repartition.partitions") && strstr(err, "'app-repartition'") &&
+    cr_expect(strstr(err, "one per input partition") && strstr(err, "'app-repartition'") &&
                   strstr(err, "has 2 partitions") && strstr(err, "into 3") &&
                   strstr(err, "tidemark reset"),
               "%s", err);
+}
+
+/* The live service's count (TM_KAFKA_INPUT_PARTITIONS): one repartition
+ * partition per input partition, consumed after the input topics; a
+ * configured repartition.partitions other than that is refused, naming
+ * the key. */
+Test(kafka_repartition, the_live_count_is_the_input_partition_count)
+{
+    start(NULL);
+    tm_kafka *k = open_ok(TM_KAFKA_INPUT_PARTITIONS);
+    cr_expect_eq(tm_kafka_repartition_partitions(k), 2);
+    cr_expect_eq(tm_kafka_consumed_topics(k), 2, "the input topic, then the repartition topic");
+    tm_kafka_close(k);
+    cr_assert_eq(partitions_of("app-repartition"), 2);
+    cfg->repartition_partitions = 3;
+    char err[512];
+    cr_assert_eq(open_with(TM_KAFKA_INPUT_PARTITIONS, &k, err), TM_ECONFIG, "%s", err);
+    cr_expect(strstr(err, "config: repartition.partitions: 3") && strstr(err, "(2)"), "%s", err);
+    cfg->repartition_partitions = 2; /* the count it would be anyway */
+    k = open_ok(TM_KAFKA_INPUT_PARTITIONS);
+    tm_kafka_close(k);
 }
 
 Test(kafka_repartition, reset_deletes_the_topic_so_that_the_next_start_creates_it_with_r)

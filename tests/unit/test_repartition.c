@@ -113,7 +113,7 @@ Test(repartition, source_task_counts_duplicates_not_dead_letters)
     fixture_open(&f, CONFIG("[\"in\"]", ""));
     tm_source_task *s = NULL;
     char err[256];
-    cr_assert_eq(tm_source_task_open(&s, f.cfg, 7, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_source_task_open(&s, f.cfg, 7, 0, NULL, err, sizeof err), 0, "%s", err);
     tm_event ev;
     int64_t t = 0;
     tm_record a = record(f.cfg, 0, 7, 0, 0, "{\"k\":\"m\",\"t\":50,\"id\":\"1\"}");
@@ -145,7 +145,7 @@ Test(repartition, source_task_watermark_and_idleness_over_its_partitions)
                             "\"quantile\":0.5}"));
     tm_source_task *s = NULL;
     char err[256];
-    cr_assert_eq(tm_source_task_open(&s, f.cfg, 0, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(tm_source_task_open(&s, f.cfg, 0, 0, NULL, err, sizeof err), 0, "%s", err);
     tm_event ev;
     int64_t t;
     tm_record ra = record(f.cfg, 0, 0, 0, 10, "{\"k\":\"m\",\"t\":500,\"id\":\"1\"}");
@@ -183,7 +183,7 @@ Test(repartition, window_task_combines_the_source_tasks)
     fixture_open(&min, CONFIG("[\"in\"]", ""));
     fixture_open(&q,
                  CONFIG("[\"in\"]", ",\"watermark\":{\"combine\":\"quantile\",\"quantile\":0.75}"));
-    tm_window_task *w = tm_window_task_open(min.cfg, 2, 3, TM_WATERMARK_MIN);
+    tm_window_task *w = tm_window_task_open(min.cfg, 2, 3, TM_WATERMARK_MIN, NULL);
     tm_watermark_source src[3] = {{300, false}, {100, false}, {TM_WATERMARK_MIN, true}};
     tm_window_task_advance(w, src, &min.sink);
     cr_assert_eq(tm_window_task_watermark(w), 100, "the idle source is left out");
@@ -195,7 +195,7 @@ Test(repartition, window_task_combines_the_source_tasks)
     cr_assert_eq(tm_window_task_watermark(w), 700, "every source idle: the largest");
     tm_window_task_close(w);
     /* k = ceil(0.75 x 4) = 3: the largest value three sources reached. */
-    w = tm_window_task_open(q.cfg, 0, 4, TM_WATERMARK_MIN);
+    w = tm_window_task_open(q.cfg, 0, 4, TM_WATERMARK_MIN, NULL);
     tm_watermark_source four[4] = {{10, false}, {400, false}, {300, false}, {200, false}};
     tm_window_task_advance(w, four, &q.sink);
     cr_assert_eq(tm_window_task_watermark(w), 200);
@@ -211,7 +211,7 @@ Test(repartition, window_task_emits_results_and_late_records_on_its_partition)
 {
     fixture f;
     fixture_open(&f, CONFIG("[\"in\"]", ""));
-    tm_window_task *w = tm_window_task_open(f.cfg, 4, 1, TM_WATERMARK_MIN);
+    tm_window_task *w = tm_window_task_open(f.cfg, 4, 1, TM_WATERMARK_MIN, NULL);
     tm_event ev = {.t = 30, .key = "m", .key_len = 1, .id = "1", .id_len = 1};
     double values[1] = {0};
     ev.values = values;

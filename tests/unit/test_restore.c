@@ -278,7 +278,7 @@ Test(restore, an_unreadable_tidemark_record_fails_naming_its_offset)
     snprintf(where, sizeof where, "changelog app-changelog [2] offset %lld: ", (long long)at);
     cr_expect(strstr(err, where), "%s", err);
     cr_expect(strstr(err, "truncated or oversized"), "%s", err);
-    cr_expect(strstr(err, "checkpoints of versions 1 and 2"), "%s", err);
+    cr_expect(strstr(err, "checkpoints of versions 1 to 3"), "%s", err);
     cr_expect(strstr(err, "tidemark reset"), "%s", err);
     tm_changelog_gen_close(g);
     tm_config_free(cfg);

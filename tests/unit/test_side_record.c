@@ -100,3 +100,30 @@ Test(side_record, a_key_too_large_is_dropped_too)
     cr_assert_leq(wire_bytes(&s), LIMIT, "headers alone fit the smallest accepted limit");
     free(big);
 }
+
+/* An event that crossed the repartition topic by reference (its original
+ * value, then key, too large for it: repartition_record.h) arrives with
+ * them dropped: its late record refers to the original the same way as one
+ * too large for the late topic, with the original sizes. */
+Test(side_record, an_original_dropped_on_the_way_is_written_by_reference)
+{
+    tm_record rec = record_of("k1", 2, NULL, 0);
+    rec.value_dropped_bytes = 2000000;
+    tm_side_record s;
+    tm_side_record_late(&s, &rec, 7, TM_PRODUCER_MAX_BYTES_DEFAULT);
+    cr_assert_null(s.value);
+    cr_assert_str_eq(header(&s, "tidemark.value_bytes"), "2000000");
+    cr_assert_eq(s.key, rec.key, "the key travelled");
+    cr_assert_null(header(&s, "tidemark.key_bytes"));
+
+    tm_record both = record_of(NULL, 0, NULL, 0);
+    both.value_dropped_bytes = 2000000;
+    both.key_dropped_bytes = 1500000;
+    tm_side_record_late(&s, &both, 7, TM_SIDE_RECORD_MIN_LIMIT);
+    cr_assert_null(s.value);
+    cr_assert_null(s.key);
+    cr_assert_str_eq(header(&s, "tidemark.value_bytes"), "2000000");
+    cr_assert_str_eq(header(&s, "tidemark.key_bytes"), "1500000");
+    cr_assert_eq(s.n_headers, 5, "each size said once");
+    cr_assert_leq(wire_bytes(&s), TM_SIDE_RECORD_MIN_LIMIT);
+}
