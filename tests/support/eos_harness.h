@@ -35,10 +35,13 @@
  * topics' high watermarks have not moved for a second. A repartitioning
  * pipeline (tm_eos_options.repartition) also needs the repartition topic
  * `<application_id>-repartition`, which the group consumes too: it must
- * exist, the group's committed offset of each of its partitions must
- * equal the partition's end offset, no transaction may be open on it, and
- * its high watermarks are watched with the others. (Its log start offset
- * moves as the service deletes consumed records: it is never read.)
+ * exist, no transaction may be open on it, its high watermarks are
+ * watched with the others, and past the group's committed offset of each
+ * of its partitions there must be nothing but transaction markers (read
+ * with read_committed; tm_eos_repartition_short says whether the
+ * committed offsets are the end offsets). Its log start offset moves as
+ * the service deletes consumed records: nothing below the committed
+ * offsets is read.
  */
 #ifndef TM_TEST_EOS_HARNESS_H
 #define TM_TEST_EOS_HARNESS_H
@@ -263,6 +266,11 @@ void tm_eos_committed(tm_eos *e, int64_t *out);
  * repartitioning, the repartition topic. Polls (at most 30 s) until the
  * broker answers. */
 int tm_eos_open_transactions(tm_eos *e);
+
+/* Repartition partitions whose group's committed offset is not the end
+ * offset (the contract of live repartitioning wants none, once done).
+ * Polls (at most 30 s) until the broker answers. */
+int tm_eos_repartition_short(tm_eos *e);
 
 /*
  * Dumps the three output topics into <dir>/live, replays input.jsonl

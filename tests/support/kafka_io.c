@@ -421,6 +421,7 @@ size_t tm_kafka_io_dump(const char *bootstrap, const char *topic, const char *pa
 struct tm_kafka_probe {
     rd_kafka_t *uncommitted; /* group.id = the group: committed offsets, HWM */
     rd_kafka_t *committed;   /* read_committed: LSO */
+    char *bootstrap;         /* for the short-lived reader of has_records */
 };
 
 tm_kafka_probe *tm_kafka_probe_new(const char *bootstrap, const char *group)
@@ -428,6 +429,8 @@ tm_kafka_probe *tm_kafka_probe_new(const char *bootstrap, const char *group)
     char err[512];
     tm_kafka_probe *p = calloc(1, sizeof *p);
     cr_assert(p, "out of memory");
+    p->bootstrap = strdup(bootstrap);
+    cr_assert(p->bootstrap, "out of memory");
     /* read_uncommitted: rd_kafka_committed() then does not ask for stable
      * offsets, so a pending transactional commit does not stall it. */
     const char *const uprops[] = {
@@ -479,6 +482,7 @@ void tm_kafka_probe_free(tm_kafka_probe *p)
         rd_kafka_destroy_flags(p->uncommitted, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     if (p->committed)
         rd_kafka_destroy_flags(p->committed, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    free(p->bootstrap);
     free(p);
 }
 
@@ -525,4 +529,50 @@ int tm_kafka_probe_end_offsets(tm_kafka_probe *p, const char *topic, int n, int6
         }
     }
     return 0;
+}
+
+int tm_kafka_probe_has_records(tm_kafka_probe *p, const char *topic, int32_t partition,
+                               int64_t from, int64_t to)
+{
+    if (from >= to)
+        return 0;
+    char err[512];
+    /* auto.offset.reset error: from below the log start offset (purged)
+     * is no answer, rather than a read from elsewhere. */
+    static const char *const props[] = {"group.id",
+                                        "tidemark-test-probe-read",
+                                        "isolation.level",
+                                        "read_committed",
+                                        "enable.partition.eof",
+                                        "true",
+                                        "enable.auto.commit",
+                                        "false",
+                                        "auto.offset.reset",
+                                        "error",
+                                        "fetch.wait.max.ms",
+                                        "50",
+                                        NULL};
+    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, p->bootstrap, props, NULL, err, sizeof err);
+    cr_assert(rk, "probe reader: %s", err);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = from;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    cr_assert(e == RD_KAFKA_RESP_ERR_NO_ERROR, "probe reader: assign: %s", rd_kafka_err2str(e));
+    int found = -1;
+    int64_t deadline = tm_test_now_ms() + PROBE_TIMEOUT_MS;
+    while (found < 0 && tm_test_now_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        /* Other errors (a reset refused, a broker reconnecting): no
+         * answer, unless one comes before the deadline. */
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            found = 0;
+        else if (!m->err)
+            found = m->offset < to;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return found;
 }

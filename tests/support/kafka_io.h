@@ -93,4 +93,15 @@ int tm_kafka_probe_committed(tm_kafka_probe *p, const char *topic, int n, int64_
 int tm_kafka_probe_end_offsets(tm_kafka_probe *p, const char *topic, int n, int64_t *hwm,
                                int64_t *lso);
 
+/*
+ * Whether a read_committed consumer finds a record (not a transaction
+ * marker, not an aborted record) in partition of topic at an offset in
+ * [from, to): 1 yes, 0 no (the offsets in between hold only markers and
+ * aborted records), -1 when the broker did not answer in time. A consumer
+ * that commits the offset after the last record it read stops short of
+ * the end offset by the marker of a transaction that wrote it.
+ */
+int tm_kafka_probe_has_records(tm_kafka_probe *p, const char *topic, int32_t partition,
+                               int64_t from, int64_t to);
+
 #endif
