@@ -154,6 +154,17 @@ static void check_record_sizes(const tm_kv_change *c, size_t n, size_t limit, si
         *dedup_records = dedup;
 }
 
+/* A run restored at checkpoint k emitted cont: what the reference emitted
+ * after that checkpoint's first from results. */
+static void expect_continuation(const tm_test_lines *ref, size_t from, const tm_test_lines *cont,
+                                size_t k)
+{
+    cr_assert_eq(cont->n, ref->n - from, "checkpoint %zu: %zu results, want %zu", k, cont->n,
+                 ref->n - from);
+    for (size_t i = 0; i < cont->n; i++)
+        cr_assert_str_eq(cont->v[i], ref->v[from + i], "checkpoint %zu, result %zu", k, i);
+}
+
 /* Records of at most record_limit bytes (0: the default limit). */
 static void check_restores(const char *window_json, size_t record_limit)
 {
@@ -214,11 +225,7 @@ static void check_restores(const char *window_json, size_t record_limit)
         tm_test_lines cont = {.cfg = cfg};
         for (size_t i = (size_t)next; i < N_EVENTS; i++)
             feed(b, cfg, ev, i, &cont);
-        cr_assert_eq(cont.n, ref.n - out_len_at[k], "checkpoint %zu: %zu results, want %zu", k,
-                     cont.n, ref.n - out_len_at[k]);
-        for (size_t i = 0; i < cont.n; i++)
-            cr_assert_str_eq(cont.v[i], ref.v[out_len_at[k] + i], "checkpoint %zu, result %zu", k,
-                             i);
+        expect_continuation(&ref, out_len_at[k], &cont, k);
         tm_test_lines_free(&cont);
         tm_changelog_free(rc);
         tm_engine_close(b);
@@ -487,11 +494,7 @@ Test(changelog, a_paired_task_restores_exactly)
                 publish_paired(b, &cont, &rn);
         }
         cr_assert_eq(rn, rnext, "checkpoint %zu: the same repartition records", k);
-        cr_assert_eq(cont.n, ref.n - out_len_at[k], "checkpoint %zu: %zu results, want %zu", k,
-                     cont.n, ref.n - out_len_at[k]);
-        for (size_t i = 0; i < cont.n; i++)
-            cr_assert_str_eq(cont.v[i], ref.v[out_len_at[k] + i], "checkpoint %zu, result %zu", k,
-                             i);
+        expect_continuation(&ref, out_len_at[k], &cont, k);
         tm_test_lines_free(&cont);
         tm_changelog_free(rc);
         tm_engine_close(b);
