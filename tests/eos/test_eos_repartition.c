@@ -228,10 +228,11 @@ Test(eos, chaos_repartition)
            "schedule)\n",
            e->name, events, kills, seed, seed);
     tm_eos_write_input(e, (size_t)events, 23);
-    /* A kill and the restart's rejoin cost about 4 s (the same instance id:
-     * a static member rejoins at once): spread the input over about 4 s a
-     * kill, so that the kills land while there is work. */
-    tm_eos_feed(e, 0, (size_t)events, (double)events / ((double)kills * 4.0));
+    /* A kill and the restart's rejoin cost 2-4 s (the same instance id: a
+     * static member rejoins at once): spread the input over 6 s a kill, so
+     * that every kill lands while there is work, the last one included
+     * (the transaction phase needs input to catch a transaction open). */
+    tm_eos_feed(e, 0, (size_t)events, (double)events / ((double)kills * 6.0));
     tm_eos_instance *a = tm_eos_instance_add(e, "a");
     int64_t t0 = tm_test_now_ms();
     tm_eos_start(e, a);
