@@ -107,16 +107,16 @@ static int restored_tasks(const tm_eos_instance *in, bool *tasks, int n_tasks)
     return count;
 }
 
-/* Waits (bounded) until in's last assignment holds want tasks and each
- * has been restored since. */
+/* Waits (bounded) until in's last assignment holds want tasks, then for
+ * tm_eos_wait_restored (which counts the restores of the incarnation's
+ * earlier assignments too: "done" is what shows the tasks at work). */
 static void wait_assignment(tm_eos *e, tm_eos_instance *in, int want, int64_t timeout_ms)
 {
     int64_t deadline = tm_test_now_ms() + timeout_ms;
     while (tm_eos_log_assigned(in) != want) {
         cr_assert(tm_test_now_ms() < deadline,
-                  "instance %s: no assignment of %d task(s) within "
-                  "%lld ms (last: %d)",
-                  in->id, want, (long long)timeout_ms, tm_eos_log_assigned(in));
+                  "instance %s: no assignment of %d task(s) within %lld ms (last: %d)", in->id,
+                  want, (long long)timeout_ms, tm_eos_log_assigned(in));
         tm_eos_sleep(e, 100);
     }
     tm_eos_wait_restored(e, in, timeout_ms);
