@@ -18,7 +18,9 @@
  * The cases:
  * - equality: 5,000 events loaded up front, one instance;
  * - chaos: one instance SIGKILLed at random instants while input keeps
- *   arriving, each time restarted at once with the same instance id; the
+ *   arriving, each time restarted with the same instance id (restart k
+ *   not before k slots of 5 s after the first start, so that the kills
+ *   spread over the input and each incarnation starts with a backlog); the
  *   kills rotate through three phases: early (150-1500 ms after the
  *   process started), restore (as soon as the assignment is logged) and
  *   transaction (150-1500 ms after its tasks are restored, frozen with
@@ -149,6 +151,9 @@ Test(eos, repartition_equality)
 
 typedef enum { EARLY, RESTORE, TRANSACTION, PHASES } phase;
 
+/* Restart k (from 1) waits until k slots after the first start. */
+enum { SLOT_MS = 5000 };
+
 static const char *const phase_names[] = {"early", "restore", "transaction"};
 
 static int64_t committed_total(tm_eos *e)
@@ -228,11 +233,13 @@ Test(eos, chaos_repartition)
            "schedule)\n",
            e->name, events, kills, seed, seed);
     tm_eos_write_input(e, (size_t)events, 23);
-    /* A kill and the restart's rejoin cost 2-4 s (the same instance id: a
-     * static member rejoins at once): spread the input over 6 s a kill, so
-     * that every kill lands while there is work, the last one included
-     * (the transaction phase needs input to catch a transaction open). */
-    tm_eos_feed(e, 0, (size_t)events, (double)events / ((double)kills * 6.0));
+    /* A kill and the restart's rejoin take 2-4 s (the same instance id: a
+     * static member rejoins at once), less than a slot. The input arrives
+     * over one slot more than there are kills, so that every kill lands
+     * while there is work, the last one included (the transaction phase
+     * needs input to catch a transaction open). */
+    tm_eos_feed(e, 0, (size_t)events,
+                (double)events * 1000.0 / ((double)(kills + 1) * (double)SLOT_MS));
     tm_eos_instance *a = tm_eos_instance_add(e, "a");
     int64_t t0 = tm_test_now_ms();
     tm_eos_start(e, a);
@@ -274,6 +281,10 @@ Test(eos, chaos_repartition)
                restore_cut ? ", cut a restore" : "", (double)(tm_test_now_ms() - t0) / 1000.0,
                (long long)committed_total(e), tm_feeder_sent(e->feeder));
         fflush(stdout);
+        /* Down until its slot, as a pod waits to be restarted. */
+        int64_t slot = t0 + (k + 1) * SLOT_MS, now = tm_test_now_ms();
+        if (now < slot)
+            tm_eos_sleep(e, slot - now);
         tm_eos_start(e, a);
     }
     tm_eos_wait_done(e, 240000);
