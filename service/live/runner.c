@@ -709,7 +709,9 @@ static void publish(tm_runner *r, int64_t now)
             lags[k * n_topics + i] = tm_kafka_consumer_lag(r->kafka, i, r->tasks[k].partition);
         views[k].consumer_lag = &lags[k * n_topics];
     }
-    for (size_t i = 0; i < n_topics; i++)
+    /* Input topics only, the ones tm_kafka_timestamp_types knows: the
+     * repartition topic's timestamps are tidemark's own. */
+    for (size_t i = 0; i < r->cfg->n_input_topics; i++)
         tm_telemetry_timestamp_types(r->telemetry, i, tm_kafka_timestamp_types(r->kafka, i));
     tm_telemetry_publish(r->telemetry, views, r->n_tasks, now);
     free(views);
