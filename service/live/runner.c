@@ -709,8 +709,20 @@ static void publish(tm_runner *r, int64_t now)
             lags[k * n_topics + i] = tm_kafka_consumer_lag(r->kafka, i, r->tasks[k].partition);
         views[k].consumer_lag = &lags[k * n_topics];
     }
+    /* Input topics only, the ones tm_kafka_timestamp_types knows: the
+     * repartition topic's timestamps are tidemark's own. */
     for (size_t i = 0; i < r->cfg->n_input_topics; i++)
         tm_telemetry_timestamp_types(r->telemetry, i, tm_kafka_timestamp_types(r->kafka, i));
+    /* The paired tasks' traffic through the repartition topic. */
+    if (r->repart) {
+        size_t n_windows = (size_t)tm_kafka_repartition_partitions(r->kafka);
+        uint64_t *routed = tm_xcalloc(n_windows + 1, sizeof *routed);
+        for (size_t w = 0; w < n_windows; w++)
+            routed[w] = tm_repartition_io_routed(r->repart, (int32_t)w);
+        tm_telemetry_repartition(r->telemetry, routed, n_windows,
+                                 tm_repartition_io_foreign(r->repart));
+        free(routed);
+    }
     tm_telemetry_publish(r->telemetry, views, r->n_tasks, now);
     free(views);
     free(lags);

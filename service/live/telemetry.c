@@ -29,7 +29,9 @@ enum { PUBLISH_EVERY_MS = 250 };
 typedef struct totals {
     int32_t partition;
     tm_engine_stats stats;
-    uint64_t *consumed; /* per input topic */
+    /* Per input topic, then the repartition topic's (a paired task's;
+     * tm_task_view). */
+    uint64_t *consumed;
     uint64_t restore_records;
     uint64_t foreign_records; /* changelog records restores skipped */
 } totals;
@@ -51,8 +53,12 @@ struct tm_telemetry {
     size_t n_totals;
     tm_histogram commit_duration, restore_duration;
     uint64_t committed, aborted;
-    uint64_t pauses;     /* input partitions paused by watermark alignment */
-    unsigned *ts_types;  /* per input topic (tm_telemetry_timestamp_types) */
+    uint64_t pauses;    /* input partitions paused by watermark alignment */
+    unsigned *ts_types; /* per input topic (tm_telemetry_timestamp_types) */
+    /* tm_telemetry_repartition's: per window task, and the foreign count. */
+    uint64_t *routed;
+    size_t n_windows;
+    uint64_t repartition_foreign;
     int64_t last_commit; /* Unix ms, 0 none yet */
     int64_t last_publish;
     tm_buf render; /* the next publication, swapped with `published` */
@@ -180,7 +186,7 @@ static totals *totals_of(tm_telemetry *t, int32_t partition)
     memset(tot, 0, sizeof *tot);
     tot->partition = partition;
     tm_histogram_init(&tot->stats.event_time_lag, &tm_event_time_lag_bounds);
-    tot->consumed = tm_xcalloc(t->cfg->n_input_topics, sizeof *tot->consumed);
+    tot->consumed = tm_xcalloc(t->cfg->n_input_topics + 1, sizeof *tot->consumed);
     return tot;
 }
 
@@ -209,11 +215,17 @@ void tm_telemetry_restored(tm_telemetry *t, int32_t partition, uint64_t records,
     totals_of(t, partition)->foreign_records += foreign;
 }
 
+/* The topics a task consumes: the length of its view's arrays. */
+static size_t topics_of(const tm_config *cfg, const tm_task_view *task)
+{
+    return cfg->n_input_topics + (tm_engine_paired(task->engine) ? 1 : 0);
+}
+
 void tm_telemetry_retire(tm_telemetry *t, const tm_task_view *task)
 {
     totals *tot = totals_of(t, task->partition);
     tm_engine_stats_add(&tot->stats, tm_engine_stats_of(task->engine));
-    for (size_t i = 0; i < t->cfg->n_input_topics; i++)
+    for (size_t i = 0; i < topics_of(t->cfg, task); i++)
         tot->consumed[i] += task->consumed[i];
 }
 
@@ -465,61 +477,170 @@ static void render_task_gauges(tm_telemetry *t, tm_buf *b, const tm_task_view *t
 
 /* ---- the watermark's sources (SEMANTICS 11) ---- */
 
-/* One sample of a per-source family: task `partition`, and its source
- * named "<topic>/<p>", the input partition (topic, p) (a Kafka topic name
- * has no '/' and at most 249 characters). */
+/* One task's sources at a publication, as its engine combines them: a
+ * single-stage task's input partitions (its clock), or a paired task's
+ * source tasks (its window half's view: what their last watermark records
+ * said). */
+typedef struct task_sources {
+    tm_watermark_source *src; /* n, owned */
+    size_t n;
+    size_t holding; /* tm_watermark_holding's: the one W's value comes from */
+    bool paired;
+} task_sources;
+
+static void sources_of(task_sources *ts, const tm_config *cfg, const tm_engine *e, int64_t now)
+{
+    ts->paired = tm_engine_paired(e);
+    if (ts->paired) {
+        const tm_watermark_source *view = tm_engine_sources(e, &ts->n);
+        ts->src = tm_xcalloc(ts->n + 1, sizeof *ts->src);
+        memcpy(ts->src, view, ts->n * sizeof *view);
+    } else {
+        const tm_watermark *wm = tm_engine_clock(e);
+        ts->n = cfg->n_input_topics;
+        ts->src = tm_xcalloc(ts->n + 1, sizeof *ts->src);
+        for (size_t i = 0; i < ts->n; i++)
+            ts->src[i] = (tm_watermark_source){tm_watermark_partition(wm, i),
+                                               tm_watermark_is_idle(wm, i, now)};
+    }
+    /* Both kinds combine with watermark.quantile (1 for min), as the
+     * engine does. */
+    int64_t *scratch = tm_xcalloc(ts->n + 1, sizeof *scratch);
+    ts->holding = tm_watermark_holding(ts->src, ts->n, cfg->watermark_quantile, scratch);
+    free(scratch);
+}
+
+/* One sample of a per-source family: task `partition`, and its source i
+ * named "<topic>/<p>" for the input partition (topic, p) (a Kafka topic
+ * name has no '/' and at most 249 characters), or "source-task:<s>" for
+ * source task s (a topic name has no ':' either, so the two never meet). */
 static void source_sample(tm_buf *b, const char *name, const tm_config *cfg, int32_t partition,
-                          size_t topic, double v)
+                          const task_sources *ts, size_t i, double v)
 {
     labels l;
     char source[288];
-    labels_of(&l, cfg, partition, topic);
-    snprintf(source, sizeof source, "%s/%s", cfg->input_topics[topic], l.partition);
+    labels_of(&l, cfg, partition, 0);
+    if (ts->paired)
+        snprintf(source, sizeof source, "source-task:%zu", i);
+    else
+        snprintf(source, sizeof source, "%s/%s", cfg->input_topics[i], l.partition);
     tm_prom_label two[2] = {l.task[0], {"source", source}};
     tm_prom_sample(b, name, two, 2, v);
 }
 
 /* Each owned task's view of its sources at now: their watermarks, idle
- * flags and the one that holds W back (the one tm_watermark_combine's
- * value comes from), as the engine combines them. */
+ * flags and the one that holds W back. */
 static void render_watermark_sources(tm_telemetry *t, tm_buf *b, const tm_task_view *tasks,
                                      size_t n, int64_t now)
 {
     const tm_config *cfg = t->cfg;
-    size_t nt = cfg->n_input_topics;
-    tm_watermark_source *src = tm_xcalloc(n * nt + 1, sizeof *src);
-    size_t *holding = tm_xcalloc(n + 1, sizeof *holding);
-    int64_t *scratch = tm_xcalloc(nt, sizeof *scratch);
-    for (size_t k = 0; k < n; k++) {
-        const tm_watermark *wm = tm_engine_clock(tasks[k].engine);
-        for (size_t i = 0; i < nt; i++)
-            src[k * nt + i] = (tm_watermark_source){tm_watermark_partition(wm, i),
-                                                    tm_watermark_is_idle(wm, i, now)};
-        holding[k] = tm_watermark_holding(&src[k * nt], nt, wm->quantile, scratch);
-    }
+    task_sources *ts = tm_xcalloc(n + 1, sizeof *ts);
+    for (size_t k = 0; k < n; k++)
+        sources_of(&ts[k], cfg, tasks[k].engine, now);
     tm_prom_family(b, "tidemark_watermark_source_seconds", "gauge",
                    "The watermark of one source of the task (event time, Unix seconds).");
     for (size_t k = 0; k < n; k++)
-        for (size_t i = 0; i < nt; i++)
-            if (src[k * nt + i].watermark != TM_WATERMARK_MIN)
-                source_sample(b, "tidemark_watermark_source_seconds", cfg, tasks[k].partition, i,
-                              seconds(src[k * nt + i].watermark));
+        for (size_t i = 0; i < ts[k].n; i++)
+            if (ts[k].src[i].watermark != TM_WATERMARK_MIN)
+                source_sample(b, "tidemark_watermark_source_seconds", cfg, tasks[k].partition,
+                              &ts[k], i, seconds(ts[k].src[i].watermark));
     tm_prom_family(b, "tidemark_watermark_source_idle", "gauge",
                    "1 while the source is idle and left out of the task watermark.");
     for (size_t k = 0; k < n; k++)
-        for (size_t i = 0; i < nt; i++)
-            source_sample(b, "tidemark_watermark_source_idle", cfg, tasks[k].partition, i,
-                          src[k * nt + i].idle ? 1 : 0);
+        for (size_t i = 0; i < ts[k].n; i++)
+            source_sample(b, "tidemark_watermark_source_idle", cfg, tasks[k].partition, &ts[k], i,
+                          ts[k].src[i].idle ? 1 : 0);
     tm_prom_family(b, "tidemark_watermark_source_holding", "gauge",
                    "1 for the one source of the task whose watermark is the combined one "
                    "(watermark.combine): it holds the task watermark back.");
     for (size_t k = 0; k < n; k++)
-        for (size_t i = 0; i < nt; i++)
-            source_sample(b, "tidemark_watermark_source_holding", cfg, tasks[k].partition, i,
-                          holding[k] == i ? 1 : 0);
-    free(src);
-    free(holding);
-    free(scratch);
+        for (size_t i = 0; i < ts[k].n; i++)
+            source_sample(b, "tidemark_watermark_source_holding", cfg, tasks[k].partition, &ts[k],
+                          i, ts[k].holding == i ? 1 : 0);
+    for (size_t k = 0; k < n; k++)
+        free(ts[k].src);
+    free(ts);
+}
+
+/* ---- repartitioning (SEMANTICS 10): the two halves of paired tasks ---- */
+
+void tm_telemetry_repartition(tm_telemetry *t, const uint64_t *routed, size_t n_windows,
+                              uint64_t foreign)
+{
+    if (!t->routed || n_windows != t->n_windows) {
+        t->routed = tm_xrealloc(t->routed, (n_windows + 1) * sizeof *t->routed);
+        t->n_windows = n_windows;
+    }
+    memcpy(t->routed, routed, n_windows * sizeof *routed);
+    t->repartition_foreign = foreign;
+}
+
+/* A paired task's source half (its own watermark, which it publishes to
+ * every window task), and the repartition topic: what each window task
+ * read, how far behind it is, and what this instance's source tasks
+ * routed. The families are there for every pipeline (the metric set does
+ * not depend on the configuration); their samples only when it
+ * repartitions. */
+static void render_repartition(tm_telemetry *t, tm_buf *b, const tm_task_view *tasks, size_t n)
+{
+    const tm_config *cfg = t->cfg;
+    size_t nt = cfg->n_input_topics;
+    labels l;
+    tm_prom_family(b, "tidemark_source_task_watermark_seconds", "gauge",
+                   "The watermark of the task's source half (event time, Unix seconds), which it "
+                   "publishes to every window task at the next checkpoint in which it changed.");
+    for (size_t k = 0; k < n; k++) {
+        if (!tm_engine_paired(tasks[k].engine))
+            continue;
+        tm_watermark_source mark = tm_engine_source_mark(tasks[k].engine);
+        if (mark.watermark == TM_WATERMARK_MIN)
+            continue;
+        labels_of(&l, cfg, tasks[k].partition, 0);
+        tm_prom_sample(b, "tidemark_source_task_watermark_seconds", l.task, 1,
+                       seconds(mark.watermark));
+    }
+    tm_prom_family(b, "tidemark_source_task_idle", "gauge",
+                   "1 while every input partition of the task's source half is idle.");
+    for (size_t k = 0; k < n; k++)
+        if (tm_engine_paired(tasks[k].engine)) {
+            labels_of(&l, cfg, tasks[k].partition, 0);
+            tm_prom_sample(b, "tidemark_source_task_idle", l.task, 1,
+                           tm_engine_source_mark(tasks[k].engine).idle ? 1 : 0);
+        }
+    tm_prom_family(b, "tidemark_repartition_lag_records", "gauge",
+                   "End of the task's partition of the repartition topic minus the consumer's "
+                   "position.");
+    for (size_t k = 0; k < n; k++)
+        if (tm_engine_paired(tasks[k].engine) && tasks[k].consumer_lag[nt] >= 0) {
+            labels_of(&l, cfg, tasks[k].partition, 0);
+            tm_prom_sample(b, "tidemark_repartition_lag_records", l.task, 1,
+                           (double)tasks[k].consumer_lag[nt]);
+        }
+    bool repartitions = tm_config_repartitions(cfg);
+    tm_prom_family(b, "tidemark_repartition_records_consumed_total", "counter",
+                   "Records the window task read from its partition of the repartition topic.");
+    for (size_t p = 0; repartitions && p < t->n_totals; p++) {
+        const totals *tot = &t->totals[p];
+        const tm_task_view *live = view_of(tasks, n, tot->partition);
+        bool paired = live && tm_engine_paired(live->engine);
+        labels_of(&l, cfg, tot->partition, 0);
+        tm_prom_sample(b, "tidemark_repartition_records_consumed_total", l.task, 1,
+                       (double)(tot->consumed[nt] + (paired ? live->consumed[nt] : 0)));
+    }
+    tm_prom_family(b, "tidemark_repartition_routed_records_total", "counter",
+                   "Events this instance's source tasks wrote to the window task's partition of "
+                   "the repartition topic.");
+    for (size_t r = 0; r < t->n_windows; r++) {
+        char window[24];
+        snprintf(window, sizeof window, "%zu", r);
+        tm_prom_sample(b, "tidemark_repartition_routed_records_total",
+                       &(tm_prom_label){"window_task", window}, 1, (double)t->routed[r]);
+    }
+    tm_prom_family(b, "tidemark_repartition_foreign_records_total", "counter",
+                   "Records of the repartition topic skipped as not tidemark's.");
+    if (repartitions)
+        tm_prom_sample(b, "tidemark_repartition_foreign_records_total", NULL, 0,
+                       (double)t->repartition_foreign);
 }
 
 static void render_process(tm_telemetry *t, tm_buf *b, size_t n_tasks, bool ready)
@@ -594,6 +715,7 @@ void tm_telemetry_publish(tm_telemetry *t, const tm_task_view *tasks, size_t n, 
     render_counters(t, &t->render, tasks, n);
     render_task_gauges(t, &t->render, tasks, n, now);
     render_watermark_sources(t, &t->render, tasks, n, now);
+    render_repartition(t, &t->render, tasks, n);
     render_timestamp_types(t, &t->render);
 
     pthread_mutex_lock(&t->lock);
@@ -641,6 +763,7 @@ void tm_telemetry_close(tm_telemetry *t)
         free(t->totals[i].consumed);
     free(t->totals);
     free(t->ts_types);
+    free(t->routed);
     tm_buf_free(&t->published);
     tm_buf_free(&t->render);
     pthread_mutex_destroy(&t->lock);

@@ -19,12 +19,15 @@
 #include "config.h"
 #include "engine.h"
 
-/* One task as the runner sees it, for a publication. */
+/* One task as the runner sees it, for a publication. The arrays have one
+ * entry per topic the task consumes (tm_engine_task_topics): the input
+ * topics, then, for a paired task (tm_engine_paired), the repartition
+ * topic. */
 typedef struct tm_task_view {
     int32_t partition;
     const tm_engine *engine;
-    const uint64_t *consumed;    /* per input topic: records consumed by this incarnation */
-    const int64_t *consumer_lag; /* per input topic; -1 unknown */
+    const uint64_t *consumed;    /* records consumed by this incarnation */
+    const int64_t *consumer_lag; /* -1 unknown */
     uint64_t state_bytes;
 } tm_task_view;
 
@@ -73,6 +76,14 @@ void tm_telemetry_retire(tm_telemetry *t, const tm_task_view *task);
  * topic `topic` (its index) has delivered so far, for the next
  * publication. */
 void tm_telemetry_timestamp_types(tm_telemetry *t, size_t topic, unsigned types);
+
+/* The repartition topic's traffic of this instance's paired tasks
+ * (repartition_io.h), for the next publication: routed[r] events written
+ * to window task r (r < n_windows, R; copied), and `foreign` records read
+ * from it and skipped as not tidemark's. Both are the process's running
+ * totals. */
+void tm_telemetry_repartition(tm_telemetry *t, const uint64_t *routed, size_t n_windows,
+                              uint64_t foreign);
 
 /* ---- publication (the runner's thread) ---- */
 

@@ -4,6 +4,7 @@
  * up across a task's rebuilds, gauges follow only the owned tasks.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,19 @@ Test(telemetry, counters_survive_a_rebuild_and_gauges_follow_the_tasks)
     cr_assert_float_eq(metric(&f, "tidemark_consumer_lag_records", NULL), 7, 0);
     cr_assert_float_eq(metric(&f, "tidemark_state_bytes", NULL), 4096, 0);
     cr_assert_float_eq(metric(&f, "tidemark_assigned_tasks", NULL), 1, 0);
+    /* A pipeline that does not repartition declares the repartition
+     * families (the metric set is the same for every configuration) with
+     * no samples. */
+    const char *repartition[] = {
+        "tidemark_source_task_watermark_seconds",    "tidemark_source_task_idle",
+        "tidemark_repartition_lag_records",          "tidemark_repartition_records_consumed_total",
+        "tidemark_repartition_routed_records_total", "tidemark_repartition_foreign_records_total"};
+    for (size_t i = 0; i < sizeof repartition / sizeof repartition[0]; i++) {
+        size_t n_samples = 1;
+        tm_prom_sum(f.body.data, repartition[i], NULL, &n_samples);
+        cr_assert(tm_prom_has_family(f.body.data, repartition[i]), "%s", repartition[i]);
+        cr_assert_eq(n_samples, 0, "%s without repartitioning", repartition[i]);
+    }
 
     /* An abort rebuilds the task: its engine's counters start again, the
      * exported ones go on. */
@@ -391,6 +405,193 @@ Test(telemetry, a_quantile_watermark_is_held_by_the_source_at_its_rank)
     cr_assert_eq(source_gauge(&f, "tidemark_watermark_source_holding", "refunds"), 1);
     cr_assert_float_eq(metric(&f, "tidemark_watermark_seconds", "partition=\"0\""),
                        source_gauge(&f, "tidemark_watermark_source_seconds", "refunds"), 1e-3);
+    tm_engine_close(e);
+    teardown(&f);
+}
+
+/* ---- paired tasks (repartitioning, SEMANTICS 10-11) ---- */
+
+/* Forwards one order of input partition orders/<partition> with event
+ * time t, received at now, through e's source half. */
+static void forward(tm_engine *e, int32_t partition, int64_t t, int64_t now)
+{
+    char value[160];
+    snprintf(value, sizeof value,
+             "{\"order_id\":\"o-%lld\",\"merchant\":\"m\",\"amount\":1,\"event_time\":%lld}",
+             (long long)t, (long long)t);
+    tm_record rec = {.topic = "orders",
+                     .partition = partition,
+                     .ts = now,
+                     .value = value,
+                     .value_len = strlen(value)};
+    tm_event ev;
+    int64_t at;
+    cr_assert(tm_engine_forward(e, &rec, now, &quiet, &ev, &at), "the order decodes");
+}
+
+/* Source task s's watermark record reaches e's window half. */
+static void mark(tm_engine *e, int32_t s, int64_t watermark, bool idle)
+{
+    tm_engine_receive_mark(e, s, (tm_watermark_source){watermark, idle}, &quiet);
+}
+
+/* Publishes paired task 1 backed by e (its arrays: input topic orders,
+ * then the repartition topic) at now and scrapes it. */
+static void publish_paired(fixture *f, tm_engine *e, const uint64_t consumed[2],
+                           const int64_t lag[2], int64_t now)
+{
+    tm_task_view v = {.partition = 1, .engine = e, .consumed = consumed, .consumer_lag = lag};
+    tm_telemetry_publish(f->t, &v, 1, now);
+    cr_assert_eq(get(f, "/metrics"), 200);
+    tm_prom_check_format(f->body.data);
+}
+
+/* The per-source gauge `name` of task 1's source task s, which must be
+ * exposed exactly once; NAN when it is not exposed at all. */
+static double source_task_gauge(fixture *f, const char *name, int s)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "partition=\"1\",source=\"source-task:%d\"", s);
+    size_t n = 0;
+    double v = tm_prom_sum(f->body.data, name, labels, &n);
+    cr_assert_leq(n, 1, "%zu samples of %s{%s}", n, name, labels);
+    return n == 1 ? v : NAN;
+}
+
+/* Paired task 1 of three: the sources of its watermark are the source
+ * tasks as its window half last heard of them, the one not heard of yet
+ * holds W back, an idle one is left out; its input partition's gauges
+ * and its own source watermark are its source half's; the repartition
+ * topic has its lag, its consumed records and the events routed to each
+ * window task. */
+Test(telemetry, a_paired_task_shows_its_source_tasks_and_the_repartition_topic)
+{
+    fixture f = {0};
+    const char *sets[] = {"repartition.mode=always"};
+    setup_with(&f, sets, 1);
+    char err[256];
+    int64_t now = 1700000000000;
+    tm_engine *e = NULL;
+    cr_assert_eq(tm_engine_open_paired(&e, f.cfg, 1, 3, now, err, sizeof err), 0, "%s", err);
+    forward(e, 1, now - 1000, now);
+    mark(e, 0, now - 60000, false);
+    mark(e, 2, now - 5000, false);
+    const uint64_t consumed[2] = {4, 9};
+    const int64_t lag[2] = {2, 5};
+    const uint64_t routed[3] = {3, 0, 7};
+    tm_telemetry_repartition(f.t, routed, 3, 2);
+    publish_paired(&f, e, consumed, lag, now);
+
+    /* Source task 1 has not been heard of: it holds W at minus infinity. */
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 1), 1);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 0), 0);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 2), 0);
+    cr_assert(isnan(source_task_gauge(&f, "tidemark_watermark_source_seconds", 1)),
+              "no watermark before the source's first record");
+    cr_assert_float_eq(source_task_gauge(&f, "tidemark_watermark_source_seconds", 0),
+                       (double)(now - 60000) / 1000, 1e-3);
+    cr_assert_float_eq(source_task_gauge(&f, "tidemark_watermark_source_seconds", 2),
+                       (double)(now - 5000) / 1000, 1e-3);
+    size_t n = 1;
+    tm_prom_sum(f.body.data, "tidemark_watermark_seconds", NULL, &n);
+    cr_assert_eq(n, 0, "W is at minus infinity");
+    tm_prom_sum(f.body.data, "tidemark_watermark_source_idle", "source=\"orders/", &n);
+    cr_assert_eq(n, 0, "a paired task's sources are not its input partitions");
+    /* Its source half: its input partition's watermark, and its own
+     * (one partition: the same value), D = 2000 ms. */
+    double source_half = (double)(now - 1000 - 2000) / 1000;
+    cr_assert_float_eq(
+        metric(&f, "tidemark_partition_watermark_seconds", "topic=\"orders\",partition=\"1\""),
+        source_half, 1e-3);
+    cr_assert_float_eq(metric(&f, "tidemark_source_task_watermark_seconds", "partition=\"1\""),
+                       source_half, 1e-3);
+    cr_assert_eq(metric(&f, "tidemark_source_task_idle", "partition=\"1\""), 0);
+    /* The input topic's series count input records only; the repartition
+     * topic has its own. */
+    cr_assert_eq(tm_prom_sum(f.body.data, "tidemark_records_consumed_total", NULL, &n), 4);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(tm_prom_sum(f.body.data, "tidemark_consumer_lag_records", NULL, &n), 2);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(metric(&f, "tidemark_repartition_lag_records", "partition=\"1\""), 5);
+    cr_assert_eq(metric(&f, "tidemark_repartition_records_consumed_total", "partition=\"1\""), 9);
+    cr_assert_eq(metric(&f, "tidemark_repartition_routed_records_total", "window_task=\"0\""), 3);
+    cr_assert_eq(metric(&f, "tidemark_repartition_routed_records_total", "window_task=\"1\""), 0);
+    cr_assert_eq(metric(&f, "tidemark_repartition_routed_records_total", "window_task=\"2\""), 7);
+    cr_assert_eq(tm_prom_sum(f.body.data, "tidemark_repartition_routed_records_total", NULL, &n),
+                 10);
+    cr_assert_eq(n, 3, "one series per window task");
+    cr_assert_eq(metric(&f, "tidemark_repartition_foreign_records_total", NULL), 2);
+
+    /* Source task 1 reports; source task 0 has gone idle: left out, and
+     * source task 1, the slower of the other two, holds W at its value. */
+    mark(e, 1, now - 30000, false);
+    mark(e, 0, now - 60000, true);
+    publish_paired(&f, e, consumed, lag, now + 1000);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_idle", 0), 1);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_idle", 1), 0);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_idle", 2), 0);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 0), 0);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 1), 1);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 2), 0);
+    double held = source_task_gauge(&f, "tidemark_watermark_source_seconds", 1);
+    cr_assert_float_eq(held, (double)(now - 30000) / 1000, 1e-3);
+    cr_assert_float_eq(metric(&f, "tidemark_watermark_seconds", "partition=\"1\""), held, 1e-3,
+                       "W is the holding source's watermark");
+    tm_prom_sum(f.body.data, "tidemark_watermark_source_holding", NULL, &n);
+    cr_assert_eq(n, 3, "one series per source task");
+
+    /* Rebuilt after an abort: the repartition topic's count goes on. */
+    tm_task_view old = {.partition = 1, .engine = e, .consumed = consumed};
+    tm_telemetry_retire(f.t, &old);
+    tm_engine_close(e);
+    cr_assert_eq(tm_engine_open_paired(&e, f.cfg, 1, 3, now, err, sizeof err), 0, "%s", err);
+    const uint64_t consumed_again[2] = {0, 1};
+    publish_paired(&f, e, consumed_again, lag, now + 2000);
+    cr_assert_eq(metric(&f, "tidemark_repartition_records_consumed_total", "partition=\"1\""), 10);
+    cr_assert_eq(metric(&f, "tidemark_records_consumed_total", NULL), 4);
+
+    /* Revoked: the counters stay, the task's gauges go. */
+    tm_task_view gone = {.partition = 1, .engine = e, .consumed = consumed_again};
+    tm_telemetry_retire(f.t, &gone);
+    tm_engine_close(e);
+    tm_telemetry_publish(f.t, NULL, 0, now + 3000);
+    cr_assert_eq(get(&f, "/metrics"), 200);
+    cr_assert_eq(metric(&f, "tidemark_repartition_records_consumed_total", "partition=\"1\""), 10);
+    const char *gauges[] = {"tidemark_source_task_watermark_seconds", "tidemark_source_task_idle",
+                            "tidemark_repartition_lag_records", "tidemark_watermark_source_idle"};
+    for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
+        tm_prom_sum(f.body.data, gauges[i], NULL, &n);
+        cr_assert_eq(n, 0, "%s of a revoked task", gauges[i]);
+    }
+    teardown(&f);
+}
+
+/* A paired task's window half combines its source tasks with
+ * watermark.quantile too: q = 0.5 over three takes the middle one. */
+Test(telemetry, a_paired_task_with_a_quantile_is_held_by_the_source_task_at_its_rank)
+{
+    fixture f = {0};
+    const char *sets[] = {"repartition.mode=always", "watermark.combine=quantile",
+                          "watermark.quantile=0.5"};
+    setup_with(&f, sets, 3);
+    char err[256];
+    int64_t now = 1700000000000;
+    tm_engine *e = NULL;
+    cr_assert_eq(tm_engine_open_paired(&e, f.cfg, 1, 3, now, err, sizeof err), 0, "%s", err);
+    mark(e, 0, now - 1000, false);
+    mark(e, 1, now - 900000, false);
+    mark(e, 2, now - 300000, false);
+    const uint64_t consumed[2] = {0};
+    const int64_t lag[2] = {-1, -1};
+    publish_paired(&f, e, consumed, lag, now);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 0), 0);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 1), 0);
+    cr_assert_eq(source_task_gauge(&f, "tidemark_watermark_source_holding", 2), 1);
+    cr_assert_float_eq(metric(&f, "tidemark_watermark_seconds", "partition=\"1\""),
+                       source_task_gauge(&f, "tidemark_watermark_source_seconds", 2), 1e-3);
+    size_t n = 1;
+    tm_prom_sum(f.body.data, "tidemark_repartition_lag_records", NULL, &n);
+    cr_assert_eq(n, 0, "no lag known yet: no sample");
     tm_engine_close(e);
     teardown(&f);
 }
