@@ -296,6 +296,12 @@ tm_kafka_status tm_kafka_produce_changelog(tm_kafka *k, int32_t task, const void
                                            size_t key_len, const void *value, size_t value_len,
                                            char *errstr, size_t errlen);
 
+/* The consumer's position in owned consumed partition (topic index,
+ * task): the offset after the last record handed out, moved past the
+ * transaction markers that follow it (a transactional producer's commit
+ * marker comes after its last record). -1 when unknown. */
+int64_t tm_kafka_position(tm_kafka *k, size_t topic_index, int32_t task);
+
 /* Adds the consumer positions next_offsets[task j * n_consumed + topic i]
  * of the given tasks to the transaction (send_offsets_to_transaction with the
  * consumer group metadata: KIP-447 fencing). */

@@ -520,6 +520,18 @@ void tm_kafka_release_batch(tm_kafka *k)
     k->n_batch = 0;
 }
 
+int64_t tm_kafka_position(tm_kafka *k, size_t topic_index, int32_t task)
+{
+    assert(topic_index < k->n_consumed);
+    rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(one, k->consumed[topic_index], task);
+    int64_t at = rd_kafka_position(k->consumer, one) == RD_KAFKA_RESP_ERR_NO_ERROR
+                     ? one->elems[0].offset
+                     : -1;
+    rd_kafka_topic_partition_list_destroy(one);
+    return at >= 0 ? at : -1;
+}
+
 /* The group's committed offset of one partition, else where
  * auto.offset.reset points. */
 static int resolve_stored(tm_kafka *k, rd_kafka_topic_partition_list_t *one, char *errstr,

@@ -190,12 +190,7 @@ int64_t tm_kafka_consumer_lag(tm_kafka *k, size_t topic_index, int32_t partition
     int64_t end = fetched_end(k, topic, partition);
     if (end < 0)
         end = k->lag_end[s];
-    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(pos, topic, partition);
-    int64_t at = rd_kafka_position(k->consumer, pos) == RD_KAFKA_RESP_ERR_NO_ERROR
-                     ? pos->elems[0].offset
-                     : -1;
-    rd_kafka_topic_partition_list_destroy(pos);
+    int64_t at = tm_kafka_position(k, topic_index, partition);
     if (at < 0)
         at = k->lag_start[s]; /* nothing handed out yet: where it starts */
     if (end < 0 || at < 0)

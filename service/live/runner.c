@@ -309,6 +309,24 @@ static void notify_observer(tm_runner *r)
     tm_buf_reset(&r->observed_bytes);
 }
 
+/* Moves t's next offsets past the transaction markers that follow the
+ * last records it processed (tm_kafka_position: every record handed out
+ * has been processed when a checkpoint is taken). Without it the group's
+ * committed offset of a transactionally written partition (the
+ * repartition topic, an input written by transactions) would stay one
+ * short of its end forever, and lag monitors outside tidemark would show
+ * it. */
+static void past_markers(tm_runner *r, task *t)
+{
+    for (size_t i = 0; i < r->n_topics; i++) {
+        if (t->next_offsets[i] < 0)
+            continue;
+        int64_t at = tm_kafka_position(r->kafka, i, t->partition);
+        if (at > t->next_offsets[i])
+            t->next_offsets[i] = at;
+    }
+}
+
 /* Produces every task's checkpoint (changelog records) and the input
  * offsets into the open transaction. */
 static tm_kafka_status produce_checkpoint(tm_runner *r, char *err, size_t errlen)
@@ -325,6 +343,7 @@ static tm_kafka_status produce_checkpoint(tm_runner *r, char *err, size_t errlen
         if (tm_engine_mark_due(t->engine))
             st = tm_repartition_io_publish(r->repart, t->partition, tm_engine_take_mark(t->engine),
                                            err, errlen);
+        past_markers(r, t);
         tm_changelog_collect(t->changelog, t->engine, t->next_offsets, &t->pending, &t->n_pending);
         for (size_t j = 0; j < t->n_pending && st == TM_KAFKA_OK; j++) {
             const tm_kv_change *c = &t->pending[j];
