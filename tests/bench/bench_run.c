@@ -192,14 +192,31 @@ static double self_cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* Seconds the main thread of process pid has been runnable but waiting
+ * for a CPU (the run queue: the machine's cores busy with others), from
+ * the scheduler's statistics (the second field of schedstat: ns); -1 if
+ * the kernel keeps none. */
+static double main_thread_runqueue_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    unsigned long long run = 0, wait = 0;
+    int got = fscanf(f, "%llu %llu", &run, &wait);
+    fclose(f);
+    return got == 2 ? (double)wait / 1e9 : -1;
+}
+
 typedef struct cpu_snap {
-    double service, service_main, broker, self;
+    double service, service_main, service_main_queued, broker, self;
 } cpu_snap;
 
 static cpu_snap cpu_now(pid_t service, pid_t broker)
 {
-    return (cpu_snap){proc_cpu_s(service), main_thread_cpu_s(service), proc_cpu_s(broker),
-                      self_cpu_s()};
+    return (cpu_snap){proc_cpu_s(service), main_thread_cpu_s(service),
+                      main_thread_runqueue_s(service), proc_cpu_s(broker), self_cpu_s()};
 }
 
 /* ---- files and logs ---- */
@@ -1276,6 +1293,16 @@ static void phase_throughput(const options *o)
            100 * (c1.service_main - c0.service_main) / run_s, c1.broker - c0.broker,
            100 * (c1.broker - c0.broker) / run_s, c1.self - c0.self,
            100 * (c1.self - c0.self) / run_s);
+    /* What the main thread did when it was not running: queued for a
+     * core, or blocked (in a poll with nothing to read, or waiting on the
+     * broker in a commit). */
+    double queued = c1.service_main_queued - c0.service_main_queued;
+    if (c0.service_main_queued >= 0 && c1.service_main_queued >= 0)
+        printf("  tidemark's main thread: on a core %.0f%% of the time, runnable but waiting for "
+               "a core %.0f%%, blocked %.0f%% (polling an empty queue, or waiting on the broker "
+               "in a commit)\n",
+               100 * (c1.service_main - c0.service_main) / run_s, 100 * queued / run_s,
+               100 * (run_s - (c1.service_main - c0.service_main) - queued) / run_s);
     if (!o->preload)
         printf("  the input producer waited for the service %.0f%% of the time (100%%: the "
                "service is the bottleneck, never starved)\n",
