@@ -1049,11 +1049,12 @@ static void phase_setup(phase_paths *p, const char *name, const char *app_prefix
  * Whether the window tasks have consumed and committed everything in the
  * repartition topic: no transaction open on it (on every partition the
  * last stable offset is the high watermark), and the group's committed
- * offset one below the high watermark. A transaction's records on a
- * partition are followed by its commit marker, which takes an offset but
- * is never delivered: after the last record the service commits its
- * offset + 1, the marker's, the high watermark - 1. End offsets are read
- * first: a transaction that began since then has not committed.
+ * offset at least one below the high watermark. A transaction's records
+ * on a partition are followed by its commit marker, which takes an offset
+ * but is never delivered: the service commits past it (the high
+ * watermark) once its consumer has read it, else the offset after the
+ * last record (the marker's, the high watermark - 1). End offsets are
+ * read first: a transaction that began since then has not committed.
  */
 static bool repartition_consumed(tm_kafka_probe *probe, const char *topic, int n,
                                  int64_t *committed, int64_t *hwm, int64_t *lso)
