@@ -20,6 +20,7 @@ struct tm_repartition_io {
     const tm_config *cfg;
     tm_kafka *kafka;
     int32_t n_windows; /* R */
+    size_t max_bytes;  /* the largest record the topic takes, looked up once */
     tm_buf value;
     double *values;                           /* a decoded event's, n_aggs */
     char topic[TM_REPARTITION_TOPIC_MAX + 1]; /* a decoded event's, NUL-terminated */
@@ -33,6 +34,7 @@ tm_repartition_io *tm_repartition_io_new(const tm_config *cfg, tm_kafka *k)
     io->cfg = cfg;
     io->kafka = k;
     io->n_windows = tm_kafka_repartition_partitions(k);
+    io->max_bytes = tm_kafka_repartition_record_limit(k);
     io->values = tm_xcalloc(cfg->n_aggs + 1, sizeof *io->values);
     io->routed = tm_xcalloc((size_t)io->n_windows + 1, sizeof *io->routed);
     return io;
@@ -75,14 +77,14 @@ tm_kafka_status tm_repartition_io_forward(tm_repartition_io *io, const tm_record
         .key = original(rec->key, rec->key_len),
         .value = original(rec->value, rec->value_len),
     };
-    if (!tm_repartition_fit(&re, tm_kafka_repartition_record_limit(io->kafka))) {
+    if (!tm_repartition_fit(&re, io->max_bytes)) {
         tm_seterr(errstr, errlen, TM_ECONFIG,
                   "kafka: an event of %s [%d] offset %lld needs %zu bytes in the repartition "
                   "topic %s, which takes %zu: raise its max.message.bytes (and "
                   "kafka.message.max.bytes, if set)",
                   rec->topic, (int)rec->partition, (long long)rec->offset,
                   tm_repartition_required_bytes(&re), tm_kafka_repartition_topic(io->kafka),
-                  tm_kafka_repartition_record_limit(io->kafka));
+                  io->max_bytes);
         return TM_KAFKA_FATAL;
     }
     tm_buf_reset(&io->value);

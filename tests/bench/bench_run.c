@@ -8,12 +8,13 @@
  * windows, 2 s out-of-orderness, 30 s allowed lateness, dedup on; 3% late
  * events, half of them too late; 2% duplicates), keyed by merchant into
  * --partitions 4 input partitions (a merchant's events stay on one
- * partition, in order). The test broker keeps only about 5 MB per
- * partition (librdkafka's mock cluster drops the oldest data beyond that,
- * silently: its log start offset moves), so 1,000,000 events (about 160 MB
- * as stored) cannot be preloaded into 4 partitions. By default an input
- * producer in this process therefore pre-fills each partition up to about
- * 3.5 MB and then keeps it there while the service runs: it never gets
+ * partition, in order). The test broker used to keep only about 5 MB per
+ * partition (librdkafka's mock cluster dropped the oldest data beyond
+ * that); since patch 0004 it keeps whole partitions unless started with
+ * --retention-bytes, but the feeder still bounds the unconsumed input, so
+ * that the broker's memory stays small. By default an input producer in
+ * this process pre-fills each partition up to about 3.5 MB and then keeps
+ * it there while the service runs: it never gets
  * more than that ahead of the group's committed offset, which trails what
  * the service has fetched. It reports how much of the time it waited for
  * the service (the service is the bottleneck when it waits; its own CPU is
@@ -399,8 +400,8 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf, const
 }
 
 /* Sum of the log start offsets (low watermarks) of topic's partitions
- * 0..parts-1: records the broker dropped (the test broker keeps about
- * 5 MB per partition); -1 if it does not answer. */
+ * 0..parts-1: records the broker dropped (retention); -1 if it does not
+ * answer. */
 static int64_t log_start_sum(rd_kafka_t *rk, const char *topic, int parts)
 {
     int64_t sum = 0;
@@ -859,10 +860,10 @@ static void tally_free(tally *ta)
 }
 
 /*
- * The input producer. The test broker (librdkafka's mock cluster) keeps
- * about 5 MB per partition and silently drops the oldest data beyond that
- * (its log start offset moves): 1,000,000 events do not fit in 4
- * partitions. So by default the events are fed while the service runs,
+ * The input producer. Fed whole up front, 1,000,000 events would sit in
+ * the test broker's memory (about 160 MB; it used to drop the oldest data
+ * beyond 5 MB a partition). So by default the events are fed while the
+ * service runs,
  * with each partition's unconsumed data bounded: at most `cap` records
  * produced beyond the group's committed offset (which trails what the
  * service has fetched), about 3.5 MB. The feeder pre-fills up to the
