@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "batch.h"
 #include "buf.h"
 #include "engine.h"
 #include "envelope.h"
@@ -20,6 +21,15 @@
 #include "output.h"
 #include "repartition.h"
 #include "side_record.h"
+
+/* One batch result, kept until the run's end to be written in order:
+ * start, group key bytes, then the line (key bytes, then line bytes). */
+typedef struct batch_line {
+    int64_t start;
+    size_t key_len;
+    size_t line_len;
+    char bytes[];
+} batch_line;
 
 /* One task (a source task, with repartitioning), and the offset the next
  * record of each of its topics gets when its line has none (the count of
@@ -38,8 +48,13 @@ typedef struct replay {
     /* With repartitioning: the two stages, the tasks above being the
      * source tasks, all known before the first record (SEMANTICS 10). */
     tm_repartition *pipeline;
+    /* With --batch (tm_replay_batch): the batch results instead of the
+     * tasks' engines, and its lines until they are sorted. */
+    tm_batch *batch;
+    batch_line **batch_lines;
+    size_t n_batch_lines, cap_batch_lines;
     int64_t start_time;
-    FILE *out[3]; /* output, late, dlq */
+    FILE *out[3]; /* output (batch.jsonl with --batch), late (not with --batch), dlq */
     tm_buf line;  /* the output line being built */
     tm_buf key;   /* scratch for the output key */
     tm_buf value; /* scratch for the output value */
@@ -53,6 +68,7 @@ typedef struct replay {
 
 enum { OUT_RESULTS, OUT_LATE, OUT_DLQ };
 static const char *const out_names[3] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
+static const char *const batch_out_names[3] = {"batch.jsonl", NULL, "dlq.jsonl"};
 
 static void write_line(replay *r, int which)
 {
@@ -113,7 +129,7 @@ static replay_task *task_for(replay *r, int32_t partition, char *errstr, size_t 
     if (i < r->n_tasks && r->tasks[i].partition == partition)
         return &r->tasks[i];
     tm_engine *engine = NULL;
-    if (!tm_config_repartitions(r->cfg) &&
+    if (!r->batch && !tm_config_repartitions(r->cfg) &&
         tm_engine_open(&engine, r->cfg, partition, r->start_time, errstr, errlen) < 0)
         return NULL;
     r->tasks = tm_xrealloc(r->tasks, (r->n_tasks + 1) * sizeof *r->tasks);
@@ -161,9 +177,12 @@ static int open_outputs(replay *r, const char *dir, char *errstr, size_t errlen)
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return tm_seterr(errstr, errlen, TM_EIO, "cannot create output directory %s: %s", dir,
                          strerror(errno));
+    const char *const *names = r->batch ? batch_out_names : out_names;
     for (int i = 0; i < 3; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, out_names[i]);
+        if (!names[i])
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         r->out[i] = fopen(path, "w");
         if (!r->out[i])
             return tm_seterr(errstr, errlen, TM_EIO, "cannot write %s: %s", path, strerror(errno));
@@ -237,6 +256,10 @@ static int replay_lines(replay *r, FILE *in, const char *input_path, char *errst
                       why);
             break;
         }
+        if (r->batch) {
+            tm_batch_add(r->batch, &rec, &sink);
+            continue;
+        }
         if (r->pipeline) {
             tm_repartition_process(r->pipeline, &rec, now, &sink);
             continue;
@@ -309,6 +332,49 @@ static int open_pipeline(replay *r, FILE *in, const char *input_path, FILE **aga
     return rc;
 }
 
+/* Keeps a batch result's line for write_batch. */
+static void on_batch_result(void *ctx, const tm_window_result *res)
+{
+    replay *r = ctx;
+    tm_buf_reset(&r->line);
+    tm_output_batch_line(&r->line, &r->key, r->cfg, res);
+    batch_line *l = tm_xmalloc(sizeof *l + res->key_len + r->line.len);
+    l->start = res->start;
+    l->key_len = res->key_len;
+    l->line_len = r->line.len;
+    memcpy(l->bytes, res->key, res->key_len);
+    memcpy(l->bytes + res->key_len, r->line.data, r->line.len);
+    r->batch_lines =
+        tm_grow(r->batch_lines, &r->cap_batch_lines, r->n_batch_lines + 1, sizeof *r->batch_lines);
+    r->batch_lines[r->n_batch_lines++] = l;
+    tm_buf_reset(&r->line);
+}
+
+static int cmp_batch_line(const void *pa, const void *pb)
+{
+    const batch_line *a = *(batch_line *const *)pa, *b = *(batch_line *const *)pb;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+    int c = n ? memcmp(a->bytes, b->bytes, n) : 0;
+    return c ? c : (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+/* Writes the batch results ordered by window start, then group key bytes
+ * (the order the specification's worked examples list them in; the batch
+ * emits them by end first, which differs for sessions). */
+static void write_batch(replay *r)
+{
+    tm_batch_finish(r->batch, on_batch_result, r);
+    qsort(r->batch_lines, r->n_batch_lines, sizeof *r->batch_lines, cmp_batch_line);
+    for (size_t i = 0; i < r->n_batch_lines; i++) {
+        batch_line *l = r->batch_lines[i];
+        tm_buf_append(&r->line, l->bytes + l->key_len, l->line_len);
+        write_line(r, OUT_RESULTS);
+        r->summary.results++;
+    }
+}
+
 static int close_outputs(replay *r, const char *dir, char *errstr, size_t errlen)
 {
     int rc = TM_OK;
@@ -322,11 +388,14 @@ static int close_outputs(replay *r, const char *dir, char *errstr, size_t errlen
     return rc;
 }
 
-int tm_replay_run(const tm_config *cfg, const char *input_path, const char *output_dir,
-                  tm_replay_summary *summary, char *errstr, size_t errlen)
+/* tm_replay_run, or with batch tm_replay_batch. */
+static int run(const tm_config *cfg, const char *input_path, const char *output_dir, bool batch,
+               tm_replay_summary *summary, char *errstr, size_t errlen)
 {
     replay r = {.cfg = cfg, .max_record_bytes = tm_config_producer_max_bytes(cfg)};
-    int rc = TM_OK;
+    int rc = batch ? tm_batch_open(&r.batch, cfg, errstr, errlen) : TM_OK;
+    if (rc < 0)
+        return rc;
     FILE *in = fopen(input_path, "r");
     if (!in) {
         rc = tm_seterr(errstr, errlen, TM_EIO, "cannot read %s: %s", input_path, strerror(errno));
@@ -335,12 +404,15 @@ int tm_replay_run(const tm_config *cfg, const char *input_path, const char *outp
     rc = open_outputs(&r, output_dir, errstr, errlen);
     if (rc < 0)
         goto out_in;
-    /* The records, read again (with repartitioning): in, or its copy. */
+    /* The records, read again (with repartitioning): in, or its copy.
+     * Batch results are per group key (batch.h): no repartitioning. */
     FILE *records = in;
-    if (tm_config_repartitions(cfg))
+    if (!batch && tm_config_repartitions(cfg))
         rc = open_pipeline(&r, in, input_path, &records, errstr, errlen);
     if (rc == TM_OK)
         rc = replay_lines(&r, records, input_path, errstr, errlen);
+    if (rc == TM_OK && batch)
+        write_batch(&r);
     if (records != in)
         fclose(records);
     int crc = close_outputs(&r, output_dir, rc < 0 ? NULL : errstr, errlen);
@@ -361,8 +433,24 @@ out:
         free(r.tasks[i].next_offset);
     }
     free(r.tasks);
+    tm_batch_close(r.batch);
+    for (size_t i = 0; i < r.n_batch_lines; i++)
+        free(r.batch_lines[i]);
+    free(r.batch_lines);
     tm_buf_free(&r.line);
     tm_buf_free(&r.key);
     tm_buf_free(&r.value);
     return rc;
+}
+
+int tm_replay_run(const tm_config *cfg, const char *input_path, const char *output_dir,
+                  tm_replay_summary *summary, char *errstr, size_t errlen)
+{
+    return run(cfg, input_path, output_dir, false, summary, errstr, errlen);
+}
+
+int tm_replay_batch(const tm_config *cfg, const char *input_path, const char *output_dir,
+                    tm_replay_summary *summary, char *errstr, size_t errlen)
+{
+    return run(cfg, input_path, output_dir, true, summary, errstr, errlen);
 }

@@ -21,7 +21,7 @@
 
 typedef struct tm_replay_summary {
     uint64_t lines;   /* records read */
-    uint64_t results; /* lines written to output.jsonl */
+    uint64_t results; /* lines written to output.jsonl (batch.jsonl) */
     uint64_t late;    /* lines written to late.jsonl */
     uint64_t dead;    /* lines written to dlq.jsonl */
     size_t tasks;
@@ -36,5 +36,18 @@ typedef struct tm_replay_summary {
  */
 int tm_replay_run(const tm_config *cfg, const char *input_path, const char *output_dir,
                   tm_replay_summary *summary, char *errstr, size_t errlen);
+
+/*
+ * `tidemark replay --batch`: the batch results (SEMANTICS 12, batch.h) of
+ * every record of input_path under cfg, written into output_dir as
+ * batch.jsonl, one JSON object a line (tm_output_batch_line), ordered by
+ * window start, then group key bytes; and the dead letters as dlq.jsonl,
+ * as tm_replay_run writes them. Every record goes into one batch: the
+ * results are per group key, so the partitions and repartition.* do not
+ * change them. Returns and fills *summary (tasks: the input's partition
+ * numbers) as tm_replay_run does.
+ */
+int tm_replay_batch(const tm_config *cfg, const char *input_path, const char *output_dir,
+                    tm_replay_summary *summary, char *errstr, size_t errlen);
 
 #endif

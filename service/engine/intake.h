@@ -28,7 +28,9 @@ int tm_intake_open(tm_intake **out, const tm_config *cfg, tm_engine_stats *stats
 void tm_intake_close(tm_intake *in);
 
 /*
- * Decodes rec at processing time now and applies the clock-skew rules.
+ * Decodes rec at processing time now and applies the clock-skew rules
+ * (now = INT64_MAX: no processing time, as for batch results; the
+ * wall-clock guard, which compares with it, then never applies).
  * Returns true with the event in *ev (valid until the next call) and its
  * event time after clamping in *t; or false when the record went to the
  * sink's dead letters.

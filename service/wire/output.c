@@ -34,20 +34,19 @@ static void put_aggregate(tm_buf *b, const tm_agg_spec *spec, double acc, int64_
     }
 }
 
-void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r)
+/* ,"window_start":S,"window_end":E */
+static void put_window(tm_buf *b, const tm_window_result *r)
 {
-    assert(!r->tombstone && r->count > 0);
-    tm_buf_puts(b, "{\"key\":");
-    tm_buf_put_json_string(b, r->key, r->key_len);
     tm_buf_puts(b, ",\"window_start\":");
     tm_buf_put_i64(b, r->start);
     tm_buf_puts(b, ",\"window_end\":");
     tm_buf_put_i64(b, r->end);
-    tm_buf_puts(b, ",\"revision\":");
-    tm_buf_put_i64(b, r->revision);
-    tm_buf_puts(b, ",\"trigger\":\"");
-    tm_buf_puts(b, tm_trigger_name(r->trigger));
-    tm_buf_puts(b, "\",\"count\":");
+}
+
+/* The members every result form ends with: ,"count":N,"aggregates":{...}}. */
+static void put_count_and_aggregates(tm_buf *b, const tm_config *cfg, const tm_window_result *r)
+{
+    tm_buf_puts(b, ",\"count\":");
     tm_buf_put_i64(b, r->count);
     tm_buf_puts(b, ",\"aggregates\":{");
     for (size_t i = 0; i < cfg->n_aggs; i++) {
@@ -58,6 +57,32 @@ void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r)
         put_aggregate(b, &cfg->aggs[i], r->acc[i], r->count);
     }
     tm_buf_puts(b, "}}");
+}
+
+void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r)
+{
+    assert(!r->tombstone && r->count > 0);
+    tm_buf_puts(b, "{\"key\":");
+    tm_buf_put_json_string(b, r->key, r->key_len);
+    put_window(b, r);
+    tm_buf_puts(b, ",\"revision\":");
+    tm_buf_put_i64(b, r->revision);
+    tm_buf_puts(b, ",\"trigger\":\"");
+    tm_buf_puts(b, tm_trigger_name(r->trigger));
+    tm_buf_putc(b, '"');
+    put_count_and_aggregates(b, cfg, r);
+}
+
+void tm_output_batch_line(tm_buf *b, tm_buf *scratch, const tm_config *cfg,
+                          const tm_window_result *r)
+{
+    tm_buf_reset(scratch);
+    tm_output_key(scratch, r);
+    tm_buf_puts(b, "{\"key\":");
+    tm_buf_put_json_string(b, scratch->data, scratch->len);
+    put_window(b, r);
+    put_count_and_aggregates(b, cfg, r);
+    tm_buf_putc(b, '\n');
 }
 
 /* JSON escapes a byte in at most 6 bytes (\u00XX); an int64 or a shortest

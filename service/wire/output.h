@@ -20,6 +20,13 @@ void tm_output_key(tm_buf *b, const tm_window_result *r);
  * the field's sum over the window's count. */
 void tm_output_value(tm_buf *b, const tm_config *cfg, const tm_window_result *r);
 
+/* Appends one line of a batch result (SEMANTICS 12) to b, newline
+ * included: {"key" (the record key above, as a JSON string),
+ * "window_start","window_end","count","aggregates":{...}}, the aggregates
+ * as in the value above. scratch is working space. */
+void tm_output_batch_line(tm_buf *b, tm_buf *scratch, const tm_config *cfg,
+                          const tm_window_result *r);
+
 /* An upper bound of the bytes (tm_record_wire_bytes) of any result record
  * under cfg: a group key of TM_GROUP_KEY_MAX bytes, each escaped as \u00XX
  * in the value, and every number at its longest. */
