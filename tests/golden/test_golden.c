@@ -1,7 +1,10 @@
 /*
  * Golden tests: runs replay over every case folder (config.json,
  * input.jsonl, expected/{output,late,dlq}.jsonl) and compares by meaning
- * (tests/support/golden_compare.h).
+ * (tests/support/golden_compare.h); then `replay --batch` over the same
+ * input against expected/batch.jsonl and the same dead letters (or
+ * expected/batch_dlq.jsonl, where a case's stream has dead letters the
+ * batch does not: the wall-clock guard). Every case has batch results.
  *
  * Cases: tests/golden/cases/ (ours) and tests/golden/examples/ (the
  * specification's worked examples; compared with ../shared/examples/ when
@@ -32,12 +35,12 @@ static const char *const v1_examples[] = {"tiny", "tumbling", "session", "multit
 static const char *const v2_examples[] = {"repartition", "quantile", "repartition-session"};
 #define N_OF(a) (sizeof(a) / sizeof(a)[0])
 
-/* Removes a replay's output folder and its three files. */
+/* Removes a replay's output folder and its files (a batch run's too). */
 static void remove_outputs(const char *out_dir)
 {
-    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl"};
+    static const char *const files[] = {"output.jsonl", "late.jsonl", "dlq.jsonl", "batch.jsonl"};
     char path[4096];
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", out_dir, files[i]);
         unlink(path);
     }
@@ -60,6 +63,21 @@ static void run_case(const char *dir, const char *name, const char *const *ov, s
     cr_assert_eq(rc, 0, "%s: replay failed: %s", name, err);
     snprintf(want_dir, sizeof want_dir, "%s/expected", dir);
     tm_golden_compare_dirs(name, out_dir, want_dir);
+    remove_outputs(out_dir);
+
+    snprintf(out_dir, sizeof out_dir, "/tmp/tidemark-golden-batch-%d-%s", (int)getpid(), name);
+    rc = tm_replay_batch(cfg, path, out_dir, NULL, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s: replay --batch failed: %s", name, err);
+    char want_batch[2200], want_dlq[2200];
+    struct stat st;
+    snprintf(want_batch, sizeof want_batch, "%s/batch.jsonl", want_dir);
+    cr_assert(stat(want_batch, &st) == 0, "%s: no expected/batch.jsonl", name);
+    snprintf(want_dlq, sizeof want_dlq, "%s/batch_dlq.jsonl", want_dir);
+    if (stat(want_dlq, &st) != 0)
+        snprintf(want_dlq, sizeof want_dlq, "%s/dlq.jsonl", want_dir);
+    char label[300];
+    snprintf(label, sizeof label, "%s (batch)", name);
+    tm_golden_compare_batch(label, out_dir, want_batch, want_dlq);
     remove_outputs(out_dir);
     tm_config_free(cfg);
 }
@@ -150,8 +168,9 @@ static bool same_bytes(const char *a, const char *b)
 
 Test(golden, shared_examples)
 {
-    static const char *const files[] = {"config.json", "input.jsonl", "expected/output.jsonl",
-                                        "expected/late.jsonl", "expected/dlq.jsonl"};
+    static const char *const files[] = {"config.json",           "input.jsonl",
+                                        "expected/output.jsonl", "expected/late.jsonl",
+                                        "expected/dlq.jsonl",    "expected/batch.jsonl"};
     char root[4096], spec[4096];
     snprintf(root, sizeof root, "%s/tests/golden/examples", source_dir());
     snprintf(spec, sizeof spec, "%s/../shared/examples", source_dir());

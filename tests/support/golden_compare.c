@@ -481,3 +481,27 @@ void tm_golden_compare_latest(const char *name, const char *got_dir, const char 
         free_lines(&want);
     }
 }
+
+void tm_golden_compare_batch(const char *name, const char *got_dir, const char *want_batch,
+                             const char *want_dlq)
+{
+    char a[4096];
+    snprintf(a, sizeof a, "%s/batch.jsonl", got_dir);
+    lines got = read_jsonl(a), want = read_jsonl(want_batch);
+    for (size_t i = 0; i < got.n || i < want.n; i++) {
+        const line *g = i < got.n ? &got.items[i] : NULL, *w = i < want.n ? &want.items[i] : NULL;
+        if (g && w && json_equal(g->doc, w->doc))
+            continue;
+        cr_assert_fail("%s: batch result #%zu differs:\n got %.*s\nwant %.*s", name, i,
+                       g ? (int)g->len : 4, g ? g->text : "none", w ? (int)w->len : 4,
+                       w ? w->text : "none");
+    }
+    free_lines(&got);
+    free_lines(&want);
+    snprintf(a, sizeof a, "%s/dlq.jsonl", got_dir);
+    got = read_jsonl(a);
+    want = read_jsonl(want_dlq);
+    compare_side(name, "dlq.jsonl", &got, &want);
+    free_lines(&got);
+    free_lines(&want);
+}

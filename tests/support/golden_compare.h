@@ -52,4 +52,11 @@ typedef struct tm_golden_latest {
 void tm_golden_compare_latest(const char *name, const char *got_dir, const char *want_dir,
                               tm_golden_latest *out);
 
+/* Compares a `replay --batch` run in got_dir with the expected files:
+ * batch.jsonl with want_batch, the same lines in the same order, each
+ * equal as a JSON value (numbers within a relative 1e-9); dlq.jsonl with
+ * want_dlq, as above. */
+void tm_golden_compare_batch(const char *name, const char *got_dir, const char *want_batch,
+                             const char *want_dlq);
+
 #endif
