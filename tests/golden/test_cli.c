@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,7 @@ static void setup(void)
 static void teardown(void)
 {
     static const char *const files[] = {"out/output.jsonl", "out/late.jsonl", "out/dlq.jsonl",
-                                        "config.json", "in.jsonl"};
+                                        "out/batch.jsonl",  "config.json",    "in.jsonl"};
     char p[256];
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
@@ -134,6 +135,51 @@ Test(cli, replay_writes_three_files)
     fclose(f);
     cr_assert(strstr(buf, "\"tidemark.reason\":\"invalid_json\""), "%s", buf);
     cr_assert(strstr(buf, "\"tidemark.source\":\"in/0/2\""), "%s", buf);
+}
+
+/* Reads the whole file at out_dir/name into buf; false when it is
+ * missing. */
+static bool read_output(const char *name, char *buf, size_t n)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", out_dir, name);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return false;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+    return true;
+}
+
+Test(cli, replay_batch_writes_batch_results_and_dead_letters)
+{
+    /* Partition 2^31 - 1: batch results need no R (no repartitioning). */
+    write_file(in_path, "{\"partition\":2147483647,\"ts\":1,\"key\":null,"
+                        "\"payload\":\"{\\\"t\\\":25}\"}\n"
+                        "{\"partition\":0,\"ts\":2,\"key\":null,\"payload\":\"{\\\"t\\\":1}\"}\n"
+                        "{\"partition\":0,\"ts\":3,\"key\":null,\"payload\":\"x\"}\n");
+    run_result r = run((const char *[]){"replay", "--batch", "--config", cfg_path, "--input",
+                                        in_path, "--output-dir", out_dir, NULL});
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "3 records -> 2 batch results, 1 dead letters"), "%s", r.err);
+    char buf[4096];
+    cr_assert(read_output("batch.jsonl", buf, sizeof buf));
+    cr_assert_str_eq(buf, "{\"key\":\"@0\",\"window_start\":0,\"window_end\":10,\"count\":1,"
+                          "\"aggregates\":{\"n\":1}}\n"
+                          "{\"key\":\"@20\",\"window_start\":20,\"window_end\":30,\"count\":1,"
+                          "\"aggregates\":{\"n\":1}}\n");
+    cr_assert(read_output("dlq.jsonl", buf, sizeof buf));
+    cr_assert(strstr(buf, "\"tidemark.reason\":\"invalid_json\""), "%s", buf);
+    cr_assert(strstr(buf, "\"tidemark.source\":\"in/0/1\""), "%s", buf);
+    cr_assert(!read_output("output.jsonl", buf, sizeof buf), "no stream output with --batch");
+    cr_assert(!read_output("late.jsonl", buf, sizeof buf));
+    write_file(in_path, "{\"partition\":0,\"ts\":1,\"key\":null,\"payload\":null}\n"
+                        "{\"partition\":0}\n");
+    r = run((const char *[]){"replay", "--config", cfg_path, "--batch", "--input", in_path,
+                             "--output-dir", out_dir, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "in.jsonl:2:"), "%s", r.err);
 }
 
 Test(cli, bad_arguments_exit_2)
