@@ -326,7 +326,7 @@ enum { N_EVENTS = 400, N_KEYS = 7, N_SPLITS = 3 };
 /* One result, comparable. Sums of small integers are exact as doubles, so
  * any order of addition gives the same value. */
 typedef struct row {
-    char key[8];
+    char key[16];
     int64_t start, end, count;
     double acc[3];
 } row;
@@ -384,7 +384,7 @@ static void assert_same_rows(rows *got, rows *want, const char *what)
 /* A generated event: a few ids repeat (whole records, as a producer's
  * retry does), and ids repeat across keys too. */
 typedef struct gen_event {
-    char key[8];
+    char key[16];
     int64_t t;
     int id;
     int value;
@@ -456,7 +456,7 @@ static rows reference_fixed(const gen_event *ev, size_t n, int64_t size, int64_t
     rows out = {.n_aggs = 3};
     for (int64_t start = -1000 - size; start < 3000; start += advance) {
         for (int k = 0; k < N_KEYS; k++) {
-            char key[8];
+            char key[16];
             snprintf(key, sizeof key, "k%d", k);
             double acc[3] = {0};
             int64_t count = 0;
@@ -485,7 +485,7 @@ static rows reference_sessions(const gen_event *ev, size_t n, int64_t gap)
     rows out = {.n_aggs = 3};
     int64_t *ts = tm_xcalloc(n, sizeof *ts);
     for (int k = 0; k < N_KEYS; k++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "k%d", k);
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
