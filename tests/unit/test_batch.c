@@ -18,11 +18,11 @@
 
 #include "alloc.h"
 #include "batch.h"
+#include "batch_spill.h"
 #include "buf.h"
 #include "config.h"
 #include "emissions.h"
 #include "generator.h"
-#include "hash.h"
 #include "output.h"
 
 /* ---- helpers ---- */
@@ -533,16 +533,6 @@ static rows run_whole(const tm_config *cfg, const gen_event *ev, size_t n)
     return out;
 }
 
-/* A decoded event kept apart from the decoder (its pointers are valid
- * only until the next decode), as a spill run would keep it. */
-typedef struct spilled {
-    char *key;
-    size_t key_len;
-    int64_t t;
-    tm_dedup_hash dedup;
-    double values[3];
-} spilled;
-
 /* Verify's plan (batch.h): decode every record, spill the events into
  * N_SPLITS runs by a hash of the group key, then one run after the other
  * through one batch. */
@@ -553,31 +543,25 @@ static rows run_split(const tm_config *cfg, const gen_event *ev, size_t n)
     cr_assert_eq(tm_batch_open(&b, cfg, err, sizeof err), 0, "%s", err);
     tm_test_lines dead = {.cfg = cfg};
     tm_engine_sink sink = tm_test_lines_sink(&dead);
-    spilled *runs[N_SPLITS] = {0};
-    size_t n_run[N_SPLITS] = {0};
+    tm_test_spill *spill = tm_test_spill_new(N_SPLITS, cfg->n_aggs);
     for (size_t i = 0; i < n; i++) {
         char *p = payload_of(&ev[i]);
         tm_record rec = {.topic = "in", .offset = (int64_t)i, .value = p, .value_len = strlen(p)};
         tm_batch_event e;
         cr_assert(tm_batch_decode(b, &rec, &sink, &e));
-        size_t r = tm_hash64(e.key, e.key_len, 7) % N_SPLITS;
-        runs[r] = tm_xrealloc(runs[r], (n_run[r] + 1) * sizeof *runs[r]);
-        spilled *s = &runs[r][n_run[r]++];
-        *s = (spilled){tm_xmemdup0(e.key, e.key_len), e.key_len, e.t, e.dedup, {0}};
-        memcpy(s->values, e.values, sizeof s->values);
+        tm_test_spill_add(spill, &e);
         free(p);
     }
     rows out = {.n_aggs = 3};
+    size_t runs_with_results = 0;
     for (size_t r = 0; r < N_SPLITS; r++) {
-        for (size_t i = 0; i < n_run[r]; i++) {
-            spilled *s = &runs[r][i];
-            tm_batch_event e = {s->key, s->key_len, s->t, s->dedup, s->values};
-            tm_batch_add_event(b, &e);
-            free(s->key);
-        }
-        free(runs[r]);
+        size_t before = out.n;
+        tm_test_spill_drain(spill, r, b);
         tm_batch_finish(b, collect_row, &out);
+        runs_with_results += out.n > before;
     }
+    cr_assert_gt(runs_with_results, 1, "the keys spread over several runs");
+    tm_test_spill_free(spill);
     tm_batch_close(b);
     tm_test_lines_free(&dead);
     return out;
