@@ -2,8 +2,13 @@
  * window.c: see window.h for the invariants.
  *
  * Each window is one allocation (header, accumulators, key bytes). Windows
- * are found by (key, start) for tumbling and hopping, and by key (the sorted
- * list of that key's sessions) for sessions. Two heaps order them: `due`
+ * are found by (key, start) for tumbling and hopping, and by key for
+ * sessions: the index holds the key's last session, of a list linked both
+ * ways in start order. An event's sessions are looked for from the last
+ * one backwards, as events mostly come near the end of event time (in
+ * order, or a little late): from the first one, each event walked every
+ * session of its key, which batch results (batch.h), where no session
+ * expires, made quadratic. Two heaps order them: `due`
  * holds the windows that have not fired yet, by (end, start, key), and
  * `held` holds every window by end, for expiry.
  */
@@ -31,6 +36,7 @@ typedef struct window {
     size_t due_pos;      /* in ws->due, or TM_HEAP_NONE once fired */
     size_t held_pos;     /* in ws->held */
     struct window *next; /* sessions: the key's next session by start */
+    struct window *prev; /* sessions: the key's previous session by start */
     size_t dirty_pos;    /* in ws->dirty, or TM_HEAP_NONE when unchanged */
     bool persisted;      /* a checkpoint has seen it: its deletion is a change */
     char *key;           /* points into this allocation, after acc */
@@ -38,7 +44,7 @@ typedef struct window {
     double acc[]; /* one per aggregation */
 } window;
 
-/* Table entry: (key, start) -> window, or for sessions key -> first
+/* Table entry: (key, start) -> window, or for sessions key -> last
  * session of the key. */
 typedef struct window_slot {
     uint64_t hash;
@@ -383,25 +389,30 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
 {
     int64_t s = t, e = tm_sat_add(t, ws->gap);
     window_slot *slot = session_slot(ws, key, key_len);
-    window *head = slot ? slot->win : NULL;
 
-    /* The sessions this event touches form one run of the sorted list. */
-    window *before = NULL, *first = head;
-    while (first && first->end < s) {
-        before = first;
-        first = first->next;
+    /* The sessions this event touches form one run of the sorted list
+     * (their starts and ends both ascend): [first, after), those with
+     * start <= e and end >= s; before is the one preceding it. */
+    window *after = NULL, *at = slot ? slot->win : NULL;
+    while (at && at->start > e) {
+        after = at;
+        at = at->prev;
     }
-    window *after = first;
+    window *first = after;
+    while (at && at->end >= s) {
+        first = at;
+        at = at->prev;
+    }
+    window *before = at;
     int64_t ms = s, me = e;
     int64_t revision = -1;
-    while (after && after->start <= e) {
-        if (after->start < ms)
-            ms = after->start;
-        if (after->end > me)
-            me = after->end;
-        if (after->revision > revision)
-            revision = after->revision;
-        after = after->next;
+    for (window *r = first; r != after; r = r->next) {
+        if (r->start < ms)
+            ms = r->start;
+        if (r->end > me)
+            me = r->end;
+        if (r->revision > revision)
+            revision = r->revision;
     }
     if (watermark >= tm_sat_add(me, ws->lateness))
         return TM_ADD_TOO_LATE; /* nothing changes */
@@ -436,6 +447,7 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
         tm_heap_remove(&ws->held, target->held_pos);
         push_ref(&ws->held, target);
     }
+    target->prev = before;
     target->next = after;
     target->count = count;
     target->revision = revision;
@@ -443,6 +455,8 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
     mark_dirty(ws, target);
     if (before)
         before->next = target;
+    if (after)
+        after->prev = target;
     else if (slot)
         slot->win = target;
     else
@@ -464,14 +478,15 @@ static tm_add_result add_session(tm_windows *ws, const char *key, size_t key_len
 
 /* Unlinks an expiring window from the index. Sessions expire in end order,
  * and a key's sessions are disjoint, so an expiring session is always the
- * first of its key. */
+ * first of its key; the index holds the last, which changes only when it
+ * is the same. */
 static void index_unlink(tm_windows *ws, window *w)
 {
     window_lookup k = lookup_of(w);
     window_slot *slot = index_find(ws, &k);
-    assert(slot && slot->win == w);
+    assert(slot && !w->prev && (w->next || slot->win == w));
     if (ws->sessions && w->next)
-        slot->win = w->next;
+        w->next->prev = NULL;
     else
         tm_table_remove(&ws->index, slot);
 }
@@ -584,7 +599,8 @@ void tm_windows_drain_changes(tm_windows *ws, tm_window_change_fn fn, void *ctx)
     ws->n_dirty = 0;
 }
 
-/* Links a restored session into its key's list, which is sorted by start. */
+/* Links a restored session into its key's list, which is sorted by start
+ * (looked through from the last, where a restore in start order adds). */
 static void session_link(tm_windows *ws, window *w)
 {
     window_slot *slot = session_slot(ws, w->key, w->key_len);
@@ -592,16 +608,19 @@ static void session_link(tm_windows *ws, window *w)
         ((window_slot *)tm_table_insert(&ws->index, key_hash(w->key, w->key_len)))->win = w;
         return;
     }
-    if (w->start < slot->win->start) {
-        w->next = slot->win;
-        slot->win = w;
-        return;
+    window *after = NULL, *x = slot->win;
+    while (x && x->start > w->start) {
+        after = x;
+        x = x->prev;
     }
-    window *prev = slot->win;
-    while (prev->next && prev->next->start < w->start)
-        prev = prev->next;
-    w->next = prev->next;
-    prev->next = w;
+    w->prev = x;
+    w->next = after;
+    if (x)
+        x->next = w;
+    if (after)
+        after->prev = w;
+    else
+        slot->win = w;
 }
 
 void tm_windows_restore(tm_windows *ws, const tm_window_state *st)

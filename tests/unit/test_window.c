@@ -318,3 +318,43 @@ Test(window, session_too_late_changes_nothing)
     cr_assert_eq(r.n, 0);
     tm_windows_free(ws);
 }
+
+/* A key's sessions are a list in start order, found from the last one
+ * (window.c): restored in any order, they link by start; an event between
+ * two merges with the right ones; expiry takes them from the first. */
+Test(window, restored_sessions_link_by_start_whatever_their_order)
+{
+    tm_config c = cfg_of(TM_WINDOW_SESSION, 0, 0, 10, 0);
+    tm_windows *ws = tm_windows_new(&c);
+    double acc[2] = {1, 1};
+    static const int64_t starts[] = {200, 0, 300, 100};
+    for (size_t i = 0; i < 4; i++) {
+        tm_window_state st = {"k", 1, starts[i], starts[i] + 10, 1, -1, false, acc};
+        tm_windows_restore(ws, &st);
+    }
+    recorder r = {0};
+    /* [105,115) touches [100,110) only; [195,205) [200,210) only. */
+    add(ws, "k", 105, 2, INT64_MIN, &r);
+    add(ws, "k", 195, 4, INT64_MIN, &r);
+    /* [8,18) touches [0,10) only; [290,300) touches [300,310) only. */
+    add(ws, "k", 8, 8, INT64_MIN, &r);
+    add(ws, "k", 290, 16, INT64_MIN, &r);
+    cr_assert_eq(tm_windows_count(ws), 4);
+    cr_assert_eq(r.n, 0);
+    /* Fired and expired one by one from the first. */
+    static const int64_t want_start[] = {0, 100, 195, 290}, want_end[] = {18, 115, 210, 310};
+    static const double want_sum[] = {9, 3, 5, 17};
+    for (size_t i = 0; i < 4; i++) {
+        tm_windows_advance(ws, want_end[i], record, &r);
+        cr_assert_eq(r.n, i + 1);
+        cr_assert_eq(r.e[i].start, want_start[i]);
+        cr_assert_eq(r.e[i].end, want_end[i]);
+        cr_assert_eq(r.e[i].count, 2);
+        cr_assert_float_eq(r.e[i].acc[0], want_sum[i], 1e-12);
+        cr_assert_eq(tm_windows_count(ws), 3 - i);
+    }
+    /* The key is gone from the index: a new event starts afresh. */
+    add(ws, "k", 1000, 1, 310, &r);
+    cr_assert_eq(tm_windows_count(ws), 1);
+    tm_windows_free(ws);
+}
