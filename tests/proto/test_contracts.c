@@ -8,6 +8,8 @@
  *   schema, with non-trivial counts of every kind;
  * - replay: `tidemark replay` on every worked example of
  *   tests/golden/examples, each line valid against the replay envelope;
+ *   `tidemark replay --batch` too, each batch result valid against its
+ *   schema and each dead letter against the envelope;
  * - the validator itself: records mutated away from the contract are
  *   rejected (so that the tests above can fail).
  *
@@ -19,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +199,14 @@ static void count_result(void *ctx, const cJSON *doc)
         c->tombstones++;
 }
 
+/* Batch results: the sum of their counts. */
+static void count_events(void *ctx, const cJSON *doc)
+{
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(doc, "count");
+    cr_assert(cJSON_IsNumber(count), "a batch result without a count");
+    *(double *)ctx += count->valuedouble;
+}
+
 static void count_reason(void *ctx, const cJSON *doc)
 {
     const char *reason =
@@ -354,17 +365,25 @@ Test(proto, live_records_meet_the_contracts)
 
 /* ---- replay ---- */
 
-/* `tidemark replay` of example `name` under examples into out_dir. */
-static void replay_example(const char *examples, const char *name, const char *out_dir)
+/* `tidemark replay` (with batch, --batch) of example `name` under
+ * examples into out_dir. */
+static void replay_example(const char *examples, const char *name, const char *out_dir, bool batch)
 {
     char dir[PATH_LEN], config[PATH_LEN], input[PATH_LEN], log[PATH_LEN];
     path_join(dir, examples, name);
     path_join(config, dir, "config.json");
     path_join(input, dir, "input.jsonl");
     snprintf(log, sizeof log, "%s.log", out_dir);
-    char *argv[] = {
-        (char *)tidemark_binary(), "replay", "--config", config, "--input", input, "--output-dir",
-        (char *)out_dir,           NULL};
+    char *argv[] = {(char *)tidemark_binary(),
+                    "replay",
+                    "--config",
+                    config,
+                    "--input",
+                    input,
+                    "--output-dir",
+                    (char *)out_dir,
+                    batch ? "--batch" : NULL,
+                    NULL};
     int rc = run(argv, NULL, log);
     if (rc != 0)
         print_file(log);
@@ -399,7 +418,7 @@ Test(proto, replay_output_meets_the_envelope)
         if (de->d_name[0] == '.' || access(config, R_OK) != 0)
             continue;
         path_join(out, tmp, de->d_name);
-        replay_example(examples, de->d_name, out);
+        replay_example(examples, de->d_name, out, false);
         for (size_t i = 0; i < 3; i++) {
             path_join(file, out, REPLAY_FILES[i][0]);
             /* Every line is an envelope, and of its file's kind. */
@@ -416,9 +435,55 @@ Test(proto, replay_output_meets_the_envelope)
     cr_assert_gt(lines, 100, "replay wrote %zu lines", lines);
 }
 
+Test(proto, replay_batch_output_meets_its_schema)
+{
+    char examples[PATH_LEN], tmp[PATH_LEN];
+    snprintf(examples, sizeof examples, "%s/tests/golden/examples", source_dir());
+    temp_dir(tmp, "batch");
+    DIR *d = opendir(examples);
+    cr_assert(d, "cannot open %s: %s", examples, strerror(errno));
+    size_t cases = 0, lines = 0;
+    double events = 0;
+    distinct reasons = {0};
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char dir[PATH_LEN], config[PATH_LEN], out[PATH_LEN], file[PATH_LEN];
+        path_join(dir, examples, de->d_name);
+        path_join(config, dir, "config.json");
+        if (de->d_name[0] == '.' || access(config, R_OK) != 0)
+            continue;
+        path_join(out, tmp, de->d_name);
+        replay_example(examples, de->d_name, out, true);
+        path_join(file, out, "batch.jsonl");
+        assert_valid("batch-result.schema.json", file);
+        lines += each_line(file, count_events, &events);
+        path_join(file, out, "dlq.jsonl");
+        assert_valid("replay-envelope.schema.json", file);
+        assert_valid("dead-letter.schema.json", file);
+        each_line(file, count_reason, &reasons);
+        cases++;
+    }
+    closedir(d);
+    tm_eos_rm_rf(tmp);
+    cr_assert_geq(cases, 4, "expected the worked examples in %s", examples);
+    cr_assert_gt(lines, 100, "replay --batch wrote %zu batch results", lines);
+    cr_assert_gt(events, (double)lines, "batch results of more than one event each");
+    cr_assert_geq(reasons.n, 3, "dead letters of %zu reasons", reasons.n);
+    distinct_free(&reasons);
+}
+
 /* ---- the validator rejects what breaks the contract ---- */
 
-enum { BASE_RESULT, BASE_LATE, BASE_DLQ, BASE_WINDOW, BASE_DEDUP, BASE_CHECKPOINT, N_BASES };
+enum {
+    BASE_RESULT,
+    BASE_LATE,
+    BASE_DLQ,
+    BASE_WINDOW,
+    BASE_DEDUP,
+    BASE_CHECKPOINT,
+    BASE_BATCH,
+    N_BASES
+};
 
 /* The changelog's valid records, as `tidemark changelog` prints them. */
 static const char *const CHANGELOG_BASES[] = {
@@ -475,13 +540,19 @@ static const mutation MUTATIONS[] = {
      "[{\"next_offset\":-2,\"max_event_time\":0,"
      "\"last_record_time\":0}]"},
     {BASE_CHECKPOINT, NULL, "offset", NULL},
+    {BASE_BATCH, NULL, "count", "0"},
+    {BASE_BATCH, NULL, "revision", "0"},
+    {BASE_BATCH, NULL, "aggregates", NULL},
+    {BASE_BATCH, NULL, "key", "\"x\""},
+    {BASE_BATCH, NULL, "window_end", "\"100\""},
 };
 
 static const char *schema_of(int base)
 {
     static const char *const schemas[N_BASES] = {
         "window-result.schema.json", "late-record.schema.json", "dead-letter.schema.json",
-        "changelog.schema.json",     "changelog.schema.json",   "changelog.schema.json"};
+        "changelog.schema.json",     "changelog.schema.json",   "changelog.schema.json",
+        "batch-result.schema.json"};
     return schemas[base];
 }
 
@@ -544,7 +615,7 @@ Test(proto, validator_rejects_mutated_records)
     snprintf(examples, sizeof examples, "%s/tests/golden/examples", source_dir());
     temp_dir(tmp, "mutations");
     path_join(out, tmp, "tiny");
-    replay_example(examples, "tiny", out);
+    replay_example(examples, "tiny", out, false);
 
     /* Real records of each kind (tiny has one of each), and the changelog's. */
     char *bases[N_BASES];
@@ -552,8 +623,12 @@ Test(proto, validator_rejects_mutated_records)
         path_join(file, out, REPLAY_FILES[i][0]);
         bases[i] = first_line(file);
     }
-    for (int i = BASE_WINDOW; i < N_BASES; i++)
+    for (int i = BASE_WINDOW; i <= BASE_CHECKPOINT; i++)
         bases[i] = strdup(CHANGELOG_BASES[i - BASE_WINDOW]);
+    path_join(out, tmp, "tiny-batch");
+    replay_example(examples, "tiny", out, true);
+    path_join(file, out, "batch.jsonl");
+    bases[BASE_BATCH] = first_line(file);
 
     /* Each base is valid as it is: a rejection below is the mutation's. */
     for (int i = 0; i < N_BASES; i++) {
