@@ -402,74 +402,82 @@ static const char *const REPLAY_FILES[3][2] = {{"output.jsonl", "window-result.s
                                                {"late.jsonl", "late-record.schema.json"},
                                                {"dlq.jsonl", "dead-letter.schema.json"}};
 
-Test(proto, replay_output_meets_the_envelope)
+/* Replays (with batch, replay --batch) every worked example into a
+ * folder of a temporary directory and calls check on it; returns how
+ * many. */
+static size_t each_example(bool batch, void (*check)(void *ctx, const char *out), void *ctx)
 {
     char examples[PATH_LEN], tmp[PATH_LEN];
     snprintf(examples, sizeof examples, "%s/tests/golden/examples", source_dir());
-    temp_dir(tmp, "replay");
+    temp_dir(tmp, batch ? "batch" : "replay");
     DIR *d = opendir(examples);
     cr_assert(d, "cannot open %s: %s", examples, strerror(errno));
-    size_t cases = 0, lines = 0;
+    size_t cases = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        char dir[PATH_LEN], config[PATH_LEN], out[PATH_LEN], file[PATH_LEN];
+        char dir[PATH_LEN], config[PATH_LEN], out[PATH_LEN];
         path_join(dir, examples, de->d_name);
         path_join(config, dir, "config.json");
         if (de->d_name[0] == '.' || access(config, R_OK) != 0)
             continue;
         path_join(out, tmp, de->d_name);
-        replay_example(examples, de->d_name, out, false);
-        for (size_t i = 0; i < 3; i++) {
-            path_join(file, out, REPLAY_FILES[i][0]);
-            /* Every line is an envelope, and of its file's kind. */
-            assert_valid("replay-envelope.schema.json", file);
-            assert_valid(REPLAY_FILES[i][1], file);
-            result_counts ignored = {0};
-            lines += each_line(file, count_result, &ignored);
-        }
+        replay_example(examples, de->d_name, out, batch);
+        check(ctx, out);
         cases++;
     }
     closedir(d);
     tm_eos_rm_rf(tmp);
-    cr_assert_geq(cases, 4, "expected the four worked examples in %s", examples);
+    return cases;
+}
+
+/* Every line is an envelope, and of its file's kind; counts the lines. */
+static void check_replay(void *ctx, const char *out)
+{
+    char file[PATH_LEN];
+    for (size_t i = 0; i < 3; i++) {
+        path_join(file, out, REPLAY_FILES[i][0]);
+        assert_valid("replay-envelope.schema.json", file);
+        assert_valid(REPLAY_FILES[i][1], file);
+        result_counts ignored = {0};
+        *(size_t *)ctx += each_line(file, count_result, &ignored);
+    }
+}
+
+Test(proto, replay_output_meets_the_envelope)
+{
+    size_t lines = 0;
+    cr_assert_geq(each_example(false, check_replay, &lines), 4, "expected the worked examples");
     cr_assert_gt(lines, 100, "replay wrote %zu lines", lines);
+}
+
+/* What replay --batch wrote over the worked examples. */
+typedef struct batch_counts {
+    size_t lines;
+    double events; /* the sum of the results' counts */
+    distinct reasons;
+} batch_counts;
+
+static void check_batch(void *ctx, const char *out)
+{
+    batch_counts *c = ctx;
+    char file[PATH_LEN];
+    path_join(file, out, "batch.jsonl");
+    assert_valid("batch-result.schema.json", file);
+    c->lines += each_line(file, count_events, &c->events);
+    path_join(file, out, "dlq.jsonl");
+    assert_valid("replay-envelope.schema.json", file);
+    assert_valid("dead-letter.schema.json", file);
+    each_line(file, count_reason, &c->reasons);
 }
 
 Test(proto, replay_batch_output_meets_its_schema)
 {
-    char examples[PATH_LEN], tmp[PATH_LEN];
-    snprintf(examples, sizeof examples, "%s/tests/golden/examples", source_dir());
-    temp_dir(tmp, "batch");
-    DIR *d = opendir(examples);
-    cr_assert(d, "cannot open %s: %s", examples, strerror(errno));
-    size_t cases = 0, lines = 0;
-    double events = 0;
-    distinct reasons = {0};
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char dir[PATH_LEN], config[PATH_LEN], out[PATH_LEN], file[PATH_LEN];
-        path_join(dir, examples, de->d_name);
-        path_join(config, dir, "config.json");
-        if (de->d_name[0] == '.' || access(config, R_OK) != 0)
-            continue;
-        path_join(out, tmp, de->d_name);
-        replay_example(examples, de->d_name, out, true);
-        path_join(file, out, "batch.jsonl");
-        assert_valid("batch-result.schema.json", file);
-        lines += each_line(file, count_events, &events);
-        path_join(file, out, "dlq.jsonl");
-        assert_valid("replay-envelope.schema.json", file);
-        assert_valid("dead-letter.schema.json", file);
-        each_line(file, count_reason, &reasons);
-        cases++;
-    }
-    closedir(d);
-    tm_eos_rm_rf(tmp);
-    cr_assert_geq(cases, 4, "expected the worked examples in %s", examples);
-    cr_assert_gt(lines, 100, "replay --batch wrote %zu batch results", lines);
-    cr_assert_gt(events, (double)lines, "batch results of more than one event each");
-    cr_assert_geq(reasons.n, 3, "dead letters of %zu reasons", reasons.n);
-    distinct_free(&reasons);
+    batch_counts c = {0};
+    cr_assert_geq(each_example(true, check_batch, &c), 4, "expected the worked examples");
+    cr_assert_gt(c.lines, 100, "replay --batch wrote %zu batch results", c.lines);
+    cr_assert_gt(c.events, (double)c.lines, "batch results of more than one event each");
+    cr_assert_geq(c.reasons.n, 3, "dead letters of %zu reasons", c.reasons.n);
+    distinct_free(&c.reasons);
 }
 
 /* ---- the validator rejects what breaks the contract ---- */
