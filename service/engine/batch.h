@@ -106,7 +106,8 @@ size_t tm_batch_dedup_entries(const tm_batch *b);
 /* Totals since the batch was opened, in the engine's fields: records
  * (offered to tm_batch_decode), dead_letters by reason, clamped,
  * duplicates, accepted (events counted) and emissions[TM_TRIGGER_WATERMARK]
- * (results emitted); the others stay 0. */
+ * (results emitted). The others mean nothing here (event_time_lag is
+ * measured from no processing time). */
 const tm_engine_stats *tm_batch_stats(const tm_batch *b);
 
 #endif
