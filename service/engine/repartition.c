@@ -43,8 +43,8 @@ int tm_repartition_open(tm_repartition **out, const tm_config *cfg, const int32_
     p->watermark = TM_WATERMARK_MIN;
     for (size_t i = 0; i < n_sources; i++) {
         assert(i == 0 || sources[i - 1] < sources[i]);
-        int rc = tm_source_task_open(&p->sources[i], cfg, sources[i], start_time, NULL, errstr,
-                                     errlen);
+        int rc =
+            tm_source_task_open(&p->sources[i], cfg, sources[i], start_time, NULL, errstr, errlen);
         if (rc < 0) {
             tm_repartition_close(p);
             return rc;
