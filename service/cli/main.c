@@ -451,6 +451,9 @@ static int cmd_verify(int argc, char **argv)
     const char *tmp = getenv("TMPDIR");
     opt.tmp_dir = tmp && *tmp ? tmp : "/tmp";
     opt.json = a.json;
+    /* Whole lines: the report and the progress on stderr may share a file
+     * (2>&1) and must not cut into each other's lines. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     bool ok = false;
     int rc = tm_verify_run(cfg, &opt, &ok, err, sizeof err);
     if (rc < 0) {

@@ -37,6 +37,10 @@ static int start_offsets(tm_kafka *k, const char *topic, int n, int64_t from_ts,
                            p, rd_kafka_err2str(err));
         rd_kafka_topic_partition_list_add(times, topic, p)->offset = from_ts;
     }
+    /* Kafka reads a negative time as a special offset (-1 latest, -2
+     * earliest): a time before the epoch is the log start. */
+    if (from_ts < 0)
+        from_ts = INT64_MIN;
     if (rc == 0 && from_ts != INT64_MIN) {
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(k->restore, times, OP_TIMEOUT_MS);
         if (err)
@@ -45,10 +49,14 @@ static int start_offsets(tm_kafka *k, const char *topic, int n, int64_t from_ts,
     }
     for (int p = 0; p < n && rc == 0; p++) {
         int64_t at = from_ts == INT64_MIN ? start[p] : times->elems[p].offset;
-        /* -1: no record that late; the read of this partition is empty. */
-        parts[p].next = at < 0 ? parts[p].end : at;
-        if (truncated && start[p] > 0 && parts[p].next <= start[p])
+        /* -1: no record that late, or a broker that cannot look times up
+         * (librdkafka's mock cluster, the test broker, answers -1 to any
+         * time): read from the log start, which is never wrong, only
+         * slower (the caller skips what is out of its range). Only a time
+         * that led to the log start says records may be gone. */
+        if (truncated && at >= 0 && start[p] > 0 && at <= start[p])
             *truncated = true;
+        parts[p].next = at < 0 ? start[p] : at;
     }
     rd_kafka_topic_partition_list_destroy(times);
     free(start);
