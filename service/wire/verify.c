@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hash.h"
+#include "output.h"
 
 /* Any hash of the group key will do: one seed for input and output. */
 #define BUCKET_SEED 0x7665726966ull
@@ -284,7 +285,7 @@ static bool inside(const tm_verify *v, int64_t start, int64_t end)
 }
 
 /* A batch result inside the range, with its aggregates as the output
- * writes them (output.c). */
+ * writes them. */
 static void on_batch_result(void *ctx, const tm_window_result *r)
 {
     bucket *bk = ctx;
@@ -295,21 +296,8 @@ static void on_batch_result(void *ctx, const tm_window_result *r)
     w->start = r->start;
     w->end = r->end;
     w->count = r->count;
-    for (size_t i = 0; i < cfg->n_aggs; i++) {
-        switch (cfg->aggs[i].op) {
-        case TM_AGG_COUNT:
-            w->aggs[i] = (double)r->count;
-            break;
-        case TM_AGG_AVG:
-            w->aggs[i] = r->acc[i] / (double)r->count;
-            break;
-        case TM_AGG_SUM:
-        case TM_AGG_MIN:
-        case TM_AGG_MAX:
-            w->aggs[i] = r->acc[i];
-            break;
-        }
-    }
+    for (size_t i = 0; i < cfg->n_aggs; i++)
+        w->aggs[i] = tm_output_aggregate(&cfg->aggs[i], r->acc[i], r->count);
 }
 
 static int spill_error(char *errstr, size_t errlen, const char *what)
