@@ -206,7 +206,8 @@ static bool get(FILE *f, void *p, size_t n)
 int tm_verify_input(tm_verify *v, const tm_record *rec)
 {
     if (!v->late_sorted) {
-        qsort(v->late, v->n_late, sizeof *v->late, cmp_str);
+        if (v->n_late)
+            qsort(v->late, v->n_late, sizeof *v->late, cmp_str);
         v->late_sorted = true;
     }
     v->sum.input_records++;
@@ -432,11 +433,18 @@ static int cmp_win(const void *pa, const void *pb)
     return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
+/* qsort wants a non-NULL base even for no elements. */
+static void sort_wins(win_list *l)
+{
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, cmp_win);
+}
+
 /* Sorts T and keeps each window's latest record, dropping tombstoned and
  * out-of-range windows. */
 static void table_latest(tm_verify *v, win_list *t)
 {
-    qsort(t->v, t->n, sizeof *t->v, cmp_win);
+    sort_wins(t);
     size_t out = 0;
     for (size_t i = 0; i < t->n; i++) {
         bool last = i + 1 == t->n || cmp_key_start(&t->v[i], &t->v[i + 1]) != 0;
@@ -535,8 +543,8 @@ static void judge(bucket *bk, const win *e, const win *b, const win *t, tm_verif
 
 static void compare(bucket *bk, tm_verify_divergent_fn fn, void *ctx)
 {
-    qsort(bk->e.v, bk->e.n, sizeof *bk->e.v, cmp_win);
-    qsort(bk->b.v, bk->b.n, sizeof *bk->b.v, cmp_win);
+    sort_wins(&bk->e);
+    sort_wins(&bk->b);
     table_latest(bk->v, &bk->t);
     size_t ie = 0, ib = 0, it = 0;
     /* A merge of E and T by (key, start); B is looked up alongside. */

@@ -27,7 +27,7 @@
 /* Divergent windows as "<key>@<start> <explained|unexplained> E<count>/<s>
  * T<count>/<s> late=<sources>", '-' for an absent side. */
 typedef struct seen {
-    char lines[16][256];
+    char lines[16][512];
     size_t n;
 } seen;
 
