@@ -255,6 +255,8 @@ typedef struct bucket {
     win_list e, b, t;
     late_event *late;
     size_t n_late, cap_late;
+    tm_dedup_hash *late_hashes; /* of the late events, sorted */
+    size_t n_late_hashes, cap_late_hashes;
     win_list *collect; /* where tm_batch_finish's results go */
 } bucket;
 
@@ -306,8 +308,28 @@ static int spill_error(char *errstr, size_t errlen, const char *what)
     return tm_seterr(errstr, errlen, TM_EIO, "reading back a spill file of %s failed", what);
 }
 
-/* Feeds the bucket's input events to E's and B's batches, keeping its late
- * events. */
+static int cmp_hash(const void *pa, const void *pb)
+{
+    const tm_dedup_hash *a = pa, *b = pb;
+    if (a->hi != b->hi)
+        return a->hi < b->hi ? -1 : 1;
+    return (a->lo > b->lo) - (a->lo < b->lo);
+}
+
+/* Whether ev repeats a late event's dedup key: the live service counted
+ * neither (the late one came first and was dropped, the repeat was a
+ * duplicate of it, or too late as well), so B leaves both out. */
+static bool repeats_late(const bucket *bk, const tm_batch_event *ev)
+{
+    bool dedup = ev->dedup.lo || ev->dedup.hi;
+    return dedup && bk->n_late_hashes &&
+           bsearch(&ev->dedup, bk->late_hashes, bk->n_late_hashes, sizeof *bk->late_hashes,
+                   cmp_hash);
+}
+
+/* Reads the bucket's input events: with full NULL, only the dedup keys of
+ * its late events (the first pass); else feeds them to E's batch (full)
+ * and B's (nolate), keeping its late events. */
 static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, char *errstr,
                       size_t errlen)
 {
@@ -328,7 +350,12 @@ static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, cha
         ok = ok && get(f, key, ev.key_len);
         ev.key = key;
         size_t src_len = 0;
-        if (ok && late) {
+        if (ok && late && !full) {
+            ok = get(f, &src_len, sizeof src_len) && fseek(f, (long)src_len, SEEK_CUR) == 0;
+            bk->late_hashes = tm_grow(bk->late_hashes, &bk->cap_late_hashes, bk->n_late_hashes + 1,
+                                      sizeof *bk->late_hashes);
+            bk->late_hashes[bk->n_late_hashes++] = ev.dedup;
+        } else if (ok && late) {
             ok = get(f, &src_len, sizeof src_len);
             bk->late = tm_grow(bk->late, &bk->cap_late, bk->n_late + 1, sizeof *bk->late);
             late_event *le = &bk->late[bk->n_late++];
@@ -343,12 +370,16 @@ static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, cha
             rc = spill_error(errstr, errlen, "input");
             break;
         }
+        if (!full)
+            continue;
         tm_batch_add_event(full, &ev);
-        if (!late)
+        if (!late && !repeats_late(bk, &ev))
             tm_batch_add_event(nolate, &ev);
     }
     if (rc == TM_OK && ferror(f))
         rc = spill_error(errstr, errlen, "input");
+    if (!full && bk->n_late_hashes)
+        qsort(bk->late_hashes, bk->n_late_hashes, sizeof *bk->late_hashes, cmp_hash);
     free(key);
     free(values);
     return rc;
@@ -415,15 +446,19 @@ static int read_output(bucket *bk, FILE *f, char *errstr, size_t errlen)
     return rc;
 }
 
-static int cmp_key_start(const win *a, const win *b)
+static int cmp_key(const win *a, const win *b)
 {
     size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
     int c = n ? memcmp(a->key, b->key, n) : 0;
     if (c)
         return c;
-    if (a->key_len != b->key_len)
-        return a->key_len < b->key_len ? -1 : 1;
-    return (a->start > b->start) - (a->start < b->start);
+    return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+static int cmp_key_start(const win *a, const win *b)
+{
+    int c = cmp_key(a, b);
+    return c ? c : (a->start > b->start) - (a->start < b->start);
 }
 
 static int cmp_win(const void *pa, const void *pb)
@@ -523,8 +558,8 @@ static void report(bucket *bk, const win *e, const win *t, bool explained,
 }
 
 /* Judges one window (verify.h) given its E, B and T (any may be NULL). */
-static void judge(bucket *bk, const win *e, const win *b, const win *t, tm_verify_divergent_fn fn,
-                  void *ctx)
+static void judge(bucket *bk, const win *e, const win *b, const win *t, bool key_explained,
+                  tm_verify_divergent_fn fn, void *ctx)
 {
     tm_verify_summary *s = &bk->v->sum;
     const tm_config *cfg = bk->v->cfg;
@@ -533,12 +568,90 @@ static void judge(bucket *bk, const win *e, const win *b, const win *t, tm_verif
         s->equal++;
         return;
     }
-    bool explained = same_result(cfg, b, t);
+    bool explained = key_explained || same_result(cfg, b, t);
     if (explained)
         s->explained++;
     else
         s->unexplained++;
     report(bk, e, t, explained, fn, ctx);
+}
+
+/* A key's windows in one of E, B, T: a view into the sorted list. */
+static win_list key_view(const win_list *l, size_t *i, const win *key)
+{
+    while (*i < l->n && cmp_key(&l->v[*i], key) < 0)
+        (*i)++;
+    size_t first = *i;
+    while (*i < l->n && cmp_key(&l->v[*i], key) == 0)
+        (*i)++;
+    return (win_list){.v = l->v + first, .n = *i - first};
+}
+
+/* A key's windows added up: counts and sums add, min and max combine,
+ * avg adds back its sum (avg x count). */
+static void key_totals(const tm_config *cfg, const win_list *l, win *out)
+{
+    out->count = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const win *w = &l->v[i];
+        for (size_t a = 0; a < cfg->n_aggs; a++) {
+            double x = w->aggs[a];
+            double *acc = &out->aggs[a];
+            switch (cfg->aggs[a].op) {
+            case TM_AGG_MIN:
+                *acc = i == 0 || x < *acc ? x : *acc;
+                break;
+            case TM_AGG_MAX:
+                *acc = i == 0 || x > *acc ? x : *acc;
+                break;
+            case TM_AGG_AVG:
+                *acc = (i ? *acc : 0) + x * (double)w->count;
+                break;
+            case TM_AGG_COUNT:
+            case TM_AGG_SUM:
+                *acc = (i ? *acc : 0) + x;
+                break;
+            }
+        }
+        /* An unreadable window (-1) makes the total unreadable. */
+        out->count = w->count < 0 || out->count < 0 ? -1 : out->count + w->count;
+    }
+}
+
+/* Sessions (verify.h): whether T's sessions of a key hold, together, what
+ * E's or B's hold, though split or merged otherwise. */
+static bool sessions_add_up(const tm_config *cfg, const win_list *e, const win_list *b,
+                            const win_list *t)
+{
+    if (t->n == 0)
+        return false;
+    size_t n = cfg->n_aggs ? cfg->n_aggs : 1;
+    double *mem = tm_xcalloc(3 * n, sizeof *mem);
+    win te = {.aggs = mem}, tb = {.aggs = mem + n}, tt = {.aggs = mem + 2 * n};
+    key_totals(cfg, e, &te);
+    key_totals(cfg, b, &tb);
+    key_totals(cfg, t, &tt);
+    bool same = same_result(cfg, &tt, &te) || same_result(cfg, &tt, &tb);
+    free(mem);
+    return same;
+}
+
+/* One key's windows, merged by start; B is looked up alongside. */
+static void compare_key(bucket *bk, win_list *e, win_list *b, win_list *t,
+                        tm_verify_divergent_fn fn, void *ctx)
+{
+    bool sessions = bk->v->cfg->window_type == TM_WINDOW_SESSION;
+    bool key_explained = sessions && sessions_add_up(bk->v->cfg, e, b, t);
+    size_t ie = 0, ib = 0, it = 0;
+    while (ie < e->n || it < t->n) {
+        win *we = ie < e->n ? &e->v[ie] : NULL;
+        win *wt = it < t->n ? &t->v[it] : NULL;
+        int c = !we ? 1 : !wt ? -1 : cmp_key_start(we, wt);
+        win *wb = find(b, &ib, c <= 0 ? we : wt);
+        judge(bk, c <= 0 ? we : NULL, wb, c >= 0 ? wt : NULL, key_explained, fn, ctx);
+        ie += c <= 0;
+        it += c >= 0;
+    }
 }
 
 static void compare(bucket *bk, tm_verify_divergent_fn fn, void *ctx)
@@ -547,16 +660,16 @@ static void compare(bucket *bk, tm_verify_divergent_fn fn, void *ctx)
     sort_wins(&bk->b);
     table_latest(bk->v, &bk->t);
     size_t ie = 0, ib = 0, it = 0;
-    /* A merge of E and T by (key, start); B is looked up alongside. */
+    /* Key by key, the smallest of E's and T's next. */
     while (ie < bk->e.n || it < bk->t.n) {
-        win *e = ie < bk->e.n ? &bk->e.v[ie] : NULL;
-        win *t = it < bk->t.n ? &bk->t.v[it] : NULL;
-        int c = !e ? 1 : !t ? -1 : cmp_key_start(e, t);
-        const win *w = c <= 0 ? e : t;
-        win *b = find(&bk->b, &ib, w);
-        judge(bk, c <= 0 ? e : NULL, b, c >= 0 ? t : NULL, fn, ctx);
-        ie += c <= 0;
-        it += c >= 0;
+        const win *we = ie < bk->e.n ? &bk->e.v[ie] : NULL;
+        const win *wt = it < bk->t.n ? &bk->t.v[it] : NULL;
+        const win *key = !we ? wt : !wt ? we : cmp_key(we, wt) <= 0 ? we : wt;
+        win k = *key; /* the views below move past key itself */
+        win_list e = key_view(&bk->e, &ie, &k);
+        win_list b = key_view(&bk->b, &ib, &k);
+        win_list t = key_view(&bk->t, &it, &k);
+        compare_key(bk, &e, &b, &t, fn, ctx);
     }
 }
 
@@ -570,6 +683,7 @@ static void bucket_free(bucket *bk)
         free(bk->late[i].source);
     }
     free(bk->late);
+    free(bk->late_hashes);
 }
 
 int tm_verify_finish(tm_verify *v, tm_verify_divergent_fn fn, void *ctx,
@@ -582,7 +696,9 @@ int tm_verify_finish(tm_verify *v, tm_verify_divergent_fn fn, void *ctx,
         rc = tm_batch_open(&nolate, v->cfg, errstr, errlen);
     for (size_t i = 0; i < v->n_buckets && rc == TM_OK; i++) {
         bucket bk = {.v = v};
-        rc = read_input(&bk, v->in_runs[i], full, nolate, errstr, errlen);
+        rc = read_input(&bk, v->in_runs[i], NULL, NULL, errstr, errlen);
+        if (rc == TM_OK)
+            rc = read_input(&bk, v->in_runs[i], full, nolate, errstr, errlen);
         bk.collect = &bk.e;
         tm_batch_finish(full, on_batch_result, &bk);
         bk.collect = &bk.b;

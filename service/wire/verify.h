@@ -7,15 +7,24 @@
  *
  * How a window is judged: E is its batch result over every input record
  * handed in, B its batch result over the same records less those the late
- * output holds (matched by their source topic/partition/offset), T the
+ * output holds (matched by their source topic/partition/offset) and less
+ * the records repeating a late one's dedup key (live counted neither: the
+ * repeat was a duplicate of a dropped record, or too late too), T the
  * table's latest revision of it (a tombstone removes it). T equal to E:
  * equal. Else T equal to B (both may be absent): explained, since adding
  * the late records to T gives E. Else unexplained. Equal means the same
- * count and every aggregate within a relative 1e-9 (sums add in another
- * order live). Windows are compared one by one, sessions included: a
- * session the live service split or merged otherwise than the batch shows
- * as unexplained windows (none did in the tests; a per-key comparison of
- * sessions is left to do).
+ * end, count and every aggregate within a relative 1e-9 (sums add in
+ * another order live).
+ *
+ * Sessions are judged per key: live, a session that expired before the
+ * next event of its key came is not merged with it, where the batch
+ * merges them (and a too-late record can bridge two sessions in E only).
+ * So when a key's sessions in T add up (counts and sums added, min and max
+ * combined, avg through its sum) to its sessions in E or in B, every
+ * differing session of the key is explained; otherwise they are judged
+ * one by one as above. The key's windows are those inside the range, so a
+ * session split across a bound of the range can still show as
+ * unexplained.
  *
  * Bounded memory: input events are decoded as they come (tm_batch_decode)
  * and written compactly to one of n_buckets spill files under a private
