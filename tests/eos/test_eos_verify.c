@@ -3,9 +3,11 @@
  * service runs over the workload (late and too-late records, duplicates,
  * dead letters); verify over the windows every task has fired reports no
  * unexplained window, and as explained exactly the windows of the late
- * output's records (each naming them), exit 0. Then the output is
- * damaged: a wrong revision of one window, a tombstone for another;
- * verify finds exactly those two, unexplained, and exits 1.
+ * output's records (each naming them; tumbling windows, where those
+ * windows can be computed here), exit 0. Then the output is damaged: a
+ * wrong revision of one window, a tombstone for another; verify finds
+ * exactly those two, unexplained, and exits 1. The same with sessions,
+ * which live splits where the batch merges (verify.h).
  */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -289,8 +291,9 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     int64_t windows = r.windows;
     report_free(&r);
 
-    /* Damage two windows that were equal (not explained), inside the
-     * range: one gets a revision with another count, one a tombstone. */
+    /* Damage two windows inside the range, of keys with no explained
+     * window (equal ones): one gets a revision with another count, one a
+     * tombstone. */
     size_t damaged[2];
     size_t n_damaged = 0;
     for (size_t i = 0; i < t->n && n_damaged < 2; i++) {
