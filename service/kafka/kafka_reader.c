@@ -52,11 +52,13 @@ static int start_offsets(tm_kafka *k, const char *topic, int n, int64_t from_ts,
         /* -1: no record that late, or a broker that cannot look times up
          * (librdkafka's mock cluster, the test broker, answers -1 to any
          * time): read from the log start, which is never wrong, only
-         * slower (the caller skips what is out of its range). Only a time
-         * that led to the log start says records may be gone. */
-        if (truncated && at >= 0 && start[p] > 0 && at <= start[p])
-            *truncated = true;
+         * slower (the caller skips what is out of its range). A read that
+         * begins at a log start above 0 may miss deleted records of the
+         * time asked for (after a -1 from Kafka itself, a false alarm:
+         * every record is older than that time). */
         parts[p].next = at < 0 ? start[p] : at;
+        if (truncated && start[p] > 0 && parts[p].next <= start[p])
+            *truncated = true;
     }
     rd_kafka_topic_partition_list_destroy(times);
     free(start);
