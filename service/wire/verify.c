@@ -483,7 +483,11 @@ static void table_latest(tm_verify *v, win_list *t)
     size_t out = 0;
     for (size_t i = 0; i < t->n; i++) {
         bool last = i + 1 == t->n || cmp_key_start(&t->v[i], &t->v[i + 1]) != 0;
-        bool keep = last && !t->v[i].tombstone && inside(v, t->v[i].start, t->v[i].end);
+        /* An unreadable value (count -1) has no end: kept by its start,
+         * to be reported, not skipped. */
+        const win *w = &t->v[i];
+        bool keep = last && !w->tombstone &&
+                    (w->count < 0 ? w->start >= v->from : inside(v, w->start, w->end));
         if (keep) {
             t->v[out++] = t->v[i];
             continue;
