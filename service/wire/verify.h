@@ -80,8 +80,9 @@ int tm_verify_output(tm_verify *v, const char *key, size_t key_len, const char *
 /* A window that is not equal. Expected is E, actual T; has_* false for an
  * absent one. Aggregates in the order of cfg->aggs, as the output writes
  * them (count, sum, min, max, avg). actual_count -1: an output value
- * that could not be read (its window is kept by its start alone). late: the sources of the late
- * records of the window's group key with an event time inside it. */
+ * that could not be read (its window is kept by its start alone). late:
+ * the sources of the late records of the window's group key with an event
+ * time inside it. */
 typedef struct tm_verify_window {
     const char *key;
     size_t key_len;
