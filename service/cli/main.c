@@ -27,8 +27,10 @@
 #include "num.h"
 #include "replay.h"
 #include "reset.h"
+#include "rfc3339.h"
 #include "runner.h"
 #include "stop_flag.h"
+#include "verify_run.h"
 #include "version.h"
 
 extern char **environ;
@@ -64,6 +66,15 @@ static void usage(FILE *f)
           "      and repartition topics, its consumer group (committed input offsets)\n"
           "      and this machine's state directory; without --yes, only print what it\n"
           "      would delete (exit 2). Stop every instance first\n"
+          "  verify --config FILE --from T1 --to T2 [--json] [--set KEY=VALUE]...\n"
+          "      compare the output topic, read as a table, with the batch results\n"
+          "      of every window inside [T1, T2) (epoch ms or RFC 3339), computed\n"
+          "      from the input topics; a differing window is explained when the\n"
+          "      late topic's records make up the difference. Prints each differing\n"
+          "      window and the figures (--json: one JSON report); progress on\n"
+          "      stderr. Reads only (no consumer group): runs beside live instances.\n"
+          "      Exit 1 when a window is unexplained or the input topics no longer\n"
+          "      hold the whole range; spill files go under TMPDIR (default /tmp)\n"
           "\n"
           "options:\n"
           "  --set KEY=VALUE   override a configuration key (dotted name); beats\n"
@@ -73,7 +84,8 @@ static void usage(FILE *f)
           "\n"
           "exit status: 0 ok (run: stopped by SIGTERM or SIGINT), 2 bad arguments,\n"
           "configuration or input, 1 other errors (run: a fatal Kafka error; restart;\n"
-          "changelog: also a record it cannot read, reported and skipped)\n",
+          "changelog: also a record it cannot read, reported and skipped; verify: also an\n"
+          "unexplained window or a range the input topics no longer hold)\n",
           f);
 }
 
@@ -83,6 +95,8 @@ typedef struct cli_args {
     const char *output_dir;  /* replay */
     const char *instance_id; /* run */
     const char *partition;   /* changelog */
+    const char *from, *to;   /* verify */
+    bool json;               /* verify */
     bool yes;                /* reset */
     bool batch;              /* replay */
     const char **overrides;
@@ -97,12 +111,17 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
     bool run = strcmp(cmd, "run") == 0;
     bool changelog = strcmp(cmd, "changelog") == 0;
     bool reset = strcmp(cmd, "reset") == 0;
+    bool verify = strcmp(cmd, "verify") == 0;
     a->overrides = tm_xcalloc((size_t)argc, sizeof *a->overrides);
     for (int i = 0; i < argc; i++) {
         const char *opt = argv[i];
         const char **dst = NULL;
         if (reset && strcmp(opt, "--yes") == 0) {
             a->yes = true;
+            continue;
+        }
+        if (verify && strcmp(opt, "--json") == 0) {
+            a->json = true;
             continue;
         }
         if (replay && strcmp(opt, "--batch") == 0) {
@@ -119,6 +138,10 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
             dst = &a->instance_id;
         else if (changelog && strcmp(opt, "--partition") == 0)
             dst = &a->partition;
+        else if (verify && strcmp(opt, "--from") == 0)
+            dst = &a->from;
+        else if (verify && strcmp(opt, "--to") == 0)
+            dst = &a->to;
         else if (strcmp(opt, "--set") == 0)
             dst = &a->overrides[a->n_overrides++];
         if (!dst) {
@@ -134,6 +157,8 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
     const char *missing = !a->config                 ? "--config"
                           : replay && !a->input      ? "--input"
                           : replay && !a->output_dir ? "--output-dir"
+                          : verify && !a->from       ? "--from"
+                          : verify && !a->to         ? "--to"
                                                      : NULL;
     if (missing) {
         fprintf(stderr, "tidemark %s: %s is required (see tidemark --help)\n", cmd, missing);
@@ -388,6 +413,61 @@ out:
     return status;
 }
 
+/* A time option of verify: epoch milliseconds or RFC 3339; prints the
+ * problem and returns false when it is neither. */
+static bool time_option(const char *name, const char *text, int64_t *out)
+{
+    if (tm_parse_i64(text, out) == 0 || tm_rfc3339_parse(text, strlen(text), out) == 0)
+        return true;
+    fprintf(stderr, "tidemark verify: %s: expected epoch milliseconds or RFC 3339, got '%s'\n",
+            name, text);
+    return false;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    cli_args a = {0};
+    int status = parse_args("verify", argc, argv, &a);
+    tm_config *cfg = NULL;
+    char err[1024];
+    tm_verify_options opt = {.out = stdout, .progress = stderr};
+    if (status)
+        goto out;
+    if (!time_option("--from", a.from, &opt.from) || !time_option("--to", a.to, &opt.to)) {
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (opt.from >= opt.to) {
+        fprintf(stderr, "tidemark verify: --from must be before --to\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (tm_config_load(&cfg, a.config, environ, a.overrides, a.n_overrides, err, sizeof err) < 0) {
+        fprintf(stderr, "tidemark verify: %s\n", err);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    tm_log_parse_level(cfg->log_level, &tm_log_threshold);
+    const char *tmp = getenv("TMPDIR");
+    opt.tmp_dir = tmp && *tmp ? tmp : "/tmp";
+    opt.json = a.json;
+    /* Whole lines: the report and the progress on stderr may share a file
+     * (2>&1) and must not cut into each other's lines. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    bool ok = false;
+    int rc = tm_verify_run(cfg, &opt, &ok, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tidemark verify: %s\n", err);
+        status = rc == TM_ECONFIG ? EXIT_USAGE : 1;
+        goto out;
+    }
+    status = ok ? 0 : 1;
+out:
+    tm_config_free(cfg);
+    free(a.overrides);
+    return status;
+}
+
 /* Reads a positive integer option value; prints the problem and returns
  * false when it is not one. */
 static bool positive_option(const char *name, const char *text, int *out)
@@ -453,6 +533,8 @@ int main(int argc, char **argv)
         return cmd_changelog(argc - 2, argv + 2);
     if (strcmp(cmd, "reset") == 0)
         return cmd_reset(argc - 2, argv + 2);
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_verify(argc - 2, argv + 2);
     fprintf(stderr, "tidemark: unknown command '%s' (see tidemark --help)\n", cmd);
     return EXIT_USAGE;
 }

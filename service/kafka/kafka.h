@@ -416,4 +416,39 @@ int64_t tm_kafka_read_changelog(tm_kafka *k, int32_t task, int64_t from,
                                           const void *value, size_t value_len, int64_t offset),
                                 void *ctx, char *errstr, size_t errlen);
 
+/* ---- reading whole topics (`tidemark verify`, kafka_reader.c) ---- */
+
+/* One record read by tm_kafka_read_topic, borrowed for the call. */
+typedef struct tm_kafka_read_record {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t ts;
+    const char *key; /* NULL: null */
+    size_t key_len;
+    const char *value; /* NULL: null (a tombstone) */
+    size_t value_len;
+    const char *source; /* the tidemark.source header's value, NULL: none */
+    size_t source_len;
+} tm_kafka_read_record;
+
+/* Returns 0, or a negative tm_err that ends the read with it. */
+typedef int (*tm_kafka_read_fn)(void *ctx, const tm_kafka_read_record *r);
+
+/*
+ * With a handle of tm_kafka_open_admin (a plain consumer, read_committed,
+ * partitions assigned by hand: no group membership, nothing committed, so
+ * it runs beside live instances): reads every partition of topic, each in
+ * order, from the first record whose timestamp is at least from_ts
+ * (offsets-for-times; INT64_MIN: the log start) to its end as listed when
+ * the read starts (the high watermark; records committed later are not
+ * waited for). *truncated (may be NULL) is set when a partition's log
+ * start is above 0 and the read begins there (where from_ts led, or
+ * offsets-for-times had no answer): records of the time asked for may
+ * have been deleted (retention). A topic that does not exist is
+ * TM_EKAFKA. Returns 0 or a negative tm_err with a message.
+ */
+int tm_kafka_read_topic(tm_kafka *k, const char *topic, int64_t from_ts, tm_kafka_read_fn fn,
+                        void *ctx, bool *truncated, char *errstr, size_t errlen);
+
 #endif

@@ -19,6 +19,7 @@
  *   kafka_repartition.c       the repartition topic: created and checked,
  *                             produced to, purged below committed offsets
  *   kafka_changelog_reader.c  the changelog reader (restore)
+ *   kafka_reader.c            reading whole topics by time (verify)
  *
  * Invariant: rebalance, delivery-report and error callbacks run on the
  * runner's thread, inside poll_batch (consumer, and the producer's queue)

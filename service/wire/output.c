@@ -17,21 +17,28 @@ void tm_output_key(tm_buf *b, const tm_window_result *r)
     tm_buf_put_i64(b, r->start);
 }
 
-static void put_aggregate(tm_buf *b, const tm_agg_spec *spec, double acc, int64_t count)
+double tm_output_aggregate(const tm_agg_spec *spec, double acc, int64_t count)
 {
     switch (spec->op) {
     case TM_AGG_COUNT:
-        tm_buf_put_i64(b, count);
-        break;
+        return (double)count;
     case TM_AGG_AVG:
-        tm_buf_put_double(b, acc / (double)count);
-        break;
+        return acc / (double)count;
     case TM_AGG_SUM:
     case TM_AGG_MIN:
     case TM_AGG_MAX:
-        tm_buf_put_double(b, acc);
         break;
     }
+    return acc;
+}
+
+static void put_aggregate(tm_buf *b, const tm_agg_spec *spec, double acc, int64_t count)
+{
+    /* A count is written as an integer, the others as doubles. */
+    if (spec->op == TM_AGG_COUNT)
+        tm_buf_put_i64(b, count);
+    else
+        tm_buf_put_double(b, tm_output_aggregate(spec, acc, count));
 }
 
 /* ,"window_start":S,"window_end":E */

@@ -14,6 +14,10 @@
 /* Appends the record key "<group key>@<window start>" to b. */
 void tm_output_key(tm_buf *b, const tm_window_result *r);
 
+/* The value an aggregation's output holds for its accumulator acc over
+ * count events (count: count itself; avg: acc / count; else acc). */
+double tm_output_aggregate(const tm_agg_spec *spec, double acc, int64_t count);
+
 /* Appends the JSON value of a (non-tombstone) result to b:
  * {"key","window_start","window_end","revision","trigger","count",
  *  "aggregates":{name: value...}}; count aggregations are integers, avg is

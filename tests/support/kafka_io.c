@@ -473,6 +473,28 @@ void tm_kafka_probe_create_topic(tm_kafka_probe *p, const char *topic, int parti
     rd_kafka_NewTopic_destroy(nt);
 }
 
+void tm_kafka_probe_delete_records(tm_kafka_probe *p, const char *topic, int32_t partition,
+                                   int64_t below)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = below;
+    rd_kafka_DeleteRecords_t *del = rd_kafka_DeleteRecords_new(list);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(p->uncommitted);
+    rd_kafka_DeleteRecords(p->uncommitted, &del, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    cr_assert(ev, "delete records of %s: no answer within 30 s", topic);
+    cr_assert(!rd_kafka_event_error(ev), "delete records of %s: %s", topic,
+              rd_kafka_event_error_string(ev));
+    const rd_kafka_topic_partition_list_t *got =
+        rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev));
+    cr_assert(got && got->cnt == 1 && !got->elems[0].err, "delete records of %s [%d]: %s", topic,
+              (int)partition, got && got->cnt ? rd_kafka_err2str(got->elems[0].err) : "no result");
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_DeleteRecords_destroy(del);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
 void tm_kafka_probe_free(tm_kafka_probe *p)
 {
     if (!p)

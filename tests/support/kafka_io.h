@@ -73,6 +73,11 @@ void tm_kafka_probe_free(tm_kafka_probe *p);
 /* Partition count of topic (0: no such topic; -1: no answer in time). */
 int tm_kafka_probe_partitions(tm_kafka_probe *p, const char *topic);
 
+/* Deletes the records of topic's partition below offset (DeleteRecords),
+ * as retention would; fails the test unless the broker does. */
+void tm_kafka_probe_delete_records(tm_kafka_probe *p, const char *topic, int32_t partition,
+                                   int64_t below);
+
 /* Creates topic (CreateTopics, the cluster's replication) with one topic
  * config (config NULL: none); fails the test on any error. */
 void tm_kafka_probe_create_topic(tm_kafka_probe *p, const char *topic, int partitions,

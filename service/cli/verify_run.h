@@ -1,0 +1,36 @@
+/*
+ * verify_run.h: `tidemark verify` (SEMANTICS 12): reads the input topics,
+ * the late topic and the output topic with a plain consumer (no group
+ * membership: it runs beside live instances), compares the output read as
+ * a table with the batch results of every window inside [from, to)
+ * (wire/verify.h), and prints the figures and each divergent window.
+ */
+#ifndef TM_VERIFY_RUN_H
+#define TM_VERIFY_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+typedef struct tm_verify_options {
+    int64_t from, to;    /* epoch ms, from < to */
+    bool json;           /* one JSON report on out, else text for people */
+    FILE *out;           /* the report */
+    FILE *progress;      /* progress lines (NULL: none) */
+    const char *tmp_dir; /* where the spill files go */
+    size_t buckets;      /* spill buckets (0: a default) */
+} tm_verify_options;
+
+/*
+ * Runs the verification. Returns 0 with *ok true when no window is
+ * unexplained and the input topics still held the whole range, false
+ * otherwise; or a negative tm_err with a message (TM_ECONFIG: the
+ * configuration does not fit the cluster). Borrows cfg.
+ */
+int tm_verify_run(const tm_config *cfg, const tm_verify_options *opt, bool *ok, char *errstr,
+                  size_t errlen);
+
+#endif
