@@ -151,10 +151,9 @@ int tm_repartition_io_receive(tm_repartition_io *io, tm_engine *e, const tm_reco
     tm_repartition_record got;
     tm_repartition_status st = tm_repartition_decode(
         rec->key, rec->key_len, rec->value, rec->value_len, io->cfg->n_aggs, io->values, &got);
-    size_t n_sources;
-    tm_engine_sources(e, &n_sources);
     int32_t source = got.kind == TM_REPARTITION_EVENT ? got.event.source : got.watermark.source;
-    if (st == TM_REPARTITION_OK && (size_t)source >= n_sources)
+    /* Live, the sources are as many as the window tasks (R). */
+    if (st == TM_REPARTITION_OK && source >= io->n_windows)
         st = TM_REPARTITION_BAD_FIELD; /* from a pipeline with more input partitions */
     if (st != TM_REPARTITION_OK)
         return tm_seterr(errstr, errlen, TM_ESTORE,

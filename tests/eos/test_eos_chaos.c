@@ -43,15 +43,6 @@ typedef enum { EARLY, WORKING, RESTORE, COMMIT, PHASES } phase;
 
 static const char *const phase_names[] = {"early", "working", "restore", "commit"};
 
-static int64_t committed_total(tm_eos *e)
-{
-    int64_t c[TM_WORKLOAD_MAX_PARTITIONS], sum = 0;
-    tm_eos_committed(e, c);
-    for (int p = 0; p < e->partitions; p++)
-        sum += c[p] > 0 ? c[p] : 0;
-    return sum;
-}
-
 /* Whether a changelog partition has an open transaction (last stable
  * offset below the high watermark): a checkpoint written and not
  * committed. Partitions [0, n). */
@@ -66,20 +57,6 @@ static bool changelog_txn_open(tm_eos *e, int n)
         if (lso[p] < hwm[p])
             return true;
     return false;
-}
-
-/* Waits (at most timeout_ms, checking the instances) until the assignment
- * is in the log, polling every millisecond: a restore on this broker takes
- * tens of milliseconds, and the kill must land inside it. */
-static void wait_assigned(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
-{
-    int64_t deadline = tm_test_now_ms() + timeout_ms;
-    while (tm_eos_log_assigned(in) < 0) {
-        tm_eos_check_instances(e);
-        cr_assert(tm_test_now_ms() < deadline, "instance %s: not assigned within %lld ms", in->id,
-                  (long long)timeout_ms);
-        tm_test_sleep_ms(1);
-    }
 }
 
 /* Waits (at most until deadline, checking the instances) until a
@@ -152,7 +129,7 @@ Test(eos, chaos_sigkill)
             delay = tm_eos_random(150, 1500);
             tm_eos_sleep(e, delay);
         } else if (ph == RESTORE) {
-            wait_assigned(e, a, 60000);
+            tm_eos_wait_assigned(e, a, 60000);
         } else {
             tm_eos_wait_restored(e, a, 60000);
             delay = tm_eos_random(150, 1500);
@@ -185,7 +162,7 @@ Test(eos, chaos_sigkill)
                restore_cut  ? ", cut a restore"
                : commit_cut ? ", cut a commit"
                             : "",
-               (double)(tm_test_now_ms() - t0) / 1000.0, (long long)committed_total(e),
+               (double)(tm_test_now_ms() - t0) / 1000.0, (long long)tm_eos_committed_total(e),
                tm_feeder_sent(e->feeder));
         fflush(stdout);
         tm_eos_start(e, a);

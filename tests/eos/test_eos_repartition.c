@@ -156,29 +156,6 @@ enum { SLOT_MS = 5000 };
 
 static const char *const phase_names[] = {"early", "restore", "transaction"};
 
-static int64_t committed_total(tm_eos *e)
-{
-    int64_t c[TM_WORKLOAD_MAX_PARTITIONS], sum = 0;
-    tm_eos_committed(e, c);
-    for (int p = 0; p < e->partitions; p++)
-        sum += c[p] > 0 ? c[p] : 0;
-    return sum;
-}
-
-/* Waits (at most timeout_ms, checking the instances) until the assignment
- * is in the log, polling every millisecond: a restore on the test broker
- * takes tens of milliseconds, and the kill must land inside it. */
-static void wait_assigned(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
-{
-    int64_t deadline = tm_test_now_ms() + timeout_ms;
-    while (tm_eos_log_assigned(in) < 0) {
-        tm_eos_check_instances(e);
-        cr_assert(tm_test_now_ms() < deadline, "instance %s: not assigned within %lld ms", in->id,
-                  (long long)timeout_ms);
-        tm_test_sleep_ms(1);
-    }
-}
-
 /* Whether a repartition partition has an open transaction: the source
  * tasks forward events to it inside the transaction that commits their
  * input offsets. Cheaper than tm_eos_open_transactions (one topic), so
@@ -253,7 +230,7 @@ Test(eos, chaos_repartition)
             delay = tm_eos_random(150, 1500);
             tm_eos_sleep(e, delay);
         } else if (ph == RESTORE) {
-            wait_assigned(e, a, 60000);
+            tm_eos_wait_assigned(e, a, 60000);
         } else {
             tm_eos_wait_restored(e, a, 60000);
             delay = tm_eos_random(150, 1500);
@@ -279,7 +256,7 @@ Test(eos, chaos_repartition)
                "committed\n",
                e->name, k + 1, kills, phase_names[ph], (long long)delay, tries, tasks, open,
                restore_cut ? ", cut a restore" : "", (double)(tm_test_now_ms() - t0) / 1000.0,
-               (long long)committed_total(e), tm_feeder_sent(e->feeder));
+               (long long)tm_eos_committed_total(e), tm_feeder_sent(e->feeder));
         fflush(stdout);
         /* Down until its slot, as a pod waits to be restarted. */
         int64_t slot = t0 + (k + 1) * SLOT_MS, now = tm_test_now_ms();
@@ -336,24 +313,7 @@ Test(eos, repartition_failover)
     wait_assignment(e, b, np, 90000);
     printf("eos %s: b took a's tasks over %.1f s after the kill\n", e->name,
            (double)(tm_test_now_ms() - t_kill) / 1000.0);
-    tm_eos_restore r[256];
-    int n = tm_eos_restores(b, r, 256);
-    for (int p = 0; p < np; p++) {
-        if (!a_tasks[p])
-            continue;
-        bool seen = false;
-        for (int i = 0; i < n && i < 256; i++) {
-            if (r[i].task != p)
-                continue;
-            seen = true;
-            printf("eos %s: b restored a's task %d in %lld ms: %zu windows, %zu changelog "
-                   "records from offset %lld\n",
-                   e->name, p, (long long)r[i].ms, r[i].windows, r[i].records,
-                   (long long)r[i].from);
-            cr_assert_gt(r[i].records, 0, "b restored a's task %d without changelog records", p);
-        }
-        cr_assert(seen, "b never restored task %d", p);
-    }
+    tm_eos_expect_restored(e, b, a_tasks, np);
     tm_eos_finish(e, b, 180000);
 }
 

@@ -94,24 +94,7 @@ Test(eos, two_instances_failover)
     }
     printf("eos %s: b took a's tasks over %.1f s after the kill\n", e->name,
            (double)(tm_test_now_ms() - t_kill) / 1000.0);
-    tm_eos_restore r[64];
-    int n = tm_eos_restores(b, r, 64);
-    for (int p = 0; p < np; p++) {
-        if (!a_tasks[p])
-            continue;
-        bool seen = false;
-        for (int i = 0; i < n && i < 64; i++) {
-            if (r[i].task != p)
-                continue;
-            seen = true;
-            printf("eos %s: b restored a's task %d in %lld ms: %zu windows, %zu changelog "
-                   "records from offset %lld\n",
-                   e->name, p, (long long)r[i].ms, r[i].windows, r[i].records,
-                   (long long)r[i].from);
-            cr_assert_gt(r[i].records, 0, "b restored a's task %d without changelog records", p);
-        }
-        cr_assert(seen, "b never restored task %d", p);
-    }
+    tm_eos_expect_restored(e, b, a_tasks, np);
 
     tm_eos_wait_done(e, 180000);
     tm_eos_stop(e, b);

@@ -930,3 +930,47 @@ void tm_eos_wait_restored(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
         tm_test_sleep_ms(20);
     }
 }
+
+int64_t tm_eos_committed_total(tm_eos *e)
+{
+    int64_t c[TM_WORKLOAD_MAX_PARTITIONS], sum = 0;
+    tm_eos_committed(e, c);
+    for (int p = 0; p < e->partitions; p++)
+        sum += c[p] > 0 ? c[p] : 0;
+    return sum;
+}
+
+void tm_eos_wait_assigned(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
+{
+    int64_t deadline = tm_test_now_ms() + timeout_ms;
+    while (tm_eos_log_assigned(in) < 0) {
+        tm_eos_check_instances(e);
+        cr_assert(tm_test_now_ms() < deadline, "instance %s: not assigned within %lld ms", in->id,
+                  (long long)timeout_ms);
+        tm_test_sleep_ms(1);
+    }
+}
+
+void tm_eos_expect_restored(tm_eos *e, const tm_eos_instance *to, const bool *from, int n_tasks)
+{
+    enum { MAX_RESTORES = 256 };
+    tm_eos_restore r[MAX_RESTORES];
+    int n = tm_eos_restores(to, r, MAX_RESTORES);
+    for (int p = 0; p < n_tasks; p++) {
+        if (!from[p])
+            continue;
+        bool seen = false;
+        for (int i = 0; i < n && i < MAX_RESTORES; i++) {
+            if (r[i].task != p)
+                continue;
+            seen = true;
+            printf("eos %s: %s restored task %d in %lld ms: %zu windows, %zu changelog records "
+                   "from offset %lld\n",
+                   e->name, to->id, p, (long long)r[i].ms, r[i].windows, r[i].records,
+                   (long long)r[i].from);
+            cr_assert_gt(r[i].records, 0, "%s restored task %d without changelog records", to->id,
+                         p);
+        }
+        cr_assert(seen, "%s never restored task %d", to->id, p);
+    }
+}

@@ -261,6 +261,21 @@ void tm_eos_wait_done(tm_eos *e, int64_t timeout_ms);
 /* Current committed offsets of the input topic into out[partitions]. */
 void tm_eos_committed(tm_eos *e, int64_t *out);
 
+/* The sum of the group's committed offsets of the input partitions (none
+ * committed counts 0): how far the application has got. */
+int64_t tm_eos_committed_total(tm_eos *e);
+
+/* Waits (at most timeout_ms, checking the instances) until the current
+ * incarnation's log has its assignment, polling every millisecond: a
+ * restore on the test broker takes tens of milliseconds, and a kill meant
+ * to land inside it must not miss it. */
+void tm_eos_wait_assigned(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
+
+/* Fails the test unless `to` restored every task p < n_tasks with
+ * from[p] set (another instance's, taken over) from the changelog, with
+ * at least one changelog record (printed, one line a task). */
+void tm_eos_expect_restored(tm_eos *e, const tm_eos_instance *to, const bool *from, int n_tasks);
+
 /* Partitions with an open transaction (last stable offset below the high
  * watermark) among those "done" watches: outputs, changelog and, when
  * repartitioning, the repartition topic. Polls (at most 30 s) until the
