@@ -5,6 +5,7 @@
  * or malformed input (the message names the key or the line); 1 anything
  * else.
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "buf.h"
 #include "changelog.h"
 #include "changelog_json.h"
+#include "clock.h"
 #include "config.h"
 #include "demo.h"
 #include "err.h"
@@ -30,6 +32,8 @@
 #include "rfc3339.h"
 #include "runner.h"
 #include "stop_flag.h"
+#include "verify_push.h"
+#include "verify_range.h"
 #include "verify_run.h"
 #include "version.h"
 
@@ -66,7 +70,8 @@ static void usage(FILE *f)
           "      and repartition topics, its consumer group (committed input offsets)\n"
           "      and this machine's state directory; without --yes, only print what it\n"
           "      would delete (exit 2). Stop every instance first\n"
-          "  verify --config FILE --from T1 --to T2 [--json] [--set KEY=VALUE]...\n"
+          "  verify --config FILE (--from T1 --to T2 | --last-closed-hour) [--json]\n"
+          "         [--push-gateway http://HOST:PORT] [--set KEY=VALUE]...\n"
           "      compare the output topic, read as a table, with the batch results\n"
           "      of every window inside [T1, T2) (epoch ms or RFC 3339), computed\n"
           "      from the input topics; a differing window is explained when the\n"
@@ -74,7 +79,11 @@ static void usage(FILE *f)
           "      window and the figures (--json: one JSON report); progress on\n"
           "      stderr. Reads only (no consumer group): runs beside live instances.\n"
           "      Exit 1 when a window is unexplained or the input topics no longer\n"
-          "      hold the whole range; spill files go under TMPDIR (default /tmp)\n"
+          "      hold the whole range; spill files go under TMPDIR (default /tmp).\n"
+          "      --last-closed-hour: the latest clock hour whose results are final\n"
+          "      (its end + allowed_lateness_ms + max_out_of_orderness_ms + 5 min has\n"
+          "      passed); --push-gateway: POST the figures to a Prometheus Pushgateway\n"
+          "      (a failed push is reported on stderr; the exit status stays the verdict's)\n"
           "\n"
           "options:\n"
           "  --set KEY=VALUE   override a configuration key (dotted name); beats\n"
@@ -97,6 +106,8 @@ typedef struct cli_args {
     const char *partition;   /* changelog */
     const char *from, *to;   /* verify */
     bool json;               /* verify */
+    const char *gateway;     /* verify --push-gateway */
+    bool last_hour;          /* verify --last-closed-hour */
     bool yes;                /* reset */
     bool batch;              /* replay */
     const char **overrides;
@@ -124,6 +135,10 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
             a->json = true;
             continue;
         }
+        if (verify && strcmp(opt, "--last-closed-hour") == 0) {
+            a->last_hour = true;
+            continue;
+        }
         if (replay && strcmp(opt, "--batch") == 0) {
             a->batch = true;
             continue;
@@ -142,6 +157,8 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
             dst = &a->from;
         else if (verify && strcmp(opt, "--to") == 0)
             dst = &a->to;
+        else if (verify && strcmp(opt, "--push-gateway") == 0)
+            dst = &a->gateway;
         else if (strcmp(opt, "--set") == 0)
             dst = &a->overrides[a->n_overrides++];
         if (!dst) {
@@ -154,12 +171,12 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
         }
         *dst = argv[++i];
     }
-    const char *missing = !a->config                 ? "--config"
-                          : replay && !a->input      ? "--input"
-                          : replay && !a->output_dir ? "--output-dir"
-                          : verify && !a->from       ? "--from"
-                          : verify && !a->to         ? "--to"
-                                                     : NULL;
+    const char *missing = !a->config                            ? "--config"
+                          : replay && !a->input                 ? "--input"
+                          : replay && !a->output_dir            ? "--output-dir"
+                          : verify && !a->from && !a->last_hour ? "--from"
+                          : verify && !a->to && !a->last_hour   ? "--to"
+                                                                : NULL;
     if (missing) {
         fprintf(stderr, "tidemark %s: %s is required (see tidemark --help)\n", cmd, missing);
         return EXIT_USAGE;
@@ -424,20 +441,52 @@ static bool time_option(const char *name, const char *text, int64_t *out)
     return false;
 }
 
+/* --push-gateway: the run's figures to the Pushgateway (verify_push.h).
+ * A failed push is reported and leaves the exit status the verdict's: the
+ * verdict is in the job's log either way, and TidemarkVerifyStale fires
+ * when no success reaches the Pushgateway. */
+static void push_figures(const char *url, const tm_config *cfg, const tm_verify_options *opt,
+                         bool compared, bool success)
+{
+    tm_verify_push_run run = {.from_ms = opt->from,
+                              .to_ms = opt->to,
+                              .summary = compared ? opt->summary : NULL,
+                              .input_complete = *opt->input_complete,
+                              .success = success,
+                              .now_ms = tm_wall_clock_ms()};
+    char err[1024];
+    if (tm_verify_push(url, cfg->application_id, &run, err, sizeof err) < 0)
+        fprintf(stderr, "tidemark verify: push to %s: %s\n", url, err);
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     cli_args a = {0};
     int status = parse_args("verify", argc, argv, &a);
     tm_config *cfg = NULL;
     char err[1024];
+    tm_verify_summary summary = {0};
+    bool input_complete = false;
     tm_verify_options opt = {.out = stdout, .progress = stderr};
     if (status)
         goto out;
-    if (!time_option("--from", a.from, &opt.from) || !time_option("--to", a.to, &opt.to)) {
+    if (a.last_hour && (a.from || a.to)) {
+        fprintf(stderr, "tidemark verify: --last-closed-hour chooses the range: give it or "
+                        "--from and --to, not both\n");
         status = EXIT_USAGE;
         goto out;
     }
-    if (opt.from >= opt.to) {
+    if (a.gateway && tm_verify_push_check_url(a.gateway, err, sizeof err) < 0) {
+        fprintf(stderr, "tidemark verify: --push-gateway %s\n", err);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (!a.last_hour &&
+        (!time_option("--from", a.from, &opt.from) || !time_option("--to", a.to, &opt.to))) {
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (!a.last_hour && opt.from >= opt.to) {
         fprintf(stderr, "tidemark verify: --from must be before --to\n");
         status = EXIT_USAGE;
         goto out;
@@ -448,6 +497,16 @@ static int cmd_verify(int argc, char **argv)
         goto out;
     }
     tm_log_parse_level(cfg->log_level, &tm_log_threshold);
+    if (a.last_hour) {
+        tm_verify_last_closed_hour(tm_wall_clock_ms(), cfg->allowed_lateness_ms,
+                                   cfg->max_out_of_orderness_ms, &opt.from, &opt.to);
+        fprintf(stderr, "tidemark verify: the last closed hour: [%" PRId64 ", %" PRId64 ")\n",
+                opt.from, opt.to);
+    }
+    if (a.gateway) {
+        opt.summary = &summary;
+        opt.input_complete = &input_complete;
+    }
     const char *tmp = getenv("TMPDIR");
     opt.tmp_dir = tmp && *tmp ? tmp : "/tmp";
     opt.json = a.json;
@@ -456,6 +515,8 @@ static int cmd_verify(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     bool ok = false;
     int rc = tm_verify_run(cfg, &opt, &ok, err, sizeof err);
+    if (a.gateway)
+        push_figures(a.gateway, cfg, &opt, rc == 0, rc == 0 && ok);
     if (rc < 0) {
         fprintf(stderr, "tidemark verify: %s\n", err);
         status = rc == TM_ECONFIG ? EXIT_USAGE : 1;

@@ -226,6 +226,10 @@ int tm_verify_run(const tm_config *cfg, const tm_verify_options *opt, bool *ok, 
     if (rc == 0 && fflush(opt->out) != 0)
         rc = tm_seterr(errstr, errlen, TM_EIO, "cannot write the report");
     *ok = rc == 0 && s.unexplained == 0 && !truncated;
+    if (rc == 0 && opt->summary)
+        *opt->summary = s;
+    if (rc == 0 && opt->input_complete)
+        *opt->input_complete = !truncated;
     tm_verify_close(r.v);
     tm_kafka_close(k);
     tm_buf_free(&r.line);

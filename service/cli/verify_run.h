@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "verify.h"
 
 typedef struct tm_verify_options {
     int64_t from, to;    /* epoch ms, from < to */
@@ -22,6 +23,10 @@ typedef struct tm_verify_options {
     FILE *progress;      /* progress lines (NULL: none) */
     const char *tmp_dir; /* where the spill files go */
     size_t buckets;      /* spill buckets (0: a default) */
+    /* Where a completed comparison's figures go (NULL: not wanted), for
+     * --push-gateway: the summary and whether the input held the range. */
+    tm_verify_summary *summary;
+    bool *input_complete;
 } tm_verify_options;
 
 /*

@@ -196,6 +196,35 @@ Test(cli, bad_arguments_exit_2)
     cr_assert_eq(r.status, 2);
 }
 
+Test(cli, verify_range_and_push_gateway_options_exit_2)
+{
+    /* The range: --from and --to, or --last-closed-hour, never both. */
+    run_result r = run((const char *[]){"verify", "--config", cfg_path, "--from", "0", "--to",
+                                        "3600000", "--last-closed-hour", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--last-closed-hour chooses the range"), "%s", r.err);
+    r = run(
+        (const char *[]){"verify", "--config", cfg_path, "--last-closed-hour", "--to", "5", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "not both"), "%s", r.err);
+    r = run((const char *[]){"verify", "--config", cfg_path, NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--from is required"), "%s", r.err);
+    /* Plain http only, refused before anything is read. */
+    r = run((const char *[]){"verify", "--config", cfg_path, "--last-closed-hour", "--push-gateway",
+                             "https://pushgateway:9091", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--push-gateway 'https://pushgateway:9091': https is not supported"),
+              "%s", r.err);
+    r = run((const char *[]){"verify", "--config", cfg_path, "--last-closed-hour", "--push-gateway",
+                             "pushgateway:9091", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "expected http://HOST[:PORT][/PATH]"), "%s", r.err);
+    r = run((const char *[]){"verify", "--config", cfg_path, "--push-gateway", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--push-gateway needs a value"), "%s", r.err);
+}
+
 Test(cli, bad_config_names_the_key_and_exits_2)
 {
     write_file(in_path, "");
