@@ -11,17 +11,20 @@
 #
 #   - yamllint --strict of Chart.yaml and values.yaml; gofmt, go vet and
 #     go test (the Helm behaviours it reproduces) of the renderer;
-#   - renders: defaults (+ partitions), everything on (persistence,
-#     ServiceMonitor, a chart-made Secret, extra env and args, a session
-#     window) from a values file, and an existing Secret with a long release
-#     name; each rendered set is yamllinted (duplicate keys...) and checked
+#   - renders: defaults (+ partitions; no CronJob), everything on
+#     (persistence, ServiceMonitor, a chart-made Secret, extra env and args,
+#     a session window, the verify CronJob pushing to a Pushgateway) from a
+#     values file, an existing Secret with a long release name, and the
+#     verify CronJob with its defaults (command, schedule, config mount,
+#     spill emptyDir at TMPDIR, the StatefulSet's env: check_helm_manifests.py); each rendered set is yamllinted (duplicate keys...) and checked
 #     by check_helm_manifests.py (Kubernetes validity offline, probes,
 #     securityContext, selectors, the config accepted by the real binary
 #     with the container's environment);
 #   - the checksum annotation follows the config and only the config;
 #   - refusals: no partitions, replicaCount > partitions (from --set and from
 #     a values file), image tag latest, metrics.port inside config, secret
-#     properties without a Secret: each must fail with its message.
+#     properties without a Secret, an https Pushgateway, verify without a
+#     schedule: each must fail with its message.
 #
 # Builds into build/ops/ (renderer, Go cache, rendered manifests). Needs
 # build/release/tidemark (built with the release preset when missing).
@@ -185,10 +188,16 @@ serviceMonitor:
     release: prometheus
 podAnnotations:
   team: streaming
+verify:
+  enabled: true
+  schedule: "5 * * * *"
+  pushGateway: http://pushgateway.monitoring:9091
+  spillSizeLimit: 4Gi
 EOF
 if render full.yaml orders-eu "$CHART" -n streaming -f "$WORK/full-values.yaml"; then
-    check_render full.yaml "persistence, ServiceMonitor, chart-made Secret, extra env and args (values file)" \
-        --expect-replicas 3 --expect-persistence --expect-servicemonitor --expect-secret
+    check_render full.yaml "persistence, ServiceMonitor, chart-made Secret, extra env and args, verify CronJob pushing (values file)" \
+        --expect-replicas 3 --expect-persistence --expect-servicemonitor --expect-secret \
+        --expect-verify --expect-verify-schedule "5 * * * *" --expect-push-gateway http://pushgateway.monitoring:9091
 else
     bad "the full values do not render: $(cat "$WORK/full.yaml.err")"
 fi
@@ -204,6 +213,13 @@ if render existing.yaml "$long" "$CHART" -n streaming --set partitions=12,replic
         --expect-replicas 12 --expect-persistence
 else
     bad "the existing-Secret values do not render: $(cat "$WORK/existing.yaml.err")"
+fi
+
+# 4. The verify CronJob with its defaults (figures in the Job's log only).
+if render verify.yaml tidemark "$CHART" -n streaming --set partitions=3 --set verify.enabled=true; then
+    check_render verify.yaml "defaults, verify.enabled=true (no Pushgateway)" --expect-replicas 1 --expect-verify
+else
+    bad "verify.enabled=true does not render: $(cat "$WORK/verify.yaml.err")"
 fi
 
 # ------------------------------------------------------------- checksum -----
@@ -261,6 +277,10 @@ refuse "metrics.port inside config" "do not set metrics.port in config" \
     --set partitions=3 --set config.metrics.port=9000
 refuse "secret properties without a Secret" "kafka.secretProperties needs a Secret" \
     --set partitions=3 --set 'kafka.secretProperties.sasl\.password=password'
+refuse "verify.pushGateway over https" "a plain http://HOST[:PORT][/PATH] URL" \
+    --set partitions=3 --set verify.enabled=true --set verify.pushGateway=https://pushgateway:9091
+refuse "verify without a schedule" "verify.schedule is required" \
+    --set partitions=3 --set verify.enabled=true --set verify.schedule=
 refuse "a property name with an underscore" "cannot be passed as a TIDEMARK_KAFKA_* variable" \
     --set partitions=3 --set 'kafka.properties.ssl_engine\.id=x'
 

@@ -5,6 +5,7 @@
         --chart helm/tidemark [--dockerfile docker/Dockerfile] --work DIR
         [--expect-secret] [--expect-servicemonitor] [--expect-persistence]
         [--expect-replicas N] [--expect-metrics-port N]
+        [--expect-verify [--expect-verify-schedule S] [--expect-push-gateway URL]]
 
 Every document is parsed with PyYAML, then checked:
   - offline Kubernetes validity: apiVersion/kind/metadata.name present, the
@@ -17,7 +18,12 @@ Every document is parsed with PyYAML, then checked:
     metrics port, a restrictive securityContext, the config mounted read-only
     from the ConfigMap, the state volume at state.dir), a headless and a
     metrics Service, a PodDisruptionBudget (maxUnavailable 1), optionally a
-    ServiceMonitor and a Secret, an image that is not "latest";
+    ServiceMonitor and a Secret, an image that is not "latest"; with
+    --expect-verify the verify CronJob (schedule, Forbid, no retry,
+    `tidemark verify --last-closed-hour --json [--push-gateway URL]` with
+    the StatefulSet's config, env, --set arguments, image and security, a
+    writable emptyDir at $TMPDIR, pods no Service or PDB selects), and
+    without it no CronJob;
   - against the real binary: the ConfigMap's config.json, with the
     container's TIDEMARK_* variables and --set arguments, is accepted by
     `tidemark replay --config ... --input /dev/null` (the same config checks
@@ -67,6 +73,7 @@ API_VERSIONS = {
     "StatefulSet": "apps/v1",
     "PodDisruptionBudget": "policy/v1",
     "ServiceMonitor": "monitoring.coreos.com/v1",
+    "CronJob": "batch/v1",
 }
 
 
@@ -182,11 +189,12 @@ def check_generic(docs):
         if kind == "Service":
             if not (isinstance(name, str) and len(name) <= 63 and DNS1035_LABEL.match(name)):
                 probs.append(f"{where}: a Service name must be a DNS-1035 label (<= 63, a-z0-9-, starting with a letter)")
-        elif kind == "StatefulSet":
-            # Its pods are <name>-<ordinal> and carry the label
-            # controller-revision-hash=<name>-<10 chars> (<= 63).
+        elif kind in ("StatefulSet", "CronJob"):
+            # A StatefulSet's pods are <name>-<ordinal> and carry the label
+            # controller-revision-hash=<name>-<10 chars> (<= 63); a
+            # CronJob's Jobs are <name>-<11 chars>.
             if not is_dns1123_label(name) or len(name) > 52:
-                probs.append(f"{where}: a StatefulSet name must be a DNS-1123 label of at most 52 characters")
+                probs.append(f"{where}: a {kind} name must be a DNS-1123 label of at most 52 characters")
         elif not is_dns1123_subdomain(name):
             probs.append(f"{where}: name is not a DNS-1123 subdomain")
         ns = meta.get("namespace")
@@ -213,21 +221,37 @@ def check_generic(docs):
                 probs.append(f"{where}: duplicate port names")
         if kind == "StatefulSet":
             probs += check_pod_spec(where, d)
+        if kind == "CronJob":
+            job = ((d.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
+            probs += label_problems(f"{where} job labels",
+                                    (((d.get("spec") or {}).get("jobTemplate") or {}).get("metadata") or {}).get("labels"))
+            probs += check_pod(where, job.get("template") or {}, {})
     check(not probs, f"{len(docs)} documents: offline Kubernetes validity", "; ".join(probs))
 
 
 def check_pod_spec(where, sts):
-    probs = []
+    """A StatefulSet: its selector, then its pod template."""
     spec = sts.get("spec") or {}
     tmpl = spec.get("template") or {}
+    labels = (tmpl.get("metadata") or {}).get("labels") or {}
+    probs = []
+    sel = (spec.get("selector") or {}).get("matchLabels")
+    if not sel or not subset(sel, labels):
+        probs.append(f"{where}: selector.matchLabels {sel} does not match the pod template labels {labels}")
+    claims = {(c.get("metadata") or {}).get("name"): c for c in spec.get("volumeClaimTemplates") or []}
+    return probs + check_pod(where, tmpl, claims)
+
+
+def check_pod(where, tmpl, claims):
+    """A pod template (of a StatefulSet or a CronJob's Jobs): labels,
+    volumes (claims: the StatefulSet's volumeClaimTemplates by name),
+    containers, ports, env, mounts, probes."""
+    probs = []
     pod = tmpl.get("spec") or {}
     labels = (tmpl.get("metadata") or {}).get("labels") or {}
     probs += label_problems(f"{where} pod labels", labels)
     probs += label_problems(f"{where} pod annotations", (tmpl.get("metadata") or {}).get("annotations"),
                             values_are_labels=False)
-    sel = (spec.get("selector") or {}).get("matchLabels")
-    if not sel or not subset(sel, labels):
-        probs.append(f"{where}: selector.matchLabels {sel} does not match the pod template labels {labels}")
     volumes = {}
     for v in pod.get("volumes") or []:
         sources = [k for k in v if k != "name"]
@@ -236,8 +260,7 @@ def check_pod_spec(where, sts):
         elif v[sources[0]] is None:
             probs.append(f"{where}: volume {v.get('name')!r}: {sources[0]} is null (use {{}})")
         volumes[v.get("name")] = v
-    for c in spec.get("volumeClaimTemplates") or []:
-        volumes[(c.get("metadata") or {}).get("name")] = c
+    volumes.update(claims)
     for n in volumes:
         if not is_dns1123_label(n):
             probs.append(f"{where}: volume name {n!r} is not a DNS-1123 label")
@@ -313,6 +336,11 @@ def main():
     ap.add_argument("--expect-servicemonitor", action="store_true")
     ap.add_argument("--expect-persistence", action="store_true")
     ap.add_argument("--expect-replicas", type=int)
+    ap.add_argument("--expect-verify", action="store_true",
+                    help="the verify CronJob is rendered (verify.enabled)")
+    ap.add_argument("--expect-verify-schedule", default="20 * * * *")
+    ap.add_argument("--expect-push-gateway", default="",
+                    help="the verify CronJob's --push-gateway URL (default: none)")
     ap.add_argument("--expect-metrics-port", type=int,
                     help="default: the default of metrics.port in `tidemark --help`")
     a = ap.parse_args()
@@ -327,7 +355,8 @@ def main():
     kinds = sorted(d.get("kind") for d in docs)
     want = {"ConfigMap": 1, "Service": 2, "StatefulSet": 1, "PodDisruptionBudget": 1,
             "ServiceMonitor": 1 if a.expect_servicemonitor else 0,
-            "Secret": 1 if a.expect_secret else 0}
+            "Secret": 1 if a.expect_secret else 0,
+            "CronJob": 1 if a.expect_verify else 0}
     got = {k: kinds.count(k) for k in want}
     if not check(got == want and len(kinds) == sum(want.values()), f"kinds: {', '.join(kinds)}",
                  f"expected {want}"):
@@ -571,6 +600,84 @@ def main():
         s = next(iter(secrets.values()))
         refs = [((e.get("valueFrom") or {}).get("secretKeyRef") or {}).get("name") for e in env.values()]
         check(s["metadata"]["name"] in refs, f"Secret {s['metadata']['name']} is referenced by secretKeyRef")
+
+    # ---- the verify CronJob
+    if a.expect_verify:
+        check_verify(a, by_kind(docs, "CronJob")[0], sts, cm, cfg_file, list(services.values()) + [pdb])
+
+
+def check_verify(a, cj, sts, cm, cfg_file, selectors):
+    """The verify CronJob: schedule and policies, `tidemark verify
+    --last-closed-hour --json [--push-gateway URL]` with the StatefulSet's
+    config, environment, --set arguments, image and securityContext, a
+    writable emptyDir at $TMPDIR, and pods no Service or PDB selects."""
+    name = cj["metadata"]["name"]
+    spec = cj["spec"]
+    job = spec["jobTemplate"]["spec"]
+    tmpl = job["template"]
+    pod = tmpl["spec"]
+    sts_pod = sts["spec"]["template"]["spec"]
+    check(spec.get("schedule") == a.expect_verify_schedule and spec.get("concurrencyPolicy") == "Forbid"
+          and job.get("backoffLimit") == 0 and pod.get("restartPolicy") == "Never"
+          and all(isinstance(spec.get(k), int) for k in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit")),
+          f"CronJob {name}: schedule {spec.get('schedule')!r}, concurrencyPolicy Forbid, backoffLimit 0, "
+          "restartPolicy Never, history limits",
+          f"spec {dict((k, v) for k, v in spec.items() if k != 'jobTemplate')}, backoffLimit "
+          f"{job.get('backoffLimit')!r}, restartPolicy {pod.get('restartPolicy')!r}")
+    containers = pod.get("containers") or []
+    if not check(len(containers) == 1, "CronJob: one container"):
+        return
+    c = containers[0]
+    sts_c = sts_pod["containers"][0]
+    args = c.get("args") or []
+    want = ["verify", "--config", None, "--last-closed-hour", "--json"]
+    if a.expect_push_gateway:
+        want += ["--push-gateway", a.expect_push_gateway]
+    sts_args = sts_c.get("args") or []
+    sets = sts_args[sts_args.index("--instance-id") + 2:] if "--instance-id" in sts_args else []
+    ok_args = (len(args) == len(want) + len(sets) and all(w is None or w == g for w, g in zip(want, args))
+               and args[len(want):] == sets and "--from" not in args and "--to" not in args)
+    check(ok_args, f"CronJob runs `tidemark {' '.join(args)}` (the StatefulSet's --set arguments after)",
+          f"expected {want} + {sets}")
+
+    # The config: the StatefulSet's ConfigMap, mounted read-only.
+    mounts = {m["name"]: m for m in c.get("volumeMounts") or []}
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    cfg_path = args[2] if len(args) > 2 else ""
+    cfg_mount = next((m for m in mounts.values() if cfg_path.startswith(m["mountPath"].rstrip("/") + "/")), None)
+    cm_ref = ((volumes.get(cfg_mount["name"]) if cfg_mount else {}) or {}).get("configMap", {}).get("name")
+    sts_cfg = sts_c["args"][sts_c["args"].index("--config") + 1]
+    check(cfg_mount is not None and cfg_mount.get("readOnly") is True and cm_ref == cm["metadata"]["name"]
+          and cfg_path == sts_cfg,
+          f"CronJob --config {cfg_path}: the StatefulSet's, from ConfigMap {cm_ref}, mounted read-only",
+          f"mount {cfg_mount}, ConfigMap {cm_ref}")
+
+    # The spill directory: $TMPDIR, a writable emptyDir.
+    env = {e["name"]: e for e in c.get("env") or []}
+    tmpdir = (env.get("TMPDIR") or {}).get("value")
+    spill = next((m for m in mounts.values() if m["mountPath"].rstrip("/") == (tmpdir or "").rstrip("/")), None)
+    check(tmpdir and spill is not None and not spill.get("readOnly") and "emptyDir" in volumes.get(spill["name"], {}),
+          f"CronJob spills under TMPDIR={tmpdir}, a writable emptyDir", f"mounts {c.get('volumeMounts')}")
+
+    # The StatefulSet's environment (without its POD_NAME), image and
+    # security; the same arguments parsed by the binary.
+    sts_env = [e for e in sts_c.get("env") or [] if e["name"] != "POD_NAME"]
+    check([e for e in c.get("env") or [] if e["name"] != "TMPDIR"] == sts_env,
+          f"CronJob env is the StatefulSet's ({len(sts_env)} variables) and TMPDIR")
+    check(c.get("image") == sts_c.get("image") and c.get("securityContext") == sts_c.get("securityContext")
+          and pod.get("securityContext") == sts_pod.get("securityContext")
+          and pod.get("automountServiceAccountToken") is False and pod.get("enableServiceLinks") is False,
+          "CronJob: the StatefulSet's image, securityContexts, no API token, no Service links")
+    labels = tmpl["metadata"].get("labels") or {}
+    selecting = [s["metadata"]["name"] for s in selectors
+                 if subset(s["spec"].get("selector", {}).get("matchLabels", s["spec"].get("selector")) or {"-": "-"}, labels)]
+    check(not selecting, "no Service or PodDisruptionBudget selects the verify pods", f"selected by {selecting}")
+    # The binary parses the Job's arguments (with --from, which conflicts
+    # with --last-closed-hour: exit 2 before any broker is asked).
+    cmd = [a.binary] + [cfg_file if x == cfg_path else x for x in args] + ["--from", "0"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    check(r.returncode == 2 and "--last-closed-hour chooses the range" in r.stderr,
+          "`tidemark verify` parses the CronJob's arguments", f"exit {r.returncode}: {r.stderr.strip()}")
 
 
 if __name__ == "__main__":

@@ -188,3 +188,77 @@ state.dir set from the values the Pod spec uses.
 {{- $_ := set $cfg "state" (merge (dict "dir" .Values.stateDir) (get $cfg "state" | default dict)) }}
 {{- toPrettyJson $cfg }}
 {{- end }}
+
+{{/*
+What every pod of the chart shares, the StatefulSet's and the verify
+CronJob's: the service account without a token, no Service links, the
+image pull Secrets and the pod securityContext. At the indentation of a
+pod spec's keys (nindent it).
+*/}}
+{{- define "tidemark.podCommon" -}}
+{{- with .Values.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+# tidemark never calls the Kubernetes API.
+automountServiceAccountToken: false
+# No <SERVICE>_PORT/_SERVICE_HOST variables: a Service named
+# "tidemark..." would inject TIDEMARK_* variables, which tidemark
+# refuses as unknown options.
+enableServiceLinks: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end }}
+
+{{/*
+The environment every tidemark container gets: the kafka.properties and
+kafka.secretProperties as TIDEMARK_KAFKA_* variables, then extraEnv. A list
+of EnvVar objects (nindent it under env:).
+*/}}
+{{- define "tidemark.env" -}}
+{{- range $name, $value := .Values.kafka.properties }}
+- name: {{ include "tidemark.kafkaEnvName" $name }}
+  value: {{ include "tidemark.text" $value | quote }}
+{{- end }}
+{{- range $name, $key := .Values.kafka.secretProperties }}
+- name: {{ include "tidemark.kafkaEnvName" $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "tidemark.secretName" $ }}
+      key: {{ toString $key | quote }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Where the ConfigMap's config.json is mounted, read-only. */}}
+{{- define "tidemark.configDir" -}}
+/etc/tidemark
+{{- end }}
+
+{{/* The config volume (a list item, nindent it under volumes:). */}}
+{{- define "tidemark.configVolume" -}}
+- name: config
+  configMap:
+    name: {{ include "tidemark.fullname" . }}
+{{- end }}
+
+{{/*
+The labels of the verify CronJob's Jobs and pods. Not the StatefulSet's
+selector labels (its name is "<name>-verify"): the Services and the
+PodDisruptionBudget must not select a verify pod.
+*/}}
+{{- define "tidemark.verifyLabels" -}}
+helm.sh/chart: {{ include "tidemark.chart" . }}
+app.kubernetes.io/name: {{ include "tidemark.name" . }}-verify
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: verify
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
