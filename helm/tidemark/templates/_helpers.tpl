@@ -249,6 +249,11 @@ of EnvVar objects (nindent it under env:).
     name: {{ include "tidemark.fullname" . }}
 {{- end }}
 
+{{/* The verify CronJob's name: at most 52 characters, as its Jobs add 11. */}}
+{{- define "tidemark.verifyName" -}}
+{{ include "tidemark.fullname" . | trunc 45 | trimSuffix "-" }}-verify
+{{- end }}
+
 {{/*
 The labels of the verify CronJob's Jobs and pods. Not the StatefulSet's
 selector labels (its name is "<name>-verify"): the Services and the
