@@ -203,14 +203,15 @@ else
 fi
 
 # 3. An existing Secret, one pod per partition, the longest release name Helm
-# accepts (53): "<release>-tidemark" must be cut for the StatefulSet.
+# accepts (53): "<release>-tidemark" must be cut for the StatefulSet, and
+# "<...>-verify" for the CronJob.
 long=orders-per-merchant-europe-west-production-blue-green
 if render existing.yaml "$long" "$CHART" -n streaming --set partitions=12,replicaCount=12 \
     --set kafka.existingSecret=kafka-credentials \
     --set 'kafka.secretProperties.sasl\.username=user,kafka.secretProperties.sasl\.password=pass' \
-    --set persistence.enabled=true --set persistence.storageClass=-; then
-    check_render existing.yaml "existing Secret, 12 pods, a ${#long}-character release name" \
-        --expect-replicas 12 --expect-persistence
+    --set persistence.enabled=true --set persistence.storageClass=- --set verify.enabled=true; then
+    check_render existing.yaml "existing Secret, 12 pods, a ${#long}-character release name (the verify CronJob's cut to 52)" \
+        --expect-replicas 12 --expect-persistence --expect-verify
 else
     bad "the existing-Secret values do not render: $(cat "$WORK/existing.yaml.err")"
 fi
