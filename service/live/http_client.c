@@ -232,8 +232,11 @@ static int judge(const tm_buf *answer, char *errstr, size_t errlen)
 {
     const char *a = answer->data;
     int status = 0;
+    if (answer->len <= 1) /* the terminator alone */
+        return tm_seterr(errstr, errlen, TM_EIO,
+                         "the server closed the connection without an answer");
     if (answer->len < 13 || strncmp(a, "HTTP/1.", 7) != 0 || sscanf(a + 9, "%3d", &status) != 1)
-        return tm_seterr(errstr, errlen, TM_EIO, "not an HTTP answer: '%.40s'", a ? a : "");
+        return tm_seterr(errstr, errlen, TM_EIO, "not an HTTP answer: '%.40s'", a);
     if (status >= 200 && status < 300)
         return TM_OK;
     const char *body = strstr(a, "\r\n\r\n");

@@ -83,7 +83,7 @@ static void *serve(void *arg)
         if (s->silent) {
             while (!atomic_load(&s->stop))
                 tm_test_sleep_ms(POLL_MS);
-        } else {
+        } else if (s->status > 0) {
             tm_buf ans = {0};
             tm_buf_printf(&ans,
                           "HTTP/1.1 %d Fake\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"

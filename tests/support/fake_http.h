@@ -16,7 +16,8 @@
 typedef struct tm_fake_http tm_fake_http;
 
 /* Starts the server on a free port; status and reply (copied) make each
- * answer. Fails the test if it cannot listen. */
+ * answer (status 0: the connection is closed without one). Fails the test
+ * if it cannot listen. */
 tm_fake_http *tm_fake_http_start(int status, const char *reply, bool silent);
 
 int tm_fake_http_port(const tm_fake_http *s);

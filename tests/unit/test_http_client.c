@@ -1,8 +1,9 @@
 /*
  * The HTTP client (service/live/http_client.h) against a real server on
  * 127.0.0.1 (tests/support/fake_http.h): URLs taken apart and refused, a
- * request as it arrives, a non-2xx answer, a refused connection and a
- * server that never answers, each an error message and never a crash.
+ * request as it arrives, a non-2xx answer, a connection closed without
+ * an answer, a refused one and a server that never answers, each an error
+ * message and never a crash.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static int send_to(int port, const char *path, const char *body, int64_t timeout
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     tm_http_url u = parse_ok(url);
     if (!u.path[0])
-        strcpy(u.path, "/");
+        snprintf(u.path, sizeof u.path, "/");
     tm_http_client_request req = {.method = "PUT",
                                   .url = &u,
                                   .content_type = "text/plain",
@@ -103,6 +104,15 @@ Test(http_client, another_status_is_an_error_with_the_servers_words)
     cr_assert_eq(send_to(tm_fake_http_port(s), "/", "bad", 5000, err, sizeof err), TM_EIO);
     cr_assert(strstr(err, "400 Fake") && strstr(err, "text format parsing error in line 3"), "%s",
               err);
+    tm_fake_http_stop(s);
+}
+
+Test(http_client, a_connection_closed_without_an_answer_is_an_error)
+{
+    tm_fake_http *s = tm_fake_http_start(0, "", false);
+    char err[256] = "";
+    cr_assert_eq(send_to(tm_fake_http_port(s), "/", "x", 5000, err, sizeof err), TM_EIO);
+    cr_assert(strstr(err, "closed the connection without an answer"), "%s", err);
     tm_fake_http_stop(s);
 }
 
