@@ -6,10 +6,16 @@
  * output's records (each naming them; tumbling windows, where those
  * windows can be computed here), exit 0. Then the output is damaged: a
  * wrong revision of one window, a tombstone for another; verify finds
- * exactly those two, unexplained, and exits 1; and once the first records
- * of an input partition are deleted (retention), verify says the input no
- * longer holds the range and exits 1. The same with sessions,
- * which live splits where the batch merges (verify.h).
+ * exactly those two, unexplained, and exits 1. tidemark backfill then
+ * refuses a range reaching windows the live application may still change
+ * (exit 2, naming one), prints with --dry-run what it would write,
+ * repairs the range (a revision with trigger backfill for every differing
+ * window, in the partition of the window's table record; a tombstone for
+ * a table window the batch lacks), writes nothing the second time, and
+ * verify then finds every window equal. Once the first records of an
+ * input partition are deleted (retention), verify says the input no
+ * longer holds the range and exits 1, and backfill refuses it. The same
+ * with sessions, which live splits where the batch merges (verify.h).
  */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -60,11 +66,16 @@ static void strset_free(strset *s)
 /* Whether s holds a window ("<key>@<start>") of the group key of window
  * id: damage goes to keys verify found nothing on (with sessions, a key's
  * windows are judged together). */
+static bool same_group_key(const char *a, const char *b)
+{
+    size_t n = (size_t)(strrchr(a, '@') - a);
+    return strncmp(a, b, n + 1) == 0;
+}
+
 static bool has_key_of(const strset *s, const char *id)
 {
-    size_t n = (size_t)(strrchr(id, '@') - id);
     for (size_t i = 0; i < s->n; i++)
-        if (strncmp(s->v[i], id, n + 1) == 0)
+        if (same_group_key(id, s->v[i]))
             return true;
     return false;
 }
@@ -194,6 +205,118 @@ static void run_verify(tm_eos *e, const char *name, int64_t from, int64_t to, bo
            e->name, name, r->windows, r->equal, r->explained, r->unexplained, r->exit_code);
 }
 
+/* What one backfill run reported. */
+typedef struct backfill_report {
+    int exit_code;
+    int64_t windows, equal, revisions, tombstones;
+    bool written;
+    size_t records_printed; /* --dry-run's lines */
+    char log[TM_EOS_PATH + 64];
+} backfill_report;
+
+static void run_backfill(tm_eos *e, const char *name, int64_t from, int64_t to, const char *option,
+                         backfill_report *r)
+{
+    char f[32], t[32];
+    snprintf(f, sizeof f, "%" PRId64, from);
+    snprintf(t, sizeof t, "%" PRId64, to);
+    const char *args[] = {"backfill", "--config", e->config_path, "--from", f,
+                          "--to",     t,          "--json",       option,   NULL};
+    memset(r, 0, sizeof *r);
+    int status = tm_eos_cli(e, name, args, r->log, sizeof r->log);
+    cr_assert(WIFEXITED(status), "backfill did not exit");
+    r->exit_code = WEXITSTATUS(status);
+    FILE *in = fopen(r->log, "r");
+    cr_assert(in);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) >= 0) {
+        if (strncmp(line, "{\"partition\"", 12) == 0) {
+            cJSON *rec = cJSON_Parse(line);
+            cr_assert(rec, "not JSON: %s", line);
+            cJSON_Delete(rec);
+            r->records_printed++;
+        }
+        if (strncmp(line, "{\"from\"", 7) != 0)
+            continue;
+        cJSON *doc = cJSON_Parse(line);
+        cr_assert(doc, "not JSON: %s", line);
+        r->windows = (int64_t)cJSON_GetObjectItem(doc, "windows")->valuedouble;
+        r->equal = (int64_t)cJSON_GetObjectItem(doc, "equal")->valuedouble;
+        r->revisions = (int64_t)cJSON_GetObjectItem(doc, "revisions")->valuedouble;
+        r->tombstones = (int64_t)cJSON_GetObjectItem(doc, "tombstones")->valuedouble;
+        r->written = cJSON_IsTrue(cJSON_GetObjectItem(doc, "written"));
+        cJSON_Delete(doc);
+    }
+    free(line);
+    fclose(in);
+    printf("eos %s: %s: %" PRId64 " windows, %" PRId64 " equal, %" PRId64 " revisions, %" PRId64
+           " tombstones, exit %d\n",
+           e->name, name, r->windows, r->equal, r->revisions, r->tombstones, r->exit_code);
+}
+
+/* The pipeline's allowed lateness, from its configuration. */
+static int64_t allowed_lateness(const tm_eos *e)
+{
+    FILE *f = fopen(e->config_path, "r");
+    cr_assert(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *doc = cJSON_Parse(buf);
+    cr_assert(doc, "%s", e->config_path);
+    const cJSON *l = cJSON_GetObjectItem(doc, "allowed_lateness_ms");
+    cr_assert(cJSON_IsNumber(l));
+    int64_t ms = (int64_t)l->valuedouble;
+    cJSON_Delete(doc);
+    return ms;
+}
+
+/* Checks the output topic after the backfill: as many records with
+ * trigger backfill as it reported revisions, each in the partition of
+ * its key's live records (before), and the damaged windows corrected. */
+static void check_backfilled(tm_eos *e, const table *before, const backfill_report *b,
+                             const char *wrong_key, int64_t wrong_revision)
+{
+    char path[TM_EOS_PATH + 32];
+    snprintf(path, sizeof path, "%s/backfilled.jsonl", e->dir);
+    tm_kafka_io_dump(tm_test_broker_bootstrap(e->broker), "gmv", path);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    cJSON *doc;
+    int64_t backfilled = 0;
+    bool wrong_fixed = false;
+    while ((doc = read_line(f, &line, &cap))) {
+        const cJSON *payload = cJSON_GetObjectItem(doc, "payload");
+        cJSON *v = cJSON_IsString(payload) ? cJSON_Parse(payload->valuestring) : NULL;
+        const cJSON *trigger = v ? cJSON_GetObjectItem(v, "trigger") : NULL;
+        if (trigger && strcmp(trigger->valuestring, "backfill") == 0) {
+            backfilled++;
+            const char *key = cJSON_GetObjectItem(doc, "key")->valuestring;
+            int partition = cJSON_GetObjectItem(doc, "partition")->valueint;
+            for (size_t i = 0; i < before->n; i++)
+                if (same_group_key(key, before->key[i]))
+                    cr_assert_eq(before->partition[i], partition,
+                                 "%s backfilled into partition %d, its live records are in %d", key,
+                                 partition, before->partition[i]);
+            if (strcmp(key, wrong_key) == 0) {
+                cr_assert_eq((int64_t)cJSON_GetObjectItem(v, "revision")->valuedouble,
+                             wrong_revision + 1);
+                wrong_fixed = true;
+            }
+        }
+        cJSON_Delete(v);
+        cJSON_Delete(doc);
+    }
+    free(line);
+    fclose(f);
+    cr_assert_eq(backfilled, b->revisions);
+    cr_assert(wrong_fixed, "no backfill revision of the damaged window %s", wrong_key);
+}
+
 static void report_free(report *r)
 {
     strset_free(&r->explained_windows);
@@ -263,6 +386,12 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     }
     for (int p = 0; p < e->partitions; p++)
         to = last_end[p] < to ? last_end[p] : to;
+    /* Every task's watermark has passed its last fired end, so windows
+     * ending an allowed lateness earlier are expired everywhere: a range
+     * backfill takes (rounded down to a window bound). */
+    int64_t lateness = allowed_lateness(e);
+    to -= lateness + WINDOW_MS - 1;
+    to -= to % WINDOW_MS;
     cr_assert(from < to);
 
     strset want_explained = {0};
@@ -308,6 +437,7 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
             damaged[n_damaged++] = i;
     }
     cr_assert_eq(n_damaged, 2u);
+    int64_t wrong_revision = member_i64(t->payload[damaged[0]], "revision") + 1;
     snprintf(path, sizeof path, "%s/damage.jsonl", e->dir);
     FILE *f = fopen(path, "w");
     cr_assert(f);
@@ -350,6 +480,42 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     cr_assert(strset_has(&r.unexplained_windows, t->key[damaged[0]]), "%s", t->key[damaged[0]]);
     cr_assert(strset_has(&r.unexplained_windows, t->key[damaged[1]]), "%s", t->key[damaged[1]]);
     cr_assert(r.input_complete);
+    int64_t differing = r.explained + r.unexplained;
+    report_free(&r);
+
+    /* Backfill. A range reaching windows the live application may still
+     * change (the last ones are not even fired) is refused, naming one. */
+    backfill_report b;
+    run_backfill(e, "backfill-live.log", from, to + 86400000, NULL, &b);
+    cr_assert_eq(b.exit_code, 2);
+    cr_assert(tm_eos_file_contains(b.log, "may still change live"), "see %s", b.log);
+    /* --dry-run prints the records: every differing window, the damaged
+     * two and the explained ones. */
+    run_backfill(e, "backfill-dry.log", from, to, "--dry-run", &b);
+    cr_assert_eq(b.exit_code, 0, "see %s", b.log);
+    cr_assert(!b.written);
+    cr_assert_eq(b.records_printed, (size_t)(b.revisions + b.tombstones));
+    cr_assert_eq(b.windows - b.equal, differing);
+    cr_assert_eq(b.revisions + b.tombstones, differing, "one record per differing window");
+    cr_assert_geq(b.revisions, 2);
+    int64_t dry_revisions = b.revisions, dry_tombstones = b.tombstones;
+    run_backfill(e, "backfill.log", from, to, NULL, &b);
+    cr_assert_eq(b.exit_code, 0, "see %s", b.log);
+    cr_assert(b.written);
+    cr_assert_eq(b.revisions, dry_revisions);
+    cr_assert_eq(b.tombstones, dry_tombstones);
+    check_backfilled(e, t, &b, t->key[damaged[0]], wrong_revision);
+    /* A second run writes nothing, and verify finds every window equal. */
+    run_backfill(e, "backfill-again.log", from, to, NULL, &b);
+    cr_assert_eq(b.exit_code, 0, "see %s", b.log);
+    cr_assert_eq(b.revisions + b.tombstones, 0);
+    cr_assert(!b.written);
+    cr_assert_eq(b.equal, b.windows);
+    run_verify(e, "verify-backfilled.log", from, to, exact_late, &r);
+    cr_assert_eq(r.exit_code, 0);
+    cr_assert_eq(r.unexplained, 0);
+    cr_assert_eq(r.explained, 0);
+    cr_assert_eq(r.equal, r.windows);
     report_free(&r);
 
     /* Retention: the first records of an input partition deleted, verify
@@ -359,6 +525,9 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     cr_assert_eq(r.exit_code, 1);
     cr_assert(!r.input_complete);
     report_free(&r);
+    run_backfill(e, "backfill-retention.log", from, to, NULL, &b);
+    cr_assert_eq(b.exit_code, 2);
+    cr_assert(tm_eos_file_contains(b.log, "no longer hold"), "see %s", b.log);
     strset_free(&want_explained);
     table_free(t);
     free(t);
