@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "backfill_run.h"
 #include "buf.h"
 #include "changelog.h"
 #include "changelog_json.h"
@@ -84,6 +85,17 @@ static void usage(FILE *f)
           "      (its end + allowed_lateness_ms + max_out_of_orderness_ms + 5 min has\n"
           "      passed); --push-gateway: POST the figures to a Prometheus Pushgateway\n"
           "      (a failed push is reported on stderr; the exit status stays the verdict's)\n"
+          "  backfill --config FILE --from T1 --to T2 [--dry-run] [--force] [--json]\n"
+          "           [--set KEY=VALUE]...\n"
+          "      correct the output topic over [T1, T2): compare as verify does, then\n"
+          "      write, in one transaction, a new revision (trigger backfill) holding\n"
+          "      the batch result of every window whose table entry differs, and a\n"
+          "      tombstone for a table window the batch lacks; equal windows are not\n"
+          "      written, so a second run writes nothing. Refuses (exit 2, naming the\n"
+          "      window) a range with windows the live application may still change\n"
+          "      (end + allowed lateness beyond the watermark of its changelog\n"
+          "      checkpoints), or that the input topics no longer hold, unless\n"
+          "      --force; --dry-run prints the records (JSON lines) and writes nothing\n"
           "\n"
           "options:\n"
           "  --set KEY=VALUE   override a configuration key (dotted name); beats\n"
@@ -94,7 +106,8 @@ static void usage(FILE *f)
           "exit status: 0 ok (run: stopped by SIGTERM or SIGINT), 2 bad arguments,\n"
           "configuration or input, 1 other errors (run: a fatal Kafka error; restart;\n"
           "changelog: also a record it cannot read, reported and skipped; verify: also an\n"
-          "unexplained window or a range the input topics no longer hold)\n",
+          "unexplained window or a range the input topics no longer hold; backfill: 2\n"
+          "also for a refused range, 1 when the write failed: then nothing was written)\n",
           f);
 }
 
@@ -104,10 +117,11 @@ typedef struct cli_args {
     const char *output_dir;  /* replay */
     const char *instance_id; /* run */
     const char *partition;   /* changelog */
-    const char *from, *to;   /* verify */
-    bool json;               /* verify */
+    const char *from, *to;   /* verify, backfill */
+    bool json;               /* verify, backfill */
     const char *gateway;     /* verify --push-gateway */
     bool last_hour;          /* verify --last-closed-hour */
+    bool force, dry_run;     /* backfill */
     bool yes;                /* reset */
     bool batch;              /* replay */
     const char **overrides;
@@ -122,7 +136,10 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
     bool run = strcmp(cmd, "run") == 0;
     bool changelog = strcmp(cmd, "changelog") == 0;
     bool reset = strcmp(cmd, "reset") == 0;
-    bool verify = strcmp(cmd, "verify") == 0;
+    bool backfill = strcmp(cmd, "backfill") == 0;
+    /* backfill takes verify's options (the range) and its own. */
+    bool verify = strcmp(cmd, "verify") == 0 || backfill;
+    bool verify_only = strcmp(cmd, "verify") == 0; /* scheduling verify's options */
     a->overrides = tm_xcalloc((size_t)argc, sizeof *a->overrides);
     for (int i = 0; i < argc; i++) {
         const char *opt = argv[i];
@@ -135,8 +152,16 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
             a->json = true;
             continue;
         }
-        if (verify && strcmp(opt, "--last-closed-hour") == 0) {
+        if (verify_only && strcmp(opt, "--last-closed-hour") == 0) {
             a->last_hour = true;
+            continue;
+        }
+        if (backfill && strcmp(opt, "--force") == 0) {
+            a->force = true;
+            continue;
+        }
+        if (backfill && strcmp(opt, "--dry-run") == 0) {
+            a->dry_run = true;
             continue;
         }
         if (replay && strcmp(opt, "--batch") == 0) {
@@ -157,7 +182,7 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
             dst = &a->from;
         else if (verify && strcmp(opt, "--to") == 0)
             dst = &a->to;
-        else if (verify && strcmp(opt, "--push-gateway") == 0)
+        else if (verify_only && strcmp(opt, "--push-gateway") == 0)
             dst = &a->gateway;
         else if (strcmp(opt, "--set") == 0)
             dst = &a->overrides[a->n_overrides++];
@@ -430,13 +455,13 @@ out:
     return status;
 }
 
-/* A time option of verify: epoch milliseconds or RFC 3339; prints the
- * problem and returns false when it is neither. */
-static bool time_option(const char *name, const char *text, int64_t *out)
+/* A time option of verify and backfill: epoch milliseconds or RFC 3339;
+ * prints the problem and returns false when it is neither. */
+static bool time_option(const char *cmd, const char *name, const char *text, int64_t *out)
 {
     if (tm_parse_i64(text, out) == 0 || tm_rfc3339_parse(text, strlen(text), out) == 0)
         return true;
-    fprintf(stderr, "tidemark verify: %s: expected epoch milliseconds or RFC 3339, got '%s'\n",
+    fprintf(stderr, "tidemark %s: %s: expected epoch milliseconds or RFC 3339, got '%s'\n", cmd,
             name, text);
     return false;
 }
@@ -459,60 +484,73 @@ static void push_figures(const char *url, const tm_config *cfg, const tm_verify_
         fprintf(stderr, "tidemark verify: push to %s: %s\n", url, err);
 }
 
+/* What verify and backfill share: their options parsed, the range
+ * checked (or chosen: verify's --last-closed-hour), the configuration
+ * loaded, the report and spill options set. Returns 0, or the exit status
+ * after printing the problem. */
+static int range_command(const char *cmd, int argc, char **argv, cli_args *a, tm_config **cfg,
+                         tm_verify_options *opt)
+{
+    char err[1024];
+    int status = parse_args(cmd, argc, argv, a);
+    *opt = (tm_verify_options){.command = cmd, .out = stdout, .progress = stderr};
+    if (status)
+        return status;
+    if (a->last_hour && (a->from || a->to)) {
+        fprintf(stderr,
+                "tidemark %s: --last-closed-hour chooses the range: give it or --from and "
+                "--to, not both\n",
+                cmd);
+        return EXIT_USAGE;
+    }
+    if (!a->last_hour && (!time_option(cmd, "--from", a->from, &opt->from) ||
+                          !time_option(cmd, "--to", a->to, &opt->to)))
+        return EXIT_USAGE;
+    if (!a->last_hour && opt->from >= opt->to) {
+        fprintf(stderr, "tidemark %s: --from must be before --to\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (tm_config_load(cfg, a->config, environ, a->overrides, a->n_overrides, err, sizeof err) <
+        0) {
+        fprintf(stderr, "tidemark %s: %s\n", cmd, err);
+        return EXIT_USAGE;
+    }
+    tm_log_parse_level((*cfg)->log_level, &tm_log_threshold);
+    if (a->last_hour) {
+        tm_verify_last_closed_hour(tm_wall_clock_ms(), (*cfg)->allowed_lateness_ms,
+                                   (*cfg)->max_out_of_orderness_ms, &opt->from, &opt->to);
+        fprintf(stderr, "tidemark %s: the last closed hour: [%" PRId64 ", %" PRId64 ")\n", cmd,
+                opt->from, opt->to);
+    }
+    const char *tmp = getenv("TMPDIR");
+    opt->tmp_dir = tmp && *tmp ? tmp : "/tmp";
+    opt->json = a->json;
+    /* Whole lines: the report and the progress on stderr may share a file
+     * (2>&1) and must not cut into each other's lines. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    return 0;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     cli_args a = {0};
-    int status = parse_args("verify", argc, argv, &a);
     tm_config *cfg = NULL;
+    tm_verify_options opt;
     char err[1024];
     tm_verify_summary summary = {0};
     bool input_complete = false;
-    tm_verify_options opt = {.out = stdout, .progress = stderr};
+    int status = range_command("verify", argc, argv, &a, &cfg, &opt);
     if (status)
         goto out;
-    if (a.last_hour && (a.from || a.to)) {
-        fprintf(stderr, "tidemark verify: --last-closed-hour chooses the range: give it or "
-                        "--from and --to, not both\n");
-        status = EXIT_USAGE;
-        goto out;
-    }
     if (a.gateway && tm_verify_push_check_url(a.gateway, err, sizeof err) < 0) {
         fprintf(stderr, "tidemark verify: --push-gateway %s\n", err);
         status = EXIT_USAGE;
         goto out;
     }
-    if (!a.last_hour &&
-        (!time_option("--from", a.from, &opt.from) || !time_option("--to", a.to, &opt.to))) {
-        status = EXIT_USAGE;
-        goto out;
-    }
-    if (!a.last_hour && opt.from >= opt.to) {
-        fprintf(stderr, "tidemark verify: --from must be before --to\n");
-        status = EXIT_USAGE;
-        goto out;
-    }
-    if (tm_config_load(&cfg, a.config, environ, a.overrides, a.n_overrides, err, sizeof err) < 0) {
-        fprintf(stderr, "tidemark verify: %s\n", err);
-        status = EXIT_USAGE;
-        goto out;
-    }
-    tm_log_parse_level(cfg->log_level, &tm_log_threshold);
-    if (a.last_hour) {
-        tm_verify_last_closed_hour(tm_wall_clock_ms(), cfg->allowed_lateness_ms,
-                                   cfg->max_out_of_orderness_ms, &opt.from, &opt.to);
-        fprintf(stderr, "tidemark verify: the last closed hour: [%" PRId64 ", %" PRId64 ")\n",
-                opt.from, opt.to);
-    }
     if (a.gateway) {
         opt.summary = &summary;
         opt.input_complete = &input_complete;
     }
-    const char *tmp = getenv("TMPDIR");
-    opt.tmp_dir = tmp && *tmp ? tmp : "/tmp";
-    opt.json = a.json;
-    /* Whole lines: the report and the progress on stderr may share a file
-     * (2>&1) and must not cut into each other's lines. */
-    setvbuf(stdout, NULL, _IOLBF, 0);
     bool ok = false;
     int rc = tm_verify_run(cfg, &opt, &ok, err, sizeof err);
     if (a.gateway)
@@ -523,6 +561,28 @@ static int cmd_verify(int argc, char **argv)
         goto out;
     }
     status = ok ? 0 : 1;
+out:
+    tm_config_free(cfg);
+    free(a.overrides);
+    return status;
+}
+
+static int cmd_backfill(int argc, char **argv)
+{
+    cli_args a = {0};
+    tm_config *cfg = NULL;
+    tm_backfill_options opt = {0};
+    char err[1024];
+    int status = range_command("backfill", argc, argv, &a, &cfg, &opt.range);
+    if (status)
+        goto out;
+    opt.force = a.force;
+    opt.dry_run = a.dry_run;
+    int rc = tm_backfill_run(cfg, &opt, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tidemark backfill: %s\n", err);
+        status = rc == TM_ECONFIG ? EXIT_USAGE : 1;
+    }
 out:
     tm_config_free(cfg);
     free(a.overrides);
@@ -596,6 +656,8 @@ int main(int argc, char **argv)
         return cmd_reset(argc - 2, argv + 2);
     if (strcmp(cmd, "verify") == 0)
         return cmd_verify(argc - 2, argv + 2);
+    if (strcmp(cmd, "backfill") == 0)
+        return cmd_backfill(argc - 2, argv + 2);
     fprintf(stderr, "tidemark: unknown command '%s' (see tidemark --help)\n", cmd);
     return EXIT_USAGE;
 }

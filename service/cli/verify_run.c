@@ -26,24 +26,23 @@
 /* Progress on stderr every this many records. */
 #define PROGRESS_EVERY 1000000
 
-typedef struct run {
-    const tm_config *cfg;
+/* The reading (tm_verify_read). */
+typedef struct reading {
     const tm_verify_options *opt;
     tm_verify *v;
     const char *topic;
     size_t topic_index;
     uint64_t read;
-    size_t divergent;
-    tm_buf line;
-} run;
+} reading;
 
-static void progress_line(run *r, const char *what)
+static void progress_line(reading *r, const char *what)
 {
     if (r->opt->progress)
-        fprintf(r->opt->progress, "tidemark verify: %s: %" PRIu64 " records read\n", what, r->read);
+        fprintf(r->opt->progress, "tidemark %s: %s: %" PRIu64 " records read\n", r->opt->command,
+                what, r->read);
 }
 
-static void count_read(run *r)
+static void count_read(reading *r)
 {
     if (++r->read % PROGRESS_EVERY == 0)
         progress_line(r, r->topic);
@@ -51,7 +50,7 @@ static void count_read(run *r)
 
 static int on_late(void *ctx, const tm_kafka_read_record *rec)
 {
-    run *r = ctx;
+    reading *r = ctx;
     count_read(r);
     /* A late record without its source cannot be matched to an input
      * record: it explains nothing. */
@@ -62,7 +61,7 @@ static int on_late(void *ctx, const tm_kafka_read_record *rec)
 
 static int on_input(void *ctx, const tm_kafka_read_record *rec)
 {
-    run *r = ctx;
+    reading *r = ctx;
     count_read(r);
     tm_record in = {
         .topic = r->topic,
@@ -80,10 +79,56 @@ static int on_input(void *ctx, const tm_kafka_read_record *rec)
 
 static int on_output(void *ctx, const tm_kafka_read_record *rec)
 {
-    run *r = ctx;
+    reading *r = ctx;
     count_read(r);
-    return tm_verify_output(r->v, rec->key, rec->key_len, rec->value, rec->value_len);
+    return tm_verify_output(r->v, rec->partition, rec->key, rec->key_len, rec->value,
+                            rec->value_len);
 }
+
+/* Reads topic from from_ts through fn. */
+static int read_topic(reading *r, tm_kafka *k, const char *topic, size_t topic_index,
+                      int64_t from_ts, tm_kafka_read_fn fn, bool *truncated, char *errstr,
+                      size_t errlen)
+{
+    r->topic = topic;
+    r->topic_index = topic_index;
+    int rc = tm_kafka_read_topic(k, topic, from_ts, fn, r, truncated, errstr, errlen);
+    progress_line(r, topic);
+    return rc;
+}
+
+int tm_verify_read(tm_verify **out, tm_kafka *k, const tm_config *cfg, const tm_verify_options *opt,
+                   bool *truncated, char *errstr, size_t errlen)
+{
+    reading r = {.opt = opt};
+    int rc = tm_verify_open(&r.v, cfg, opt->from, opt->to, opt->tmp_dir,
+                            opt->buckets ? opt->buckets : DEFAULT_BUCKETS, errstr, errlen);
+    int64_t read_from = tm_verify_read_from(cfg, opt->from);
+    *truncated = false;
+    /* With late.action drop there is no late output (the topic need not
+     * exist): nothing explains a too-late record's window. */
+    if (rc == 0 && cfg->late_action == TM_LATE_EMIT)
+        rc = read_topic(&r, k, cfg->late_topic, 0, read_from, on_late, NULL, errstr, errlen);
+    for (size_t i = 0; rc == 0 && i < cfg->n_input_topics; i++)
+        rc = read_topic(&r, k, cfg->input_topics[i], i, read_from, on_input, truncated, errstr,
+                        errlen);
+    if (rc == 0)
+        rc = read_topic(&r, k, cfg->output_topic, 0, read_from, on_output, NULL, errstr, errlen);
+    if (rc < 0) {
+        tm_verify_close(r.v);
+        return rc;
+    }
+    *out = r.v;
+    return 0;
+}
+
+/* The report (tm_verify_run). */
+typedef struct run {
+    const tm_config *cfg;
+    const tm_verify_options *opt;
+    size_t divergent;
+    tm_buf line;
+} run;
 
 static void put_side(tm_buf *b, const tm_config *cfg, bool has, int64_t count, const double *aggs)
 {
@@ -119,9 +164,12 @@ static void put_side_text(tm_buf *b, const tm_config *cfg, bool has, int64_t cou
     }
 }
 
-static void on_divergent(void *ctx, const tm_verify_window *w)
+static void on_window(void *ctx, const tm_verify_window *w)
 {
     run *r = ctx;
+    if (w->verdict == TM_VERIFY_EQUAL)
+        return;
+    bool explained = w->verdict == TM_VERIFY_EXPLAINED;
     tm_buf *b = &r->line;
     tm_buf_reset(b);
     if (r->opt->json) {
@@ -131,7 +179,7 @@ static void on_divergent(void *ctx, const tm_verify_window *w)
         tm_buf_printf(b,
                       ",\"window_start\":%" PRId64 ",\"window_end\":%" PRId64
                       ",\"verdict\":\"%s\",\"expected\":",
-                      w->start, w->end, w->explained ? "explained" : "unexplained");
+                      w->start, w->end, tm_verify_verdict_name(w->verdict));
         put_side(b, r->cfg, w->has_expected, w->expected_count, w->expected);
         tm_buf_puts(b, ",\"actual\":");
         put_side(b, r->cfg, w->has_actual, w->actual_count, w->actual);
@@ -143,7 +191,7 @@ static void on_divergent(void *ctx, const tm_verify_window *w)
         }
         tm_buf_puts(b, "]}");
     } else {
-        tm_buf_printf(b, "%s ", w->explained ? "explained  " : "UNEXPLAINED");
+        tm_buf_printf(b, "%s ", explained ? "explained  " : "UNEXPLAINED");
         tm_buf_append(b, w->key, w->key_len);
         tm_buf_printf(b, " [%" PRId64 ", %" PRId64 "): expected ", w->start, w->end);
         put_side_text(b, r->cfg, w->has_expected, w->expected_count, w->expected);
@@ -159,22 +207,11 @@ static void on_divergent(void *ctx, const tm_verify_window *w)
     r->divergent++;
 }
 
-static void on_progress(void *ctx, size_t done, size_t n)
+void tm_verify_progress(void *ctx, size_t done, size_t n)
 {
-    run *r = ctx;
-    if (r->opt->progress)
-        fprintf(r->opt->progress, "tidemark verify: compared %zu/%zu buckets\n", done, n);
-}
-
-/* Reads topic from from_ts through fn. */
-static int read_topic(run *r, tm_kafka *k, const char *topic, size_t topic_index, int64_t from_ts,
-                      tm_kafka_read_fn fn, bool *truncated, char *errstr, size_t errlen)
-{
-    r->topic = topic;
-    r->topic_index = topic_index;
-    int rc = tm_kafka_read_topic(k, topic, from_ts, fn, r, truncated, errstr, errlen);
-    progress_line(r, topic);
-    return rc;
+    const tm_verify_options *opt = ctx;
+    if (opt->progress)
+        fprintf(opt->progress, "tidemark %s: compared %zu/%zu buckets\n", opt->command, done, n);
 }
 
 int tm_verify_run(const tm_config *cfg, const tm_verify_options *opt, bool *ok, char *errstr,
@@ -182,26 +219,17 @@ int tm_verify_run(const tm_config *cfg, const tm_verify_options *opt, bool *ok, 
 {
     run r = {.cfg = cfg, .opt = opt};
     tm_kafka *k = NULL;
+    tm_verify *v = NULL;
+    bool truncated = false;
     int rc = tm_kafka_open_admin(&k, cfg, errstr, errlen);
     if (rc == 0)
-        rc = tm_verify_open(&r.v, cfg, opt->from, opt->to, opt->tmp_dir,
-                            opt->buckets ? opt->buckets : DEFAULT_BUCKETS, errstr, errlen);
-    int64_t read_from = tm_verify_read_from(cfg, opt->from);
-    bool truncated = false;
-    /* With late.action drop there is no late output (the topic need not
-     * exist): nothing explains a too-late record's window. */
-    if (rc == 0 && cfg->late_action == TM_LATE_EMIT)
-        rc = read_topic(&r, k, cfg->late_topic, 0, read_from, on_late, NULL, errstr, errlen);
-    for (size_t i = 0; rc == 0 && i < cfg->n_input_topics; i++)
-        rc = read_topic(&r, k, cfg->input_topics[i], i, read_from, on_input, &truncated, errstr,
-                        errlen);
-    if (rc == 0)
-        rc = read_topic(&r, k, cfg->output_topic, 0, read_from, on_output, NULL, errstr, errlen);
+        rc = tm_verify_read(&v, k, cfg, opt, &truncated, errstr, errlen);
     tm_verify_summary s = {0};
     if (rc == 0) {
         if (opt->json)
             fputs("{\"divergent\":[", opt->out);
-        rc = tm_verify_finish(r.v, on_divergent, &r, on_progress, &s, errstr, errlen);
+        rc =
+            tm_verify_finish(v, on_window, &r, tm_verify_progress, (void *)opt, &s, errstr, errlen);
     }
     if (rc == 0 && opt->json)
         fprintf(opt->out,
@@ -230,7 +258,7 @@ int tm_verify_run(const tm_config *cfg, const tm_verify_options *opt, bool *ok, 
         *opt->summary = s;
     if (rc == 0 && opt->input_complete)
         *opt->input_complete = !truncated;
-    tm_verify_close(r.v);
+    tm_verify_close(v);
     tm_kafka_close(k);
     tm_buf_free(&r.line);
     return rc;

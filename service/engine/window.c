@@ -87,7 +87,15 @@ struct tm_windows {
 
 const char *tm_trigger_name(tm_trigger t)
 {
-    return t == TM_TRIGGER_WATERMARK ? "watermark" : "late_event";
+    switch (t) {
+    case TM_TRIGGER_WATERMARK:
+        return "watermark";
+    case TM_TRIGGER_LATE_EVENT:
+        return "late_event";
+    case TM_TRIGGER_BACKFILL:
+        return "backfill";
+    }
+    return "?";
 }
 
 /* ---- ordering ---- */

@@ -22,9 +22,12 @@
 
 #include "config.h"
 
-typedef enum { TM_TRIGGER_WATERMARK, TM_TRIGGER_LATE_EVENT } tm_trigger;
+/* Why a result was written. The engine emits the first two only (its
+ * emission counters have room for those); `tidemark backfill` writes the
+ * third (SEMANTICS 12). */
+typedef enum { TM_TRIGGER_WATERMARK, TM_TRIGGER_LATE_EVENT, TM_TRIGGER_BACKFILL } tm_trigger;
 
-/* "watermark" or "late_event". */
+/* "watermark", "late_event" or "backfill". */
 const char *tm_trigger_name(tm_trigger t);
 
 /*

@@ -59,7 +59,7 @@ int tm_kafka_open(tm_kafka **out, const tm_config *cfg, const char *instance_id,
      * configuration remakes it (before it has connected) when a topic's
      * record limit lowers its batch size. */
     rd_kafka_conf_t *pconf = NULL, *spare = NULL;
-    int rc = tm_kafka_producer_conf(k, instance_id, &pconf, errstr, errlen);
+    int rc = tm_kafka_producer_conf(k, instance_id, 0, &pconf, errstr, errlen);
     if (!rc) {
         spare = rd_kafka_conf_dup(pconf);
         rc =
@@ -139,6 +139,32 @@ int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size
     k->client_id = tm_kafka_xprintf("%s-admin", cfg->application_id);
     k->changelog_topic = tm_kafka_xprintf("%s-changelog", cfg->application_id);
     int rc = tm_kafka_open_restore(k, errstr, errlen);
+    if (rc) {
+        tm_kafka_close(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+/* A backfill's one transaction may hold many records: the most a broker
+ * allows by default (transaction.max.timeout.ms, 15 minutes). */
+#define BACKFILL_TXN_TIMEOUT_MS 900000
+
+int tm_kafka_open_backfill(tm_kafka **out, const tm_config *cfg, char *errstr, size_t errlen)
+{
+    tm_kafka *k = NULL;
+    int rc = tm_kafka_open_admin(&k, cfg, errstr, errlen);
+    if (rc)
+        return rc;
+    free(k->client_id);
+    k->client_id = tm_kafka_xprintf("%s-backfill", cfg->application_id);
+    rd_kafka_conf_t *conf = NULL;
+    rc = tm_kafka_producer_conf(k, "backfill", BACKFILL_TXN_TIMEOUT_MS, &conf, errstr, errlen);
+    if (!rc)
+        rc = tm_kafka_new_client(&k->producer, RD_KAFKA_PRODUCER, conf, "producer", errstr, errlen);
+    if (!rc)
+        rc = tm_kafka_init_transactions(k, errstr, errlen);
     if (rc) {
         tm_kafka_close(k);
         return rc;

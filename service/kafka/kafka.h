@@ -149,6 +149,17 @@ int tm_kafka_open_changelog_reader(tm_kafka **out, const tm_config *cfg, char *e
  * membership. Borrows cfg. */
 int tm_kafka_open_admin(tm_kafka **out, const tm_config *cfg, char *errstr, size_t errlen);
 
+/*
+ * A handle for `tidemark backfill`: the admin handle (tm_kafka_read_topic,
+ * tm_kafka_topic_partitions) and a transactional producer with
+ * transactional.id <application_id>-backfill, so that a backfill left
+ * running (or hung) is fenced by the next: tm_kafka_begin,
+ * tm_kafka_produce, tm_kafka_commit and tm_kafka_abort work on it, with a
+ * transaction timeout of 15 minutes unless kafka.transaction.timeout.ms
+ * sets one. No group membership. Borrows cfg.
+ */
+int tm_kafka_open_backfill(tm_kafka **out, const tm_config *cfg, char *errstr, size_t errlen);
+
 /* *partitions: topic's partition count, 0 when it does not exist. */
 int tm_kafka_topic_partitions(tm_kafka *k, const char *topic, int *partitions, char *errstr,
                               size_t errlen);

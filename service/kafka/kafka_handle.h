@@ -238,8 +238,11 @@ void tm_kafka_pause_assigned(tm_kafka *k);
 
 /* ---- kafka_producer.c ----------------------------------------------------- */
 
-int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t **out,
-                           char *errstr, size_t errlen);
+/* The transactional producer's configuration: transactional.id
+ * <application_id>-<instance_id>; transaction.timeout.ms txn_timeout_ms
+ * unless kafka.* sets it (0: ten commit intervals, at least a minute). */
+int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, int64_t txn_timeout_ms,
+                           rd_kafka_conf_t **out, char *errstr, size_t errlen);
 int tm_kafka_init_transactions(tm_kafka *k, char *errstr, size_t errlen);
 /* Produces one record to partition of rkt in the open transaction:
  * waits while the queue is full, classifies the error; opaque is the

@@ -69,8 +69,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 /* The producer's configuration: checked now (most refused properties are
  * refused here, before anything connects), the client made once the
  * topics' record limits are known (tm_kafka_open). */
-int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t **out,
-                           char *errstr, size_t errlen)
+int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, int64_t txn_timeout_ms,
+                           rd_kafka_conf_t **out, char *errstr, size_t errlen)
 {
     const tm_config *cfg = k->cfg;
     rd_kafka_conf_t *conf;
@@ -78,8 +78,9 @@ int tm_kafka_producer_conf(tm_kafka *k, const char *instance_id, rd_kafka_conf_t
     if (rc)
         return rc;
     char txn_timeout[32];
-    int64_t t = cfg->commit_interval_ms > MIN_TXN_TIMEOUT_MS / 10 ? cfg->commit_interval_ms * 10
-                                                                  : MIN_TXN_TIMEOUT_MS;
+    int64_t t = txn_timeout_ms                                      ? txn_timeout_ms
+                : cfg->commit_interval_ms > MIN_TXN_TIMEOUT_MS / 10 ? cfg->commit_interval_ms * 10
+                                                                    : MIN_TXN_TIMEOUT_MS;
     snprintf(txn_timeout, sizeof txn_timeout, "%lld", (long long)t);
     char *txn_id = tm_kafka_xprintf("%s-%s", cfg->application_id, instance_id);
     rc = tm_kafka_conf_force(conf, cfg, "transactional.id", txn_id, errstr, errlen);
@@ -333,11 +334,12 @@ tm_kafka_status tm_kafka_commit(tm_kafka *k, char *errstr, size_t errlen)
     /* The commit's flush served the delivery reports; serve any left. */
     rd_kafka_poll(k->producer, 0);
     tm_kafka_status st = txn_status(k, error, "commit_transaction", true, errstr, errlen);
-    if (st == TM_KAFKA_OK) {
-        k->txn_open = false;
+    /* A handle without changelog partitions (backfill's) tracks none. */
+    if (st == TM_KAFKA_OK && k->changelog_pending)
         memcpy(k->changelog_committed, k->changelog_pending,
                (size_t)k->n_changelog * sizeof *k->changelog_pending);
-    }
+    if (st == TM_KAFKA_OK)
+        k->txn_open = false;
     return st;
 }
 
@@ -346,8 +348,9 @@ tm_kafka_status tm_kafka_abort(tm_kafka *k, char *errstr, size_t errlen)
     rd_kafka_error_t *error = rd_kafka_abort_transaction(k->producer, k->txn_timeout_ms);
     rd_kafka_poll(k->producer, 0);
     /* Nothing delivered in this transaction will ever be committed. */
-    memcpy(k->changelog_pending, k->changelog_committed,
-           (size_t)k->n_changelog * sizeof *k->changelog_pending);
+    if (k->changelog_pending)
+        memcpy(k->changelog_pending, k->changelog_committed,
+               (size_t)k->n_changelog * sizeof *k->changelog_pending);
     tm_kafka_status st = txn_status(k, error, "abort_transaction", true, errstr, errlen);
     if (st == TM_KAFKA_OK) {
         k->txn_open = false;

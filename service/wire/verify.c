@@ -1,10 +1,11 @@
 /*
  * verify.c: see verify.h. A bucket's input spill holds, per event: a late
- * flag (byte), key length (size_t), t, dedup hash, the values, the key
- * bytes, and for a late one the source's length (size_t) and bytes. Its
- * output spill holds, per record: key length, value length (SIZE_MAX: a
- * tombstone), key bytes, value bytes. The machine's own layout: the files
- * never leave the process.
+ * flag (byte), the input partition (int32), key length (size_t), t, dedup
+ * hash, the values, the key bytes, and for a late one the source's length
+ * (size_t) and bytes. Its output spill holds, per record: the partition
+ * (int32), key length, value length (SIZE_MAX: a tombstone), key bytes,
+ * value bytes. The machine's own layout: the files never leave the
+ * process.
  */
 #include "verify.h"
 
@@ -21,9 +22,13 @@
 #include "err.h"
 #include "hash.h"
 #include "output.h"
+#include "table.h"
 
 /* Any hash of the group key will do: one seed for input and output. */
 #define BUCKET_SEED 0x7665726966ull
+/* Another for the bucket's table of key homes, which must not see only
+ * the hashes of one bucket's residue. */
+#define HOME_SEED 0x686f6d65ull
 
 /* A window of E, B or T. */
 typedef struct win {
@@ -32,8 +37,11 @@ typedef struct win {
     int64_t start, end;
     int64_t count; /* -1: an output value that could not be read */
     double *aggs;
-    uint64_t seq;   /* T: the order read, the latest wins */
-    bool tombstone; /* T only */
+    double *acc;       /* E and B: the accumulators (in aggs' allocation) */
+    uint64_t seq;      /* T: the order read, the latest wins */
+    int64_t revision;  /* T: -1 when it could not be read */
+    int32_t partition; /* T: the output partition of its record */
+    bool tombstone;    /* T only */
 } win;
 
 typedef struct win_list {
@@ -74,6 +82,19 @@ int64_t tm_verify_read_from(const tm_config *cfg, int64_t from)
      * allowance (SEMANTICS 3: later ones are clamped or dead letters). */
     int64_t ahead = cfg->clock_skew_enabled ? cfg->clock_skew_max_ahead_ms : 0;
     return from - tm_verify_pad(cfg) - ahead;
+}
+
+const char *tm_verify_verdict_name(tm_verify_verdict v)
+{
+    switch (v) {
+    case TM_VERIFY_EQUAL:
+        return "equal";
+    case TM_VERIFY_EXPLAINED:
+        return "explained";
+    case TM_VERIFY_UNEXPLAINED:
+        return "unexplained";
+    }
+    return "?";
 }
 
 static FILE *open_run(const char *dir, const char *kind, size_t i, char *errstr, size_t errlen)
@@ -226,16 +247,17 @@ int tm_verify_input(tm_verify *v, const tm_record *rec)
     uint8_t late = v->n_late && bsearch(&src, v->late, v->n_late, sizeof *v->late, cmp_str);
     FILE *f = v->in_runs[bucket_of(v, ev.key, ev.key_len)];
     size_t src_len = v->src.len - 1;
-    bool ok = put(f, &late, 1) && put(f, &ev.key_len, sizeof ev.key_len) &&
-              put(f, &ev.t, sizeof ev.t) && put(f, &ev.dedup, sizeof ev.dedup) &&
+    bool ok = put(f, &late, 1) && put(f, &rec->partition, sizeof rec->partition) &&
+              put(f, &ev.key_len, sizeof ev.key_len) && put(f, &ev.t, sizeof ev.t) &&
+              put(f, &ev.dedup, sizeof ev.dedup) &&
               put(f, ev.values, v->cfg->n_aggs * sizeof *ev.values) && put(f, ev.key, ev.key_len);
     if (ok && late)
         ok = put(f, &src_len, sizeof src_len) && put(f, src, src_len);
     return ok ? TM_OK : TM_EIO;
 }
 
-int tm_verify_output(tm_verify *v, const char *key, size_t key_len, const char *value,
-                     size_t value_len)
+int tm_verify_output(tm_verify *v, int32_t partition, const char *key, size_t key_len,
+                     const char *value, size_t value_len)
 {
     v->sum.output_records++;
     const char *at = key ? last_at(key, key_len) : NULL;
@@ -243,16 +265,32 @@ int tm_verify_output(tm_verify *v, const char *key, size_t key_len, const char *
         return TM_OK;
     FILE *f = v->out_runs[bucket_of(v, key, (size_t)(at - key))];
     size_t vlen = value ? value_len : SIZE_MAX;
-    bool ok = put(f, &key_len, sizeof key_len) && put(f, &vlen, sizeof vlen) &&
-              put(f, key, key_len) && (!value || put(f, value, value_len));
+    bool ok = put(f, &partition, sizeof partition) && put(f, &key_len, sizeof key_len) &&
+              put(f, &vlen, sizeof vlen) && put(f, key, key_len) &&
+              (!value || put(f, value, value_len));
     return ok ? TM_OK : TM_EIO;
 }
 
 /* ---- one bucket ---- */
 
+/* A group key's first input partition in a bucket (verify.h's
+ * input_partition), in a tm_table. */
+typedef struct key_home {
+    uint64_t hash;
+    int32_t partition;
+    char *key;
+    size_t key_len;
+} key_home;
+
+typedef struct key_ref {
+    const char *key;
+    size_t len;
+} key_ref;
+
 typedef struct bucket {
     tm_verify *v;
     win_list e, b, t;
+    tm_table homes; /* of key_home */
     late_event *late;
     size_t n_late, cap_late;
     tm_dedup_hash *late_hashes; /* of the late events, sorted */
@@ -274,9 +312,13 @@ static win *win_push(win_list *l, const char *key, size_t key_len, size_t n_aggs
 {
     l->v = tm_grow(l->v, &l->cap, l->n + 1, sizeof *l->v);
     win *w = &l->v[l->n++];
+    size_t n = n_aggs ? n_aggs : 1;
     *w = (win){.key = tm_xmalloc(key_len + 1),
                .key_len = key_len,
-               .aggs = tm_xcalloc(n_aggs ? n_aggs : 1, sizeof(double))};
+               .aggs = tm_xcalloc(2 * n, sizeof(double)),
+               .revision = -1,
+               .partition = -1};
+    w->acc = w->aggs + n;
     memcpy(w->key, key, key_len);
     w->key[key_len] = 0;
     return w;
@@ -299,8 +341,10 @@ static void on_batch_result(void *ctx, const tm_window_result *r)
     w->start = r->start;
     w->end = r->end;
     w->count = r->count;
-    for (size_t i = 0; i < cfg->n_aggs; i++)
+    for (size_t i = 0; i < cfg->n_aggs; i++) {
+        w->acc[i] = r->acc[i];
         w->aggs[i] = tm_output_aggregate(&cfg->aggs[i], r->acc[i], r->count);
+    }
 }
 
 static int spill_error(char *errstr, size_t errlen, const char *what)
@@ -327,6 +371,40 @@ static bool repeats_late(const bucket *bk, const tm_batch_event *ev)
                    cmp_hash);
 }
 
+static uint64_t home_hash(const char *key, size_t len)
+{
+    uint64_t h = tm_hash64(key, len, HOME_SEED);
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+static bool home_eq(const void *entry, const void *key)
+{
+    const key_home *e = entry;
+    const key_ref *k = key;
+    return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
+}
+
+/* Remembers partition as key's home unless it has one. */
+static void note_home(bucket *bk, const char *key, size_t len, int32_t partition)
+{
+    key_ref ref = {key, len};
+    uint64_t h = home_hash(key, len);
+    if (tm_table_find(&bk->homes, h, home_eq, &ref))
+        return;
+    key_home *e = tm_table_insert(&bk->homes, h);
+    e->partition = partition;
+    e->key = tm_xmalloc(len ? len : 1);
+    memcpy(e->key, key, len);
+    e->key_len = len;
+}
+
+static int32_t home_of(const bucket *bk, const char *key, size_t len)
+{
+    key_ref ref = {key, len};
+    const key_home *e = tm_table_find(&bk->homes, home_hash(key, len), home_eq, &ref);
+    return e ? e->partition : -1;
+}
+
 /* Reads the bucket's input events: with full NULL, only the dedup keys of
  * its late events (the first pass); else feeds them to E's batch (full)
  * and B's (nolate), keeping its late events. */
@@ -339,12 +417,13 @@ static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, cha
     size_t key_cap = 0;
     tm_batch_event ev = {.values = values};
     uint8_t late;
+    int32_t partition;
     int rc = TM_OK;
     if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
         rc = spill_error(errstr, errlen, "input");
     while (rc == TM_OK && fread(&late, 1, 1, f) == 1) {
-        bool ok = get(f, &ev.key_len, sizeof ev.key_len) && get(f, &ev.t, sizeof ev.t) &&
-                  get(f, &ev.dedup, sizeof ev.dedup) &&
+        bool ok = get(f, &partition, sizeof partition) && get(f, &ev.key_len, sizeof ev.key_len) &&
+                  get(f, &ev.t, sizeof ev.t) && get(f, &ev.dedup, sizeof ev.dedup) &&
                   get(f, values, cfg->n_aggs * sizeof *values);
         key = ok ? tm_grow(key, &key_cap, ev.key_len + 1, 1) : key;
         ok = ok && get(f, key, ev.key_len);
@@ -372,6 +451,7 @@ static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, cha
         }
         if (!full)
             continue;
+        note_home(bk, key, ev.key_len, partition);
         tm_batch_add_event(full, &ev);
         if (!late && !repeats_late(bk, &ev))
             tm_batch_add_event(nolate, &ev);
@@ -403,6 +483,10 @@ static void read_output_value(const tm_config *cfg, win *w, const char *value, s
     bool ok = cJSON_IsObject(doc);
     w->end = ok ? (int64_t)json_number(doc, "window_end", &ok) : 0;
     w->count = ok ? (int64_t)json_number(doc, "count", &ok) : 0;
+    bool rev_ok = ok;
+    w->revision = rev_ok ? (int64_t)json_number(doc, "revision", &rev_ok) : -1;
+    if (!rev_ok)
+        w->revision = -1;
     const cJSON *aggs = ok ? cJSON_GetObjectItemCaseSensitive(doc, "aggregates") : NULL;
     for (size_t i = 0; ok && i < cfg->n_aggs; i++)
         w->aggs[i] = json_number(aggs, cfg->aggs[i].name, &ok);
@@ -417,12 +501,13 @@ static int read_output(bucket *bk, FILE *f, char *errstr, size_t errlen)
     char *buf = NULL;
     size_t cap = 0;
     size_t key_len, value_len;
+    int32_t partition;
     uint64_t seq = 0;
     int rc = TM_OK;
     if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
         rc = spill_error(errstr, errlen, "output");
-    while (rc == TM_OK && fread(&key_len, sizeof key_len, 1, f) == 1) {
-        bool ok = get(f, &value_len, sizeof value_len);
+    while (rc == TM_OK && fread(&partition, sizeof partition, 1, f) == 1) {
+        bool ok = get(f, &key_len, sizeof key_len) && get(f, &value_len, sizeof value_len);
         size_t n = key_len + (value_len == SIZE_MAX ? 0 : value_len);
         buf = ok ? tm_grow(buf, &cap, n + 1, 1) : buf;
         if (!ok || !get(f, buf, n)) {
@@ -436,6 +521,7 @@ static int read_output(bucket *bk, FILE *f, char *errstr, size_t errlen)
         snprintf(num, sizeof num, "%.*s", (int)(num_len < 31 ? num_len : 31), at + 1);
         w->start = strtoll(num, NULL, 10);
         w->seq = seq++;
+        w->partition = partition;
         w->tombstone = value_len == SIZE_MAX;
         if (!w->tombstone)
             read_output_value(cfg, w, buf + key_len, value_len);
@@ -527,13 +613,13 @@ static win *find(win_list *l, size_t *i, const win *w)
     return *i < l->n && cmp_key_start(&l->v[*i], w) == 0 ? &l->v[*i] : NULL;
 }
 
-static void report(bucket *bk, const win *e, const win *t, bool explained,
-                   tm_verify_divergent_fn fn, void *ctx)
+static void report(bucket *bk, const win *e, const win *t, tm_verify_verdict verdict,
+                   tm_verify_window_fn fn, void *ctx)
 {
     const win *w = e ? e : t;
     const char **late = NULL;
     size_t n_late = 0, cap = 0;
-    for (size_t i = 0; i < bk->n_late; i++) {
+    for (size_t i = 0; verdict != TM_VERIFY_EQUAL && i < bk->n_late; i++) {
         const late_event *le = &bk->late[i];
         if (le->key_len == w->key_len && memcmp(le->key, w->key, w->key_len) == 0 &&
             le->t >= w->start && le->t < w->end) {
@@ -546,13 +632,17 @@ static void report(bucket *bk, const win *e, const win *t, bool explained,
         .key_len = w->key_len,
         .start = w->start,
         .end = e ? e->end : t->end,
-        .explained = explained,
+        .verdict = verdict,
         .has_expected = e != NULL,
         .has_actual = t != NULL,
         .expected_count = e ? e->count : 0,
         .actual_count = t ? t->count : 0,
         .expected = e ? e->aggs : NULL,
         .actual = t ? t->aggs : NULL,
+        .expected_acc = e ? e->acc : NULL,
+        .actual_revision = t ? t->revision : -1,
+        .actual_partition = t ? t->partition : -1,
+        .input_partition = home_of(bk, w->key, w->key_len),
         .late = late,
         .n_late = n_late,
     };
@@ -563,21 +653,21 @@ static void report(bucket *bk, const win *e, const win *t, bool explained,
 
 /* Judges one window (verify.h) given its E, B and T (any may be NULL). */
 static void judge(bucket *bk, const win *e, const win *b, const win *t, bool key_explained,
-                  tm_verify_divergent_fn fn, void *ctx)
+                  tm_verify_window_fn fn, void *ctx)
 {
     tm_verify_summary *s = &bk->v->sum;
     const tm_config *cfg = bk->v->cfg;
     s->windows++;
-    if (same_result(cfg, e, t)) {
+    tm_verify_verdict verdict = same_result(cfg, e, t)                    ? TM_VERIFY_EQUAL
+                                : key_explained || same_result(cfg, b, t) ? TM_VERIFY_EXPLAINED
+                                                                          : TM_VERIFY_UNEXPLAINED;
+    if (verdict == TM_VERIFY_EQUAL)
         s->equal++;
-        return;
-    }
-    bool explained = key_explained || same_result(cfg, b, t);
-    if (explained)
+    else if (verdict == TM_VERIFY_EXPLAINED)
         s->explained++;
     else
         s->unexplained++;
-    report(bk, e, t, explained, fn, ctx);
+    report(bk, e, t, verdict, fn, ctx);
 }
 
 /* A key's windows in one of E, B, T: a view into the sorted list. */
@@ -641,8 +731,8 @@ static bool sessions_add_up(const tm_config *cfg, const win_list *e, const win_l
 }
 
 /* One key's windows, merged by start; B is looked up alongside. */
-static void compare_key(bucket *bk, win_list *e, win_list *b, win_list *t,
-                        tm_verify_divergent_fn fn, void *ctx)
+static void compare_key(bucket *bk, win_list *e, win_list *b, win_list *t, tm_verify_window_fn fn,
+                        void *ctx)
 {
     bool sessions = bk->v->cfg->window_type == TM_WINDOW_SESSION;
     bool key_explained = sessions && sessions_add_up(bk->v->cfg, e, b, t);
@@ -658,7 +748,7 @@ static void compare_key(bucket *bk, win_list *e, win_list *b, win_list *t,
     }
 }
 
-static void compare(bucket *bk, tm_verify_divergent_fn fn, void *ctx)
+static void compare(bucket *bk, tm_verify_window_fn fn, void *ctx)
 {
     sort_wins(&bk->e);
     sort_wins(&bk->b);
@@ -688,11 +778,17 @@ static void bucket_free(bucket *bk)
     }
     free(bk->late);
     free(bk->late_hashes);
+    for (size_t i = 0; i < bk->homes.cap; i++) {
+        key_home *h = tm_table_slot(&bk->homes, i);
+        if (h)
+            free(h->key);
+    }
+    tm_table_destroy(&bk->homes);
 }
 
-int tm_verify_finish(tm_verify *v, tm_verify_divergent_fn fn, void *ctx,
-                     void (*progress)(void *ctx, size_t done, size_t n), tm_verify_summary *out,
-                     char *errstr, size_t errlen)
+int tm_verify_finish(tm_verify *v, tm_verify_window_fn fn, void *ctx,
+                     void (*progress)(void *ctx, size_t done, size_t n), void *progress_ctx,
+                     tm_verify_summary *out, char *errstr, size_t errlen)
 {
     tm_batch *full = NULL, *nolate = NULL;
     int rc = tm_batch_open(&full, v->cfg, errstr, errlen);
@@ -700,6 +796,7 @@ int tm_verify_finish(tm_verify *v, tm_verify_divergent_fn fn, void *ctx,
         rc = tm_batch_open(&nolate, v->cfg, errstr, errlen);
     for (size_t i = 0; i < v->n_buckets && rc == TM_OK; i++) {
         bucket bk = {.v = v};
+        tm_table_init(&bk.homes, sizeof(key_home));
         rc = read_input(&bk, v->in_runs[i], NULL, NULL, errstr, errlen);
         if (rc == TM_OK)
             rc = read_input(&bk, v->in_runs[i], full, nolate, errstr, errlen);
@@ -713,7 +810,7 @@ int tm_verify_finish(tm_verify *v, tm_verify_divergent_fn fn, void *ctx,
             compare(&bk, fn, ctx);
         bucket_free(&bk);
         if (rc == TM_OK && progress)
-            progress(ctx, i + 1, v->n_buckets);
+            progress(progress_ctx, i + 1, v->n_buckets);
     }
     tm_batch_close(full);
     tm_batch_close(nolate);

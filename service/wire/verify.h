@@ -72,25 +72,44 @@ void tm_verify_late(tm_verify *v, const char *source, size_t len);
 /* One input record. Returns 0 or TM_EIO (a spill write failed). */
 int tm_verify_input(tm_verify *v, const tm_record *rec);
 
-/* One record of the output topic, each partition's in order (value NULL:
- * a tombstone). A key without '@<start>' is ignored. Returns 0 or TM_EIO. */
-int tm_verify_output(tm_verify *v, const char *key, size_t key_len, const char *value,
-                     size_t value_len);
+/* One record of the output topic, from partition, each partition's in
+ * order (value NULL: a tombstone). A key without '@<start>' is ignored.
+ * Returns 0 or TM_EIO. */
+int tm_verify_output(tm_verify *v, int32_t partition, const char *key, size_t key_len,
+                     const char *value, size_t value_len);
 
-/* A window that is not equal. Expected is E, actual T; has_* false for an
- * absent one. Aggregates in the order of cfg->aggs, as the output writes
- * them (count, sum, min, max, avg). actual_count -1: an output value
- * that could not be read (its window is kept by its start alone). late:
- * the sources of the late records of the window's group key with an event
- * time inside it. */
+typedef enum {
+    TM_VERIFY_EQUAL,
+    TM_VERIFY_EXPLAINED,
+    TM_VERIFY_UNEXPLAINED,
+} tm_verify_verdict;
+
+/* "equal", "explained" or "unexplained". */
+const char *tm_verify_verdict_name(tm_verify_verdict v);
+
+/* A window judged. Expected is E, actual T; has_* false for an absent
+ * one. Aggregates in the order of cfg->aggs, as the output writes them
+ * (count, sum, min, max, avg); expected_acc holds E's accumulators as
+ * tm_window_result.acc does, to write E as a result (backfill).
+ * actual_count -1: an output value that could not be read (its window is
+ * kept by its start alone). actual_revision: T's revision (-1 when it
+ * could not be read). actual_partition: the output partition of T's
+ * record; input_partition: that of the first input record of the group
+ * key handed in (-1: none), where a result of the key belongs when the
+ * table has none (live, without repartitioning, a result goes to its
+ * input record's partition). late: the sources of the late records of
+ * the window's group key with an event time inside it. */
 typedef struct tm_verify_window {
     const char *key;
     size_t key_len;
     int64_t start, end;
-    bool explained;
+    tm_verify_verdict verdict;
     bool has_expected, has_actual;
     int64_t expected_count, actual_count;
     const double *expected, *actual;
+    const double *expected_acc;
+    int64_t actual_revision;
+    int32_t actual_partition, input_partition;
     const char *const *late;
     size_t n_late;
 } tm_verify_window;
@@ -104,14 +123,15 @@ typedef struct tm_verify_summary {
     uint64_t equal, explained, unexplained;
 } tm_verify_summary;
 
-typedef void (*tm_verify_divergent_fn)(void *ctx, const tm_verify_window *w);
+typedef void (*tm_verify_window_fn)(void *ctx, const tm_verify_window *w);
 
-/* Compares bucket by bucket: each window that is not equal goes to fn
- * (by bucket, then group key bytes, then start). progress (may be NULL)
- * is called after each bucket with the number done. Returns 0 or a
+/* Compares bucket by bucket: each window inside the range, equal or not,
+ * goes to fn (by bucket, then group key bytes, then start; n_late is 0
+ * for an equal one). progress (may be NULL) is called with progress_ctx
+ * after each bucket with the number done. Returns 0 or a
  * negative tm_err with a message. */
-int tm_verify_finish(tm_verify *v, tm_verify_divergent_fn fn, void *ctx,
-                     void (*progress)(void *ctx, size_t done, size_t n), tm_verify_summary *out,
-                     char *errstr, size_t errlen);
+int tm_verify_finish(tm_verify *v, tm_verify_window_fn fn, void *ctx,
+                     void (*progress)(void *ctx, size_t done, size_t n), void *progress_ctx,
+                     tm_verify_summary *out, char *errstr, size_t errlen);
 
 #endif
