@@ -223,6 +223,10 @@ Test(cli, verify_range_and_push_gateway_options_exit_2)
     r = run((const char *[]){"verify", "--config", cfg_path, "--push-gateway", NULL});
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "--push-gateway needs a value"), "%s", r.err);
+    /* Scheduling options are verify's: backfill takes an explicit range. */
+    r = run((const char *[]){"backfill", "--config", cfg_path, "--last-closed-hour", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "unknown option '--last-closed-hour'"), "%s", r.err);
 }
 
 Test(cli, bad_config_names_the_key_and_exits_2)
