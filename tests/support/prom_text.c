@@ -138,3 +138,33 @@ size_t tm_prom_check_format(const char *text)
     }
     return families;
 }
+
+void tm_prom_matches_doc(const char *text, const char *doc, const char *start, const char *stop)
+{
+    char path[1024];
+    const char *src = getenv("TIDEMARK_SOURCE_DIR");
+    cr_assert(src, "TIDEMARK_SOURCE_DIR is not set (ctest sets it)");
+    snprintf(path, sizeof path, "%s/%s", src, doc);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot read %s", path);
+    char line[1024];
+    size_t documented = 0;
+    bool in = start == NULL;
+    while (fgets(line, sizeof line, f)) {
+        if (stop && strcmp(line, stop) == 0)
+            break;
+        if (start && strcmp(line, start) == 0)
+            in = true;
+        char name[128];
+        if (!in || sscanf(line, "| `%127[a-z_]` |", name) != 1 ||
+            strncmp(name, "tidemark_", 9) != 0)
+            continue;
+        documented++;
+        cr_assert(tm_prom_has_family(text, name), "%s is in %s but not in the text", name, doc);
+    }
+    fclose(f);
+    cr_assert(in, "no heading '%s' in %s", start, doc);
+    size_t families = tm_prom_check_format(text);
+    cr_assert_eq(families, documented, "%zu families in the text, %zu documented in %s", families,
+                 documented, doc);
+}

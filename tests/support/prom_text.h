@@ -22,4 +22,11 @@ size_t tm_prom_check_format(const char *text);
 /* Whether a family of that name is declared ("# TYPE name ..."). */
 int tm_prom_has_family(const char *text, const char *name);
 
+/* The exposition text against the reference tables of the Markdown file
+ * doc (relative to $TIDEMARK_SOURCE_DIR): every metric of a row "|
+ * `tidemark_...` |" between the heading lines start (NULL: the file's
+ * start; not included) and stop (NULL: its end) is a family of text, and
+ * text has no other family. Fails the test otherwise. */
+void tm_prom_matches_doc(const char *text, const char *doc, const char *start, const char *stop);
+
 #endif

@@ -4,7 +4,8 @@
  * the method, the group's path and every line of the body, for a
  * successful run, a failed one and one that ended before its comparison;
  * a Pushgateway that refuses the push or cannot be reached is an error
- * message, and an https URL is refused before any run.
+ * message, and an https URL is refused before any run. The families are
+ * those of deploy/METRICS.md's "verify (pushed)", and only those.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "err.h"
 #include "fake_http.h"
 #include "http_get.h"
+#include "prom_text.h"
 #include "verify_push.h"
 
 static const tm_verify_summary SUMMARY = {
@@ -92,6 +94,15 @@ Test(verify_push, a_successful_run_posts_every_figure_and_its_success)
     cr_assert(strstr(body, "# HELP tidemark_verify_last_success_timestamp_seconds "), "%s", body);
     tm_buf_free(&got);
     tm_fake_http_stop(s);
+}
+
+Test(verify_push, every_family_is_documented_and_every_documented_one_pushed)
+{
+    tm_buf text = {0};
+    tm_verify_push_run run = a_run(&SUMMARY, true);
+    tm_verify_push_text(&text, &run);
+    tm_prom_matches_doc(text.data, "deploy/METRICS.md", "## verify (pushed)\n", NULL);
+    tm_buf_free(&text);
 }
 
 Test(verify_push, a_failed_run_pushes_no_success_timestamp)
