@@ -95,7 +95,8 @@ int tm_http_url_parse(const char *url, tm_http_url *out, char *errstr, size_t er
     return TM_OK;
 }
 
-/* Milliseconds left until deadline, at least 0, as poll takes them. */
+/* Milliseconds left until deadline, at least 0, as poll takes them (an
+ * int: a longer wait is cut in minutes, and wait_fd loops). */
 static int ms_left(int64_t deadline)
 {
     int64_t left = deadline - tm_monotonic_ms();
@@ -116,8 +117,9 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
-/* Connects a non-blocking socket to one address by deadline: the socket,
- * or -1 with *why set (a static text or strerror's). */
+/* Connects a non-blocking socket to one address by deadline (so that the
+ * wait is ours to bound, not the kernel's SYN retries): the socket, or -1
+ * with the reason in why. */
 static int connect_one(const struct addrinfo *ai, int64_t deadline, int64_t timeout_ms, char *why,
                        size_t why_len)
 {
