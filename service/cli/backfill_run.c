@@ -213,6 +213,10 @@ static int write_plan(planner *p, char *errstr, size_t errlen)
     if (rc < 0)
         return rc;
     writer w = {.cfg = p->cfg, .k = k, .errstr = errstr, .errlen = errlen};
+    if (p->opt->range.progress)
+        fprintf(p->opt->range.progress,
+                "tidemark backfill: writing %" PRIu64 " records to %s in one transaction\n",
+                p->revisions + p->tombstones, p->cfg->output_topic);
     rc = tm_kafka_begin(k, errstr, errlen) == TM_KAFKA_OK ? 0 : TM_EKAFKA;
     if (rc == 0)
         rc = replay_plan(p->plan, produce_record, &w, errstr, errlen);

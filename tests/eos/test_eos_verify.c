@@ -244,6 +244,12 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     tm_vcli_backfill(e, "backfill-live.log", from, to + 86400000, NULL, &b);
     cr_assert_eq(b.exit_code, 2);
     cr_assert(tm_eos_file_contains(b.log, "may still change live"), "see %s", b.log);
+    /* So is any range of an application without a changelog (it never
+     * ran, or was reset): no watermark says what it has expired. */
+    tm_vcli_backfill(e, "backfill-no-changelog.log", from, to,
+                     (const char *[]){"--set", "application_id=never-ran", NULL}, &b);
+    cr_assert_eq(b.exit_code, 2);
+    cr_assert(tm_eos_file_contains(b.log, "cannot read the live watermark"), "see %s", b.log);
     /* --force takes it: a dry run over it plans the range's records and
      * more (the windows not yet fired, which the table lacks). */
     tm_vcli_backfill(e, "backfill-forced.log", from, to + 86400000,

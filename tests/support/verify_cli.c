@@ -132,6 +132,14 @@ int64_t tm_vcli_lateness(const tm_eos *e)
     return ms;
 }
 
+/* A report's integer member, which must be there. */
+static int64_t report_i64(const cJSON *doc, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItem(doc, name);
+    cr_assert(cJSON_IsNumber(v), "the report has no number %s", name);
+    return (int64_t)v->valuedouble;
+}
+
 void tm_vcli_verify(tm_eos *e, const char *log_name, int64_t from, int64_t to, bool exact_late,
                     tm_vcli_report *r)
 {
@@ -160,10 +168,10 @@ void tm_vcli_verify(tm_eos *e, const char *log_name, int64_t from, int64_t to, b
     fclose(in);
     cJSON *doc = cJSON_Parse(json);
     cr_assert(doc, "no JSON report in %s", log);
-    r->windows = (int64_t)cJSON_GetObjectItem(doc, "windows")->valuedouble;
-    r->equal = (int64_t)cJSON_GetObjectItem(doc, "equal")->valuedouble;
-    r->explained = (int64_t)cJSON_GetObjectItem(doc, "explained")->valuedouble;
-    r->unexplained = (int64_t)cJSON_GetObjectItem(doc, "unexplained")->valuedouble;
+    r->windows = report_i64(doc, "windows");
+    r->equal = report_i64(doc, "equal");
+    r->explained = report_i64(doc, "explained");
+    r->unexplained = report_i64(doc, "unexplained");
     r->input_complete = cJSON_IsTrue(cJSON_GetObjectItem(doc, "input_complete"));
     const cJSON *w;
     cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "divergent"))
@@ -223,10 +231,10 @@ void tm_vcli_backfill(tm_eos *e, const char *log_name, int64_t from, int64_t to,
             continue;
         cJSON *doc = cJSON_Parse(line);
         cr_assert(doc, "not JSON: %s", line);
-        r->windows = (int64_t)cJSON_GetObjectItem(doc, "windows")->valuedouble;
-        r->equal = (int64_t)cJSON_GetObjectItem(doc, "equal")->valuedouble;
-        r->revisions = (int64_t)cJSON_GetObjectItem(doc, "revisions")->valuedouble;
-        r->tombstones = (int64_t)cJSON_GetObjectItem(doc, "tombstones")->valuedouble;
+        r->windows = report_i64(doc, "windows");
+        r->equal = report_i64(doc, "equal");
+        r->revisions = report_i64(doc, "revisions");
+        r->tombstones = report_i64(doc, "tombstones");
         r->written = cJSON_IsTrue(cJSON_GetObjectItem(doc, "written"));
         cJSON_Delete(doc);
     }
