@@ -28,7 +28,6 @@
  * split, also the bytes spilled (in the page cache, not in the RSS). Both
  * modes must give the same results (count and total of counted events).
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,8 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "alloc.h"
 #include "batch.h"
@@ -137,27 +134,10 @@ static void note_state(outcome *out, const tm_batch *b)
         out->max_dedup = tm_batch_dedup_entries(b);
 }
 
-static long status_kib(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        tm_bench_fail("cannot read /proc/self/status: %s", strerror(errno));
-    char line[256];
-    long v = -1;
-    size_t n = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':')
-            v = strtol(line + n + 1, NULL, 10);
-    fclose(f);
-    if (v < 0)
-        tm_bench_fail("no %s in /proc/self/status", field);
-    return v;
-}
-
 static void run_mode(const tm_config *cfg, const workload *w, size_t split, outcome *out)
 {
     memset(out, 0, sizeof *out);
-    out->rss_start_kib = status_kib("VmRSS");
+    out->rss_start_kib = tm_bench_status_kib("VmRSS");
     tm_batch *b = NULL;
     char err[256];
     if (tm_batch_open(&b, cfg, err, sizeof err) < 0)
@@ -190,35 +170,30 @@ static void run_mode(const tm_config *cfg, const workload *w, size_t split, outc
     out->duplicates = st->duplicates;
     for (int r = 0; r < TM_DLQ_COUNT_; r++)
         out->dead += st->dead_letters[r];
-    out->rss_peak_kib = status_kib("VmHWM");
+    out->rss_peak_kib = tm_bench_status_kib("VmHWM");
     tm_batch_close(b);
+}
+
+/* What run_mode needs, for tm_bench_in_child. */
+typedef struct mode {
+    const tm_config *cfg;
+    const workload *w;
+    size_t split;
+} mode;
+
+static void run_mode_child(void *ctx, void *out)
+{
+    const mode *m = ctx;
+    run_mode(m->cfg, m->w, m->split, out);
 }
 
 /* Runs a mode in a child (its memory measured from the same start each
  * time: the parent's pages, the records, are already resident in it). */
 static outcome run_child(const tm_config *cfg, const workload *w, size_t split)
 {
-    int fds[2];
-    if (pipe(fds) != 0)
-        tm_bench_fail("pipe: %s", strerror(errno));
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        tm_bench_fail("fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(fds[0]);
-        outcome out;
-        run_mode(cfg, w, split, &out);
-        _exit(write(fds[1], &out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
-    }
-    close(fds[1]);
+    mode m = {cfg, w, split};
     outcome out;
-    ssize_t got = read(fds[0], &out, sizeof out);
-    close(fds[0]);
-    int ws;
-    if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0 ||
-        got != (ssize_t)sizeof out)
-        tm_bench_fail("a measuring child failed");
+    tm_bench_in_child(run_mode_child, &m, &out, sizeof out);
     return out;
 }
 

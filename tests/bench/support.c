@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/abort.h>
 #include <criterion/event.h>
@@ -116,4 +118,46 @@ int64_t tm_bench_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+long tm_bench_status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        tm_bench_fail("cannot read /proc/self/status: %s", strerror(errno));
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            v = strtol(line + n + 1, NULL, 10);
+    fclose(f);
+    if (v < 0)
+        tm_bench_fail("no %s in /proc/self/status", field);
+    return v;
+}
+
+void tm_bench_in_child(void (*fn)(void *ctx, void *out), void *ctx, void *out, size_t out_size)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        tm_bench_fail("pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        tm_bench_fail("fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+        fn(ctx, out);
+        /* _exit: the parent's exit handlers (its directory) are not the
+         * child's to run. */
+        _exit(write(fds[1], out, out_size) == (ssize_t)out_size ? 0 : 1);
+    }
+    close(fds[1]);
+    ssize_t got = read(fds[0], out, out_size);
+    close(fds[0]);
+    int ws;
+    if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0 ||
+        got != (ssize_t)out_size)
+        tm_bench_fail("a measuring child failed");
 }

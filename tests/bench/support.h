@@ -1,6 +1,7 @@
 /*
  * support.h: what the benchmarks (tests/bench/bench_*.c) share: their exit
- * path, a temporary directory, interruption, a clock.
+ * path, a temporary directory, interruption, a clock, memory figures and
+ * measuring in a child process.
  *
  * The benchmarks run outside Criterion but use tests/support, whose checks
  * are Criterion assertions, which outside a Criterion test would write to a
@@ -15,6 +16,7 @@
 #define TM_BENCH_SUPPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -40,5 +42,17 @@ void tm_bench_check_interrupt(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t tm_bench_now_ns(void);
+
+/* A "<field>: <n> kB" line of /proc/self/status (VmRSS, VmHWM...), in KiB.
+ * Fails if it cannot be read. */
+long tm_bench_status_kib(const char *field);
+
+/*
+ * Runs fn(ctx, out) in a forked child and copies its out_size bytes of
+ * *out back into *out: each measurement then starts from the same memory
+ * (the parent's pages, e.g. generated records, already resident) and its
+ * peak RSS is its own. Fails unless the child exits 0 with its result.
+ */
+void tm_bench_in_child(void (*fn)(void *ctx, void *out), void *ctx, void *out, size_t out_size);
 
 #endif
