@@ -67,7 +67,8 @@ struct tm_verify {
     char **late; /* sources, sorted before the first input */
     size_t n_late, cap_late;
     bool late_sorted;
-    tm_buf src;
+    tm_buf src;   /* the source of the input record being spilled */
+    tm_buf spill; /* the spill record being built (spill_begin) */
     tm_verify_summary sum;
 };
 
@@ -172,6 +173,7 @@ void tm_verify_close(tm_verify *v)
     free(v->late);
     tm_batch_close(v->decoder);
     tm_buf_free(&v->src);
+    tm_buf_free(&v->spill);
     free(v);
 }
 
@@ -214,14 +216,48 @@ static size_t bucket_of(const tm_verify *v, const char *key, size_t key_len)
     return tm_hash64(key, key_len, BUCKET_SEED) % v->n_buckets;
 }
 
-static bool put(FILE *f, const void *p, size_t n)
+/* A spill record is built whole in v->spill, then written with one fwrite:
+ * a call per field cost more than the fields' bytes (about 900
+ * instructions a record in six or seven calls). */
+static tm_buf *spill_begin(tm_verify *v)
 {
-    return n == 0 || fwrite(p, 1, n, f) == n;
+    tm_buf_reset(&v->spill);
+    return &v->spill;
+}
+
+static void spill_put(tm_buf *r, const void *p, size_t n)
+{
+    tm_buf_append(r, p, n);
+}
+
+static int spill_end(tm_verify *v, FILE *f)
+{
+    return fwrite(v->spill.data, 1, v->spill.len, f) == v->spill.len ? TM_OK : TM_EIO;
+}
+
+/* rec's source, <topic>/<partition>/<offset> as the late output's
+ * tidemark.source header writes it, into b: built by hand, as snprintf
+ * for every input record cost about 1,400 instructions. */
+static void put_source(tm_buf *b, const tm_record *rec)
+{
+    tm_buf_reset(b);
+    tm_buf_puts(b, rec->topic);
+    tm_buf_putc(b, '/');
+    tm_buf_put_i64(b, rec->partition);
+    tm_buf_putc(b, '/');
+    tm_buf_put_i64(b, rec->offset);
 }
 
 static bool get(FILE *f, void *p, size_t n)
 {
     return n == 0 || fread(p, 1, n, f) == n;
+}
+
+/* Copies n bytes from p to out; returns the bytes after them. */
+static const unsigned char *take(const unsigned char *p, void *out, size_t n)
+{
+    memcpy(out, p, n);
+    return p + n;
 }
 
 int tm_verify_input(tm_verify *v, const tm_record *rec)
@@ -240,20 +276,28 @@ int tm_verify_input(tm_verify *v, const tm_record *rec)
      * a session into one (verify.h). */
     if (ev.t < v->from - v->pad || ev.t >= v->to + v->pad)
         return TM_OK;
-    tm_buf_reset(&v->src);
-    tm_buf_printf(&v->src, "%s/%d/%lld", rec->topic, (int)rec->partition, (long long)rec->offset);
-    tm_buf_putc(&v->src, 0);
-    const char *src = v->src.data;
-    uint8_t late = v->n_late && bsearch(&src, v->late, v->n_late, sizeof *v->late, cmp_str);
-    FILE *f = v->in_runs[bucket_of(v, ev.key, ev.key_len)];
-    size_t src_len = v->src.len - 1;
-    bool ok = put(f, &late, 1) && put(f, &rec->partition, sizeof rec->partition) &&
-              put(f, &ev.key_len, sizeof ev.key_len) && put(f, &ev.t, sizeof ev.t) &&
-              put(f, &ev.dedup, sizeof ev.dedup) &&
-              put(f, ev.values, v->cfg->n_aggs * sizeof *ev.values) && put(f, ev.key, ev.key_len);
-    if (ok && late)
-        ok = put(f, &src_len, sizeof src_len) && put(f, src, src_len);
-    return ok ? TM_OK : TM_EIO;
+    /* The source is needed only to look it up among the late ones: with
+     * none, no record is late. */
+    uint8_t late = 0;
+    if (v->n_late) {
+        put_source(&v->src, rec);
+        const char *src = v->src.data;
+        late = bsearch(&src, v->late, v->n_late, sizeof *v->late, cmp_str) != NULL;
+    }
+    tm_buf *r = spill_begin(v);
+    spill_put(r, &late, 1);
+    spill_put(r, &rec->partition, sizeof rec->partition);
+    spill_put(r, &ev.key_len, sizeof ev.key_len);
+    spill_put(r, &ev.t, sizeof ev.t);
+    spill_put(r, &ev.dedup, sizeof ev.dedup);
+    spill_put(r, ev.values, v->cfg->n_aggs * sizeof *ev.values);
+    spill_put(r, ev.key, ev.key_len);
+    if (late) {
+        size_t src_len = v->src.len;
+        spill_put(r, &src_len, sizeof src_len);
+        spill_put(r, v->src.data, src_len);
+    }
+    return spill_end(v, v->in_runs[bucket_of(v, ev.key, ev.key_len)]);
 }
 
 int tm_verify_output(tm_verify *v, int32_t partition, const char *key, size_t key_len,
@@ -263,12 +307,15 @@ int tm_verify_output(tm_verify *v, int32_t partition, const char *key, size_t ke
     const char *at = key ? last_at(key, key_len) : NULL;
     if (!at)
         return TM_OK;
-    FILE *f = v->out_runs[bucket_of(v, key, (size_t)(at - key))];
     size_t vlen = value ? value_len : SIZE_MAX;
-    bool ok = put(f, &partition, sizeof partition) && put(f, &key_len, sizeof key_len) &&
-              put(f, &vlen, sizeof vlen) && put(f, key, key_len) &&
-              (!value || put(f, value, value_len));
-    return ok ? TM_OK : TM_EIO;
+    tm_buf *r = spill_begin(v);
+    spill_put(r, &partition, sizeof partition);
+    spill_put(r, &key_len, sizeof key_len);
+    spill_put(r, &vlen, sizeof vlen);
+    spill_put(r, key, key_len);
+    if (value)
+        spill_put(r, value, value_len);
+    return spill_end(v, v->out_runs[bucket_of(v, key, (size_t)(at - key))]);
 }
 
 /* ---- one bucket ---- */
@@ -411,6 +458,9 @@ static int32_t home_of(const bucket *bk, const char *key, size_t len)
 static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, char *errstr,
                       size_t errlen)
 {
+    /* Without late records there are no late dedup keys to collect. */
+    if (!full && bk->v->n_late == 0)
+        return TM_OK;
     const tm_config *cfg = bk->v->cfg;
     double *values = tm_xcalloc(cfg->n_aggs ? cfg->n_aggs : 1, sizeof *values);
     char *key = NULL;
@@ -418,15 +468,25 @@ static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, cha
     tm_batch_event ev = {.values = values};
     uint8_t late;
     int32_t partition;
+    /* The fixed-size head of a record is read with one fread, then taken
+     * apart: a call per field cost more than the bytes. */
+    size_t head_len = sizeof late + sizeof partition + sizeof ev.key_len + sizeof ev.t +
+                      sizeof ev.dedup + cfg->n_aggs * sizeof *values;
+    unsigned char *head = tm_xmalloc(head_len);
+    size_t got = 0;
     int rc = TM_OK;
     if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0)
         rc = spill_error(errstr, errlen, "input");
-    while (rc == TM_OK && fread(&late, 1, 1, f) == 1) {
-        bool ok = get(f, &partition, sizeof partition) && get(f, &ev.key_len, sizeof ev.key_len) &&
-                  get(f, &ev.t, sizeof ev.t) && get(f, &ev.dedup, sizeof ev.dedup) &&
-                  get(f, values, cfg->n_aggs * sizeof *values);
-        key = ok ? tm_grow(key, &key_cap, ev.key_len + 1, 1) : key;
-        ok = ok && get(f, key, ev.key_len);
+    while (rc == TM_OK && (got = fread(head, 1, head_len, f)) == head_len) {
+        const unsigned char *p = head;
+        p = take(p, &late, sizeof late);
+        p = take(p, &partition, sizeof partition);
+        p = take(p, &ev.key_len, sizeof ev.key_len);
+        p = take(p, &ev.t, sizeof ev.t);
+        p = take(p, &ev.dedup, sizeof ev.dedup);
+        take(p, values, cfg->n_aggs * sizeof *values);
+        key = tm_grow(key, &key_cap, ev.key_len + 1, 1);
+        bool ok = get(f, key, ev.key_len);
         ev.key = key;
         size_t src_len = 0;
         if (ok && late && !full) {
@@ -456,10 +516,13 @@ static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, cha
         if (!late && !repeats_late(bk, &ev))
             tm_batch_add_event(nolate, &ev);
     }
-    if (rc == TM_OK && ferror(f))
+    /* A record cut short in its head is a broken spill, as one cut short
+     * further on is. */
+    if (rc == TM_OK && (ferror(f) || (got != 0 && got != head_len)))
         rc = spill_error(errstr, errlen, "input");
     if (!full && bk->n_late_hashes)
         qsort(bk->late_hashes, bk->n_late_hashes, sizeof *bk->late_hashes, cmp_hash);
+    free(head);
     free(key);
     free(values);
     return rc;
