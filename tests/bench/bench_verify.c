@@ -41,6 +41,7 @@
 
 #include <ftw.h>
 #include <inttypes.h>
+#include <librdkafka/rdkafka.h>
 #include <malloc.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,17 +50,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "batch.h"
+#include "broker.h"
 #include "buf.h"
 #include "config.h"
 #include "emissions.h"
 #include "generator.h"
 #include "num.h"
 #include "output.h"
+#include "proc.h"
 #include "support.h"
 #include "verify.h"
+
+#ifndef TIDEMARK_BINARY_PATH
+#define TIDEMARK_BINARY_PATH ""
+#endif
+#ifndef TIDEMARK_TEST_BROKER_PATH
+#define TIDEMARK_TEST_BROKER_PATH ""
+#endif
 
 /* The demo pipeline's figures, in CONFIG_JSON too. */
 #define PARTITIONS 4
@@ -86,7 +98,7 @@
     "{\"name\":\"max_amount\",\"op\":\"max\",\"pointer\":\"/amount\"}],"                           \
     "\"dedup\":{\"enabled\":true},"                                                                \
     "\"clock_skew\":{\"max_ahead_ms\":60000,\"action\":\"clamp\"},"                                \
-    "\"output\":{\"topic\":\"gmv\"}}"
+    "\"output\":{\"topic\":\"gmv\",\"late_topic\":\"bench-late\"}%s}"
 
 typedef struct options {
     size_t records;
@@ -94,6 +106,7 @@ typedef struct options {
     size_t buckets;
     int runs;
     bool sessions;
+    bool end_to_end;
 } options;
 
 /* Strings kept end to end in one buffer, each NUL-terminated; an offset
@@ -431,12 +444,16 @@ static void check(const options *opt, const workload *w, const outcome *o, uint6
 
 static options parse_options(int argc, char **argv)
 {
-    options o = {1000000, 10000, 64, 3, false};
+    options o = {1000000, 10000, 64, 3, false, false};
     for (int i = 1; i < argc; i++) {
         int64_t v = 0;
         if (strcmp(argv[i], "--window") == 0 && i + 1 < argc &&
             (strcmp(argv[i + 1], "session") == 0 || strcmp(argv[i + 1], "tumbling") == 0)) {
             o.sessions = strcmp(argv[++i], "session") == 0;
+            continue;
+        }
+        if (strcmp(argv[i], "--end-to-end") == 0) {
+            o.end_to_end = true;
             continue;
         }
         if (i + 1 < argc && tm_parse_i64(argv[i + 1], &v) == 0 && v > 0 && v <= INT32_MAX) {
@@ -455,42 +472,27 @@ static options parse_options(int argc, char **argv)
         }
     usage:
         fprintf(stderr, "usage: bench_verify [--records N] [--keys N] [--buckets N] [--runs N] "
-                        "[--window tumbling|session]\n");
+                        "[--window tumbling|session] [--end-to-end]\n");
         exit(2);
     }
     return o;
 }
 
-int main(int argc, char **argv)
+/* ---- in process ---- */
+
+static void in_process(const options *o, const tm_config *cfg, const workload *w)
 {
-    options o = parse_options(argc, argv);
-    tm_bench_start("bench_verify", false);
-    char json[2048];
-    snprintf(json, sizeof json, CONFIG_JSON,
-             o.sessions ? "{\"type\":\"session\",\"gap_ms\":5000}"
-                        : "{\"type\":\"tumbling\",\"size_ms\":60000}");
-    tm_config *cfg = tm_test_config(json);
-    workload w = generate(&o, cfg);
-    /* The batches that made the output topic are freed but their pages
-     * still resident: a child would reuse them, and its growth would not
-     * show. */
-    malloc_trim(0);
-    printf("bench_verify: %zu input records, %d keys, %s, %zu buckets; %zu late, %zu output "
-           "records (%zu windows, %zu damaged)\n",
-           w.n, o.keys, o.sessions ? "sessions (gap 5 s)" : "tumbling 60 s", o.buckets, w.late.n,
-           w.out_keys.n, w.windows, w.damaged);
-    fflush(stdout);
-    measure_ctx m = {cfg, &w, o.buckets};
-    double *secs = tm_xcalloc(3 * (size_t)o.runs, sizeof *secs);
-    double *intake = secs, *finish = secs + o.runs, *total = secs + 2 * o.runs;
+    measure_ctx m = {cfg, w, o->buckets};
+    double *secs = tm_xcalloc(3 * (size_t)o->runs, sizeof *secs);
+    double *intake = secs, *finish = secs + o->runs, *total = secs + 2 * o->runs;
     outcome first = {0};
     long max_peak = 0, max_growth = 0;
     uint64_t missed = 0;
-    for (int i = 0; i < o.runs; i++) {
+    for (int i = 0; i < o->runs; i++) {
         tm_bench_check_interrupt();
         outcome r;
         tm_bench_in_child(run_verify, &m, &r, sizeof r);
-        check(&o, &w, &r, &missed);
+        check(o, w, &r, &missed);
         intake[i] = r.intake_s;
         finish[i] = r.finish_s;
         total[i] = r.intake_s + r.finish_s;
@@ -503,16 +505,215 @@ int main(int argc, char **argv)
     printf("verdicts: %" PRIu64 " windows, %" PRIu64 " equal, %" PRIu64 " explained, %" PRIu64
            " unexplained (%zu damaged, %" PRIu64 " of them not found); %" PRIu64 " dead letters\n",
            first.sum.windows, first.sum.equal, first.sum.explained, first.sum.unexplained,
-           w.damaged, missed, first.sum.dead_letters);
-    printf("input records/s over %d runs:\n", o.runs);
-    print_rate("intake", intake, o.runs, w.n);
-    print_rate("finish", finish, o.runs, w.n);
-    print_rate("total", total, o.runs, w.n);
+           w->damaged, missed, first.sum.dead_letters);
+    printf("input records/s over %d runs:\n", o->runs);
+    print_rate("intake", intake, o->runs, w->n);
+    print_rate("finish", finish, o->runs, w->n);
+    print_rate("total", total, o->runs, w->n);
     printf("memory: peak RSS %.1f MiB (ru_maxrss, the generated records included), growth over "
            "the run +%.1f MiB; spill %.1f MiB on disk\n",
            (double)max_peak / 1024.0, (double)max_growth / 1024.0,
            (double)first.spill_bytes / (1024.0 * 1024.0));
     free(secs);
+}
+
+/* ---- end to end: `tidemark verify` on the test broker ---- */
+
+static const char *path_of(const char *env, const char *built)
+{
+    const char *p = getenv(env);
+    p = p && *p ? p : built;
+    if (!*p || access(p, X_OK) != 0)
+        tm_bench_fail("no executable at '%s': set %s or build it", p, env);
+    return p;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    uint64_t *failed = opaque;
+    *failed += m->err != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* One record (value NULL: a tombstone; source non-NULL: the late
+ * output's header), waiting while the producer's queue is full. */
+static void produce(rd_kafka_t *rk, const char *topic, int32_t partition, const char *key,
+                    size_t key_len, const char *value, size_t value_len, int64_t ts,
+                    const char *source)
+{
+    for (;;) {
+        rd_kafka_resp_err_t err =
+            source ? rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                       RD_KAFKA_V_VALUE((void *)value, value_len),
+                                       RD_KAFKA_V_TIMESTAMP(ts),
+                                       RD_KAFKA_V_HEADER("tidemark.source", source, -1),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)
+                   : rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                       RD_KAFKA_V_KEY((void *)key, key_len),
+                                       RD_KAFKA_V_VALUE((void *)value, value_len),
+                                       RD_KAFKA_V_TIMESTAMP(ts),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            tm_bench_fail("produce to %s: %s", topic, rd_kafka_err2str(err));
+        rd_kafka_poll(rk, 10);
+    }
+}
+
+/* The late output, the input and the output topic, as the live service
+ * would have left them (fresh topics: input offsets are the workload's). */
+static void preload(const char *bootstrap, const workload *w)
+{
+    char err[512];
+    uint64_t failed = 0;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *props[] = {"bootstrap.servers",
+                           bootstrap,
+                           "enable.idempotence",
+                           "true",
+                           "linger.ms",
+                           "20",
+                           "log_level",
+                           "3",
+                           NULL};
+    for (size_t i = 0; props[i]; i += 2)
+        if (rd_kafka_conf_set(conf, props[i], props[i + 1], err, sizeof err) != RD_KAFKA_CONF_OK)
+            tm_bench_fail("librdkafka: %s", err);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, &failed);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk)
+        tm_bench_fail("rd_kafka_new: %s", err);
+    static const char late_value[] = "{}"; /* verify reads the header alone */
+    for (size_t i = 0; i < w->late.n; i++)
+        produce(rk, "bench-late", 0, NULL, 0, late_value, sizeof late_value - 1, 0,
+                strings_get(&w->late, i));
+    for (size_t i = 0; i < w->n; i++) {
+        const tm_record *r = &w->records[i];
+        produce(rk, r->topic, r->partition, NULL, 0, r->value, r->value_len, r->ts, NULL);
+    }
+    for (size_t i = 0; i < w->out_keys.n; i++)
+        produce(rk, "gmv", 0, strings_get(&w->out_keys, i), w->out_keys.len[i],
+                strings_get(&w->out_values, i), w->out_values.len[i], 0, NULL);
+    rd_kafka_flush(rk, 600000);
+    if (rd_kafka_outq_len(rk) != 0 || failed)
+        tm_bench_fail("preload: %d records not delivered, %" PRIu64 " failed",
+                      rd_kafka_outq_len(rk), failed);
+    rd_kafka_destroy(rk);
+}
+
+/* A number after "<name>": in the JSON report in the file at path. */
+static uint64_t report_number(const char *path, const char *name)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        tm_bench_fail("cannot read %s", path);
+    char line[4096], key[64];
+    snprintf(key, sizeof key, "\"%s\":", name);
+    uint64_t v = UINT64_MAX;
+    while (v == UINT64_MAX && fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, key);
+        if (p)
+            v = strtoull(p + strlen(key), NULL, 10);
+    }
+    fclose(f);
+    if (v == UINT64_MAX)
+        tm_bench_fail("no %s in the report %s", name, path);
+    return v;
+}
+
+/* How often the end-to-end run reads verify's VmHWM. */
+#define RSS_POLL_MS 10
+
+/* tidemark verify over the workload preloaded into the test broker: its
+ * wall time from spawn to exit, its CPU and its peak RSS. */
+static void end_to_end(const options *o, const char *window, const workload *w)
+{
+    const char *bin = path_of("TIDEMARK_BINARY", TIDEMARK_BINARY_PATH);
+    setenv("TIDEMARK_TEST_BROKER", path_of("TIDEMARK_TEST_BROKER", TIDEMARK_TEST_BROKER_PATH),
+           1); /* for tests/support/broker.c */
+    char log[600], config[600], report[600];
+    snprintf(log, sizeof log, "%s/broker.log", tm_bench_dir());
+    const char *args[] = {"--topic", "orders:4",     "--topic", "gmv:1",
+                          "--topic", "bench-late:1", NULL};
+    tm_test_broker *b = tm_test_broker_start(args, log);
+    int64_t t0 = tm_bench_now_ns();
+    preload(tm_test_broker_bootstrap(b), w);
+    printf("end to end: preloaded %zu records in %.1f s\n", w->n + w->late.n + w->out_keys.n,
+           (double)(tm_bench_now_ns() - t0) / 1e9);
+    snprintf(config, sizeof config, "%s/verify.json", tm_bench_dir());
+    char kafka[512], json[4096];
+    snprintf(kafka, sizeof kafka, ",\"kafka\":{\"bootstrap.servers\":\"%s\"}",
+             tm_test_broker_bootstrap(b));
+    snprintf(json, sizeof json, CONFIG_JSON, window, kafka);
+    FILE *f = fopen(config, "w");
+    if (!f || fputs(json, f) < 0 || fclose(f) != 0)
+        tm_bench_fail("cannot write %s", config);
+    char from[32], to[32];
+    snprintf(from, sizeof from, "%" PRId64, w->from);
+    snprintf(to, sizeof to, "%" PRId64, w->to);
+    snprintf(report, sizeof report, "%s/verify.log", tm_bench_dir());
+    char *argv[] = {(char *)bin, "verify", "--config", config,   "--from",
+                    from,        "--to",   to,         "--json", NULL};
+    const tm_proc_io io = {.log_path = report};
+    t0 = tm_bench_now_ns();
+    pid_t pid = tm_proc_spawn(argv, &io);
+    /* Its peak RSS, polled: the children's ru_maxrss would be ours, as
+     * the child shared our memory until its exec. VmHWM only grows, so
+     * the last reading misses at most the last poll interval. */
+    int status = 0;
+    long hwm_kib = 0;
+    while (!tm_proc_wait(pid, RSS_POLL_MS, &status)) {
+        long kib = tm_bench_pid_status_kib(pid, "VmHWM");
+        hwm_kib = kib > hwm_kib ? kib : hwm_kib;
+        if (tm_bench_now_ns() - t0 > (int64_t)3600 * 1000000000)
+            tm_bench_fail("tidemark verify did not finish within an hour (%s)", report);
+    }
+    double secs = (double)(tm_bench_now_ns() - t0) / 1e9;
+    /* Its CPU: the only child reaped so far. */
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    /* Exit 1: the damaged windows are unexplained, as they must be. */
+    uint64_t input = report_number(report, "input_records");
+    uint64_t unexplained = report_number(report, "unexplained");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 || input != w->n ||
+        unexplained > w->damaged || (!o->sessions && unexplained != w->damaged))
+        tm_bench_fail("tidemark verify: %s, %" PRIu64 " input records (%zu), %" PRIu64
+                      " unexplained (%zu damaged); see %s",
+                      tm_proc_status_str(status), input, w->n, unexplained, w->damaged, report);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("end to end: tidemark verify read %zu records and judged them in %.2f s: %.0f input "
+           "records/s; CPU %.2f s (%.0f input records per CPU second); max RSS %.1f MiB\n",
+           w->n + w->late.n + w->out_keys.n, secs, (double)w->n / secs, cpu, (double)w->n / cpu,
+           (double)hwm_kib / 1024.0);
+    tm_test_broker_stop(b);
+}
+
+int main(int argc, char **argv)
+{
+    options o = parse_options(argc, argv);
+    tm_bench_start("bench_verify", false);
+    const char *window = o.sessions ? "{\"type\":\"session\",\"gap_ms\":5000}"
+                                    : "{\"type\":\"tumbling\",\"size_ms\":60000}";
+    char json[2048];
+    snprintf(json, sizeof json, CONFIG_JSON, window, "");
+    tm_config *cfg = tm_test_config(json);
+    workload w = generate(&o, cfg);
+    /* The batches that made the output topic are freed but their pages
+     * still resident: a child would reuse them, and its growth would not
+     * show. */
+    malloc_trim(0);
+    printf("bench_verify: %zu input records, %d keys, %s, %zu buckets; %zu late, %zu output "
+           "records (%zu windows, %zu damaged)\n",
+           w.n, o.keys, o.sessions ? "sessions (gap 5 s)" : "tumbling 60 s", o.buckets, w.late.n,
+           w.out_keys.n, w.windows, w.damaged);
+    fflush(stdout);
+    if (o.end_to_end)
+        end_to_end(&o, window, &w);
+    else
+        in_process(&o, cfg, &w);
     workload_free(&w);
     tm_config_free(cfg);
     return 0;

@@ -120,11 +120,13 @@ int64_t tm_bench_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-long tm_bench_status_kib(const char *field)
+long tm_bench_pid_status_kib(pid_t pid, const char *field)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
     if (!f)
-        tm_bench_fail("cannot read /proc/self/status: %s", strerror(errno));
+        return -1;
     char line[256];
     long v = -1;
     size_t n = strlen(field);
@@ -132,6 +134,12 @@ long tm_bench_status_kib(const char *field)
         if (strncmp(line, field, n) == 0 && line[n] == ':')
             v = strtol(line + n + 1, NULL, 10);
     fclose(f);
+    return v;
+}
+
+long tm_bench_status_kib(const char *field)
+{
+    long v = tm_bench_pid_status_kib(getpid(), field);
     if (v < 0)
         tm_bench_fail("no %s in /proc/self/status", field);
     return v;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * Starts a benchmark called name (its messages' prefix): creates the
@@ -46,6 +47,10 @@ int64_t tm_bench_now_ns(void);
 /* A "<field>: <n> kB" line of /proc/self/status (VmRSS, VmHWM...), in KiB.
  * Fails if it cannot be read. */
 long tm_bench_status_kib(const char *field);
+
+/* The same of process pid, or -1 when it cannot be read (the process is
+ * gone, or a zombie without memory). */
+long tm_bench_pid_status_kib(pid_t pid, const char *field);
 
 /*
  * Runs fn(ctx, out) in a forked child and copies its out_size bytes of
