@@ -36,6 +36,13 @@
  * included) and its growth over the run (VmHWM less the VmRSS at the start;
  * the parent's free pages are returned first, malloc_trim, so the child's
  * allocations show).
+ *
+ * --end-to-end, instead: the test broker started (TIDEMARK_TEST_BROKER)
+ * with the workload preloaded (late output with its tidemark.source
+ * headers, the input on 4 partitions, the output topic), then `tidemark
+ * verify --json` (TIDEMARK_BINARY; 64 buckets, its default) over the
+ * range: input records/s from its start to its exit, its CPU time and its
+ * peak RSS. Its exit must be 1 with the damaged windows unexplained.
  */
 #define _GNU_SOURCE /* nftw, malloc_trim */
 
