@@ -21,9 +21,12 @@
  * merges them (and a too-late record can bridge two sessions in E only).
  * So when a key's sessions in T add up (counts and sums added, min and max
  * combined, avg through its sum) to its sessions in E or in B, every
- * differing session of the key is explained; otherwise they are judged
- * one by one as above. The key's windows are those inside the range, so a
- * session split across a bound of the range can still show as
+ * differing session of the key is explained; otherwise every one is
+ * unexplained. One by one they cannot be judged: without a late record a
+ * batch session can start later (B's start is not E's), so B's session
+ * would have no E or T window to be judged with, and a table that lost it
+ * would pass as explained. The key's windows are those inside the range,
+ * so a session split across a bound of the range can still show as
  * unexplained.
  *
  * Bounded memory: input events are decoded as they come (tm_batch_decode)

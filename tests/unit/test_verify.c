@@ -234,3 +234,28 @@ Test(verify, sessions_split_live_are_judged_per_key)
     tm_verify_close(v);
     tm_config_free(cfg);
 }
+
+Test(verify, a_lost_session_is_unexplained_though_a_late_record_moved_its_batch_start)
+{
+    tm_config *cfg = config_with("{\"type\":\"session\",\"gap_ms\":15}", "", "");
+    tm_verify *v;
+    char err[256];
+    cr_assert_eq(tm_verify_open(&v, cfg, 0, 1000, "/tmp", 2, err, sizeof err), 0, "%s", err);
+    tm_verify_late(v, "in/0/0", 6);
+    /* E: [0, 35) with the too-late record at 0; B: [12, 35) without it. */
+    input(v, 0, "x", 0, 1); /* too late live */
+    input(v, 1, "x", 12, 2);
+    input(v, 2, "x", 20, 3);
+    /* Live wrote B's session, then the table lost it (a tombstone). Judged
+     * one window at a time, E's [0, 35) (absent from B and T alike) would
+     * pass as explained and B's [12, 35) would never be judged. */
+    output_end(v, "x", 12, 35, 2, 5);
+    output(v, "x", 12, 0, 0);
+    seen s = {0};
+    tm_verify_summary sum = finish(v, &s);
+    cr_assert_eq(sum.windows, 1u);
+    cr_assert_eq(sum.unexplained, 1u, "%s", s.n ? s.lines[0] : "");
+    cr_assert_str_eq(s.lines[0], "x@0 unexplained E3/6 T- late=in/0/0");
+    tm_verify_close(v);
+    tm_config_free(cfg);
+}
