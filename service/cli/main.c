@@ -85,6 +85,9 @@ static void usage(FILE *f)
           "      (its end + allowed_lateness_ms + max_out_of_orderness_ms + 5 min has\n"
           "      passed); --push-gateway: POST the figures to a Prometheus Pushgateway\n"
           "      (a failed push is reported on stderr; the exit status stays the verdict's)\n"
+          "      --buckets N (verify and backfill; default 64, at most 16384): the spill\n"
+          "      files; memory holds one bucket (about 1/N of the range's records) at a\n"
+          "      time, so raise it for ranges of many millions of records\n"
           "  backfill --config FILE --from T1 --to T2 [--dry-run] [--force] [--json]\n"
           "           [--set KEY=VALUE]...\n"
           "      correct the output topic over [T1, T2): compare as verify does, then\n"
@@ -120,6 +123,7 @@ typedef struct cli_args {
     const char *from, *to;   /* verify, backfill */
     bool json;               /* verify, backfill */
     const char *gateway;     /* verify --push-gateway */
+    const char *buckets;     /* verify, backfill */
     bool last_hour;          /* verify --last-closed-hour */
     bool force, dry_run;     /* backfill */
     bool yes;                /* reset */
@@ -184,6 +188,8 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_args *a)
             dst = &a->to;
         else if (verify_only && strcmp(opt, "--push-gateway") == 0)
             dst = &a->gateway;
+        else if (verify && strcmp(opt, "--buckets") == 0)
+            dst = &a->buckets;
         else if (strcmp(opt, "--set") == 0)
             dst = &a->overrides[a->n_overrides++];
         if (!dst) {
@@ -506,6 +512,14 @@ static int range_command(const char *cmd, int argc, char **argv, cli_args *a, tm
     if (!a->last_hour && (!time_option(cmd, "--from", a->from, &opt->from) ||
                           !time_option(cmd, "--to", a->to, &opt->to)))
         return EXIT_USAGE;
+    int64_t buckets = 0;
+    if (a->buckets && (tm_parse_i64(a->buckets, &buckets) != 0 || buckets < 1 ||
+                       buckets > TM_VERIFY_MAX_BUCKETS)) {
+        fprintf(stderr, "tidemark %s: --buckets: expected 1 to %d, got '%s'\n", cmd,
+                TM_VERIFY_MAX_BUCKETS, a->buckets);
+        return EXIT_USAGE;
+    }
+    opt->buckets = (size_t)buckets;
     if (!a->last_hour && opt->from >= opt->to) {
         fprintf(stderr, "tidemark %s: --from must be before --to\n", cmd);
         return EXIT_USAGE;

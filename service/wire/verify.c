@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -108,6 +109,28 @@ static FILE *open_run(const char *dir, const char *kind, size_t i, char *errstr,
     return f;
 }
 
+/* Makes room for the spill files: two per bucket, and a margin for what
+ * the process has open besides (Kafka's sockets, stdio). */
+static int fit_open_files(size_t n_buckets, char *errstr, size_t errlen)
+{
+    rlim_t need = (rlim_t)(2 * n_buckets + 256);
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY ||
+        lim.rlim_cur >= need)
+        return TM_OK;
+    if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < need)
+        return tm_seterr(errstr, errlen, TM_ECONFIG,
+                         "%zu spill buckets need %llu open files, and the limit is %llu "
+                         "(ulimit -n): use fewer buckets",
+                         n_buckets, (unsigned long long)need, (unsigned long long)lim.rlim_max);
+    lim.rlim_cur = need;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return tm_seterr(errstr, errlen, TM_ECONFIG,
+                         "%zu spill buckets need %llu open files: raising the limit failed: %s",
+                         n_buckets, (unsigned long long)need, strerror(errno));
+    return TM_OK;
+}
+
 int tm_verify_open(tm_verify **out, const tm_config *cfg, int64_t from, int64_t to,
                    const char *tmp_dir, size_t n_buckets, char *errstr, size_t errlen)
 {
@@ -117,7 +140,9 @@ int tm_verify_open(tm_verify **out, const tm_config *cfg, int64_t from, int64_t 
     v->to = to;
     v->pad = tm_verify_pad(cfg);
     v->n_buckets = n_buckets ? n_buckets : 1;
-    int rc = tm_batch_open(&v->decoder, cfg, errstr, errlen);
+    int rc = fit_open_files(v->n_buckets, errstr, errlen);
+    if (rc == TM_OK)
+        rc = tm_batch_open(&v->decoder, cfg, errstr, errlen);
     if (rc < 0) {
         tm_verify_close(v);
         return rc;

@@ -59,9 +59,14 @@ typedef struct tm_verify tm_verify;
 int64_t tm_verify_pad(const tm_config *cfg);
 int64_t tm_verify_read_from(const tm_config *cfg, int64_t from);
 
+/* The most spill buckets: two open files each. */
+#define TM_VERIFY_MAX_BUCKETS 16384
+
 /* Creates a verification of cfg (borrowed) over [from, to) with n_buckets
- * spill files in a new directory under tmp_dir. Returns 0 or a negative
- * tm_err with a message. */
+ * (at most TM_VERIFY_MAX_BUCKETS) buckets of spill files in a new
+ * directory under tmp_dir. The soft limit of open files is raised (up to
+ * the hard one) when two per bucket do not fit under it. Returns 0 or a
+ * negative tm_err with a message (TM_ECONFIG: the limit is too low). */
 int tm_verify_open(tm_verify **out, const tm_config *cfg, int64_t from, int64_t to,
                    const char *tmp_dir, size_t n_buckets, char *errstr, size_t errlen);
 

@@ -229,6 +229,31 @@ Test(cli, verify_range_and_push_gateway_options_exit_2)
     cr_assert(strstr(r.err, "unknown option '--last-closed-hour'"), "%s", r.err);
 }
 
+Test(cli, backfill_and_verify_check_their_options)
+{
+    /* Both take the spill bucket count, checked before anything is read. */
+    const char *const cmds[] = {"verify", "backfill"};
+    for (size_t i = 0; i < 2; i++) {
+        run_result r = run((const char *[]){cmds[i], "--config", cfg_path, "--from", "0", "--to",
+                                            "1000", "--buckets", "0", NULL});
+        cr_assert_eq(r.status, 2);
+        cr_assert(strstr(r.err, "--buckets: expected 1 to 16384, got '0'"), "%s", r.err);
+    }
+    /* backfill's range is needed and ordered; --force and --dry-run take
+     * no value, and verify has neither. */
+    run_result r = run((const char *[]){"backfill", "--config", cfg_path, "--from", "0", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--to is required"), "%s", r.err);
+    r = run((const char *[]){"backfill", "--config", cfg_path, "--from", "10", "--to", "5",
+                             "--force", "--dry-run", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "tidemark backfill: --from must be before --to"), "%s", r.err);
+    r = run((const char *[]){"verify", "--config", cfg_path, "--from", "0", "--to", "5",
+                             "--dry-run", NULL});
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "unknown option '--dry-run'"), "%s", r.err);
+}
+
 Test(cli, bad_config_names_the_key_and_exits_2)
 {
     write_file(in_path, "");

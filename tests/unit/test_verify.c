@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "alloc.h"
 #include "config.h"
 #include "emissions.h"
+#include "err.h"
 #include "verify.h"
 
 #define CONFIG                                                                                     \
@@ -257,5 +259,36 @@ Test(verify, a_lost_session_is_unexplained_though_a_late_record_moved_its_batch_
     cr_assert_eq(sum.unexplained, 1u, "%s", s.n ? s.lines[0] : "");
     cr_assert_str_eq(s.lines[0], "x@0 unexplained E3/6 T- late=in/0/0");
     tm_verify_close(v);
+    tm_config_free(cfg);
+}
+
+Test(verify, many_buckets_raise_the_open_file_limit)
+{
+    tm_config *cfg = tm_test_config(CONFIG);
+    struct rlimit lim;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    /* A soft limit too low for 600 buckets, raised by tm_verify_open. */
+    cr_assert(lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= 1500, "hard limit %llu",
+              (unsigned long long)lim.rlim_max);
+    struct rlimit low = {.rlim_cur = 512, .rlim_max = lim.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    tm_verify *v;
+    char err[256];
+    cr_assert_eq(tm_verify_open(&v, cfg, 0, 300, "/tmp", 600, err, sizeof err), 0, "%s", err);
+    input(v, 0, "x", 10, 1);
+    output(v, "x", 0, 1, 1);
+    seen s = {0};
+    tm_verify_summary sum = finish(v, &s);
+    cr_assert_eq(sum.equal, 1u);
+    tm_verify_close(v);
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &low), 0);
+    cr_assert_geq(low.rlim_cur, 1200u);
+    /* More than the hard limit allows: refused, naming the limit. */
+    if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < 2 * TM_VERIFY_MAX_BUCKETS) {
+        cr_assert_eq(
+            tm_verify_open(&v, cfg, 0, 300, "/tmp", TM_VERIFY_MAX_BUCKETS, err, sizeof err),
+            TM_ECONFIG);
+        cr_assert(strstr(err, "use fewer buckets"), "%s", err);
+    }
     tm_config_free(cfg);
 }
