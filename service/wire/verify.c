@@ -9,7 +9,6 @@
  */
 #include "verify.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "buf.h"
 #include "err.h"
 #include "hash.h"
+#include "json_check.h"
 #include "output.h"
 #include "table.h"
 
@@ -70,6 +70,9 @@ struct tm_verify {
     bool late_sorted;
     tm_buf src;   /* the source of the input record being spilled */
     tm_buf spill; /* the spill record being built (spill_begin) */
+    /* The aggregations' names as the output writes them between quotes
+     * (JSON-escaped), by cfg->aggs index: what an output value holds. */
+    tm_buf *agg_names;
     tm_verify_summary sum;
 };
 
@@ -140,6 +143,14 @@ int tm_verify_open(tm_verify **out, const tm_config *cfg, int64_t from, int64_t 
     v->to = to;
     v->pad = tm_verify_pad(cfg);
     v->n_buckets = n_buckets ? n_buckets : 1;
+    v->agg_names = tm_xcalloc(cfg->n_aggs ? cfg->n_aggs : 1, sizeof *v->agg_names);
+    tm_buf quoted = {0};
+    for (size_t i = 0; i < cfg->n_aggs; i++) {
+        tm_buf_reset(&quoted);
+        tm_buf_put_json_string(&quoted, cfg->aggs[i].name, strlen(cfg->aggs[i].name));
+        tm_buf_append(&v->agg_names[i], quoted.data + 1, quoted.len - 2);
+    }
+    tm_buf_free(&quoted);
     int rc = fit_open_files(v->n_buckets, errstr, errlen);
     if (rc == TM_OK)
         rc = tm_batch_open(&v->decoder, cfg, errstr, errlen);
@@ -197,6 +208,9 @@ void tm_verify_close(tm_verify *v)
         free(v->late[i]);
     free(v->late);
     tm_batch_close(v->decoder);
+    for (size_t i = 0; v->agg_names && i < v->cfg->n_aggs; i++)
+        tm_buf_free(&v->agg_names[i]);
+    free(v->agg_names);
     tm_buf_free(&v->src);
     tm_buf_free(&v->spill);
     free(v);
@@ -362,7 +376,8 @@ typedef struct key_ref {
 typedef struct bucket {
     tm_verify *v;
     win_list e, b, t;
-    tm_table homes; /* of key_home */
+    tm_table homes;            /* of key_home */
+    tm_json_members top, aggs; /* an output value's members, and its aggregates' */
     late_event *late;
     size_t n_late, cap_late;
     tm_dedup_hash *late_hashes; /* of the late events, sorted */
@@ -553,34 +568,57 @@ static int read_input(bucket *bk, FILE *f, tm_batch *full, tm_batch *nolate, cha
     return rc;
 }
 
-static double json_number(const cJSON *o, const char *name, bool *ok)
+/* The member of m named name (its JSON-escaped bytes), or NULL. */
+static const tm_json_member *member_named(const tm_json_members *m, const char *name, size_t len)
 {
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(n)) {
-        *ok = false;
-        return 0;
-    }
-    return n->valuedouble;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].name_len == len && memcmp(m->v[i].name, name, len) == 0)
+            return &m->v[i];
+    return NULL;
+}
+
+/* A member's number as cJSON reads it (strtod), or false for another
+ * type; tm_json_check bounds a number's text. */
+static bool member_number(const tm_json_member *m, double *out)
+{
+    if (!m || m->value_len == 0 || m->value_len > TM_JSON_MAX_NUMBER_LEN ||
+        (m->value[0] != '-' && (m->value[0] < '0' || m->value[0] > '9')))
+        return false;
+    char text[TM_JSON_MAX_NUMBER_LEN + 1];
+    memcpy(text, m->value, m->value_len);
+    text[m->value_len] = 0;
+    *out = strtod(text, NULL);
+    return true;
+}
+
+static bool number_named(const tm_json_members *m, const char *name, double *out)
+{
+    return member_number(member_named(m, name, strlen(name)), out);
 }
 
 /* T's window of one output record: start from the key, the rest from the
- * value (count -1 when it cannot be read). */
-static void read_output_value(const tm_config *cfg, win *w, const char *value, size_t len)
+ * value (count -1 when it cannot be read). The value is tidemark's own
+ * (output.h): the strict check's members are enough, without a tree (a
+ * tree per record was half of a sessions verify's time); aggregation
+ * names are matched in the escaped form the output writes. */
+static void read_output_value(bucket *bk, win *w, const char *value, size_t len)
 {
-    cJSON *doc = cJSON_ParseWithLength(value, len);
-    bool ok = cJSON_IsObject(doc);
-    w->end = ok ? (int64_t)json_number(doc, "window_end", &ok) : 0;
-    w->count = ok ? (int64_t)json_number(doc, "count", &ok) : 0;
-    bool rev_ok = ok;
-    w->revision = rev_ok ? (int64_t)json_number(doc, "revision", &rev_ok) : -1;
-    if (!rev_ok)
-        w->revision = -1;
-    const cJSON *aggs = ok ? cJSON_GetObjectItemCaseSensitive(doc, "aggregates") : NULL;
-    for (size_t i = 0; ok && i < cfg->n_aggs; i++)
-        w->aggs[i] = json_number(aggs, cfg->aggs[i].name, &ok);
-    if (!ok)
-        w->count = -1;
-    cJSON_Delete(doc);
+    const tm_verify *v = bk->v;
+    tm_json_check_result res;
+    double end = 0, count = 0, revision = -1;
+    bool ok = tm_json_check(value, len, &bk->top, &res) == TM_OK && res.first == '{' &&
+              number_named(&bk->top, "window_end", &end) && number_named(&bk->top, "count", &count);
+    if (ok && !number_named(&bk->top, "revision", &revision))
+        revision = -1;
+    const tm_json_member *aggs = ok ? member_named(&bk->top, "aggregates", 10) : NULL;
+    ok = aggs && tm_json_check(aggs->value, aggs->value_len, &bk->aggs, &res) == TM_OK &&
+         res.first == '{';
+    for (size_t i = 0; ok && i < v->cfg->n_aggs; i++)
+        ok = member_number(member_named(&bk->aggs, v->agg_names[i].data, v->agg_names[i].len),
+                           &w->aggs[i]);
+    w->end = (int64_t)end;
+    w->count = ok ? (int64_t)count : -1;
+    w->revision = (int64_t)revision;
 }
 
 static int read_output(bucket *bk, FILE *f, char *errstr, size_t errlen)
@@ -612,7 +650,7 @@ static int read_output(bucket *bk, FILE *f, char *errstr, size_t errlen)
         w->partition = partition;
         w->tombstone = value_len == SIZE_MAX;
         if (!w->tombstone)
-            read_output_value(cfg, w, buf + key_len, value_len);
+            read_output_value(bk, w, buf + key_len, value_len);
     }
     if (rc == TM_OK && ferror(f))
         rc = spill_error(errstr, errlen, "output");
@@ -879,6 +917,8 @@ static void bucket_free(bucket *bk)
             free(h->key);
     }
     tm_table_destroy(&bk->homes);
+    tm_json_members_free(&bk->top);
+    tm_json_members_free(&bk->aggs);
 }
 
 int tm_verify_finish(tm_verify *v, tm_verify_window_fn fn, void *ctx,

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "emissions.h"
 #include "err.h"
+#include "output.h"
 #include "verify.h"
 
 #define CONFIG                                                                                     \
@@ -290,5 +291,45 @@ Test(verify, many_buckets_raise_the_open_file_limit)
             TM_ECONFIG);
         cr_assert(strstr(err, "use fewer buckets"), "%s", err);
     }
+    tm_config_free(cfg);
+}
+
+Test(verify, output_values_are_read_as_written_whatever_the_member_order_or_escapes)
+{
+    /* An aggregation name that the output escapes. */
+    tm_config *cfg = tm_test_config(
+        "{\"application_id\":\"t\",\"input\":{\"topics\":[\"in\"],"
+        "\"event_time\":{\"pointer\":\"/t\",\"format\":\"epoch_ms\"},\"group_by\":\"/k\"},"
+        "\"watermark\":{\"max_out_of_orderness_ms\":0},"
+        "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},\"allowed_lateness_ms\":0,"
+        "\"aggregations\":[{\"name\":\"g\\\"m\\\\\",\"op\":\"sum\",\"pointer\":\"/a\"}],"
+        "\"output\":{\"topic\":\"out\"}}");
+    tm_verify *v;
+    char err[256];
+    cr_assert_eq(tm_verify_open(&v, cfg, 0, 300, "/tmp", 2, err, sizeof err), 0, "%s", err);
+    input(v, 0, "x", 10, 2);
+    input(v, 1, "y", 110, 3);
+    input(v, 2, "z", 210, 4);
+    /* x: as the live service writes it. */
+    double acc = 2;
+    tm_window_result r = {.key = "x", .key_len = 1, .end = 100, .count = 1, .acc = &acc};
+    tm_buf value = {0};
+    tm_output_value(&value, cfg, &r);
+    cr_assert_eq(tm_verify_output(v, 0, "x@0", 3, value.data, value.len), 0);
+    /* y: members in another order, with blanks. */
+    const char *y = "{ \"aggregates\" : {\"g\\\"m\\\\\" : 3.0}, \"count\": 1, \"window_end\": 200,"
+                    " \"revision\": 2, \"window_start\": 100, \"key\": \"y\" }";
+    cr_assert_eq(tm_verify_output(v, 0, "y@100", 5, y, strlen(y)), 0);
+    /* z: a null aggregate (a non-finite sum) cannot be read. */
+    const char *z =
+        "{\"window_end\":300,\"count\":1,\"revision\":0,\"aggregates\":{\"g\\\"m\\\\\":null}}";
+    cr_assert_eq(tm_verify_output(v, 0, "z@200", 5, z, strlen(z)), 0);
+    seen s = {0};
+    tm_verify_summary sum = finish(v, &s);
+    cr_assert_eq(sum.windows, 3u);
+    cr_assert_eq(sum.equal, 2u, "%s", s.n ? s.lines[0] : "");
+    cr_assert_str_eq(s.lines[0], "z@200 unexplained E1/4 T-1/0 late=");
+    tm_buf_free(&value);
+    tm_verify_close(v);
     tm_config_free(cfg);
 }
