@@ -259,18 +259,24 @@ static void print_summary(const planner *p, const tm_verify_summary *s, bool wri
         fprintf(out,
                 "{\"from\":%" PRId64 ",\"to\":%" PRId64 ",\"windows\":%" PRIu64
                 ",\"equal\":%" PRIu64 ",\"explained\":%" PRIu64 ",\"unexplained\":%" PRIu64
-                ",\"revisions\":%" PRIu64 ",\"tombstones\":%" PRIu64
+                ",\"unjudged\":%" PRIu64 ",\"revisions\":%" PRIu64 ",\"tombstones\":%" PRIu64
                 ",\"dry_run\":%s,\"written\":%s}\n",
                 opt->range.from, opt->range.to, s->windows, s->equal, s->explained, s->unexplained,
-                p->revisions, p->tombstones, opt->dry_run ? "true" : "false",
+                s->unjudged, p->revisions, p->tombstones, opt->dry_run ? "true" : "false",
                 written ? "true" : "false");
         return;
     }
     fprintf(out,
             "%" PRIu64 " windows in [%" PRId64 ", %" PRId64 "): %" PRIu64 " equal, %" PRIu64
-            " differ (%" PRIu64 " explained by late records, %" PRIu64 " unexplained)\n",
+            " differ (%" PRIu64 " explained by late records, %" PRIu64 " unexplained, %" PRIu64
+            " unjudged)\n",
             s->windows, opt->range.from, opt->range.to, s->equal, s->windows - s->equal,
-            s->explained, s->unexplained);
+            s->explained, s->unexplained, s->unjudged);
+    if (s->unjudged)
+        fprintf(out,
+                "%" PRIu64 " sessions left as they are: a batch session of their key "
+                "crosses a bound of the range (backfill a wider range to correct them)\n",
+                s->unjudged);
     const char *verb = opt->dry_run ? "would write" : written ? "wrote" : "wrote nothing:";
     if (p->revisions + p->tombstones == 0)
         fprintf(out, "nothing to write: the table holds the batch results\n");

@@ -31,8 +31,10 @@ static void figures(tm_buf *b, const tm_verify_push_run *r)
     const struct {
         const char *verdict;
         uint64_t n;
-    } verdicts[] = {
-        {"equal", s->equal}, {"explained", s->explained}, {"unexplained", s->unexplained}};
+    } verdicts[] = {{"equal", s->equal},
+                    {"explained", s->explained},
+                    {"unexplained", s->unexplained},
+                    {"unjudged", s->unjudged}};
     for (size_t i = 0; i < sizeof verdicts / sizeof *verdicts; i++)
         tm_prom_sample(b, windows, &(tm_prom_label){"verdict", verdicts[i].verdict}, 1,
                        (double)verdicts[i].n);

@@ -169,7 +169,12 @@ static void on_window(void *ctx, const tm_verify_window *w)
     run *r = ctx;
     if (w->verdict == TM_VERIFY_EQUAL)
         return;
-    bool explained = w->verdict == TM_VERIFY_EXPLAINED;
+    /* For people, the verdict padded to one width. */
+    static const char *const label[] = {
+        [TM_VERIFY_EXPLAINED] = "explained  ",
+        [TM_VERIFY_UNEXPLAINED] = "UNEXPLAINED",
+        [TM_VERIFY_UNJUDGED] = "unjudged   ",
+    };
     tm_buf *b = &r->line;
     tm_buf_reset(b);
     if (r->opt->json) {
@@ -191,7 +196,7 @@ static void on_window(void *ctx, const tm_verify_window *w)
         }
         tm_buf_puts(b, "]}");
     } else {
-        tm_buf_printf(b, "%s ", explained ? "explained  " : "UNEXPLAINED");
+        tm_buf_printf(b, "%s ", label[w->verdict]);
         tm_buf_append(b, w->key, w->key_len);
         tm_buf_printf(b, " [%" PRId64 ", %" PRId64 "): expected ", w->start, w->end);
         put_side_text(b, r->cfg, w->has_expected, w->expected_count, w->expected);
@@ -235,19 +240,22 @@ int tm_verify_run(const tm_config *cfg, const tm_verify_options *opt, bool *ok, 
         fprintf(opt->out,
                 "%s],\"from\":%" PRId64 ",\"to\":%" PRId64 ",\"windows\":%" PRIu64
                 ",\"equal\":%" PRIu64 ",\"explained\":%" PRIu64 ",\"unexplained\":%" PRIu64
-                ",\"input_records\":%" PRIu64 ",\"late_records\":%" PRIu64
+                ",\"unjudged\":%" PRIu64 ",\"input_records\":%" PRIu64 ",\"late_records\":%" PRIu64
                 ",\"output_records\":%" PRIu64 ",\"dead_letters\":%" PRIu64
                 ",\"input_complete\":%s}\n",
                 r.divergent ? "\n" : "", opt->from, opt->to, s.windows, s.equal, s.explained,
-                s.unexplained, s.input_records, s.late_records, s.output_records, s.dead_letters,
-                truncated ? "false" : "true");
+                s.unexplained, s.unjudged, s.input_records, s.late_records, s.output_records,
+                s.dead_letters, truncated ? "false" : "true");
     else if (rc == 0)
         fprintf(opt->out,
                 "%" PRIu64 " windows in [%" PRId64 ", %" PRId64 "): %" PRIu64 " equal, %" PRIu64
                 " explained by late records, %" PRIu64 " unexplained (%" PRIu64 " input, %" PRIu64
-                " late, %" PRIu64 " output records read)\n%s",
+                " late, %" PRIu64 " output records read)\n%s%s",
                 s.windows, opt->from, opt->to, s.equal, s.explained, s.unexplained, s.input_records,
                 s.late_records, s.output_records,
+                s.unjudged ? "some sessions were not judged: a batch session of their key crosses "
+                             "a bound of the range (widen it to judge them)\n"
+                           : "",
                 truncated ? "the input topics no longer hold the whole range (retention): "
                             "windows near its start may be judged on missing records\n"
                           : "");

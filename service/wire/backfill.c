@@ -22,7 +22,10 @@ tm_backfill_kind tm_backfill_record(const tm_config *cfg, const tm_verify_window
 {
     tm_buf_reset(key);
     tm_buf_reset(value);
-    if (w->verdict == TM_VERIFY_EQUAL || (!w->has_expected && !w->has_actual))
+    /* Unjudged: the range cuts a batch session of the key, so its
+     * sessions inside are not the whole story (verify.h). */
+    if (w->verdict == TM_VERIFY_EQUAL || w->verdict == TM_VERIFY_UNJUDGED ||
+        (!w->has_expected && !w->has_actual))
         return TM_BACKFILL_NONE;
     tm_window_result r = {
         .key = w->key,

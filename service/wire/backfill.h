@@ -4,7 +4,8 @@
  * Kafka, so that the rules are tested on their own.
  *
  * - A window whose table entry equals its batch result gets nothing: a
- *   second backfill over the same range writes nothing.
+ *   second backfill over the same range writes nothing. Nor does an
+ *   unjudged one (a session of a key the range cuts, verify.h).
  * - One the batch has gets its batch result as a new revision (the
  *   table's + 1, or 0 when the table lacks it) with trigger backfill.
  * - One the table has and the batch lacks gets a tombstone.

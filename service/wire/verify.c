@@ -98,6 +98,8 @@ const char *tm_verify_verdict_name(tm_verify_verdict v)
         return "explained";
     case TM_VERIFY_UNEXPLAINED:
         return "unexplained";
+    case TM_VERIFY_UNJUDGED:
+        return "unjudged";
     }
     return "?";
 }
@@ -364,6 +366,10 @@ int tm_verify_output(tm_verify *v, int32_t partition, const char *key, size_t ke
 typedef struct key_home {
     uint64_t hash;
     int32_t partition;
+    /* Sessions: the key's windows starting before cut_lo or ending after
+     * cut_hi overlap a batch session that crosses a bound of the range
+     * (verify.h); INT64_MIN and INT64_MAX when none does. */
+    int64_t cut_lo, cut_hi;
     char *key;
     size_t key_len;
 } key_home;
@@ -416,14 +422,70 @@ static bool inside(const tm_verify *v, int64_t start, int64_t end)
     return start >= v->from && end <= v->to;
 }
 
+static uint64_t home_hash(const char *key, size_t len)
+{
+    uint64_t h = tm_hash64(key, len, HOME_SEED);
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+static bool home_eq(const void *entry, const void *key)
+{
+    const key_home *e = entry;
+    const key_ref *k = key;
+    return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
+}
+
+/* Remembers partition as key's home unless it has one. */
+static void note_home(bucket *bk, const char *key, size_t len, int32_t partition)
+{
+    key_ref ref = {key, len};
+    uint64_t h = home_hash(key, len);
+    if (tm_table_find(&bk->homes, h, home_eq, &ref))
+        return;
+    key_home *e = tm_table_insert(&bk->homes, h);
+    e->partition = partition;
+    e->cut_lo = INT64_MIN;
+    e->cut_hi = INT64_MAX;
+    e->key = tm_xmalloc(len ? len : 1);
+    memcpy(e->key, key, len);
+    e->key_len = len;
+}
+
+static int32_t home_of(const bucket *bk, const char *key, size_t len)
+{
+    key_ref ref = {key, len};
+    const key_home *e = tm_table_find(&bk->homes, home_hash(key, len), home_eq, &ref);
+    return e ? e->partition : -1;
+}
+
+/* Narrows the key's scope (key_home) around a batch session r that
+ * overlaps the range without being inside it. A batch result's key has a
+ * home: its events were read. */
+static void note_crossing(bucket *bk, const tm_window_result *r)
+{
+    key_ref ref = {r->key, r->key_len};
+    key_home *e = tm_table_find(&bk->homes, home_hash(r->key, r->key_len), home_eq, &ref);
+    if (e && r->start < bk->v->from && r->end > e->cut_lo)
+        e->cut_lo = r->end;
+    if (e && r->end > bk->v->to && r->start < e->cut_hi)
+        e->cut_hi = r->start;
+}
+
 /* A batch result inside the range, with its aggregates as the output
  * writes them. */
 static void on_batch_result(void *ctx, const tm_window_result *r)
 {
     bucket *bk = ctx;
     const tm_config *cfg = bk->v->cfg;
-    if (r->tombstone || !inside(bk->v, r->start, r->end))
+    if (r->tombstone)
         return;
+    if (!inside(bk->v, r->start, r->end)) {
+        /* Fixed windows outside are outside for the table too; a session
+         * overlapping the range is cut by it (verify.h). */
+        if (cfg->window_type == TM_WINDOW_SESSION && r->start < bk->v->to && r->end > bk->v->from)
+            note_crossing(bk, r);
+        return;
+    }
     win *w = win_push(bk->collect, r->key, r->key_len, cfg->n_aggs);
     w->start = r->start;
     w->end = r->end;
@@ -456,40 +518,6 @@ static bool repeats_late(const bucket *bk, const tm_batch_event *ev)
     return dedup && bk->n_late_hashes &&
            bsearch(&ev->dedup, bk->late_hashes, bk->n_late_hashes, sizeof *bk->late_hashes,
                    cmp_hash);
-}
-
-static uint64_t home_hash(const char *key, size_t len)
-{
-    uint64_t h = tm_hash64(key, len, HOME_SEED);
-    return h ? h : 1; /* 0 marks an empty slot */
-}
-
-static bool home_eq(const void *entry, const void *key)
-{
-    const key_home *e = entry;
-    const key_ref *k = key;
-    return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
-}
-
-/* Remembers partition as key's home unless it has one. */
-static void note_home(bucket *bk, const char *key, size_t len, int32_t partition)
-{
-    key_ref ref = {key, len};
-    uint64_t h = home_hash(key, len);
-    if (tm_table_find(&bk->homes, h, home_eq, &ref))
-        return;
-    key_home *e = tm_table_insert(&bk->homes, h);
-    e->partition = partition;
-    e->key = tm_xmalloc(len ? len : 1);
-    memcpy(e->key, key, len);
-    e->key_len = len;
-}
-
-static int32_t home_of(const bucket *bk, const char *key, size_t len)
-{
-    key_ref ref = {key, len};
-    const key_home *e = tm_table_find(&bk->homes, home_hash(key, len), home_eq, &ref);
-    return e ? e->partition : -1;
 }
 
 /* Reads the bucket's input events: with full NULL, only the dedup keys of
@@ -781,17 +809,20 @@ static void report(bucket *bk, const win *e, const win *t, tm_verify_verdict ver
  * key_explained: the key's verdict for a differing window (sessions), NULL
  * to judge it by B. */
 static void judge(bucket *bk, const win *e, const win *b, const win *t, const bool *key_explained,
-                  tm_verify_window_fn fn, void *ctx)
+                  bool unjudged, tm_verify_window_fn fn, void *ctx)
 {
     tm_verify_summary *s = &bk->v->sum;
     const tm_config *cfg = bk->v->cfg;
     s->windows++;
     bool explained = key_explained ? *key_explained : same_result(cfg, b, t);
     tm_verify_verdict verdict = same_result(cfg, e, t) ? TM_VERIFY_EQUAL
+                                : unjudged             ? TM_VERIFY_UNJUDGED
                                 : explained            ? TM_VERIFY_EXPLAINED
                                                        : TM_VERIFY_UNEXPLAINED;
     if (verdict == TM_VERIFY_EQUAL)
         s->equal++;
+    else if (verdict == TM_VERIFY_UNJUDGED)
+        s->unjudged++;
     else if (verdict == TM_VERIFY_EXPLAINED)
         s->explained++;
     else
@@ -846,8 +877,6 @@ static void key_totals(const tm_config *cfg, const win_list *l, win *out)
 static bool sessions_add_up(const tm_config *cfg, const win_list *e, const win_list *b,
                             const win_list *t)
 {
-    if (t->n == 0)
-        return false;
     size_t n = cfg->n_aggs ? cfg->n_aggs : 1;
     double *mem = tm_xcalloc(3 * n, sizeof *mem);
     win te = {.aggs = mem}, tb = {.aggs = mem + n}, tt = {.aggs = mem + 2 * n};
@@ -859,23 +888,50 @@ static bool sessions_add_up(const tm_config *cfg, const win_list *e, const win_l
     return same;
 }
 
+/* The windows of l inside the key's scope (key_home's cut): shallow
+ * copies, to free with free(v) alone. */
+static win_list in_scope(const win_list *l, int64_t lo, int64_t hi)
+{
+    win_list out = {.v = tm_xcalloc(l->n ? l->n : 1, sizeof *out.v)};
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].start >= lo && l->v[i].end <= hi)
+            out.v[out.n++] = l->v[i];
+    return out;
+}
+
 /* One key's windows, merged by start; B is looked up alongside. */
 static void compare_key(bucket *bk, win_list *e, win_list *b, win_list *t, tm_verify_window_fn fn,
                         void *ctx)
 {
     /* Sessions are judged by key (verify.h): one by one, a session only B
      * has (a late record moved its batch session's start) would never be
-     * judged, and a table that lost it would pass as explained. */
+     * judged, and a table that lost it would pass as explained. The key is
+     * judged on its windows clear of a batch session the range cuts; the
+     * others, when they differ, are unjudged. */
     bool sessions = bk->v->cfg->window_type == TM_WINDOW_SESSION;
-    bool key_explained = sessions && sessions_add_up(bk->v->cfg, e, b, t);
+    const win *k = e->n ? &e->v[0] : &t->v[0];
+    key_ref ref = {k->key, k->key_len};
+    const key_home *home =
+        sessions ? tm_table_find(&bk->homes, home_hash(k->key, k->key_len), home_eq, &ref) : NULL;
+    int64_t lo = home ? home->cut_lo : INT64_MIN, hi = home ? home->cut_hi : INT64_MAX;
+    bool key_explained = false;
+    if (sessions) {
+        win_list es = in_scope(e, lo, hi), bs = in_scope(b, lo, hi), ts = in_scope(t, lo, hi);
+        key_explained = sessions_add_up(bk->v->cfg, &es, &bs, &ts);
+        free(es.v);
+        free(bs.v);
+        free(ts.v);
+    }
     size_t ie = 0, ib = 0, it = 0;
     while (ie < e->n || it < t->n) {
         win *we = ie < e->n ? &e->v[ie] : NULL;
         win *wt = it < t->n ? &t->v[it] : NULL;
         int c = !we ? 1 : !wt ? -1 : cmp_key_start(we, wt);
         win *wb = find(b, &ib, c <= 0 ? we : wt);
-        judge(bk, c <= 0 ? we : NULL, wb, c >= 0 ? wt : NULL, sessions ? &key_explained : NULL, fn,
-              ctx);
+        const win *w = c <= 0 ? we : wt;
+        bool cut = (c >= 0 && wt->end > hi) || w->start < lo || (c <= 0 && we->end > hi);
+        judge(bk, c <= 0 ? we : NULL, wb, c >= 0 ? wt : NULL, sessions ? &key_explained : NULL, cut,
+              fn, ctx);
         ie += c <= 0;
         it += c >= 0;
     }

@@ -25,9 +25,12 @@
  * unexplained. One by one they cannot be judged: without a late record a
  * batch session can start later (B's start is not E's), so B's session
  * would have no E or T window to be judged with, and a table that lost it
- * would pass as explained. The key's windows are those inside the range,
- * so a session split across a bound of the range can still show as
- * unexplained.
+ * would pass as explained. A key with a batch session (of E or B)
+ * that crosses a bound of the range (starts before from or ends after
+ * to) cannot be compared whole: its sessions inside the range are what
+ * live split off a session the range cuts, or not. Its differing
+ * windows are unjudged, neither explained nor unexplained (a wider range
+ * judges them; backfill writes nothing for them).
  *
  * Bounded memory: input events are decoded as they come (tm_batch_decode)
  * and written compactly to one of n_buckets spill files under a private
@@ -90,9 +93,10 @@ typedef enum {
     TM_VERIFY_EQUAL,
     TM_VERIFY_EXPLAINED,
     TM_VERIFY_UNEXPLAINED,
+    TM_VERIFY_UNJUDGED, /* sessions: the key's batch session crosses a bound */
 } tm_verify_verdict;
 
-/* "equal", "explained" or "unexplained". */
+/* "equal", "explained", "unexplained" or "unjudged". */
 const char *tm_verify_verdict_name(tm_verify_verdict v);
 
 /* A window judged. Expected is E, actual T; has_* false for an absent
@@ -129,6 +133,7 @@ typedef struct tm_verify_summary {
     uint64_t dead_letters; /* input records batch decoding rejected */
     uint64_t windows;      /* windows inside the range, in E or T */
     uint64_t equal, explained, unexplained;
+    uint64_t unjudged; /* sessions of keys whose batch session crosses a bound */
 } tm_verify_summary;
 
 typedef void (*tm_verify_window_fn)(void *ctx, const tm_verify_window *w);

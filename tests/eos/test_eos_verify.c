@@ -235,7 +235,9 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     cr_assert(tm_vcli_strset_has(&r.unexplained_windows, t->key[damaged[1]]), "%s",
               t->key[damaged[1]]);
     cr_assert(r.input_complete);
-    int64_t differing = r.explained + r.unexplained;
+    /* Backfill writes the explained and unexplained windows; sessions of a
+     * key the range cuts stay unjudged and as they are. */
+    int64_t differing = r.explained + r.unexplained, unjudged = r.unjudged;
     tm_vcli_report_free(&r);
 
     /* Backfill. A range reaching windows the live application may still
@@ -263,7 +265,8 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     cr_assert_eq(b.exit_code, 0, "see %s", b.log);
     cr_assert(!b.written);
     cr_assert_eq(b.records_printed, (size_t)(b.revisions + b.tombstones));
-    cr_assert_eq(b.windows - b.equal, differing);
+    cr_assert_eq(b.windows - b.equal, differing + unjudged);
+    cr_assert_eq(b.unjudged, unjudged);
     cr_assert_eq(b.revisions + b.tombstones, differing, "one record per differing window");
     cr_assert_geq(b.revisions, 2);
     int64_t dry_revisions = b.revisions, dry_tombstones = b.tombstones;
@@ -278,12 +281,18 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     cr_assert_eq(b.exit_code, 0, "see %s", b.log);
     cr_assert_eq(b.revisions + b.tombstones, 0);
     cr_assert(!b.written);
-    cr_assert_eq(b.equal, b.windows);
+    cr_assert_eq(b.equal + b.unjudged, b.windows);
     tm_vcli_verify(e, "verify-backfilled.log", from, to, exact_late, &r);
     cr_assert_eq(r.exit_code, 0);
     cr_assert_eq(r.unexplained, 0);
     cr_assert_eq(r.explained, 0);
-    cr_assert_eq(r.equal, r.windows);
+    cr_assert_eq(r.equal + r.unjudged, r.windows);
+    if (!exact_late)
+        printf("eos %s: %" PRId64 " sessions unjudged (their key's batch session crosses a "
+               "bound)\n",
+               e->name, r.unjudged);
+    else
+        cr_assert_eq(r.unjudged, 0, "tumbling windows are never unjudged");
     tm_vcli_report_free(&r);
 
     /* Retention: the first records of an input partition deleted, verify

@@ -172,6 +172,7 @@ void tm_vcli_verify(tm_eos *e, const char *log_name, int64_t from, int64_t to, b
     r->equal = report_i64(doc, "equal");
     r->explained = report_i64(doc, "explained");
     r->unexplained = report_i64(doc, "unexplained");
+    r->unjudged = report_i64(doc, "unjudged");
     r->input_complete = cJSON_IsTrue(cJSON_GetObjectItem(doc, "input_complete"));
     const cJSON *w;
     cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "divergent"))
@@ -235,6 +236,7 @@ void tm_vcli_backfill(tm_eos *e, const char *log_name, int64_t from, int64_t to,
         r->equal = report_i64(doc, "equal");
         r->revisions = report_i64(doc, "revisions");
         r->tombstones = report_i64(doc, "tombstones");
+        r->unjudged = report_i64(doc, "unjudged");
         r->written = cJSON_IsTrue(cJSON_GetObjectItem(doc, "written"));
         cJSON_Delete(doc);
     }

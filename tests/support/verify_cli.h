@@ -71,6 +71,7 @@ int64_t tm_vcli_lateness(const tm_eos *e);
 typedef struct tm_vcli_report {
     int exit_code;
     int64_t windows, equal, explained, unexplained;
+    int64_t unjudged; /* sessions of a key the range cuts (verify.h) */
     tm_vcli_strset explained_windows, unexplained_windows; /* "<key>@<start>" */
     size_t late_named;
     bool input_complete;
@@ -89,7 +90,7 @@ void tm_vcli_report_free(tm_vcli_report *r);
 /* What one backfill run reported. */
 typedef struct tm_vcli_backfill_report {
     int exit_code;
-    int64_t windows, equal, revisions, tombstones;
+    int64_t windows, equal, unjudged, revisions, tombstones;
     bool written;
     size_t records_printed; /* --dry-run's lines */
     char log[TM_EOS_PATH + 64];

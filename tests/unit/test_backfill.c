@@ -177,3 +177,29 @@ Test(backfill, a_window_is_live_until_the_watermark_passes_its_end_plus_the_late
     cr_assert(tm_backfill_window_live(cfg, INT64_MAX - 10, INT64_MAX - 1), "saturates");
     tm_config_free(cfg);
 }
+
+Test(backfill, an_unjudged_session_is_left_as_it_is)
+{
+    tm_config *cfg = tm_test_config(CONFIG("never"));
+    double acc[2] = {2, 2};
+    tm_verify_window w = {.key = "c",
+                          .key_len = 1,
+                          .start = 60,
+                          .end = 78,
+                          .verdict = TM_VERIFY_UNJUDGED,
+                          .has_actual = true,
+                          .actual_count = 2,
+                          .actual = acc,
+                          .actual_revision = 0,
+                          .actual_partition = 1,
+                          .input_partition = 1};
+    tm_buf key = {0}, value = {0};
+    int32_t partition = -1;
+    cr_assert_eq(tm_backfill_record(cfg, &w, TASKS, &key, &value, &partition), TM_BACKFILL_NONE);
+    w.verdict = TM_VERIFY_UNEXPLAINED;
+    cr_assert_eq(tm_backfill_record(cfg, &w, TASKS, &key, &value, &partition),
+                 TM_BACKFILL_TOMBSTONE, "the same window judged: the batch lacks it");
+    tm_buf_free(&key);
+    tm_buf_free(&value);
+    tm_config_free(cfg);
+}

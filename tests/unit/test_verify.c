@@ -333,3 +333,28 @@ Test(verify, output_values_are_read_as_written_whatever_the_member_order_or_esca
     tm_verify_close(v);
     tm_config_free(cfg);
 }
+
+Test(verify, sessions_a_bound_of_the_range_cuts_are_unjudged_and_the_rest_judged)
+{
+    tm_config *cfg = config_with("{\"type\":\"session\",\"gap_ms\":10}", "", "");
+    tm_verify *v;
+    char err[256];
+    cr_assert_eq(tm_verify_open(&v, cfg, 0, 100, "/tmp", 2, err, sizeof err), 0, "%s", err);
+    input(v, 0, "c", 10, 1);
+    input(v, 1, "c", 20, 1); /* batch [10, 30) */
+    for (int i = 0; i < 6; i++)
+        input(v, 2 + i, "c", 60 + 8 * i, 1); /* batch [60, 110): the bound cuts it */
+    output_end(v, "c", 10, 30, 1, 1);        /* wrong: one event lost */
+    /* Live split [60, 110): [60, 78) expired before the next event. What
+     * that part should hold cannot be told from inside the range. */
+    output_end(v, "c", 60, 78, 2, 2);
+    seen s = {0};
+    tm_verify_summary sum = finish(v, &s);
+    cr_assert_eq(sum.windows, 2u);
+    cr_assert_eq(sum.unexplained, 1u);
+    cr_assert_eq(sum.unjudged, 1u);
+    cr_assert_str_eq(s.lines[0], "c@10 unexplained E2/2 T1/1 late=");
+    cr_assert_str_eq(s.lines[1], "c@60 unjudged E- T2/2 late=");
+    tm_verify_close(v);
+    tm_config_free(cfg);
+}

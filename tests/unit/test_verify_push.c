@@ -80,6 +80,7 @@ Test(verify_push, a_successful_run_posts_every_figure_and_its_success)
     cr_assert_str_eq(got.data, "tidemark_verify_windows{verdict=\"equal\"} 500\n"
                                "tidemark_verify_windows{verdict=\"explained\"} 59\n"
                                "tidemark_verify_windows{verdict=\"unexplained\"} 2\n"
+                               "tidemark_verify_windows{verdict=\"unjudged\"} 0\n"
                                "tidemark_verify_input_records 6000\n"
                                "tidemark_verify_late_records 75\n"
                                "tidemark_verify_output_records 625\n"
