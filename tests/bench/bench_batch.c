@@ -43,7 +43,6 @@
 #include "config.h"
 #include "emissions.h"
 #include "generator.h"
-#include "num.h"
 #include "support.h"
 
 typedef struct options {
@@ -235,25 +234,19 @@ static options parse_options(int argc, char **argv)
     options o = {1000000, 10000, 3, 16, false};
     for (int i = 1; i < argc; i++) {
         int64_t v = 0;
-        if (strcmp(argv[i], "--window") == 0 && i + 1 < argc &&
-            (strcmp(argv[i + 1], "session") == 0 || strcmp(argv[i + 1], "tumbling") == 0)) {
-            o.sessions = strcmp(argv[++i], "session") == 0;
+        if (tm_bench_window_arg(argc, argv, &i, &o.sessions))
             continue;
-        }
-        if (i + 1 < argc && tm_parse_i64(argv[i + 1], &v) == 0 && v > 0 && v <= INT32_MAX) {
-            if (strcmp(argv[i], "--records") == 0)
-                o.records = (size_t)v;
-            else if (strcmp(argv[i], "--keys") == 0)
-                o.keys = (int)v;
-            else if (strcmp(argv[i], "--repeat") == 0)
-                o.repeat = (int)v;
-            else if (strcmp(argv[i], "--split") == 0)
-                o.split = (size_t)v;
-            else
-                goto usage;
-            i++;
-            continue;
-        }
+        if (tm_bench_count_arg(argc, argv, &i, "--records", &v))
+            o.records = (size_t)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--keys", &v))
+            o.keys = (int)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--repeat", &v))
+            o.repeat = (int)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--split", &v))
+            o.split = (size_t)v;
+        else
+            goto usage;
+        continue;
     usage:
         fprintf(stderr, "usage: bench_batch [--records N] [--keys N] [--repeat N] [--split K] "
                         "[--window tumbling|session]\n");

@@ -34,9 +34,9 @@
 #include "envelope.h"
 #include "err.h"
 #include "generator.h"
-#include "num.h"
 #include "output.h"
 #include "replay.h"
+#include "support.h"
 
 typedef struct workload {
     tm_record *records;
@@ -240,22 +240,17 @@ static options parse_options(int argc, char **argv)
     options o = {1000000, 10000, 5, false};
     for (int i = 1; i < argc; i++) {
         int64_t v = 0;
-        if (strcmp(argv[i], "--engine-only") == 0) {
+        if (strcmp(argv[i], "--engine-only") == 0)
             o.engine_only = true;
-            continue;
-        }
-        if (i + 1 < argc && tm_parse_i64(argv[i + 1], &v) == 0 && v > 0) {
-            if (strcmp(argv[i], "--events") == 0)
-                o.events = (size_t)v;
-            else if (strcmp(argv[i], "--keys") == 0)
-                o.keys = (size_t)v;
-            else if (strcmp(argv[i], "--runs") == 0)
-                o.runs = (int)v;
-            else
-                goto usage;
-            i++;
-            continue;
-        }
+        else if (tm_bench_count_arg(argc, argv, &i, "--events", &v))
+            o.events = (size_t)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--keys", &v))
+            o.keys = (size_t)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--runs", &v))
+            o.runs = (int)v;
+        else
+            goto usage;
+        continue;
     usage:
         fprintf(stderr, "usage: bench_engine [--events N] [--keys N] [--runs N] [--engine-only]\n");
         exit(2);

@@ -67,7 +67,6 @@
 #include "config.h"
 #include "emissions.h"
 #include "generator.h"
-#include "num.h"
 #include "output.h"
 #include "proc.h"
 #include "support.h"
@@ -463,29 +462,21 @@ static options parse_options(int argc, char **argv)
     options o = {1000000, 10000, 64, 3, false, false};
     for (int i = 1; i < argc; i++) {
         int64_t v = 0;
-        if (strcmp(argv[i], "--window") == 0 && i + 1 < argc &&
-            (strcmp(argv[i + 1], "session") == 0 || strcmp(argv[i + 1], "tumbling") == 0)) {
-            o.sessions = strcmp(argv[++i], "session") == 0;
+        if (tm_bench_window_arg(argc, argv, &i, &o.sessions))
             continue;
-        }
-        if (strcmp(argv[i], "--end-to-end") == 0) {
+        if (strcmp(argv[i], "--end-to-end") == 0)
             o.end_to_end = true;
-            continue;
-        }
-        if (i + 1 < argc && tm_parse_i64(argv[i + 1], &v) == 0 && v > 0 && v <= INT32_MAX) {
-            if (strcmp(argv[i], "--records") == 0)
-                o.records = (size_t)v;
-            else if (strcmp(argv[i], "--keys") == 0)
-                o.keys = (int)v;
-            else if (strcmp(argv[i], "--buckets") == 0)
-                o.buckets = (size_t)v;
-            else if (strcmp(argv[i], "--runs") == 0)
-                o.runs = (int)v;
-            else
-                goto usage;
-            i++;
-            continue;
-        }
+        else if (tm_bench_count_arg(argc, argv, &i, "--records", &v))
+            o.records = (size_t)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--keys", &v))
+            o.keys = (int)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--buckets", &v))
+            o.buckets = (size_t)v;
+        else if (tm_bench_count_arg(argc, argv, &i, "--runs", &v))
+            o.runs = (int)v;
+        else
+            goto usage;
+        continue;
     usage:
         fprintf(stderr, "usage: bench_verify [--records N] [--keys N] [--buckets N] [--runs N] "
                         "[--window tumbling|session] [--end-to-end]\n");

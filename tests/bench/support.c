@@ -169,3 +169,30 @@ void tm_bench_in_child(void (*fn)(void *ctx, void *out), void *ctx, void *out, s
         got != (ssize_t)out_size)
         tm_bench_fail("a measuring child failed");
 }
+
+bool tm_bench_count_arg(int argc, char **argv, int *i, const char *name, int64_t *value)
+{
+    if (strcmp(argv[*i], name) != 0 || *i + 1 >= argc)
+        return false;
+    /* The library links nothing of the service's: strtoll, whole text. */
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(argv[*i + 1], &end, 10);
+    if (errno || end == argv[*i + 1] || *end || v < 1 || v > INT32_MAX)
+        return false;
+    *value = v;
+    ++*i;
+    return true;
+}
+
+bool tm_bench_window_arg(int argc, char **argv, int *i, bool *sessions)
+{
+    if (strcmp(argv[*i], "--window") != 0 || *i + 1 >= argc)
+        return false;
+    const char *w = argv[*i + 1];
+    if (strcmp(w, "session") != 0 && strcmp(w, "tumbling") != 0)
+        return false;
+    *sessions = strcmp(w, "session") == 0;
+    ++*i;
+    return true;
+}

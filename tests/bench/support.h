@@ -60,4 +60,14 @@ long tm_bench_pid_status_kib(pid_t pid, const char *field);
  */
 void tm_bench_in_child(void (*fn)(void *ctx, void *out), void *ctx, void *out, size_t out_size);
 
+/* ---- options ---- */
+
+/* Whether argv[*i] is name followed by a count (an integer from 1 to
+ * INT32_MAX): then *value holds it and *i is on the count. */
+bool tm_bench_count_arg(int argc, char **argv, int *i, const char *name, int64_t *value);
+
+/* Whether argv[*i] is --window followed by tumbling or session: then
+ * *sessions says which and *i is on it. */
+bool tm_bench_window_arg(int argc, char **argv, int *i, bool *sessions);
+
 #endif
