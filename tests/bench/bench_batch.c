@@ -53,20 +53,8 @@ typedef struct options {
     bool sessions;
 } options;
 
-/* A macro, not a variable, so that snprintf's format stays a literal. */
-#define CONFIG_JSON                                                                                \
-    "{\"application_id\":\"bench\",\"input\":{\"topics\":[\"orders\"],"                            \
-    "\"event_time\":{\"pointer\":\"/event_time\",\"format\":\"auto\"},"                            \
-    "\"group_by\":\"/merchant\",\"event_id\":\"/order_id\"},"                                      \
-    "\"watermark\":{\"max_out_of_orderness_ms\":2000},\"window\":%s,"                              \
-    "\"allowed_lateness_ms\":5000,"                                                                \
-    "\"aggregations\":[{\"name\":\"orders\",\"op\":\"count\"},"                                    \
-    "{\"name\":\"gmv\",\"op\":\"sum\",\"pointer\":\"/amount\"},"                                   \
-    "{\"name\":\"avg_amount\",\"op\":\"avg\",\"pointer\":\"/amount\"},"                            \
-    "{\"name\":\"max_amount\",\"op\":\"max\",\"pointer\":\"/amount\"}],"                           \
-    "\"dedup\":{\"enabled\":true},"                                                                \
-    "\"clock_skew\":{\"max_ahead_ms\":60000,\"action\":\"clamp\"},"                                \
-    "\"output\":{\"topic\":\"gmv\"}}"
+/* The demo pipeline (support.h), its output member here. */
+#define CONFIG_JSON TM_BENCH_PIPELINE_JSON_HEAD "\"output\":{\"topic\":\"gmv\"}}"
 
 /* The generated records: their values in one buffer. */
 typedef struct workload {
@@ -196,12 +184,6 @@ static outcome run_child(const tm_config *cfg, const workload *w, size_t split)
     return out;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static outcome measure(const char *what, const tm_config *cfg, const workload *w, size_t split,
                        int repeat)
 {
@@ -217,7 +199,7 @@ static outcome measure(const char *what, const tm_config *cfg, const workload *w
         if (mib > peak_mib)
             peak_mib = mib;
     }
-    qsort(secs, (size_t)repeat, sizeof *secs, cmp_double);
+    qsort(secs, (size_t)repeat, sizeof *secs, tm_bench_cmp_double);
     printf("%-10s best %.0f records/s (%.3f s), median %.0f records/s over %d runs\n", what,
            (double)w->n / secs[0], secs[0], (double)w->n / secs[repeat / 2], repeat);
     printf("%-10s state at its largest: %zu windows, %zu dedup keys; peak RSS +%ld MiB", "",

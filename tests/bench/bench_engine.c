@@ -222,15 +222,9 @@ static double run_replay(const tm_config *cfg, const char *input, const char *ou
     return now_s() - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void report(const char *what, double *secs, int runs, size_t events)
 {
-    qsort(secs, (size_t)runs, sizeof *secs, cmp_double);
+    qsort(secs, (size_t)runs, sizeof *secs, tm_bench_cmp_double);
     printf("%-7s best %.0f events/s (%.3f s), median %.0f events/s over %d runs\n", what,
            (double)events / secs[0], secs[0], (double)events / secs[runs / 2], runs);
 }

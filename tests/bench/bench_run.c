@@ -1451,12 +1451,6 @@ static void lat_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     atomic_fetch_add(&p->acked, 1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Nearest-rank percentile of sorted v[0..n-1]. */
 static double percentile(const double *v, size_t n, double q)
 {
@@ -1466,7 +1460,7 @@ static double percentile(const double *v, size_t n, double q)
 
 static void report_latency(const char *what, double *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, tm_bench_cmp_double);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += v[i];
@@ -1633,7 +1627,7 @@ static void phase_latency(const options *o)
     report_latency("the send (before produce()):", from_send, m);
     printf("  (the produce round trip itself, send -> delivery report:)\n");
     report_latency("send to delivery report:", ack_rtt, m);
-    qsort(from_ack, m, sizeof *from_ack, cmp_double);
+    qsort(from_ack, m, sizeof *from_ack, tm_bench_cmp_double);
     /* Repartitioned, an event's way to a result takes two commits: the
      * source task's (the event and the source's watermark in the
      * repartition topic), then the window task's (the result). */

@@ -91,20 +91,9 @@
 #define REVISED_EVERY 20
 #define DAMAGE_EVERY 10000
 
-/* A macro, not a variable, so that snprintf's format stays a literal. */
+/* The demo pipeline (support.h), its output member here. */
 #define CONFIG_JSON                                                                                \
-    "{\"application_id\":\"bench\",\"input\":{\"topics\":[\"orders\"],"                            \
-    "\"event_time\":{\"pointer\":\"/event_time\",\"format\":\"auto\"},"                            \
-    "\"group_by\":\"/merchant\",\"event_id\":\"/order_id\"},"                                      \
-    "\"watermark\":{\"max_out_of_orderness_ms\":2000},\"window\":%s,"                              \
-    "\"allowed_lateness_ms\":5000,"                                                                \
-    "\"aggregations\":[{\"name\":\"orders\",\"op\":\"count\"},"                                    \
-    "{\"name\":\"gmv\",\"op\":\"sum\",\"pointer\":\"/amount\"},"                                   \
-    "{\"name\":\"avg_amount\",\"op\":\"avg\",\"pointer\":\"/amount\"},"                            \
-    "{\"name\":\"max_amount\",\"op\":\"max\",\"pointer\":\"/amount\"}],"                           \
-    "\"dedup\":{\"enabled\":true},"                                                                \
-    "\"clock_skew\":{\"max_ahead_ms\":60000,\"action\":\"clamp\"},"                                \
-    "\"output\":{\"topic\":\"gmv\",\"late_topic\":\"bench-late\"}%s}"
+    TM_BENCH_PIPELINE_JSON_HEAD "\"output\":{\"topic\":\"gmv\",\"late_topic\":\"bench-late\"}%s}"
 
 typedef struct options {
     size_t records;
@@ -421,16 +410,10 @@ static void run_verify(void *ctx, void *result)
     out->finish_s = (double)(t2 - t1) / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Prints best and median input records/s of secs[0..n) (sorted here). */
 static void print_rate(const char *what, double *secs, int n, size_t records)
 {
-    qsort(secs, (size_t)n, sizeof *secs, cmp_double);
+    qsort(secs, (size_t)n, sizeof *secs, tm_bench_cmp_double);
     printf("  %-7s best %7.0f records/s (%.3f s), median %7.0f records/s\n", what,
            (double)records / secs[0], secs[0], (double)records / secs[n / 2]);
 }

@@ -196,3 +196,9 @@ bool tm_bench_window_arg(int argc, char **argv, int *i, bool *sessions)
     ++*i;
     return true;
 }
+
+int tm_bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}

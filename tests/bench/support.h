@@ -60,6 +60,26 @@ long tm_bench_pid_status_kib(pid_t pid, const char *field);
  */
 void tm_bench_in_child(void (*fn)(void *ctx, void *out), void *ctx, void *out, size_t out_size);
 
+/* qsort's comparison of doubles, ascending. */
+int tm_bench_cmp_double(const void *a, const void *b);
+
+/* The demo pipeline over the generator's orders (bench_batch,
+ * bench_verify), up to its output member: a printf format with one %s,
+ * the window object; the caller's format goes on with "output". A macro,
+ * not a variable, so that snprintf's format stays a literal. */
+#define TM_BENCH_PIPELINE_JSON_HEAD                                                                \
+    "{\"application_id\":\"bench\",\"input\":{\"topics\":[\"orders\"],"                            \
+    "\"event_time\":{\"pointer\":\"/event_time\",\"format\":\"auto\"},"                            \
+    "\"group_by\":\"/merchant\",\"event_id\":\"/order_id\"},"                                      \
+    "\"watermark\":{\"max_out_of_orderness_ms\":2000},\"window\":%s,"                              \
+    "\"allowed_lateness_ms\":5000,"                                                                \
+    "\"aggregations\":[{\"name\":\"orders\",\"op\":\"count\"},"                                    \
+    "{\"name\":\"gmv\",\"op\":\"sum\",\"pointer\":\"/amount\"},"                                   \
+    "{\"name\":\"avg_amount\",\"op\":\"avg\",\"pointer\":\"/amount\"},"                            \
+    "{\"name\":\"max_amount\",\"op\":\"max\",\"pointer\":\"/amount\"}],"                           \
+    "\"dedup\":{\"enabled\":true},"                                                                \
+    "\"clock_skew\":{\"max_ahead_ms\":60000,\"action\":\"clamp\"},"
+
 /* ---- options ---- */
 
 /* Whether argv[*i] is name followed by a count (an integer from 1 to
