@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "err.h"
 #include "kafka.h"
+#include "output.h"
 #include "verify.h"
 
 /* Enough buckets that one holds a small share of millions of records,
@@ -139,13 +140,8 @@ static void put_side(tm_buf *b, const tm_config *cfg, bool has, int64_t count, c
     tm_buf_puts(b, "{\"count\":");
     tm_buf_put_i64(b, count);
     tm_buf_puts(b, ",\"aggregates\":{");
-    for (size_t i = 0; i < cfg->n_aggs; i++) {
-        if (i)
-            tm_buf_putc(b, ',');
-        tm_buf_put_json_string(b, cfg->aggs[i].name, strlen(cfg->aggs[i].name));
-        tm_buf_putc(b, ':');
-        tm_buf_put_double(b, aggs[i]);
-    }
+    for (size_t i = 0; i < cfg->n_aggs; i++)
+        tm_output_aggregate_member(b, cfg, i, aggs[i]);
     tm_buf_puts(b, "}}");
 }
 

@@ -32,13 +32,15 @@ double tm_output_aggregate(const tm_agg_spec *spec, double acc, int64_t count)
     return acc;
 }
 
-static void put_aggregate(tm_buf *b, const tm_agg_spec *spec, double acc, int64_t count)
+void tm_output_aggregate_member(tm_buf *b, const tm_config *cfg, size_t i, double value)
 {
-    /* A count is written as an integer, the others as doubles. */
-    if (spec->op == TM_AGG_COUNT)
-        tm_buf_put_i64(b, count);
-    else
-        tm_buf_put_double(b, tm_output_aggregate(spec, acc, count));
+    const tm_agg_spec *spec = &cfg->aggs[i];
+    if (i)
+        tm_buf_putc(b, ',');
+    tm_buf_put_json_string(b, spec->name, strlen(spec->name));
+    tm_buf_putc(b, ':');
+    /* An integral value (a count, always) is written as an integer. */
+    tm_buf_put_double(b, value);
 }
 
 /* ,"window_start":S,"window_end":E */
@@ -56,13 +58,9 @@ static void put_count_and_aggregates(tm_buf *b, const tm_config *cfg, const tm_w
     tm_buf_puts(b, ",\"count\":");
     tm_buf_put_i64(b, r->count);
     tm_buf_puts(b, ",\"aggregates\":{");
-    for (size_t i = 0; i < cfg->n_aggs; i++) {
-        if (i)
-            tm_buf_putc(b, ',');
-        tm_buf_put_json_string(b, cfg->aggs[i].name, strlen(cfg->aggs[i].name));
-        tm_buf_putc(b, ':');
-        put_aggregate(b, &cfg->aggs[i], r->acc[i], r->count);
-    }
+    for (size_t i = 0; i < cfg->n_aggs; i++)
+        tm_output_aggregate_member(b, cfg, i,
+                                   tm_output_aggregate(&cfg->aggs[i], r->acc[i], r->count));
     tm_buf_puts(b, "}}");
 }
 

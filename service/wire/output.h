@@ -18,6 +18,11 @@ void tm_output_key(tm_buf *b, const tm_window_result *r);
  * count events (count: count itself; avg: acc / count; else acc). */
 double tm_output_aggregate(const tm_agg_spec *spec, double acc, int64_t count);
 
+/* Appends member i of an aggregates object to b: a comma unless i is 0,
+ * the aggregation's name, and its value (tm_output_aggregate's; an
+ * integral one, as a count always is, written as an integer). */
+void tm_output_aggregate_member(tm_buf *b, const tm_config *cfg, size_t i, double value);
+
 /* Appends the JSON value of a (non-tombstone) result to b:
  * {"key","window_start","window_end","revision","trigger","count",
  *  "aggregates":{name: value...}}; count aggregations are integers, avg is

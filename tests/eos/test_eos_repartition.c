@@ -93,22 +93,6 @@ static void wait_both_commit(tm_eos *e, const bool *mine, const bool *others, co
     }
 }
 
-/* The tasks that in's current incarnation has restored (its log) into
- * tasks[n_tasks]; returns how many. */
-static int restored_tasks(const tm_eos_instance *in, bool *tasks, int n_tasks)
-{
-    tm_eos_restore r[256];
-    int n = tm_eos_restores(in, r, 256), count = 0;
-    for (int i = 0; i < n_tasks; i++)
-        tasks[i] = false;
-    for (int i = 0; i < n && i < 256; i++) {
-        cr_assert(r[i].task >= 0 && r[i].task < n_tasks, "restore of task %d", r[i].task);
-        count += !tasks[r[i].task];
-        tasks[r[i].task] = true;
-    }
-    return count;
-}
-
 /* Waits (bounded) until in's last assignment holds want tasks, then for
  * tm_eos_wait_restored (which counts the restores of the incarnation's
  * earlier assignments too: "done" is what shows the tasks at work). */
@@ -298,7 +282,7 @@ Test(eos, repartition_failover)
     tm_eos_wait_restored(e, b, 60000);
     int nb = tm_eos_log_assigned(b);
     cr_assert(nb > 0 && nb < np, "b owns %d of %d tasks", nb, np);
-    cr_assert_eq(restored_tasks(b, b_tasks, np), nb);
+    cr_assert_eq(tm_eos_restored_tasks(b, b_tasks, np), nb);
     for (int p = 0; p < np; p++)
         a_tasks[p] = !b_tasks[p];
     wait_both_commit(e, a_tasks, b_tasks, "a and b");
@@ -341,7 +325,7 @@ Test(eos, repartition_scale_out_and_in)
     tm_eos_wait_restored(e, b, 60000);
     int nb = tm_eos_log_assigned(b);
     cr_assert(nb > 0 && nb < np, "b owns %d of %d tasks", nb, np);
-    cr_assert_eq(restored_tasks(b, b_tasks, np), nb);
+    cr_assert_eq(tm_eos_restored_tasks(b, b_tasks, np), nb);
     for (int p = 0; p < np; p++)
         a_tasks[p] = !b_tasks[p];
     wait_assignment(e, a, np - nb, 60000);

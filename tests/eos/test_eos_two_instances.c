@@ -16,21 +16,6 @@
 
 TestSuite(eos, .fini = tm_eos_teardown);
 
-/* Tasks of in, from the restores in its log. */
-static int owned(const tm_eos_instance *in, bool *tasks, int n_tasks)
-{
-    tm_eos_restore r[64];
-    int n = tm_eos_restores(in, r, 64), count = 0;
-    for (int i = 0; i < n_tasks; i++)
-        tasks[i] = false;
-    for (int i = 0; i < n && i < 64; i++) {
-        cr_assert(r[i].task >= 0 && r[i].task < n_tasks, "restore of task %d", r[i].task);
-        count += !tasks[r[i].task];
-        tasks[r[i].task] = true;
-    }
-    return count;
-}
-
 Test(eos, two_instances_failover)
 {
     enum { EVENTS = 16000, RATE = 800 };
@@ -51,7 +36,7 @@ Test(eos, two_instances_failover)
     int nb;
     for (;;) {
         int assigned = tm_eos_log_assigned(b);
-        nb = owned(b, b_tasks, np);
+        nb = tm_eos_restored_tasks(b, b_tasks, np);
         if (assigned > 0 && nb >= assigned)
             break;
         cr_assert(tm_test_now_ms() < deadline, "b was not assigned and restored within 60 s");
@@ -87,7 +72,7 @@ Test(eos, two_instances_failover)
     deadline = t_kill + 90000;
     for (;;) {
         bool all[TM_WORKLOAD_MAX_PARTITIONS];
-        if (owned(b, all, np) == np)
+        if (tm_eos_restored_tasks(b, all, np) == np)
             break;
         cr_assert(tm_test_now_ms() < deadline, "b did not take a's tasks over within 90 s");
         tm_eos_sleep(e, 100);

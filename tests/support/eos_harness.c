@@ -951,6 +951,21 @@ void tm_eos_wait_assigned(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
     }
 }
 
+int tm_eos_restored_tasks(const tm_eos_instance *in, bool *tasks, int n_tasks)
+{
+    enum { MAX_RESTORES = 256 };
+    tm_eos_restore r[MAX_RESTORES];
+    int n = tm_eos_restores(in, r, MAX_RESTORES), count = 0;
+    for (int i = 0; i < n_tasks; i++)
+        tasks[i] = false;
+    for (int i = 0; i < n && i < MAX_RESTORES; i++) {
+        cr_assert(r[i].task >= 0 && r[i].task < n_tasks, "restore of task %d", r[i].task);
+        count += !tasks[r[i].task];
+        tasks[r[i].task] = true;
+    }
+    return count;
+}
+
 void tm_eos_expect_restored(tm_eos *e, const tm_eos_instance *to, const bool *from, int n_tasks)
 {
     enum { MAX_RESTORES = 256 };

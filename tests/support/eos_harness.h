@@ -276,6 +276,10 @@ void tm_eos_wait_assigned(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms);
  * at least one changelog record (printed, one line a task). */
 void tm_eos_expect_restored(tm_eos *e, const tm_eos_instance *to, const bool *from, int n_tasks);
 
+/* The tasks in's current incarnation has restored (its log) into
+ * tasks[0..n_tasks); returns how many. */
+int tm_eos_restored_tasks(const tm_eos_instance *in, bool *tasks, int n_tasks);
+
 /* Partitions with an open transaction (last stable offset below the high
  * watermark) among those "done" watches: outputs, changelog and, when
  * repartitioning, the repartition topic. Polls (at most 30 s) until the
