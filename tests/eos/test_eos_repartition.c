@@ -108,6 +108,22 @@ static void wait_assignment(tm_eos *e, tm_eos_instance *in, int want, int64_t ti
     tm_eos_wait_restored(e, in, timeout_ms);
 }
 
+/* Starts b beside an instance that owns every task and waits until b has
+ * restored its share, which must be some but not all: a_tasks and
+ * b_tasks get the split. Returns b's task count. */
+static int join_second(tm_eos *e, tm_eos_instance *b, bool *a_tasks, bool *b_tasks)
+{
+    const int np = e->partitions;
+    tm_eos_start(e, b);
+    tm_eos_wait_restored(e, b, 60000);
+    int nb = tm_eos_log_assigned(b);
+    cr_assert(nb > 0 && nb < np, "b owns %d of %d tasks", nb, np);
+    cr_assert_eq(tm_eos_restored_tasks(b, b_tasks, np), nb);
+    for (int p = 0; p < np; p++)
+        a_tasks[p] = !b_tasks[p];
+    return nb;
+}
+
 /* ---- (a) equality ---- */
 
 Test(eos, repartition_equality)
@@ -278,13 +294,7 @@ Test(eos, repartition_failover)
     /* a first, with every task; then b joins and takes some. */
     tm_eos_start(e, a);
     tm_eos_wait_restored(e, a, 60000);
-    tm_eos_start(e, b);
-    tm_eos_wait_restored(e, b, 60000);
-    int nb = tm_eos_log_assigned(b);
-    cr_assert(nb > 0 && nb < np, "b owns %d of %d tasks", nb, np);
-    cr_assert_eq(tm_eos_restored_tasks(b, b_tasks, np), nb);
-    for (int p = 0; p < np; p++)
-        a_tasks[p] = !b_tasks[p];
+    int nb = join_second(e, b, a_tasks, b_tasks);
     wait_both_commit(e, a_tasks, b_tasks, "a and b");
 
     bool fed = tm_feeder_finished(e->feeder);
@@ -321,13 +331,7 @@ Test(eos, repartition_scale_out_and_in)
     wait_assignment(e, a, np, 60000);
 
     /* 1 -> 2: b joins and takes some tasks; a keeps the others. */
-    tm_eos_start(e, b);
-    tm_eos_wait_restored(e, b, 60000);
-    int nb = tm_eos_log_assigned(b);
-    cr_assert(nb > 0 && nb < np, "b owns %d of %d tasks", nb, np);
-    cr_assert_eq(tm_eos_restored_tasks(b, b_tasks, np), nb);
-    for (int p = 0; p < np; p++)
-        a_tasks[p] = !b_tasks[p];
+    int nb = join_second(e, b, a_tasks, b_tasks);
     wait_assignment(e, a, np - nb, 60000);
     wait_both_commit(e, a_tasks, b_tasks, "a and b");
     printf("eos %s: scaled out at %.1f s: b owns %d of %d tasks, both committed\n", e->name,

@@ -62,6 +62,28 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, const char *bootstrap, const
     return rd_kafka_new(type, conf, err, errlen); /* frees conf on success */
 }
 
+/* A consumer of committed records from partitions assigned by hand (the
+ * group id only for assign(); nothing is committed), with reset as its
+ * auto.offset.reset. */
+static rd_kafka_t *committed_reader(const char *bootstrap, const char *group, const char *reset,
+                                    char *err, size_t errlen)
+{
+    const char *const props[] = {"group.id",
+                                 group,
+                                 "isolation.level",
+                                 "read_committed",
+                                 "enable.partition.eof",
+                                 "true",
+                                 "enable.auto.commit",
+                                 "false",
+                                 "auto.offset.reset",
+                                 reset,
+                                 "fetch.wait.max.ms",
+                                 "50",
+                                 NULL};
+    return new_client(RD_KAFKA_CONSUMER, bootstrap, props, NULL, err, errlen);
+}
+
 /* ---- load ---- */
 
 struct tm_feeder {
@@ -346,20 +368,8 @@ static void write_record(FILE *out, const rd_kafka_message_t *m)
 size_t tm_kafka_io_dump(const char *bootstrap, const char *topic, const char *path)
 {
     char err[512];
-    static const char *const props[] = {"group.id",
-                                        "tidemark-test-dump",
-                                        "isolation.level",
-                                        "read_committed",
-                                        "enable.partition.eof",
-                                        "true",
-                                        "enable.auto.commit",
-                                        "false",
-                                        "auto.offset.reset",
-                                        "earliest",
-                                        "fetch.wait.max.ms",
-                                        "50",
-                                        NULL};
-    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, bootstrap, props, NULL, err, sizeof err);
+
+    rd_kafka_t *rk = committed_reader(bootstrap, "tidemark-test-dump", "earliest", err, sizeof err);
     cr_assert(rk, "dump %s: consumer: %s", topic, err);
     int parts = partition_count(rk, topic, err, sizeof err);
     if (parts < 0) {
@@ -561,20 +571,8 @@ int tm_kafka_probe_has_records(tm_kafka_probe *p, const char *topic, int32_t par
     char err[512];
     /* auto.offset.reset error: from below the log start offset (purged)
      * is no answer, rather than a read from elsewhere. */
-    static const char *const props[] = {"group.id",
-                                        "tidemark-test-probe-read",
-                                        "isolation.level",
-                                        "read_committed",
-                                        "enable.partition.eof",
-                                        "true",
-                                        "enable.auto.commit",
-                                        "false",
-                                        "auto.offset.reset",
-                                        "error",
-                                        "fetch.wait.max.ms",
-                                        "50",
-                                        NULL};
-    rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, p->bootstrap, props, NULL, err, sizeof err);
+    rd_kafka_t *rk =
+        committed_reader(p->bootstrap, "tidemark-test-probe-read", "error", err, sizeof err);
     cr_assert(rk, "probe reader: %s", err);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, topic, partition)->offset = from;
