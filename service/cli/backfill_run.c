@@ -27,8 +27,7 @@
 typedef struct live_mark {
     int64_t watermark;
     int32_t task;
-    bool task_has_checkpoint; /* the task's own latest checkpoint, while reading it */
-    int64_t task_watermark;
+    int64_t task_watermark; /* the task's latest checkpoint's, while reading it */
 } live_mark;
 
 static int on_changelog_record(void *ctx, const void *key, size_t key_len, const void *value,
@@ -44,31 +43,36 @@ static int on_changelog_record(void *ctx, const void *key, size_t key_len, const
     if (!value || tm_changelog_parse_key(key, key_len, &k) || k.kind != TM_CHANGELOG_CHECKPOINT ||
         tm_changelog_parse_checkpoint(value, value_len, &c))
         return 0;
-    m->task_has_checkpoint = true;
     m->task_watermark = c.watermark;
     return 0;
 }
 
-/* Reads every task's latest checkpoint into *m. */
-static int read_live_watermark(const tm_config *cfg, live_mark *m, char *errstr, size_t errlen)
+/* The reading handle: with force an admin handle; else one that reads the
+ * changelog too, whose absence is a refusal. */
+static int open_reader(tm_kafka **k, const tm_config *cfg, bool force, char *errstr, size_t errlen)
 {
-    tm_kafka *k = NULL;
-    int rc = tm_kafka_open_changelog_reader(&k, cfg, errstr, errlen);
-    if (rc < 0) {
-        /* Without a changelog nothing tells how far the live application
-         * got: refused like a window it may still change. */
-        char why[512];
-        snprintf(why, sizeof why, "%s", errstr);
-        tm_kafka_close(k);
-        return tm_seterr(errstr, errlen, TM_ECONFIG,
-                         "cannot read the live watermark (%s): the live application may still "
-                         "change any window; --force backfills anyway",
-                         why);
-    }
+    if (force)
+        return tm_kafka_open_admin(k, cfg, errstr, errlen);
+    int rc = tm_kafka_open_changelog_reader(k, cfg, errstr, errlen);
+    if (rc == 0)
+        return 0;
+    /* Without a changelog nothing tells how far the live application got:
+     * refused like a window it may still change. */
+    char why[512];
+    snprintf(why, sizeof why, "%s", errstr);
+    return tm_seterr(errstr, errlen, TM_ECONFIG,
+                     "cannot read the live watermark (%s): the live application may still "
+                     "change any window; --force backfills anyway",
+                     why);
+}
+
+/* Reads every task's latest checkpoint (k: a changelog reader) into *m. */
+static int read_live_watermark(tm_kafka *k, live_mark *m, char *errstr, size_t errlen)
+{
+    int rc = 0;
     *m = (live_mark){.watermark = INT64_MAX, .task = -1};
     int32_t n = tm_kafka_changelog_partitions(k);
     for (int32_t task = 0; task < n && rc == 0; task++) {
-        m->task_has_checkpoint = false;
         m->task_watermark = INT64_MIN;
         int64_t end = tm_kafka_read_changelog(k, task, 0, on_changelog_record, m, errstr, errlen);
         if (end < 0)
@@ -78,7 +82,6 @@ static int read_live_watermark(const tm_config *cfg, live_mark *m, char *errstr,
             m->task = task;
         }
     }
-    tm_kafka_close(k);
     return rc;
 }
 
@@ -309,10 +312,10 @@ int tm_backfill_run(const tm_config *cfg, const tm_backfill_options *opt, char *
                     size_t errlen)
 {
     planner p = {.cfg = cfg, .opt = opt, .live = {.watermark = INT64_MAX, .task = -1}};
-    int rc = opt->force ? 0 : read_live_watermark(cfg, &p.live, errstr, errlen);
     tm_kafka *k = NULL;
-    if (rc == 0)
-        rc = tm_kafka_open_admin(&k, cfg, errstr, errlen);
+    int rc = open_reader(&k, cfg, opt->force, errstr, errlen);
+    if (rc == 0 && !opt->force)
+        rc = read_live_watermark(k, &p.live, errstr, errlen);
     int n_tasks = 0;
     for (size_t i = 0; rc == 0 && i < cfg->n_input_topics; i++) {
         int n = 0;

@@ -435,13 +435,18 @@ static bool home_eq(const void *entry, const void *key)
     return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
 }
 
+static key_home *find_home(const bucket *bk, const char *key, size_t len)
+{
+    key_ref ref = {key, len};
+    return tm_table_find(&bk->homes, home_hash(key, len), home_eq, &ref);
+}
+
 /* Remembers partition as key's home unless it has one. */
 static void note_home(bucket *bk, const char *key, size_t len, int32_t partition)
 {
-    key_ref ref = {key, len};
-    uint64_t h = home_hash(key, len);
-    if (tm_table_find(&bk->homes, h, home_eq, &ref))
+    if (find_home(bk, key, len))
         return;
+    uint64_t h = home_hash(key, len);
     key_home *e = tm_table_insert(&bk->homes, h);
     e->partition = partition;
     e->cut_lo = INT64_MIN;
@@ -451,20 +456,12 @@ static void note_home(bucket *bk, const char *key, size_t len, int32_t partition
     e->key_len = len;
 }
 
-static int32_t home_of(const bucket *bk, const char *key, size_t len)
-{
-    key_ref ref = {key, len};
-    const key_home *e = tm_table_find(&bk->homes, home_hash(key, len), home_eq, &ref);
-    return e ? e->partition : -1;
-}
-
 /* Narrows the key's scope (key_home) around a batch session r that
  * overlaps the range without being inside it. A batch result's key has a
  * home: its events were read. */
 static void note_crossing(bucket *bk, const tm_window_result *r)
 {
-    key_ref ref = {r->key, r->key_len};
-    key_home *e = tm_table_find(&bk->homes, home_hash(r->key, r->key_len), home_eq, &ref);
+    key_home *e = find_home(bk, r->key, r->key_len);
     if (e && r->start < bk->v->from && r->end > e->cut_lo)
         e->cut_lo = r->end;
     if (e && r->end > bk->v->to && r->start < e->cut_hi)
@@ -767,8 +764,15 @@ static win *find(win_list *l, size_t *i, const win *w)
     return *i < l->n && cmp_key_start(&l->v[*i], w) == 0 ? &l->v[*i] : NULL;
 }
 
+/* What compare_key knows of a key, for each of its windows. */
+typedef struct key_facts {
+    const key_home *home; /* NULL: no input record of the key was read */
+    bool by_key;          /* sessions: a differing window's verdict is the key's */
+    bool explained;       /* by_key: the key's sessions add up */
+} key_facts;
+
 static void report(bucket *bk, const win *e, const win *t, tm_verify_verdict verdict,
-                   tm_verify_window_fn fn, void *ctx)
+                   const key_facts *kf, tm_verify_window_fn fn, void *ctx)
 {
     const win *w = e ? e : t;
     const char **late = NULL;
@@ -796,7 +800,7 @@ static void report(bucket *bk, const win *e, const win *t, tm_verify_verdict ver
         .expected_acc = e ? e->acc : NULL,
         .actual_revision = t ? t->revision : -1,
         .actual_partition = t ? t->partition : -1,
-        .input_partition = home_of(bk, w->key, w->key_len),
+        .input_partition = kf->home ? kf->home->partition : -1,
         .late = late,
         .n_late = n_late,
     };
@@ -806,15 +810,14 @@ static void report(bucket *bk, const win *e, const win *t, tm_verify_verdict ver
 }
 
 /* Judges one window (verify.h) given its E, B and T (any may be NULL);
- * key_explained: the key's verdict for a differing window (sessions), NULL
- * to judge it by B. */
-static void judge(bucket *bk, const win *e, const win *b, const win *t, const bool *key_explained,
+ * unjudged: it overlaps a batch session the range cuts. */
+static void judge(bucket *bk, const win *e, const win *b, const win *t, const key_facts *kf,
                   bool unjudged, tm_verify_window_fn fn, void *ctx)
 {
     tm_verify_summary *s = &bk->v->sum;
     const tm_config *cfg = bk->v->cfg;
     s->windows++;
-    bool explained = key_explained ? *key_explained : same_result(cfg, b, t);
+    bool explained = kf->by_key ? kf->explained : same_result(cfg, b, t);
     tm_verify_verdict verdict = same_result(cfg, e, t) ? TM_VERIFY_EQUAL
                                 : unjudged             ? TM_VERIFY_UNJUDGED
                                 : explained            ? TM_VERIFY_EXPLAINED
@@ -827,7 +830,7 @@ static void judge(bucket *bk, const win *e, const win *b, const win *t, const bo
         s->explained++;
     else
         s->unexplained++;
-    report(bk, e, t, verdict, fn, ctx);
+    report(bk, e, t, verdict, kf, fn, ctx);
 }
 
 /* A key's windows in one of E, B, T: a view into the sorted list. */
@@ -908,16 +911,13 @@ static void compare_key(bucket *bk, win_list *e, win_list *b, win_list *t, tm_ve
      * judged, and a table that lost it would pass as explained. The key is
      * judged on its windows clear of a batch session the range cuts; the
      * others, when they differ, are unjudged. */
-    bool sessions = bk->v->cfg->window_type == TM_WINDOW_SESSION;
     const win *k = e->n ? &e->v[0] : &t->v[0];
-    key_ref ref = {k->key, k->key_len};
-    const key_home *home =
-        sessions ? tm_table_find(&bk->homes, home_hash(k->key, k->key_len), home_eq, &ref) : NULL;
-    int64_t lo = home ? home->cut_lo : INT64_MIN, hi = home ? home->cut_hi : INT64_MAX;
-    bool key_explained = false;
-    if (sessions) {
+    key_facts kf = {.home = find_home(bk, k->key, k->key_len),
+                    .by_key = bk->v->cfg->window_type == TM_WINDOW_SESSION};
+    int64_t lo = kf.home ? kf.home->cut_lo : INT64_MIN, hi = kf.home ? kf.home->cut_hi : INT64_MAX;
+    if (kf.by_key) {
         win_list es = in_scope(e, lo, hi), bs = in_scope(b, lo, hi), ts = in_scope(t, lo, hi);
-        key_explained = sessions_add_up(bk->v->cfg, &es, &bs, &ts);
+        kf.explained = sessions_add_up(bk->v->cfg, &es, &bs, &ts);
         free(es.v);
         free(bs.v);
         free(ts.v);
@@ -930,8 +930,7 @@ static void compare_key(bucket *bk, win_list *e, win_list *b, win_list *t, tm_ve
         win *wb = find(b, &ib, c <= 0 ? we : wt);
         const win *w = c <= 0 ? we : wt;
         bool cut = (c >= 0 && wt->end > hi) || w->start < lo || (c <= 0 && we->end > hi);
-        judge(bk, c <= 0 ? we : NULL, wb, c >= 0 ? wt : NULL, sessions ? &key_explained : NULL, cut,
-              fn, ctx);
+        judge(bk, c <= 0 ? we : NULL, wb, c >= 0 ? wt : NULL, &kf, cut, fn, ctx);
         ie += c <= 0;
         it += c >= 0;
     }
