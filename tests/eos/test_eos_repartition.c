@@ -23,10 +23,9 @@
  *   spread over the input and each incarnation starts with a backlog); the
  *   kills rotate through three phases: early (150-1500 ms after the
  *   process started), restore (as soon as the assignment is logged) and
- *   transaction (150-1500 ms after its tasks are restored, frozen with
- *   SIGSTOP as soon as a transaction is seen open on the repartition topic
- *   and killed if it still is 20 ms later); at least one kill must have
- *   left a transaction open;
+ *   transaction (150-1500 ms after its tasks are restored, inside a
+ *   checkpoint that the broker holds open: tm_eos_hold_commit); at least
+ *   one kill must have left a transaction open;
  * - failover: instances a and b share the input; once both have committed,
  *   a is SIGKILLed for good and b restores a's tasks and finishes;
  * - scale: 1 -> 2 -> 1 instances while input arrives: b joins and takes
@@ -49,10 +48,7 @@
  * (with TIDEMARK_BINARY and TIDEMARK_TEST_BROKER set as ctest sets them).
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,45 +152,6 @@ enum { SLOT_MS = 5000 };
 
 static const char *const phase_names[] = {"early", "restore", "transaction"};
 
-/* Whether a repartition partition has an open transaction: the source
- * tasks forward events to it inside the transaction that commits their
- * input offsets. Cheaper than tm_eos_open_transactions (one topic), so
- * that the poll catches short transactions. */
-static bool repartition_txn_open(tm_eos *e)
-{
-    int64_t hwm[TM_WORKLOAD_MAX_PARTITIONS], lso[TM_WORKLOAD_MAX_PARTITIONS];
-    if (tm_kafka_probe_end_offsets(e->probe, e->repartition_topic, e->partitions, hwm, lso) != 0)
-        return false;
-    for (int r = 0; r < e->partitions; r++)
-        if (lso[r] < hwm[r])
-            return true;
-    return false;
-}
-
-/* Freezes in (SIGSTOP) with a transaction open, for the kill to land
- * there: when one is seen on the repartition topic, the process is
- * stopped and, once the requests it had already sent are answered
- * (20 ms), the topics are looked at again; if it committed meanwhile, it
- * resumes (SIGCONT) and the next transaction is tried. False (running)
- * if none could be caught within timeout_ms (no input left). */
-static bool freeze_mid_transaction(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms, int *tries)
-{
-    int64_t deadline = tm_test_now_ms() + timeout_ms;
-    *tries = 0;
-    while (tm_test_now_ms() < deadline) {
-        tm_eos_check_instances(e);
-        if (!repartition_txn_open(e))
-            continue;
-        ++*tries;
-        cr_assert(kill(in->pid, SIGSTOP) == 0, "SIGSTOP: %s", strerror(errno));
-        tm_test_sleep_ms(20);
-        if (tm_eos_open_transactions(e) > 0)
-            return true;
-        cr_assert(kill(in->pid, SIGCONT) == 0, "SIGCONT: %s", strerror(errno));
-    }
-    return false;
-}
-
 Test(eos, chaos_repartition)
 {
     const long events = tm_eos_env_long("TIDEMARK_EOS_EVENTS", CHAOS_EVENTS);
@@ -212,13 +169,12 @@ Test(eos, chaos_repartition)
     tm_eos_write_input(e, (size_t)events, 23);
     /* A kill and the restart's rejoin take 2-4 s (the same instance id: a
      * static member rejoins at once), less than a slot. The input arrives
-     * over three slots more than there are kills, so that every kill lands
-     * while there is work, the last one included: the transaction phase
-     * needs input to catch a transaction open, and on a loaded machine it
-     * once saw twelve transactions commit before the freeze held one, in
-     * the eight seconds a single spare slot left it. */
+     * over two slots more than there are kills, so that every kill lands
+     * while there is work, the last one included (the transaction phase
+     * needs a checkpoint to hold open), with a slot to spare for a loaded
+     * machine's slow restarts. */
     tm_eos_feed(e, 0, (size_t)events,
-                (double)events * 1000.0 / ((double)(kills + 3) * (double)SLOT_MS));
+                (double)events * 1000.0 / ((double)(kills + 2) * (double)SLOT_MS));
     tm_eos_instance *a = tm_eos_instance_add(e, "a");
     int64_t t0 = tm_test_now_ms();
     tm_eos_start(e, a);
@@ -227,7 +183,7 @@ Test(eos, chaos_repartition)
     for (long k = 0; k < kills; k++) {
         phase ph = (phase)(k % PHASES);
         int64_t delay = 0;
-        int tries = 0; /* transactions seen open before one was frozen */
+        bool held = false; /* a commit was held open for the kill */
         if (ph == EARLY) {
             delay = tm_eos_random(150, 1500);
             tm_eos_sleep(e, delay);
@@ -237,9 +193,9 @@ Test(eos, chaos_repartition)
             tm_eos_wait_restored(e, a, 60000);
             delay = tm_eos_random(150, 1500);
             tm_eos_sleep(e, delay);
-            /* None caught within 30 s (no input left): the kill lands
-             * anyway and counts for what it cut. */
-            (void)freeze_mid_transaction(e, a, 30000, &tries);
+            /* None within 30 s (no input left): the kill lands anyway
+             * and counts for what it cut. */
+            held = tm_eos_hold_commit(e, 30000);
         }
         tm_eos_kill(e, a);
         int assigned = tm_eos_log_assigned(a), restored = tm_eos_restores(a, NULL, 0);
@@ -253,10 +209,10 @@ Test(eos, chaos_repartition)
         char tasks[64] = "not assigned yet";
         if (assigned >= 0)
             snprintf(tasks, sizeof tasks, "%d of %d tasks restored", restored, assigned);
-        printf("eos %s: kill %ld/%ld (%s, +%lld ms, %d transaction(s) seen open; %s; %d "
-               "partition(s) with a transaction open%s) at %.1f s: %lld of %zu input records "
-               "committed\n",
-               e->name, k + 1, kills, phase_names[ph], (long long)delay, tries, tasks, open,
+        printf("eos %s: kill %ld/%ld (%s, +%lld ms%s; %s; %d partition(s) with a transaction "
+               "open%s) at %.1f s: %lld of %zu input records committed\n",
+               e->name, k + 1, kills, phase_names[ph], (long long)delay,
+               held ? ", a commit held open" : "", tasks, open,
                restore_cut ? ", cut a restore" : "", (double)(tm_test_now_ms() - t0) / 1000.0,
                (long long)tm_eos_committed_total(e), tm_feeder_sent(e->feeder));
         fflush(stdout);

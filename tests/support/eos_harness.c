@@ -931,6 +931,42 @@ void tm_eos_wait_restored(tm_eos *e, tm_eos_instance *in, int64_t timeout_ms)
     }
 }
 
+/* Kafka's EndTxn request and its retriable CONCURRENT_TRANSACTIONS error;
+ * four refusals cost the client about 1.5 s of backoff (100 ms doubling). */
+enum { API_END_TXN = 26, ERR_CONCURRENT_TRANSACTIONS = 51, END_TXN_REFUSALS = 4 };
+
+int tm_eos_changelog_open(tm_eos *e)
+{
+    int n = tm_kafka_probe_partitions(e->probe, e->changelog_topic);
+    if (n <= 0)
+        return 0;
+    cr_assert(n <= TM_WORKLOAD_MAX_PARTITIONS, "%s: %d partitions", e->changelog_topic, n);
+    int64_t hwm[TM_WORKLOAD_MAX_PARTITIONS], lso[TM_WORKLOAD_MAX_PARTITIONS];
+    int64_t deadline = tm_test_now_ms() + 30000;
+    while (tm_kafka_probe_end_offsets(e->probe, e->changelog_topic, n, hwm, lso) != 0)
+        cr_assert(tm_test_now_ms() < deadline, "no changelog offsets from the broker in 30 s");
+    int open = 0;
+    for (int p = 0; p < n; p++)
+        open += lso[p] < hwm[p];
+    return open;
+}
+
+bool tm_eos_hold_commit(tm_eos *e, int64_t timeout_ms)
+{
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "fail %d %d %d", API_END_TXN, ERR_CONCURRENT_TRANSACTIONS,
+             END_TXN_REFUSALS);
+    tm_test_broker_command(e->broker, cmd);
+    int64_t deadline = tm_test_now_ms() + timeout_ms;
+    while (tm_test_now_ms() < deadline) {
+        if (tm_eos_changelog_open(e) > 0)
+            return true;
+        tm_eos_check_instances(e);
+        tm_test_sleep_ms(5);
+    }
+    return false;
+}
+
 int64_t tm_eos_committed_total(tm_eos *e)
 {
     int64_t c[TM_WORKLOAD_MAX_PARTITIONS], sum = 0;

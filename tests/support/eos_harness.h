@@ -286,6 +286,26 @@ int tm_eos_restored_tasks(const tm_eos_instance *in, bool *tasks, int n_tasks);
  * broker answers. */
 int tm_eos_open_transactions(tm_eos *e);
 
+/* Changelog partitions with a transaction open (a checkpoint written and
+ * not committed: the service writes changelog records only in a
+ * checkpoint, right before committing it); 0 before the service has
+ * created the topic. Polls (at most 30 s) until the broker answers. */
+int tm_eos_changelog_open(tm_eos *e);
+
+/*
+ * Holds the next commit open, for a kill to land inside it: the broker
+ * answers the next EndTxn requests with CONCURRENT_TRANSACTIONS (what a
+ * coordinator answers while it still completes the previous transaction;
+ * the client retries with backoff), so the transaction of the next
+ * checkpoint stays open, its changelog records written, for about 1.5 s.
+ * Returns true once a changelog partition shows it open (last stable
+ * offset below the high watermark); false if none did within timeout_ms
+ * (no input left to checkpoint). Only the service sends EndTxn (the
+ * tests' producers are not transactional); refusals a kill leaves over
+ * delay the next incarnation's first commit.
+ */
+bool tm_eos_hold_commit(tm_eos *e, int64_t timeout_ms);
+
 /* Repartition partitions whose group's committed offset is not the end
  * offset (the contract of live repartitioning wants none, once done).
  * Polls (at most 30 s) until the broker answers. */
