@@ -451,12 +451,12 @@ typedef int (*tm_kafka_read_fn)(void *ctx, const tm_kafka_read_record *r);
  * partitions assigned by hand: no group membership, nothing committed, so
  * it runs beside live instances): reads every partition of topic, each in
  * order, from the first record whose timestamp is at least from_ts
- * (offsets-for-times; INT64_MIN: the log start) to its end as listed when
- * the read starts (the high watermark; records committed later are not
- * waited for). *truncated (may be NULL) is set when a partition's log
- * start is above 0 and the read begins there (where from_ts led, or
- * offsets-for-times had no answer): records of the time asked for may
- * have been deleted (retention). A topic that does not exist is
+ * (offsets-for-times; INT64_MIN: the log start; a partition without such
+ * a record is not read) to its end as listed when the read starts (the
+ * last stable offset; records committed later are not waited for).
+ * *truncated (may be NULL) is set when a partition's log start is above 0
+ * and the read would begin at or before it: records of the time asked
+ * for may have been deleted (retention). A topic that does not exist is
  * TM_EKAFKA. Returns 0 or a negative tm_err with a message.
  */
 int tm_kafka_read_topic(tm_kafka *k, const char *topic, int64_t from_ts, tm_kafka_read_fn fn,

@@ -1,8 +1,8 @@
 /*
  * kafka_reader.c: reading whole topics for `tidemark verify` with the
  * admin handle's plain consumer (kafka.h, tm_kafka_read_topic):
- * partitions assigned by hand at offsets-for-times, read to the high
- * watermark listed first.
+ * partitions assigned by hand at offsets-for-times, read to the last
+ * stable offset listed first.
  */
 #include "kafka_handle.h"
 
@@ -49,14 +49,13 @@ static int start_offsets(tm_kafka *k, const char *topic, int n, int64_t from_ts,
     }
     for (int p = 0; p < n && rc == 0; p++) {
         int64_t at = from_ts == INT64_MIN ? start[p] : times->elems[p].offset;
-        /* -1: no record that late, or a broker that cannot look times up
-         * (librdkafka's mock cluster, the test broker, answers -1 to any
-         * time): read from the log start, which is never wrong, only
-         * slower (the caller skips what is out of its range). A read that
-         * begins at a log start above 0 may miss deleted records of the
-         * time asked for (after a -1 from Kafka itself, a false alarm:
-         * every record is older than that time). */
-        parts[p].next = at < 0 ? start[p] : at;
+        /* -1: no record that late below the end (Kafka answers a
+         * read_committed lookup below the last stable offset): nothing
+         * to read. */
+        parts[p].next = at < 0 ? parts[p].end : at;
+        /* A read that begins at a log start above 0 may miss deleted
+         * records of the time asked for; so may one of a log that
+         * retention emptied. */
         if (truncated && start[p] > 0 && parts[p].next <= start[p])
             *truncated = true;
     }

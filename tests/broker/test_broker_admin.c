@@ -3,9 +3,9 @@
  * 0004, tests/broker/README.md): record batches over max.message.bytes
  * rejected with MESSAGE_TOO_LARGE, whole partitions kept unless a
  * retention.bytes says otherwise, DescribeConfigs, DeleteTopics and
- * DeleteGroups; DeleteRecords (patch 0007); and the launcher's --message-max-bytes and
- * --retention-bytes. Plain librdkafka clients against an in-process
- * 3-broker mock cluster (a new one for each test), or against the launcher.
+ * DeleteGroups; DeleteRecords (patch 0007); ListOffsets by timestamp (patch
+ * 0008); and the launcher's --message-max-bytes and --retention-bytes. Plain librdkafka clients
+ * against an in-process 3-broker mock cluster (a new one for each test), or against the launcher.
  *
  * Every wait is bounded (deadlines, librdkafka timeouts); no Criterion
  * .timeout (its runner leaks under ASan).
@@ -859,6 +859,92 @@ Test(admin, delete_records_moves_the_log_start_offset_as_kafka_does)
     cr_expect_eq(d.offset, 5);
     cr_expect_eq(read_partition("t", 0, &first), 1);
     cr_expect_eq(first, 5);
+    rd_kafka_destroy(p);
+    rd_kafka_destroy(admin);
+}
+
+/*
+ * ListOffsets by timestamp (patch 0008)
+ */
+
+/* Produces to "t" [0] one record stamped ts (CreateTime). */
+static void send_at(rd_kafka_t *p, int64_t ts)
+{
+    cr_assert_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_PARTITION(0),
+                                   RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_TIMESTAMP(ts),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* rd_kafka_offsets_for_times() of "t" [0] at ts, by a consumer of that
+ * isolation.level. */
+static int64_t offset_for_time(int64_t ts, const char *isolation)
+{
+    const char *kv[] = {"isolation.level", isolation, NULL};
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, kv, NULL);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, "t", 0)->offset = ts;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c, list, OP_TIMEOUT_MS);
+    cr_assert_eq(err, RD_KAFKA_RESP_ERR_NO_ERROR, "offsets_for_times: %s", rd_kafka_err2str(err));
+    cr_assert_eq(list->elems[0].err, RD_KAFKA_RESP_ERR_NO_ERROR, "offsets_for_times: %s",
+                 rd_kafka_err2str(list->elems[0].err));
+    int64_t offset = list->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_destroy(c);
+    return offset;
+}
+
+static void txn_ok(rd_kafka_error_t *error, const char *what)
+{
+    cr_assert_null(error, "%s: %s", what, error ? rd_kafka_error_string(error) : "");
+}
+
+Test(admin, offsets_for_times_answer_as_kafka_does)
+{
+    struct deliveries d = {0};
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, NULL, &d);
+    rd_kafka_t *admin = client(RD_KAFKA_PRODUCER, NULL, NULL);
+    int64_t low;
+
+    /* Offsets 0-2 in one batch, stamped out of order as CreateTime may be;
+     * offset 3 in a batch of its own. */
+    send_at(p, 1000);
+    send_at(p, 3000);
+    send_at(p, 2000);
+    flush(p);
+    send_at(p, 5000);
+    flush(p);
+    cr_assert_eq(d.ok, 4);
+
+    /* The first record whose timestamp is at least the time: inside a
+     * batch too, and none that late is -1. */
+    cr_expect_eq(offset_for_time(500, "read_uncommitted"), 0);
+    cr_expect_eq(offset_for_time(1000, "read_uncommitted"), 0);
+    cr_expect_eq(offset_for_time(1001, "read_uncommitted"), 1);
+    cr_expect_eq(offset_for_time(2500, "read_uncommitted"), 1);
+    cr_expect_eq(offset_for_time(3001, "read_uncommitted"), 3);
+    cr_expect_eq(offset_for_time(5000, "read_committed"), 3);
+    cr_expect_eq(offset_for_time(5001, "read_uncommitted"), -1);
+
+    /* After DeleteRecords, only records at or above the log start. */
+    cr_assert_eq(delete_records(admin, 2, &low), RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_expect_eq(offset_for_time(500, "read_uncommitted"), 2);
+    cr_expect_eq(offset_for_time(2500, "read_uncommitted"), 3);
+
+    /* A record of an open transaction (offset 4) answers read_uncommitted
+     * only; once committed, read_committed too. */
+    const char *kv[] = {"transactional.id", "tx-times", NULL};
+    rd_kafka_t *tp = client(RD_KAFKA_PRODUCER, kv, NULL);
+    txn_ok(rd_kafka_init_transactions(tp, OP_TIMEOUT_MS), "init_transactions");
+    txn_ok(rd_kafka_begin_transaction(tp), "begin_transaction");
+    send_at(tp, 9000);
+    flush(tp);
+    cr_expect_eq(offset_for_time(6000, "read_uncommitted"), 4);
+    cr_expect_eq(offset_for_time(6000, "read_committed"), -1);
+    txn_ok(rd_kafka_commit_transaction(tp, OP_TIMEOUT_MS), "commit_transaction");
+    cr_expect_eq(offset_for_time(6000, "read_committed"), 4);
+    cr_expect_eq(offset_for_time(9001, "read_committed"), -1, "the commit marker is no record");
+    rd_kafka_destroy(tp);
     rd_kafka_destroy(p);
     rd_kafka_destroy(admin);
 }

@@ -1178,3 +1178,63 @@ Test(kafka, records_fetched_in_the_poll_that_assigns_them_are_kept)
     tm_kafka_close(b.k);
     tm_config_free(cfg);
 }
+
+/* ---- reading whole topics (verify's reader) --------------------------------- */
+
+/* The offsets read, per partition of a 2-partition topic. */
+typedef struct offsets_read {
+    int64_t offsets[2][8];
+    size_t n[2];
+} offsets_read;
+
+static int note_offset(void *ctx, const tm_kafka_read_record *r)
+{
+    offsets_read *o = ctx;
+    cr_assert(r->partition >= 0 && r->partition < 2 && o->n[r->partition] < 8);
+    o->offsets[r->partition][o->n[r->partition]++] = r->offset;
+    return 0;
+}
+
+/*
+ * tm_kafka_read_topic starts each partition at the first record whose
+ * timestamp is at least from_ts, where offsets-for-times leads (the test
+ * broker answers it as Kafka does, tests/broker/patches/0008); a
+ * partition with no record that late is not read at all. produce_plain
+ * stamps its i-th record 1700000000000 + i.
+ */
+Test(kafka, read_topic_starts_where_offsets_for_times_leads)
+{
+    const char *topics[] = {"in:2", "out:2", "app-changelog:2", NULL};
+    broker_start(topics);
+    const char *kv[] = {"k", "0", "k", "1", "k", "2", "k", "3", "k", "4"};
+    produce_plain("in", 0, kv, 5);
+    produce_plain("in", 1, kv, 2);
+    tm_config *cfg = config();
+    tm_kafka *k = NULL;
+    char err[512];
+    cr_assert_eq(tm_kafka_open_admin(&k, cfg, err, sizeof err), 0, "%s", err);
+
+    offsets_read seen = {0};
+    bool truncated = false; /* only ever set */
+    cr_assert_eq(tm_kafka_read_topic(k, "in", 1700000000003, note_offset, &seen, &truncated, err,
+                                     sizeof err),
+                 0, "%s", err);
+    cr_expect_not(truncated);
+    cr_expect_eq(seen.n[0], 2, "partition 0 from offset 3: %zu records", seen.n[0]);
+    cr_expect_eq(seen.offsets[0][0], 3);
+    cr_expect_eq(seen.offsets[0][1], 4);
+    cr_expect_eq(seen.n[1], 0, "partition 1 holds nothing that late: %zu records", seen.n[1]);
+
+    /* INT64_MIN: every partition from its log start. */
+    seen = (offsets_read){0};
+    truncated = false;
+    cr_assert_eq(
+        tm_kafka_read_topic(k, "in", INT64_MIN, note_offset, &seen, &truncated, err, sizeof err), 0,
+        "%s", err);
+    cr_expect_eq(seen.n[0], 5);
+    cr_expect_eq(seen.n[1], 2);
+    cr_expect_eq(seen.offsets[0][0], 0);
+    cr_expect_not(truncated);
+    tm_kafka_close(k);
+    tm_config_free(cfg);
+}
