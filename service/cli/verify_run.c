@@ -12,17 +12,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "buf.h"
 #include "err.h"
 #include "kafka.h"
 #include "output.h"
 #include "verify.h"
-
-/* Enough buckets that one holds a small share of millions of records,
- * few enough that the open spill files stay well under a process's
- * descriptor limit (two per bucket). */
-#define DEFAULT_BUCKETS 64
 
 /* Progress on stderr every this many records. */
 #define PROGRESS_EVERY 1000000
@@ -98,13 +94,44 @@ static int read_topic(reading *r, tm_kafka *k, const char *topic, size_t topic_i
     return rc;
 }
 
+/* The spill buckets: opt's, else as many as the input records the range
+ * reads need for memory to stay one bucket's (tm_verify_buckets_for),
+ * counted before reading by the offsets the reads span. */
+static int choose_buckets(tm_kafka *k, const tm_config *cfg, const tm_verify_options *opt,
+                          int64_t read_from, size_t *buckets, char *errstr, size_t errlen)
+{
+    *buckets = opt->buckets;
+    if (opt->buckets)
+        return 0;
+    int64_t records = 0;
+    for (size_t i = 0; i < cfg->n_input_topics; i++) {
+        int64_t n = 0;
+        int rc = tm_kafka_span_from(k, cfg->input_topics[i], read_from, &n, errstr, errlen);
+        if (rc < 0)
+            return rc;
+        records += n;
+    }
+    struct rlimit lim;
+    uint64_t max_files = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_max != RLIM_INFINITY
+                             ? (uint64_t)lim.rlim_max
+                             : 0;
+    *buckets = tm_verify_buckets_for(records, max_files);
+    if (opt->progress)
+        fprintf(opt->progress,
+                "tidemark %s: at most %" PRId64 " input records to read: %zu spill buckets\n",
+                opt->command, records, *buckets);
+    return 0;
+}
+
 int tm_verify_read(tm_verify **out, tm_kafka *k, const tm_config *cfg, const tm_verify_options *opt,
                    bool *truncated, char *errstr, size_t errlen)
 {
     reading r = {.opt = opt};
-    int rc = tm_verify_open(&r.v, cfg, opt->from, opt->to, opt->tmp_dir,
-                            opt->buckets ? opt->buckets : DEFAULT_BUCKETS, errstr, errlen);
     int64_t read_from = tm_verify_read_from(cfg, opt->from);
+    size_t buckets = 0;
+    int rc = choose_buckets(k, cfg, opt, read_from, &buckets, errstr, errlen);
+    if (rc == 0)
+        rc = tm_verify_open(&r.v, cfg, opt->from, opt->to, opt->tmp_dir, buckets, errstr, errlen);
     *truncated = false;
     /* With late.action drop there is no late output (the topic need not
      * exist): nothing explains a too-late record's window. */

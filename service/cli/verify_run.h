@@ -24,7 +24,7 @@ typedef struct tm_verify_options {
     FILE *out;           /* the report */
     FILE *progress;      /* progress lines (NULL: none) */
     const char *tmp_dir; /* where the spill files go */
-    size_t buckets;      /* spill buckets (0: a default) */
+    size_t buckets;      /* spill buckets (0: from the input's size) */
     /* Where a completed comparison's figures go (NULL: not wanted), for
      * --push-gateway: the summary and whether the input held the range. */
     tm_verify_summary *summary;

@@ -462,4 +462,11 @@ typedef int (*tm_kafka_read_fn)(void *ctx, const tm_kafka_read_record *r);
 int tm_kafka_read_topic(tm_kafka *k, const char *topic, int64_t from_ts, tm_kafka_read_fn fn,
                         void *ctx, bool *truncated, char *errstr, size_t errlen);
 
+/* The offsets tm_kafka_read_topic would read from from_ts, over every
+ * partition of topic, into *offsets: an upper bound of its records
+ * (transaction markers and aborted records take offsets too), known
+ * before reading. A topic that does not exist is TM_EKAFKA. */
+int tm_kafka_span_from(tm_kafka *k, const char *topic, int64_t from_ts, int64_t *offsets,
+                       char *errstr, size_t errlen);
+
 #endif

@@ -89,17 +89,43 @@ static int deliver(const rd_kafka_message_t *m, const char *topic, tm_kafka_read
     return fn(ctx, &r);
 }
 
-int tm_kafka_read_topic(tm_kafka *k, const char *topic, int64_t from_ts, tm_kafka_read_fn fn,
-                        void *ctx, bool *truncated, char *errstr, size_t errlen)
+/* Where a read of topic from from_ts begins and ends, a read_part per
+ * partition into *parts (to free) and their number into *n. */
+static int plan_read(tm_kafka *k, const char *topic, int64_t from_ts, read_part **parts, int *n,
+                     bool *truncated, char *errstr, size_t errlen)
 {
-    int n = 0;
-    int rc = tm_kafka_topic_partitions(k, topic, &n, errstr, errlen);
-    if (rc == 0 && n == 0)
+    *parts = NULL;
+    *n = 0;
+    int rc = tm_kafka_topic_partitions(k, topic, n, errstr, errlen);
+    if (rc == 0 && *n == 0)
         rc = tm_seterr(errstr, errlen, TM_EKAFKA, "kafka: topic '%s' does not exist", topic);
     if (rc < 0)
         return rc;
-    read_part *parts = tm_xcalloc((size_t)n, sizeof *parts);
-    rc = start_offsets(k, topic, n, from_ts, parts, truncated, errstr, errlen);
+    *parts = tm_xcalloc((size_t)*n, sizeof **parts);
+    return start_offsets(k, topic, *n, from_ts, *parts, truncated, errstr, errlen);
+}
+
+int tm_kafka_span_from(tm_kafka *k, const char *topic, int64_t from_ts, int64_t *offsets,
+                       char *errstr, size_t errlen)
+{
+    read_part *parts = NULL;
+    int n = 0;
+    int rc = plan_read(k, topic, from_ts, &parts, &n, NULL, errstr, errlen);
+    *offsets = 0;
+    for (int p = 0; p < n && rc == 0; p++)
+        *offsets += parts[p].end > parts[p].next ? parts[p].end - parts[p].next : 0;
+    free(parts);
+    return rc;
+}
+
+int tm_kafka_read_topic(tm_kafka *k, const char *topic, int64_t from_ts, tm_kafka_read_fn fn,
+                        void *ctx, bool *truncated, char *errstr, size_t errlen)
+{
+    read_part *parts = NULL;
+    int n = 0;
+    int rc = plan_read(k, topic, from_ts, &parts, &n, truncated, errstr, errlen);
+    if (!parts)
+        return rc;
     rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new(n);
     size_t open = 0;
     for (int p = 0; p < n && rc == 0; p++)

@@ -114,11 +114,31 @@ static FILE *open_run(const char *dir, const char *kind, size_t i, char *errstr,
     return f;
 }
 
-/* Makes room for the spill files: two per bucket, and a margin for what
- * the process has open besides (Kafka's sockets, stdio). */
+/* Spill files a bucket keeps open (input and output), and a margin for
+ * what the process has open besides (Kafka's sockets, stdio). */
+#define FILES_PER_BUCKET 2
+#define OTHER_FILES 256
+
+size_t tm_verify_buckets_for(int64_t records, uint64_t max_open_files)
+{
+    uint64_t n = records > 0
+                     ? ((uint64_t)records + TM_VERIFY_BUCKET_RECORDS - 1) / TM_VERIFY_BUCKET_RECORDS
+                     : 0;
+    if (n < TM_VERIFY_MIN_BUCKETS)
+        n = TM_VERIFY_MIN_BUCKETS;
+    if (n > TM_VERIFY_MAX_BUCKETS)
+        n = TM_VERIFY_MAX_BUCKETS;
+    uint64_t room =
+        max_open_files > OTHER_FILES ? (max_open_files - OTHER_FILES) / FILES_PER_BUCKET : 1;
+    if (max_open_files && n > room)
+        n = room ? room : 1;
+    return (size_t)n;
+}
+
+/* Makes room for the spill files. */
 static int fit_open_files(size_t n_buckets, char *errstr, size_t errlen)
 {
-    rlim_t need = (rlim_t)(2 * n_buckets + 256);
+    rlim_t need = (rlim_t)(FILES_PER_BUCKET * n_buckets + OTHER_FILES);
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY ||
         lim.rlim_cur >= need)

@@ -64,6 +64,19 @@ int64_t tm_verify_read_from(const tm_config *cfg, int64_t from);
 
 /* The most spill buckets: two open files each. */
 #define TM_VERIFY_MAX_BUCKETS 16384
+/* The fewest that tm_verify_buckets_for picks. */
+#define TM_VERIFY_MIN_BUCKETS 64
+/* Input records a bucket is sized for: the finish holds one bucket's
+ * windows, dedup keys and table in memory, about 7 MiB with tumbling
+ * windows and 14 MiB with sessions for this many records (the README's
+ * bench_verify figures). */
+#define TM_VERIFY_BUCKET_RECORDS 16384
+
+/* The buckets for about `records` input records, so that memory stays one
+ * bucket's whatever the range: one per TM_VERIFY_BUCKET_RECORDS, at least
+ * TM_VERIFY_MIN_BUCKETS, at most TM_VERIFY_MAX_BUCKETS and as many as
+ * max_open_files (the hard limit of open files; 0: none) has room for. */
+size_t tm_verify_buckets_for(int64_t records, uint64_t max_open_files);
 
 /* Creates a verification of cfg (borrowed) over [from, to) with n_buckets
  * (at most TM_VERIFY_MAX_BUCKETS) buckets of spill files in a new

@@ -40,7 +40,7 @@
  * --end-to-end, instead: the test broker started (TIDEMARK_TEST_BROKER)
  * with the workload preloaded (late output with its tidemark.source
  * headers, the input on 4 partitions, the output topic), then `tidemark
- * verify --json` (TIDEMARK_BINARY; 64 buckets, its default) over the
+ * verify --json` (TIDEMARK_BINARY; buckets as it picks them) over the
  * range: input records/s from its start to its exit, its CPU time and its
  * peak RSS. Its exit must be 1 with the damaged windows unexplained.
  */
@@ -98,11 +98,18 @@
 typedef struct options {
     size_t records;
     int keys;
-    size_t buckets;
+    size_t buckets; /* 0: as tidemark verify picks them */
     int runs;
     bool sessions;
     bool end_to_end;
 } options;
+
+/* The buckets of a run: o's, else as tidemark verify picks them for the
+ * input records (tm_verify_buckets_for; the end-to-end run lets it). */
+static size_t buckets_of(const options *o, size_t records)
+{
+    return o->buckets ? o->buckets : tm_verify_buckets_for((int64_t)records, 0);
+}
 
 /* Strings kept end to end in one buffer, each NUL-terminated; an offset
  * of SIZE_MAX is a NULL (a tombstone's value). */
@@ -442,7 +449,7 @@ static void check(const options *opt, const workload *w, const outcome *o)
 
 static options parse_options(int argc, char **argv)
 {
-    options o = {1000000, 10000, 64, 3, false, false};
+    options o = {1000000, 10000, 0, 3, false, false};
     for (int i = 1; i < argc; i++) {
         int64_t v = 0;
         if (tm_bench_window_arg(argc, argv, &i, &o.sessions))
@@ -472,7 +479,7 @@ static options parse_options(int argc, char **argv)
 
 static void in_process(const options *o, const tm_config *cfg, const workload *w)
 {
-    measure_ctx m = {cfg, w, o->buckets};
+    measure_ctx m = {cfg, w, buckets_of(o, w->n)};
     double *secs = tm_xcalloc(3 * (size_t)o->runs, sizeof *secs);
     double *intake = secs, *finish = secs + o->runs, *total = secs + 2 * o->runs;
     outcome first = {0};
@@ -643,8 +650,12 @@ static void end_to_end(const options *o, const char *window, const workload *w)
     snprintf(from, sizeof from, "%" PRId64, w->from);
     snprintf(to, sizeof to, "%" PRId64, w->to);
     snprintf(report, sizeof report, "%s/verify.log", tm_bench_dir());
-    char *argv[] = {(char *)bin, "verify", "--config", config,   "--from",
-                    from,        "--to",   to,         "--json", NULL};
+    char buckets[32];
+    snprintf(buckets, sizeof buckets, "%zu", o->buckets);
+    char *argv[] = {(char *)bin, "verify", "--config", config,      "--from", from,
+                    "--to",      to,       "--json",   "--buckets", buckets,  NULL};
+    if (!o->buckets)
+        argv[8] = NULL; /* verify picks them */
     const tm_proc_io io = {.log_path = report};
     t0 = tm_bench_now_ns();
     pid_t pid = tm_proc_spawn(argv, &io);
@@ -696,8 +707,8 @@ int main(int argc, char **argv)
     malloc_trim(0);
     printf("bench_verify: %zu input records, %d keys, %s, %zu buckets; %zu late, %zu output "
            "records (%zu windows, %zu damaged)\n",
-           w.n, o.keys, o.sessions ? "sessions (gap 5 s)" : "tumbling 60 s", o.buckets, w.late.n,
-           w.out_keys.n, w.windows, w.damaged);
+           w.n, o.keys, o.sessions ? "sessions (gap 5 s)" : "tumbling 60 s", buckets_of(&o, w.n),
+           w.late.n, w.out_keys.n, w.windows, w.damaged);
     fflush(stdout);
     if (o.end_to_end)
         end_to_end(&o, window, &w);

@@ -28,6 +28,7 @@
 #include "eos_harness.h"
 #include "kafka_io.h"
 #include "rfc3339.h"
+#include "verify.h"
 #include "verify_cli.h"
 
 TestSuite(eos, .fini = tm_eos_teardown);
@@ -160,6 +161,13 @@ static void verify_test(const char *name, tm_eos_window window, bool exact_late)
     tm_vcli_verify(e, "verify1.log", from, to, exact_late, &r);
     cr_assert_eq(r.exit_code, 0);
     cr_assert(r.input_complete);
+    /* The buckets are picked from the offsets to read, counted before
+     * reading: the input's records (a plain producer wrote them, no
+     * transaction markers), few enough for the fewest buckets. */
+    cr_assert_eq(r.span_records, r.input_records,
+                 "offsets counted %" PRId64 ", records read %" PRId64, r.span_records,
+                 r.input_records);
+    cr_assert_eq(r.buckets, TM_VERIFY_MIN_BUCKETS);
     cr_assert_eq(r.unexplained, 0);
     cr_assert_gt(r.equal, 100);
     cr_assert_gt(r.explained, 0);

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -152,12 +153,18 @@ void tm_vcli_verify(tm_eos *e, const char *log_name, int64_t from, int64_t to, b
     cr_assert(WIFEXITED(status), "verify did not exit");
     memset(r, 0, sizeof *r);
     r->exit_code = WEXITSTATUS(status);
-    /* The report's lines, without progress and log lines (stderr). */
+    /* The report's lines, without progress and log lines (stderr); of
+     * those, the buckets picked. */
     FILE *in = fopen(log, "r");
     cr_assert(in);
     char *line = NULL, *json = tm_xstrdup("");
     size_t cap = 0;
+    r->span_records = r->buckets = -1;
     while (getline(&line, &cap, in) >= 0) {
+        (void)sscanf(line,
+                     "tidemark verify: at most %" SCNd64 " input records to read: %" SCNd64
+                     " spill buckets",
+                     &r->span_records, &r->buckets);
         if (strncmp(line, "{\"divergent\"", 12) != 0 && strncmp(line, "{\"key\"", 6) != 0 &&
             strncmp(line, "],\"from\"", 8) != 0)
             continue;
@@ -174,6 +181,7 @@ void tm_vcli_verify(tm_eos *e, const char *log_name, int64_t from, int64_t to, b
     r->unexplained = report_i64(doc, "unexplained");
     r->unjudged = report_i64(doc, "unjudged");
     r->input_complete = cJSON_IsTrue(cJSON_GetObjectItem(doc, "input_complete"));
+    r->input_records = report_i64(doc, "input_records");
     const cJSON *w;
     cJSON_ArrayForEach(w, cJSON_GetObjectItem(doc, "divergent"))
     {

@@ -75,6 +75,10 @@ typedef struct tm_vcli_report {
     tm_vcli_strset explained_windows, unexplained_windows; /* "<key>@<start>" */
     size_t late_named;
     bool input_complete;
+    int64_t input_records; /* read from the input topics */
+    /* The progress line's count of offsets to read and the spill buckets
+     * picked for them (-1: no such line, --buckets given). */
+    int64_t span_records, buckets;
 } tm_vcli_report;
 
 /*

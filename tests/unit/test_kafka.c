@@ -1224,6 +1224,13 @@ Test(kafka, read_topic_starts_where_offsets_for_times_leads)
     cr_expect_eq(seen.offsets[0][0], 3);
     cr_expect_eq(seen.offsets[0][1], 4);
     cr_expect_eq(seen.n[1], 0, "partition 1 holds nothing that late: %zu records", seen.n[1]);
+    int64_t span = -1;
+    cr_assert_eq(tm_kafka_span_from(k, "in", 1700000000003, &span, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(span, 2, "the offsets that read spans, counted before it: %lld", (long long)span);
+    cr_assert_eq(tm_kafka_span_from(k, "in", INT64_MIN, &span, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(span, 7);
+    cr_expect_eq(tm_kafka_span_from(k, "nope", INT64_MIN, &span, err, sizeof err), TM_EKAFKA);
+    cr_expect(strstr(err, "'nope' does not exist"), "%s", err);
 
     /* INT64_MIN: every partition from its log start. */
     seen = (offsets_read){0};

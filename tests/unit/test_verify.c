@@ -294,6 +294,26 @@ Test(verify, many_buckets_raise_the_open_file_limit)
     tm_config_free(cfg);
 }
 
+/* The buckets picked from the records to read: one per
+ * TM_VERIFY_BUCKET_RECORDS, within [TM_VERIFY_MIN_BUCKETS,
+ * TM_VERIFY_MAX_BUCKETS], and no more than the hard limit of open files
+ * has room for (two each, 256 kept for the rest). */
+Test(verify, buckets_follow_the_records_to_read)
+{
+    const int64_t per = TM_VERIFY_BUCKET_RECORDS;
+    cr_assert_eq(tm_verify_buckets_for(0, 0), TM_VERIFY_MIN_BUCKETS);
+    cr_assert_eq(tm_verify_buckets_for(1000000, 0), TM_VERIFY_MIN_BUCKETS);
+    cr_assert_eq(tm_verify_buckets_for(100 * per, 0), 100u);
+    cr_assert_eq(tm_verify_buckets_for(100 * per + 1, 0), 101u);
+    cr_assert_eq(tm_verify_buckets_for(4000000, 0), 245u);
+    cr_assert_eq(tm_verify_buckets_for(INT64_MAX, 0), TM_VERIFY_MAX_BUCKETS);
+    /* 1256 open files hold 500 buckets. */
+    cr_assert_eq(tm_verify_buckets_for(4000000, 1256), 245u);
+    cr_assert_eq(tm_verify_buckets_for(600 * per, 1256), 500u);
+    cr_assert_eq(tm_verify_buckets_for(0, 300), 22u, "under the fewest when the limit says so");
+    cr_assert_eq(tm_verify_buckets_for(0, 100), 1u);
+}
+
 Test(verify, output_values_are_read_as_written_whatever_the_member_order_or_escapes)
 {
     /* An aggregation name that the output escapes. */
