@@ -397,6 +397,50 @@ Test(broker, many_txns_read_in_multi_batch_fetches)
     rd_kafka_destroy(pn);
 }
 
+/*
+ * Patch 0009: an idempotent (not transactional) producer whose answer is
+ * lost retries its batch with the same sequence numbers; as Kafka does,
+ * the broker acknowledges the retry without writing the records twice.
+ * The leader of partition 0 answers the first Produce 3 s late, after
+ * the client's 1 s socket timeout: the records are in the log, the client
+ * does not know, and retries on a new connection (against 0001-0008 the
+ * log then holds the record twice).
+ */
+/* Kafka's Produce request (the public headers do not name API keys). */
+#define API_PRODUCE 0
+
+Test(broker, idempotent_retry_after_a_lost_answer_is_written_once)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[256];
+    static char buf[8192];
+
+    cr_assert_eq(rd_kafka_mock_partition_set_leader(mcluster, TOPIC, 0, 1),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_assert_eq(rd_kafka_mock_broker_push_request_error_rtts(mcluster, 1, API_PRODUCE, 1,
+                                                              RD_KAFKA_RESP_ERR_NO_ERROR, 3000),
+                 RD_KAFKA_RESP_ERR_NO_ERROR);
+    conf_set(conf, "bootstrap.servers", bootstraps);
+    conf_set(conf, "enable.idempotence", "true");
+    conf_set(conf, "linger.ms", "0");
+    conf_set(conf, "socket.timeout.ms", "1000");
+    conf_set(conf, "message.timeout.ms", "20000");
+    conf_set(conf, "log_level", "2");
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    cr_assert_not_null(p, "%s", errstr);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(0), RD_KAFKA_V_VALUE("once", 4),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    cr_assert_eq(err, RD_KAFKA_RESP_ERR_NO_ERROR, "%s", rd_kafka_err2str(err));
+    cr_assert_eq(rd_kafka_flush(p, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    /* The late answer is in, too: nothing else arrives. */
+    rd_kafka_poll(p, 3500);
+    rd_kafka_destroy(p);
+    read_all("read_uncommitted", 0, buf, sizeof(buf));
+    cr_expect_str_eq(buf, "once", "the retried batch was written again");
+    cr_expect_eq(high_offset("read_uncommitted", 0), 1);
+}
+
 Test(broker, open_txn_holds_read_committed_at_last_stable_offset)
 {
     rd_kafka_t *p = txn_producer("tx-open", 0);
