@@ -652,10 +652,14 @@ static void end_to_end(const options *o, const char *window, const workload *w)
     snprintf(report, sizeof report, "%s/verify.log", tm_bench_dir());
     char buckets[32];
     snprintf(buckets, sizeof buckets, "%zu", o->buckets);
-    char *argv[] = {(char *)bin, "verify", "--config", config,      "--from", from,
-                    "--to",      to,       "--json",   "--buckets", buckets,  NULL};
-    if (!o->buckets)
-        argv[8] = NULL; /* verify picks them */
+    char *argv[12] = {(char *)bin, "verify", "--config", config,  "--from",
+                      from,        "--to",   to,         "--json"};
+    size_t argc = 9;
+    if (o->buckets) { /* else verify picks them */
+        argv[argc++] = "--buckets";
+        argv[argc++] = buckets;
+    }
+    argv[argc] = NULL;
     const tm_proc_io io = {.log_path = report};
     t0 = tm_bench_now_ns();
     pid_t pid = tm_proc_spawn(argv, &io);
