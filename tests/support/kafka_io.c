@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +101,30 @@ struct tm_feeder {
     char dr_error[256];
 };
 
+/* A delivery fails when the broker refused it, or when it landed at
+ * another offset than its line planned: replay reads the file with the
+ * planned offsets, and every source header and committed offset of the
+ * live output would then differ from replay's (a broker that writes a
+ * retried batch twice moves every later offset). A line without an
+ * offset plans none, and neither does a delivery whose offset the broker
+ * did not say. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     tm_feeder *f = opaque;
     (void)rk;
-    if (m->err && atomic_fetch_add(&f->failed, 1) == 0)
+    int64_t planned = (int64_t)(intptr_t)m->_private - 1; /* -1: none */
+    bool moved = !m->err && planned >= 0 && m->offset >= 0 && m->offset != planned;
+    if (!m->err && !moved)
+        return;
+    if (atomic_fetch_add(&f->failed, 1) != 0)
+        return;
+    if (moved)
+        snprintf(f->dr_error, sizeof f->dr_error,
+                 "%s [%d]: a line planned at offset %lld was written at %lld (the topic no "
+                 "longer matches the file)",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)planned,
+                 (long long)m->offset);
+    else
         snprintf(f->dr_error, sizeof f->dr_error, "%s [%d]: %s", rd_kafka_topic_name(m->rkt),
                  (int)m->partition, rd_kafka_err2str(m->err));
 }
@@ -133,6 +153,7 @@ static bool produce_line(tm_feeder *f, rd_kafka_t *rk, const char *line, size_t 
             rk, RD_KAFKA_V_TOPIC(t), RD_KAFKA_V_PARTITION(env.partition),
             RD_KAFKA_V_KEY(env.key, env.key_len),
             RD_KAFKA_V_VALUE((void *)env.payload, env.payload_len), RD_KAFKA_V_TIMESTAMP(env.ts),
+            RD_KAFKA_V_OPAQUE((void *)(intptr_t)(env.has_offset ? env.offset + 1 : 0)),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&f->stop)) {
             rd_kafka_poll(rk, 10);
