@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "buf.h"
 #include "err.h"
@@ -111,11 +110,7 @@ static int choose_buckets(tm_kafka *k, const tm_config *cfg, const tm_verify_opt
             return rc;
         records += n;
     }
-    struct rlimit lim;
-    uint64_t max_files = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_max != RLIM_INFINITY
-                             ? (uint64_t)lim.rlim_max
-                             : 0;
-    *buckets = tm_verify_buckets_for(records, max_files);
+    *buckets = tm_verify_buckets_for_process(records);
     if (opt->progress)
         fprintf(opt->progress,
                 "tidemark %s: at most %" PRId64 " input records to read: %zu spill buckets\n",

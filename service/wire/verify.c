@@ -135,6 +135,13 @@ size_t tm_verify_buckets_for(int64_t records, uint64_t max_open_files)
     return (size_t)n;
 }
 
+size_t tm_verify_buckets_for_process(int64_t records)
+{
+    struct rlimit lim;
+    bool limited = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_max != RLIM_INFINITY;
+    return tm_verify_buckets_for(records, limited ? (uint64_t)lim.rlim_max : 0);
+}
+
 /* Makes room for the spill files. */
 static int fit_open_files(size_t n_buckets, char *errstr, size_t errlen)
 {

@@ -77,6 +77,8 @@ int64_t tm_verify_read_from(const tm_config *cfg, int64_t from);
  * TM_VERIFY_MIN_BUCKETS, at most TM_VERIFY_MAX_BUCKETS and as many as
  * max_open_files (the hard limit of open files; 0: none) has room for. */
 size_t tm_verify_buckets_for(int64_t records, uint64_t max_open_files);
+/* tm_verify_buckets_for under this process's hard limit of open files. */
+size_t tm_verify_buckets_for_process(int64_t records);
 
 /* Creates a verification of cfg (borrowed) over [from, to) with n_buckets
  * (at most TM_VERIFY_MAX_BUCKETS) buckets of spill files in a new

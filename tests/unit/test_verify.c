@@ -85,12 +85,30 @@ static void output(tm_verify *v, const char *k, int start, int count, double s)
     output_end(v, k, start, start + 100, count, s);
 }
 
+/* A verification of cfg over [0, to) with n_buckets buckets under /tmp. */
+static tm_verify *open_verify(const tm_config *cfg, int64_t to, size_t n_buckets)
+{
+    tm_verify *v = NULL;
+    char err[256];
+    cr_assert_eq(tm_verify_open(&v, cfg, 0, to, "/tmp", n_buckets, err, sizeof err), 0, "%s", err);
+    return v;
+}
+
+/* Runs verify over [from, to) and returns its summary; *s gets the
+ * divergent windows. */
+static tm_verify_summary finish(tm_verify *v, seen *s)
+{
+    tm_verify_summary sum;
+    char err[256];
+    cr_assert_eq(tm_verify_finish(v, on_divergent, s, NULL, NULL, &sum, err, sizeof err), 0, "%s",
+                 err);
+    return sum;
+}
+
 static void run(size_t n_buckets)
 {
     tm_config *cfg = tm_test_config(CONFIG);
-    tm_verify *v;
-    char err[256];
-    cr_assert_eq(tm_verify_open(&v, cfg, 0, 300, "/tmp", n_buckets, err, sizeof err), 0, "%s", err);
+    tm_verify *v = open_verify(cfg, 300, n_buckets);
     tm_verify_late(v, "in/0/3", 6);
     tm_verify_late(v, "in/0/7", 6);
     input(v, 0, "x", 10, 1);
@@ -111,9 +129,7 @@ static void run(size_t n_buckets)
     output(v, "x", 300, 5, 5);                                            /* outside the range */
     cr_assert_eq(tm_verify_output(v, 0, "t@10", 4, "{\"count\":", 9), 0); /* unreadable */
     seen s = {0};
-    tm_verify_summary sum;
-    cr_assert_eq(tm_verify_finish(v, on_divergent, &s, NULL, NULL, &sum, err, sizeof err), 0, "%s",
-                 err);
+    tm_verify_summary sum = finish(v, &s);
     cr_assert_eq(sum.input_records, 8u);
     cr_assert_eq(sum.late_records, 2u);
     cr_assert_eq(sum.output_records, 9u);
@@ -178,24 +194,11 @@ static tm_config *config_with(const char *w, const char *extra, const char *top)
     return tm_test_config(json);
 }
 
-/* Runs verify over [from, to) and returns its summary; *s gets the
- * divergent windows. */
-static tm_verify_summary finish(tm_verify *v, seen *s)
-{
-    tm_verify_summary sum;
-    char err[256];
-    cr_assert_eq(tm_verify_finish(v, on_divergent, s, NULL, NULL, &sum, err, sizeof err), 0, "%s",
-                 err);
-    return sum;
-}
-
 Test(verify, a_late_records_duplicate_is_left_out_of_b)
 {
     tm_config *cfg = config_with("{\"type\":\"tumbling\",\"size_ms\":100}", ",\"event_id\":\"/id\"",
                                  "\"dedup\":{\"enabled\":true,\"ttl_ms\":1},");
-    tm_verify *v;
-    char err[256];
-    cr_assert_eq(tm_verify_open(&v, cfg, 0, 100, "/tmp", 3, err, sizeof err), 0, "%s", err);
+    tm_verify *v = open_verify(cfg, 100, 3);
     tm_verify_late(v, "in/0/1", 6);
     input_id(v, 0, "x", 10, 1, "a");
     input_id(v, 1, "x", 20, 2, "d"); /* too late live */
@@ -213,9 +216,7 @@ Test(verify, a_late_records_duplicate_is_left_out_of_b)
 Test(verify, sessions_split_live_are_judged_per_key)
 {
     tm_config *cfg = config_with("{\"type\":\"session\",\"gap_ms\":10}", "", "");
-    tm_verify *v;
-    char err[256];
-    cr_assert_eq(tm_verify_open(&v, cfg, 0, 1000, "/tmp", 2, err, sizeof err), 0, "%s", err);
+    tm_verify *v = open_verify(cfg, 1000, 2);
     /* The batch merges them into [0, 18); live, the first session expired
      * before the second event came. */
     input(v, 0, "y", 0, 1);
@@ -241,9 +242,7 @@ Test(verify, sessions_split_live_are_judged_per_key)
 Test(verify, a_lost_session_is_unexplained_though_a_late_record_moved_its_batch_start)
 {
     tm_config *cfg = config_with("{\"type\":\"session\",\"gap_ms\":15}", "", "");
-    tm_verify *v;
-    char err[256];
-    cr_assert_eq(tm_verify_open(&v, cfg, 0, 1000, "/tmp", 2, err, sizeof err), 0, "%s", err);
+    tm_verify *v = open_verify(cfg, 1000, 2);
     tm_verify_late(v, "in/0/0", 6);
     /* E: [0, 35) with the too-late record at 0; B: [12, 35) without it. */
     input(v, 0, "x", 0, 1); /* too late live */
@@ -273,9 +272,7 @@ Test(verify, many_buckets_raise_the_open_file_limit)
               (unsigned long long)lim.rlim_max);
     struct rlimit low = {.rlim_cur = 512, .rlim_max = lim.rlim_max};
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-    tm_verify *v;
-    char err[256];
-    cr_assert_eq(tm_verify_open(&v, cfg, 0, 300, "/tmp", 600, err, sizeof err), 0, "%s", err);
+    tm_verify *v = open_verify(cfg, 300, 600);
     input(v, 0, "x", 10, 1);
     output(v, "x", 0, 1, 1);
     seen s = {0};
@@ -286,6 +283,7 @@ Test(verify, many_buckets_raise_the_open_file_limit)
     cr_assert_geq(low.rlim_cur, 1200u);
     /* More than the hard limit allows: refused, naming the limit. */
     if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < 2 * TM_VERIFY_MAX_BUCKETS) {
+        char err[256];
         cr_assert_eq(
             tm_verify_open(&v, cfg, 0, 300, "/tmp", TM_VERIFY_MAX_BUCKETS, err, sizeof err),
             TM_ECONFIG);
@@ -324,9 +322,7 @@ Test(verify, output_values_are_read_as_written_whatever_the_member_order_or_esca
         "\"window\":{\"type\":\"tumbling\",\"size_ms\":100},\"allowed_lateness_ms\":0,"
         "\"aggregations\":[{\"name\":\"g\\\"m\\\\\",\"op\":\"sum\",\"pointer\":\"/a\"}],"
         "\"output\":{\"topic\":\"out\"}}");
-    tm_verify *v;
-    char err[256];
-    cr_assert_eq(tm_verify_open(&v, cfg, 0, 300, "/tmp", 2, err, sizeof err), 0, "%s", err);
+    tm_verify *v = open_verify(cfg, 300, 2);
     input(v, 0, "x", 10, 2);
     input(v, 1, "y", 110, 3);
     input(v, 2, "z", 210, 4);
@@ -357,9 +353,7 @@ Test(verify, output_values_are_read_as_written_whatever_the_member_order_or_esca
 Test(verify, sessions_a_bound_of_the_range_cuts_are_unjudged_and_the_rest_judged)
 {
     tm_config *cfg = config_with("{\"type\":\"session\",\"gap_ms\":10}", "", "");
-    tm_verify *v;
-    char err[256];
-    cr_assert_eq(tm_verify_open(&v, cfg, 0, 100, "/tmp", 2, err, sizeof err), 0, "%s", err);
+    tm_verify *v = open_verify(cfg, 100, 2);
     input(v, 0, "c", 10, 1);
     input(v, 1, "c", 20, 1); /* batch [10, 30) */
     for (int i = 0; i < 6; i++)
